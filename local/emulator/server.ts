@@ -1,0 +1,261 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { actionHandlers, type EmulatorState } from "./actions.ts";
+import { toEstateAssets, type EstateAssetInput } from "./estate.ts";
+import { checkParams } from "./params.ts";
+import { expectedSignature, parseAuthorization, sameSignature, signedHost } from "./signature.ts";
+
+/** A key pair the emulator accepts. `token` makes it a temporary (role) credential that needs X-TC-Token. */
+export interface EmulatorAccount {
+  secretId: string;
+  secretKey: string;
+  token?: string;
+  appId: string;
+  uin: string;
+}
+
+/** The key pair local mode and tests use unless they bring their own. It opens nothing but the emulator. */
+export const LOCAL_ACCOUNT: EmulatorAccount = {
+  secretId: "AKIDcsipscanlocalemulator0000000",
+  secretKey: "csip-scan-local-emulator-secret-key",
+  appId: "1250000000",
+  uin: "100000000001",
+};
+
+export type Fault =
+  | { type: "error"; code: string; message?: string }
+  | { type: "http"; status: number }
+  | { type: "slow"; ms: number }
+  | { type: "drop" }
+  | { type: "notJson" };
+
+export interface RecordedCall {
+  action: string;
+  params: Record<string, unknown>;
+  /** Milliseconds since the epoch when the request arrived. */
+  at: number;
+  /** "OK", an API error code, or the fault given instead of an answer. */
+  outcome: string;
+  requestId: string;
+}
+
+export interface EmulatorOptions {
+  port?: number;
+  estate?: readonly EstateAssetInput[];
+  accounts?: readonly EmulatorAccount[];
+  /** Requests per second per action per account, in a sliding one-second window; false: no limit. */
+  rateLimit?: number | false;
+  /** Whether a task is created for the authorized assets when some are not (undocumented; see ASSUMPTIONS.md). */
+  createTaskWhenUnauthorized?: boolean;
+  /** Largest Filter.Limit the list actions accept. */
+  maxPageSize?: number;
+  regions?: readonly string[];
+}
+
+export interface Emulator {
+  url: string;
+  port: number;
+  readonly state: EmulatorState;
+  /** Every request that named an action, in arrival order. */
+  readonly calls: RecordedCall[];
+  /** Replaces the estate. */
+  seed(assets: readonly EstateAssetInput[]): void;
+  /** The next `times` calls of `action` get `fault` instead of (or, for `slow`, before) their answer. */
+  inject(action: string, fault: Fault, times?: number): void;
+  setRateLimit(perSecond: number | false): void;
+  callsOf(action: string): RecordedCall[];
+  close(): Promise<void>;
+}
+
+export const API_VERSION = "2022-11-21";
+
+/** Regions CSIP is called in (https://cloud.tencent.com/document/api/664/90811 lists ap-guangzhou; more are harmless). */
+const DEFAULT_REGIONS = [
+  "ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-chengdu", "ap-chongqing", "ap-nanjing",
+  "ap-hongkong", "ap-singapore", "ap-tokyo", "ap-seoul", "ap-bangkok", "ap-jakarta",
+  "na-siliconvalley", "na-ashburn", "eu-frankfurt", "sa-saopaulo",
+];
+
+/** Starts an emulated CSIP on 127.0.0.1 that the official SDK can call. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const accounts = options.accounts ?? [LOCAL_ACCOUNT];
+  const regions = new Set(options.regions ?? DEFAULT_REGIONS);
+  let rateLimit = options.rateLimit ?? 20;
+  const state: EmulatorState = {
+    estate: toEstateAssets(options.estate ?? []),
+    tasks: [],
+    createTaskWhenUnauthorized: options.createTaskWhenUnauthorized ?? false,
+    maxPageSize: options.maxPageSize ?? 100,
+  };
+  const calls: RecordedCall[] = [];
+  const faults = new Map<string, Fault[]>();
+  const windows = new Map<string, number[]>();
+
+  const overLimit = (key: string, now: number): boolean => {
+    if (rateLimit === false) return false;
+    const recent = (windows.get(key) ?? []).filter((t) => now - t < 1000);
+    const limited = recent.length >= rateLimit;
+    if (!limited) recent.push(now);
+    windows.set(key, recent);
+    return limited;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = await readBody(req);
+    const now = Date.now();
+    const requestId = randomUUID();
+    const header = (name: string): string | undefined => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const action = header("x-tc-action") ?? "";
+    let params: Record<string, unknown> = {};
+    const record: RecordedCall = { action, params, at: now, outcome: "OK", requestId };
+    if (action) calls.push(record);
+    const send = (response: Record<string, unknown>): void => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ Response: { ...response, RequestId: requestId } }));
+    };
+    const fail = (code: string, message: string): void => {
+      record.outcome = code;
+      send({ Error: { Code: code, Message: message } });
+    };
+
+    if (req.method !== "POST") return fail("UnsupportedProtocol", "Only POST requests with a JSON body are emulated.");
+    try {
+      const parsed: unknown = JSON.parse(body.toString("utf8") || "{}");
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
+      params = parsed as Record<string, unknown>;
+      record.params = params;
+    } catch {
+      return fail("InvalidParameter", "The request body is not a JSON object.");
+    }
+
+    // Signature v3: https://cloud.tencent.com/document/api/664/90809 ; error codes: https://cloud.tencent.com/document/api/664/90810
+    const auth = parseAuthorization(header("authorization"));
+    if (!auth) return fail("AuthFailure.InvalidAuthorization", "The Authorization header is missing or malformed.");
+    const account = accounts.find((a) => a.secretId === auth.secretId);
+    if (!account) return fail("AuthFailure.SecretIdNotFound", "The SecretId is not found.");
+    const timestamp = header("x-tc-timestamp") ?? "";
+    if (!/^\d+$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > 300) {
+      return fail("AuthFailure.SignatureExpire", "The signature expired: X-TC-Timestamp is more than 300 s from server time.");
+    }
+    const date = new Date(Number(timestamp) * 1000).toISOString().slice(0, 10);
+    const service = signedHost({ method: "", path: "", query: "", headers: req.headers, body }).split(".")[0];
+    const url = new URL(req.url ?? "/", "http://emulator");
+    const expected = expectedSignature(
+      { method: req.method, path: url.pathname, query: url.search.slice(1), headers: req.headers, body },
+      auth,
+      account.secretKey,
+      timestamp,
+    );
+    if (auth.date !== date || auth.service !== service || !sameSignature(expected, auth.signature)) {
+      return fail("AuthFailure.SignatureFailure", "The provided credentials could not be validated.");
+    }
+    if ((header("x-tc-token") ?? "") !== (account.token ?? "")) {
+      return fail("AuthFailure.TokenFailure", "The session token is missing or wrong.");
+    }
+    if (!action) return fail("MissingParameter", "The request is missing a required parameter `Action`.");
+    const handler = actionHandlers[action];
+    if (!handler) return fail("InvalidAction", `The action \`${action}\` is not found.`);
+    if (header("x-tc-version") !== API_VERSION) {
+      return fail("NoSuchVersion", `The API version \`${header("x-tc-version") ?? ""}\` is not found.`);
+    }
+    const region = header("x-tc-region");
+    if (region !== undefined && !regions.has(region)) {
+      return fail("UnsupportedRegion", `The region \`${region}\` is not supported.`);
+    }
+
+    const fault = faults.get(action)?.shift();
+    if (fault) {
+      record.outcome = fault.type === "error" ? fault.code : `fault:${fault.type}`;
+      switch (fault.type) {
+        case "error":
+          return fail(fault.code, fault.message ?? "Injected by the emulator.");
+        case "http":
+          res.writeHead(fault.status, { "content-type": "text/plain" });
+          res.end("emulated upstream failure");
+          return;
+        case "drop":
+          req.socket.destroy();
+          return;
+        case "notJson":
+          res.writeHead(200, { "content-type": "text/html" });
+          res.end("<html><body>502 Bad Gateway</body></html>");
+          return;
+        case "slow":
+          await new Promise((resolve) => setTimeout(resolve, fault.ms));
+          record.outcome = "OK";
+          break;
+      }
+    }
+
+    if (overLimit(`${account.secretId}/${action}`, now)) {
+      return fail("RequestLimitExceeded", "Your current request times exceeds the limit, please try again later.");
+    }
+    const problem = checkParams(action, params);
+    if (problem) return fail(problem.code, problem.message);
+    const answer = handler(params, { state, account, now });
+    if ("error" in answer) return fail(answer.error.code, answer.error.message);
+    if (res.destroyed) return;
+    send(answer.response);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end(`emulator error: ${String(error)}`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    state,
+    calls,
+    seed(assets) {
+      state.estate = toEstateAssets(assets);
+    },
+    inject(action, fault, times = 1) {
+      const queue = faults.get(action) ?? [];
+      for (let i = 0; i < times; i++) queue.push(fault);
+      faults.set(action, queue);
+    },
+    setRateLimit(perSecond) {
+      rateLimit = perSecond;
+    },
+    callsOf(action) {
+      return calls.filter((c) => c.action === action);
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A fresh random key pair, for tests that want a credential nobody else uses. */
+export function randomAccount(withToken = false): EmulatorAccount {
+  const account: EmulatorAccount = {
+    secretId: `AKID${randomBytes(12).toString("hex")}`,
+    secretKey: randomBytes(16).toString("hex"),
+    appId: "1250000001",
+    uin: "100000000002",
+  };
+  return withToken ? { ...account, token: randomBytes(24).toString("hex") } : account;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}

@@ -1,0 +1,189 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from "yaml";
+import type { z } from "zod";
+import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { registerSecret } from "../secrets.ts";
+import { crossCheck } from "./checks.ts";
+import { ConfigSchema, type Config } from "./schema.ts";
+
+export const DEFAULT_CONFIG_PATH = "config/scan-policies.yaml";
+
+export type KeyPath = readonly (string | number)[];
+
+export interface LoadedConfig {
+  /** The path as given, used in messages. */
+  file: string;
+  config: Config;
+}
+
+/** The config file to read: `--config`, else `CSIP_SCAN_CONFIG`, else the default. */
+export function configPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return explicit ?? env.CSIP_SCAN_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
+/** Reads and validates a policy file (YAML or JSON). Throws ConfigError listing every problem. */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(resolve(file), "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : "file cannot be read";
+    throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `${reason} (set --config or CSIP_SCAN_CONFIG)` }]);
+  }
+  return { file, config: parseConfig(text, file, env) };
+}
+
+/** Formats a key path as people read it: `policies[0].schedule`. */
+export function formatKeyPath(path: KeyPath): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (/^[\w-]+$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(key)}]`;
+  }
+  return out;
+}
+
+/**
+ * Validates the text of a policy file. Any text gives either a Config or a ConfigError,
+ * never another exception.
+ */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number, path: string, message: string): ConfigProblem => {
+    const pos = lines.linePos(offset);
+    return { file, line: pos.line, column: pos.col, path, message };
+  };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => at(e.pos[0], "", `not valid YAML: ${firstLine(e.message)}`)));
+  }
+  const locate = (path: KeyPath, message: string, key?: string): ConfigProblem => {
+    const offset = offsetOf(doc, path, key);
+    return at(offset, formatKeyPath(key === undefined ? path : [...path, key]), message);
+  };
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new ConfigError([at(0, "", `cannot be read: ${firstLine((error as Error).message)}`)]);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError([at(0, "", "must be a mapping with version, policies and the other keys")]);
+  }
+
+  const problems: ConfigProblem[] = [];
+  const substituted = substituteEnv(raw, [], env, (path, name) =>
+    problems.push(locate(path, `environment variable ${name} is not set`)),
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const parsed = ConfigSchema.safeParse(substituted, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(...issueProblems(issue, locate));
+    throw new ConfigError(sortProblems(problems));
+  }
+  for (const problem of crossCheck(parsed.data, env)) problems.push(locate(problem.path, problem.message));
+  if (problems.length > 0) throw new ConfigError(sortProblems(problems));
+
+  for (const notifier of Object.values(parsed.data.notifiers)) {
+    registerSecret(notifier.url);
+    registerSecret(notifier.secret);
+  }
+  return parsed.data;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? text;
+}
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** Where the node at `path` (or the key `key` inside it) starts in the text; the nearest parent if absent. */
+function offsetOf(doc: Document, path: KeyPath, key?: string): number {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (node && typeof node === "object" && "range" in node) {
+      const n = node as Node;
+      if (key !== undefined && depth === path.length && isMap(n)) {
+        const pair = n.items.find((p) => isScalar(p.key) && p.key.value === key);
+        if (pair && isScalar(pair.key) && pair.key.range) return pair.key.range[0];
+      }
+      if (n.range) return n.range[0];
+    }
+  }
+  return 0;
+}
+
+/** Replaces `${NAME}` in every string with the environment's value; reports each missing variable. */
+function substituteEnv(
+  value: unknown,
+  path: (string | number)[],
+  env: NodeJS.ProcessEnv,
+  missing: (path: KeyPath, name: string) => void,
+): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined || found === "") {
+        missing(path, name);
+        return "";
+      }
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, [...path, i], env, missing));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, [...path, k], env, missing);
+    return out;
+  }
+  return value;
+}
+
+type Locate = (path: KeyPath, message: string, key?: string) => ConfigProblem;
+
+function issueProblems(issue: z.core.$ZodIssue, locate: Locate): ConfigProblem[] {
+  const path = issue.path.filter((k): k is string | number => typeof k !== "symbol");
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((key) => locate(path, `unknown key "${key}"`, key));
+    case "invalid_type":
+      return [locate(path, issue.input === undefined ? "is required" : `must be ${article(issue.expected)}`)];
+    case "invalid_value":
+      return [
+        locate(
+          path,
+          issue.values.length === 1
+            ? `must be ${JSON.stringify(issue.values[0])}`
+            : `${JSON.stringify(issue.input)} is not one of ${issue.values.join(", ")}`,
+        ),
+      ];
+    case "too_small":
+      return [
+        locate(
+          path,
+          issue.origin === "array"
+            ? `must list at least ${issue.minimum} item${issue.minimum === 1 ? "" : "s"}`
+            : issue.origin === "string"
+              ? "must not be empty"
+              : `must be at least ${issue.minimum}`,
+        ),
+      ];
+    case "too_big":
+      return [locate(path, `must be at most ${issue.maximum}`)];
+    case "invalid_union":
+      return [locate(path, "must be a string or a list of strings")];
+    default:
+      return [locate(path, issue.message)];
+  }
+}
+
+function article(type: string): string {
+  const word = type === "record" || type === "object" ? "mapping" : type === "array" ? "list" : type;
+  return /^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`;
+}

@@ -1,0 +1,102 @@
+import { z } from "zod";
+
+/**
+ * The policy file, as users write it (`config/scan-policies.yaml`). Every object is strict:
+ * an unknown key is an error, because it is usually a typo.
+ */
+
+/** CSIP ScanItem values (CreateRiskCenterScanTask, ../shared/reference/csip-2022-11-21-api.json). */
+export const SCAN_ITEMS = ["port", "poc", "weakpass", "webcontent", "configrisk", "exposedserver"] as const;
+
+/** Policy `mode` to CSIP TaskMode. */
+export const TASK_MODES = { standard: 0, quick: 1, advanced: 2 } as const;
+
+export const NOTIFIER_TYPES = ["webhook", "wecom", "dingtalk", "feishu", "slack"] as const;
+export const NOTIFY_ON = ["unauthorized", "failure", "summary"] as const;
+export const UNAUTHORIZED_ACTIONS = ["scan-authorized", "notify-only"] as const;
+
+const name = z.string().min(1);
+
+export const NotifierSchema = z.strictObject({
+  type: z.enum(NOTIFIER_TYPES),
+  url: z.string().min(1),
+  secret: z.string().min(1).optional(),
+  language: z.enum(["zh", "en"]).default("en"),
+});
+export type Notifier = z.infer<typeof NotifierSchema>;
+
+/** A tag selector: every key must match; a list of values means any of them. */
+export const TagSelectorSchema = z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)]));
+
+/** One entry of a group's `include` or `exclude`: exactly one of `tags`, `assets`, `group`. */
+export const SelectorSchema = z
+  .strictObject({
+    tags: TagSelectorSchema.optional(),
+    assets: z.array(z.string().min(1)).min(1).optional(),
+    group: name.optional(),
+  })
+  .refine((s) => [s.tags, s.assets, s.group].filter((v) => v !== undefined).length === 1, {
+    message: "give exactly one of tags, assets or group",
+  });
+export type Selector = z.infer<typeof SelectorSchema>;
+
+export const AssetGroupSchema = z.strictObject({
+  include: z.array(SelectorSchema).min(1),
+  exclude: z.array(SelectorSchema).default([]),
+});
+export type AssetGroup = z.infer<typeof AssetGroupSchema>;
+
+const flag = z.union([z.literal(0), z.literal(1)]);
+
+/** TaskAdvanceCFG exactly as the API spells it. */
+export const TaskAdvanceCfgSchema = z.strictObject({
+  PortRisk: z
+    .array(
+      z.strictObject({
+        PortSets: z.string(),
+        CheckType: z.number().int(),
+        Detail: z.string().optional(),
+        Enable: flag.optional(),
+      }),
+    )
+    .optional(),
+  VulRisk: z.array(z.strictObject({ RiskId: z.string(), Enable: flag })).optional(),
+  WeakPwdRisk: z.array(z.strictObject({ CheckItemId: z.number().int(), Enable: flag })).optional(),
+  CFGRisk: z.array(z.strictObject({ ItemId: z.string(), Enable: flag, ResourceType: z.string() })).optional(),
+});
+export type TaskAdvanceCfg = z.infer<typeof TaskAdvanceCfgSchema>;
+
+export const PolicySchema = z.strictObject({
+  name,
+  description: z.string().optional(),
+  schedule: z.string().min(1),
+  /** Asset groups to scan (ScanAssetType 1). */
+  targets: z.array(name).min(1).optional(),
+  /** IPs, domains or URLs typed in by hand (ScanAssetType 3). */
+  urls: z.array(z.string().min(1)).min(1).optional(),
+  /** Every asset (ScanAssetType 0), or every asset but the groups in `except` (ScanAssetType 2). */
+  all: z.literal(true).optional(),
+  except: z.array(name).min(1).optional(),
+  scanItems: z.array(z.enum(SCAN_ITEMS)),
+  mode: z.enum(Object.keys(TASK_MODES) as [keyof typeof TASK_MODES]).default("standard"),
+  notify: z.array(name).default([]),
+  notifyOn: z.array(z.enum(NOTIFY_ON)).default(["unauthorized", "failure"]),
+  onAssetChange: z.boolean().default(false),
+  memberIds: z.array(z.string().min(1)).min(1).optional(),
+  maxAssetsPerTask: z.number().int().min(1).max(10000).default(200),
+  unauthorized: z.enum(UNAUTHORIZED_ACTIONS).default("scan-authorized"),
+  advanced: TaskAdvanceCfgSchema.optional(),
+});
+export type Policy = z.infer<typeof PolicySchema>;
+
+export const ConfigSchema = z.strictObject({
+  version: z.literal(1),
+  region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, "must look like ap-guangzhou").default("ap-guangzhou"),
+  timezone: z.string().default("Asia/Shanghai"),
+  /** Use the international endpoint csip.intl.tencentcloudapi.com. */
+  intl: z.boolean().default(false),
+  notifiers: z.record(name, NotifierSchema).default({}),
+  assetGroups: z.record(name, AssetGroupSchema).default({}),
+  policies: z.array(PolicySchema).min(1),
+});
+export type Config = z.infer<typeof ConfigSchema>;

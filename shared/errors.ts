@@ -1,0 +1,100 @@
+/**
+ * The project's errors: one base class and one subclass per kind of failure.
+ * Every message is written to be shown to a person; none carries a secret.
+ */
+
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** Key path such as `policies[0].schedule`; empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class CsipScanError extends Error {
+  override name = "CsipScanError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The policy file is wrong. Lists every problem, each with file, line, column and key path. */
+export class ConfigError extends CsipScanError {
+  override name = "ConfigError";
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super(problems.map(formatProblem).join("\n"));
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = `${p.file}:${p.line}:${p.column}`;
+  return p.path ? `${where} ${p.path}: ${p.message}` : `${where} ${p.message}`;
+}
+
+/** An incoming event (timer, asset change) does not have the expected shape. */
+export class EventError extends CsipScanError {
+  override name = "EventError";
+  /** Dotted path of the bad field, e.g. `Time`. */
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(path ? `invalid event at ${path}: ${message}` : `invalid event: ${message}`);
+    this.path = path;
+  }
+}
+
+/** Something the user asked for does not exist (an unknown policy, notifier). */
+export class NotFoundError extends CsipScanError {
+  override name = "NotFoundError";
+}
+
+/** A CSIP API call failed: API error code, RequestId, HTTP status, and whether a retry may help. */
+export class CloudApiError extends CsipScanError {
+  override name = "CloudApiError";
+  readonly action: string;
+  readonly code: string;
+  readonly requestId: string | undefined;
+  readonly httpCode: number | undefined;
+  readonly retryable: boolean;
+  constructor(fields: {
+    action: string;
+    code: string;
+    message: string;
+    requestId?: string | undefined;
+    httpCode?: number | undefined;
+    retryable: boolean;
+    cause?: unknown;
+  }) {
+    const id = fields.requestId ? ` (RequestId ${fields.requestId})` : "";
+    super(`${fields.action} failed with ${fields.code}${id}: ${fields.message}`, { cause: fields.cause });
+    this.action = fields.action;
+    this.code = fields.code;
+    this.requestId = fields.requestId;
+    this.httpCode = fields.httpCode;
+    this.retryable = fields.retryable;
+  }
+}
+
+/** Credentials are missing or unusable. */
+export class CredentialsError extends CsipScanError {
+  override name = "CredentialsError";
+}
+
+/** A notification could not be delivered. Names the notifier, never its URL. */
+export class DeliveryError extends CsipScanError {
+  override name = "DeliveryError";
+  readonly notifier: string;
+  readonly retryable: boolean;
+  constructor(notifier: string, message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(`notifier "${notifier}": ${message}`, options);
+    this.notifier = notifier;
+    this.retryable = retryable;
+  }
+}
+
+/** Short text of any thrown value, for summaries. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,22 @@
+import { pino, type Logger } from "pino";
+import { scrub } from "./secrets.ts";
+
+export type { Logger };
+
+/**
+ * JSON lines on stdout (SCF ships stdout to its log service). Every string in a line
+ * goes through `scrub`, so no registered secret is ever written.
+ */
+export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  const level = options.level ?? process.env.CSIP_SCAN_LOG_LEVEL ?? "info";
+  const destination = options.destination ?? process.stdout;
+  return pino(
+    { level, base: null, hooks: { streamWrite: scrub } },
+    destination as pino.DestinationStream,
+  );
+}
+
+/** A logger that writes nothing, for quiet CLI commands and tests that do not look at logs. */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}
