@@ -1,16 +1,13 @@
-import { allowLocalWebhooks } from "../notify/url-policy.ts";
+import { allowLocalWebhooks, webhookUrlProblem } from "../notify/url-policy.ts";
 import { isTimeZone, parseScfCron } from "./scf-cron.ts";
-import type { AssetGroup, Config, Selector } from "./schema.ts";
+import { TRIGGER_NAME, type AssetGroup, type Config, type Selector } from "./schema.ts";
 
 export interface PathProblem {
   path: (string | number)[];
   message: string;
 }
 
-/** SCF timer trigger names: a letter, then letters, digits, `-` or `_`; at most 60 characters. */
-export const TRIGGER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,59}$/;
-
-/** Checks that span the file: names that must exist, cycles, duplicates, schedules. */
+/** Checks beyond each value's type: names that must exist, cycles, duplicates, schedules, time zone. */
 export function crossCheck(config: Config, env: NodeJS.ProcessEnv): PathProblem[] {
   const problems: PathProblem[] = [];
   const groups = config.assetGroups;
@@ -22,7 +19,7 @@ export function crossCheck(config: Config, env: NodeJS.ProcessEnv): PathProblem[
 
   const allowLocal = allowLocalWebhooks(env);
   for (const [name, notifier] of Object.entries(config.notifiers)) {
-    const message = checkNotifierUrl(notifier.url, allowLocal);
+    const message = webhookUrlProblem(notifier.url, allowLocal);
     if (message) problems.push({ path: ["notifiers", name, "url"], message });
   }
 
@@ -51,6 +48,10 @@ export function crossCheck(config: Config, env: NodeJS.ProcessEnv): PathProblem[
     } else {
       seen.set(policy.name, i);
     }
+    const scopes = [policy.targets, policy.urls, policy.all].filter((v) => v !== undefined).length;
+    if (scopes === 0) problems.push({ path: at(), message: "has no targets: give one of targets, urls or all: true" });
+    if (scopes > 1) problems.push({ path: at(), message: "give only one of targets, urls or all: true" });
+    if (policy.except && !policy.all) problems.push({ path: at("except"), message: "only applies with all: true" });
     if (!TRIGGER_NAME.test(policy.name)) {
       problems.push({
         path: at("name"),
@@ -59,11 +60,6 @@ export function crossCheck(config: Config, env: NodeJS.ProcessEnv): PathProblem[
     }
     const cron = parseScfCron(policy.schedule);
     if (!cron.ok) for (const message of cron.problems) problems.push({ path: at("schedule"), message });
-
-    const scopes = [policy.targets, policy.urls, policy.all].filter((v) => v !== undefined).length;
-    if (scopes === 0) problems.push({ path: at(), message: "has no targets: give one of targets, urls or all: true" });
-    if (scopes > 1) problems.push({ path: at(), message: "give only one of targets, urls or all: true" });
-    if (policy.except && !policy.all) problems.push({ path: at("except"), message: "only applies with all: true" });
     policy.targets?.forEach((group, j) => checkGroupName(group, at("targets", j)));
     policy.except?.forEach((group, j) => checkGroupName(group, at("except", j)));
     policy.notify.forEach((notifier, j) => {
@@ -80,18 +76,6 @@ export function crossCheck(config: Config, env: NodeJS.ProcessEnv): PathProblem[
 
 function known(names: string[]): string {
   return names.length > 0 ? ` (known: ${names.join(", ")})` : " (none are defined)";
-}
-
-function checkNotifierUrl(url: string, allowLocal: boolean): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return "is not a URL";
-  }
-  if (parsed.protocol === "https:") return undefined;
-  if (parsed.protocol === "http:" && allowLocal) return undefined;
-  return "must be an https:// URL (http:// only with CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1)";
 }
 
 /** Each cycle once, as the list of group names that closes it (`a -> b -> a`). */

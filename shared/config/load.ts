@@ -81,18 +81,33 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (problems.length > 0) throw new ConfigError(problems);
 
   const parsed = ConfigSchema.safeParse(substituted, { reportInput: true });
+  let data = parsed.data;
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...issueProblems(issue, locate));
-    throw new ConfigError(sortProblems(problems));
+    // Unknown keys are usually typos: without them the rest may still parse, so the checks across
+    // the file can report their problems in the same pass.
+    data = ConfigSchema.safeParse(withoutUnknownKeys(substituted, parsed.error.issues)).data;
   }
-  for (const problem of crossCheck(parsed.data, env)) problems.push(locate(problem.path, problem.message));
-  if (problems.length > 0) throw new ConfigError(sortProblems(problems));
+  if (data) for (const problem of crossCheck(data, env)) problems.push(locate(problem.path, problem.message));
+  if (problems.length > 0 || !data) throw new ConfigError(sortProblems(problems));
 
-  for (const notifier of Object.values(parsed.data.notifiers)) {
+  for (const notifier of Object.values(data.notifiers)) {
     registerSecret(notifier.url);
     registerSecret(notifier.secret);
   }
-  return parsed.data;
+  return data;
+}
+
+/** A copy of `value` without the keys that zod reported as unrecognized. */
+function withoutUnknownKeys(value: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
+  const copy: unknown = structuredClone(value);
+  for (const issue of issues) {
+    if (issue.code !== "unrecognized_keys") continue;
+    let node: unknown = copy;
+    for (const key of issue.path) node = (node as Record<PropertyKey, unknown> | undefined)?.[key];
+    if (node && typeof node === "object") for (const key of issue.keys) delete (node as Record<string, unknown>)[key];
+  }
+  return copy;
 }
 
 function firstLine(text: string): string {
@@ -119,7 +134,7 @@ function offsetOf(doc: Document, path: KeyPath, key?: string): number {
   return 0;
 }
 
-/** Replaces `${NAME}` in every string with the environment's value; reports each missing variable. */
+/** Replaces `${NAME}` (or `${NAME:-default}`) in every string with the environment's value; reports each missing variable. */
 function substituteEnv(
   value: unknown,
   path: (string | number)[],
@@ -127,13 +142,12 @@ function substituteEnv(
   missing: (path: KeyPath, name: string) => void,
 ): unknown {
   if (typeof value === "string") {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
       const found = env[name];
-      if (found === undefined || found === "") {
-        missing(path, name);
-        return "";
-      }
-      return found;
+      if (found !== undefined && found !== "") return found;
+      if (fallback !== undefined) return fallback;
+      missing(path, name);
+      return "";
     });
   }
   if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, [...path, i], env, missing));

@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+/** SCF timer trigger names: a letter, then letters, digits, `-` or `_`; at most 60 characters. */
+export const TRIGGER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,59}$/;
+
 /**
  * The policy file, as users write it (`config/scan-policies.yaml`). Every object is strict:
  * an unknown key is an error, because it is usually a typo.
@@ -67,8 +70,10 @@ export const TaskAdvanceCfgSchema = z.strictObject({
 export type TaskAdvanceCfg = z.infer<typeof TaskAdvanceCfgSchema>;
 
 export const PolicySchema = z.strictObject({
+  /** Also the SCF timer trigger's name (checked against TRIGGER_NAME with the other checks across the file). */
   name,
   description: z.string().optional(),
+  /** SCF cron, checked with the other checks so that all problems are reported together. */
   schedule: z.string().min(1),
   /** Asset groups to scan (ScanAssetType 1). */
   targets: z.array(name).min(1).optional(),
@@ -77,7 +82,7 @@ export const PolicySchema = z.strictObject({
   /** Every asset (ScanAssetType 0), or every asset but the groups in `except` (ScanAssetType 2). */
   all: z.literal(true).optional(),
   except: z.array(name).min(1).optional(),
-  scanItems: z.array(z.enum(SCAN_ITEMS)),
+  scanItems: z.array(z.enum(SCAN_ITEMS)).min(1),
   mode: z.enum(Object.keys(TASK_MODES) as [keyof typeof TASK_MODES]).default("standard"),
   notify: z.array(name).default([]),
   notifyOn: z.array(z.enum(NOTIFY_ON)).default(["unauthorized", "failure"]),
@@ -91,7 +96,8 @@ export type Policy = z.infer<typeof PolicySchema>;
 
 export const ConfigSchema = z.strictObject({
   version: z.literal(1),
-  region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, "must look like ap-guangzhou").default("ap-guangzhou"),
+  /** Default region of API calls; else TENCENTCLOUD_REGION, else ap-guangzhou. */
+  region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, "must look like ap-guangzhou").optional(),
   timezone: z.string().default("Asia/Shanghai"),
   /** Use the international endpoint csip.intl.tencentcloudapi.com. */
   intl: z.boolean().default(false),

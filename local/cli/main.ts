@@ -1,0 +1,266 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
+import { expandGroups, kindsNeeded, policyGroups } from "../../shared/assets/expand.ts";
+import { configPath, loadConfig } from "../../shared/config/load.ts";
+import type { Config } from "../../shared/config/schema.ts";
+import { ConfigError, CsipScanError, EventError, NotFoundError } from "../../shared/errors.ts";
+import { createLogger, silentLogger } from "../../shared/log.ts";
+import { findPolicy, runScheduledScan } from "../../shared/run/scheduled-scan.ts";
+import { runDeps } from "../../shared/run/runtime.ts";
+import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
+import { scrub } from "../../shared/secrets.ts";
+import { readEstate } from "../emulator/estate.ts";
+import { LOCAL_ACCOUNT, startEmulator } from "../emulator/server.ts";
+import { connectLocal, DEMO_INVENTORY } from "../environment.ts";
+import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
+
+/** Wrong usage of the CLI itself. */
+class UsageError extends CsipScanError {
+  override name = "UsageError";
+}
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+const err = (line: string): void => void process.stderr.write(`${line}\n`);
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig["options"]>;
+  run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<number>;
+}
+
+const CONFIG_OPTION = { config: { type: "string" } } as const;
+
+async function readConfig(values: Record<string, unknown>): Promise<Config> {
+  return (await loadConfig(configPath(values.config as string | undefined))).config;
+}
+
+const COMMANDS: Record<string, Command> = {
+  validate: {
+    summary: "check the policy file; list every problem with file, line, column and key path",
+    usage: "csip-scan validate [--config FILE]",
+    options: CONFIG_OPTION,
+    async run(values) {
+      const file = configPath(values.config as string | undefined);
+      const { config } = await loadConfig(file);
+      out(`${file}: ${config.policies.length} policies, ${Object.keys(config.assetGroups).length} asset groups, ${Object.keys(config.notifiers).length} notifiers: valid`);
+      return 0;
+    },
+  },
+
+  plan: {
+    summary: "show each policy: schedule, next three fire times, targets and their assets, notifiers",
+    usage: "csip-scan plan [--config FILE] [--json]",
+    options: { ...CONFIG_OPTION, json: { type: "boolean" } },
+    async run(values) {
+      const config = await readConfig(values);
+      const connection = await connectLocal(config, { say: err });
+      try {
+        const deps = runDeps(connection.csip, { logger: silentLogger() });
+        const now = new Date();
+        const times = new Map(scheduleTable(config, now).map((row) => [row.policy, row.next]));
+        const plans = [];
+        for (const policy of config.policies) {
+          const groups = policyGroups(policy);
+          const inventory = await deps.inventory.load(kindsNeeded(groups, config.assetGroups), policy.memberIds);
+          const expansion = expandGroups(groups, config.assetGroups, inventory);
+          plans.push({
+            policy: policy.name,
+            schedule: policy.schedule,
+            next: (times.get(policy.name) ?? []).map((t) => t.toISOString()),
+            scope: policy.urls ? "urls" : policy.all ? (policy.except ? "all except" : "all") : "targets",
+            groups: expansion.perGroup,
+            assets: policy.urls ?? expansion.assets.map((a) => `${a.kind}:${a.id}`),
+            unknownAssets: expansion.unknown,
+            notify: policy.notify,
+          });
+        }
+        if (values.json) {
+          out(JSON.stringify({ timezone: config.timezone, policies: plans }, null, 2));
+          return 0;
+        }
+        for (const plan of plans) {
+          out(`${plan.policy}  "${plan.schedule}"`);
+          for (const t of times.get(plan.policy) ?? []) out(`  next: ${showTime(t, config.timezone)}`);
+          const groups = Object.entries(plan.groups).map(([g, n]) => `${g} (${n})`).join(", ");
+          out(`  ${plan.scope}: ${groups || (plan.scope === "urls" ? `${plan.assets.length} urls` : "every asset")}`);
+          if (plan.assets.length > 0) out(`  ${plan.scope === "all except" ? "excluded" : "assets"}: ${plan.assets.join(" ")}`);
+          for (const id of plan.unknownAssets) out(`  warning: ${id} is not in CSIP's inventory`);
+          out(`  notify: ${plan.notify.join(", ") || "nobody"}`);
+        }
+        return 0;
+      } finally {
+        await connection.close();
+      }
+    },
+  },
+
+  run: {
+    summary: "run policies now, as their timer would (--dry-run prints the requests and writes nothing)",
+    usage: "csip-scan run (--policy NAME ... | --all) [--dry-run] [--time ISO] [--json] [--config FILE]",
+    options: {
+      ...CONFIG_OPTION,
+      policy: { type: "string", multiple: true },
+      all: { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      time: { type: "string" },
+      json: { type: "boolean" },
+    },
+    async run(values) {
+      const config = await readConfig(values);
+      const wanted = values.all ? config.policies.map((p) => p.name) : ((values.policy as string[] | undefined) ?? []);
+      if (wanted.length === 0) throw new UsageError("name a policy with --policy NAME, or use --all");
+      for (const name of wanted) findPolicy(config, name);
+      const time = values.time ? new Date(values.time as string) : new Date(Math.floor(Date.now() / 1000) * 1000);
+      if (Number.isNaN(time.getTime())) throw new UsageError(`--time "${values.time as string}" is not an ISO 8601 time`);
+      const connection = await connectLocal(config, { say: err });
+      try {
+        const deps = runDeps(connection.csip, { logger: silentLogger(), deliver: connection.deliver });
+        const summaries: RunSummary[] = [];
+        for (const policy of wanted) {
+          summaries.push(await runScheduledScan(deps, config, { policy, scheduledTime: time, trigger: "manual", dryRun: values["dry-run"] === true }));
+        }
+        out(values.json ? JSON.stringify(summaries, null, 2) : summaries.map(formatSummary).join("\n"));
+        return summaries.every((s) => s.ok) ? 0 : 1;
+      } finally {
+        await connection.close();
+      }
+    },
+  },
+
+  invoke: {
+    summary: "run an SCF handler on an event file, as `serverless invoke local` would",
+    usage: "csip-scan invoke scheduled-scan --event FILE [--config FILE]",
+    options: { ...CONFIG_OPTION, event: { type: "string" } },
+    async run(values, positionals) {
+      const fn = positionals[0];
+      if (fn !== "scheduled-scan") throw new UsageError(`unknown function "${fn ?? ""}" (known: scheduled-scan)`);
+      if (typeof values.event !== "string") throw new UsageError("give the event with --event FILE");
+      let event: unknown;
+      try {
+        event = JSON.parse(await readFile(values.event, "utf8"));
+      } catch (error) {
+        throw new EventError("", `${values.event} is not a readable JSON file (${(error as Error).message})`);
+      }
+      if (values.config) process.env.CSIP_SCAN_CONFIG = values.config as string;
+      const config = await readConfig(values);
+      const connection = await connectLocal(config, { say: err });
+      try {
+        const handler = scheduledScanHandler({ connect: () => connection.csip, deliver: connection.deliver, logger: createLogger({ destination: process.stderr }) });
+        const summary = await handler(event, {});
+        out(JSON.stringify(summary, null, 2));
+        return summary.ok ? 0 : 1;
+      } finally {
+        await connection.close();
+      }
+    },
+  },
+
+  emulator: {
+    summary: "serve the local CSIP emulator until Ctrl-C",
+    usage: "csip-scan emulator [--port N] [--inventory FILE]",
+    options: { port: { type: "string" }, inventory: { type: "string" } },
+    async run(values) {
+      const port = values.port === undefined ? 0 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${values.port as string}" is not a port number`);
+      const file = (values.inventory as string | undefined) ?? DEMO_INVENTORY;
+      const emulator = await startEmulator({ port, estate: await readEstate(file) });
+      out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}`);
+      out(`  CSIP_ENDPOINT=${emulator.url}`);
+      out(`  TENCENTCLOUD_SECRETID=${LOCAL_ACCOUNT.secretId}  TENCENTCLOUD_SECRETKEY=${LOCAL_ACCOUNT.secretKey}  (the emulator's public test key)`);
+      await untilInterrupted();
+      await emulator.close();
+      return 0;
+    },
+  },
+
+  start: {
+    summary: "local mode: fire every policy on its schedule (the emulator when no credentials are set)",
+    usage: "csip-scan start [--config FILE] [--run-now | --no-run-now]",
+    options: { ...CONFIG_OPTION, "run-now": { type: "boolean" }, "no-run-now": { type: "boolean" } },
+    async run(values) {
+      const config = await readConfig(values);
+      const connection = await connectLocal(config, { say: out });
+      const deps = runDeps(connection.csip, { logger: silentLogger(), deliver: connection.deliver });
+      const fire = async (policy: string, time: Date): Promise<void> => {
+        out(`\n>>> ${showTime(new Date(), config.timezone)}  running ${policy}`);
+        out(formatSummary(await runScheduledScan(deps, config, { policy, scheduledTime: time, trigger: "timer" })));
+      };
+      out(`${config.policies.length} policies, times in ${config.timezone}:`);
+      for (const row of scheduleTable(config, new Date())) {
+        out(`  ${row.policy.padEnd(24)} ${`"${row.schedule}"`.padEnd(24)} next ${row.next.map((t) => showTime(t, config.timezone)).join(", ") || "never"}`);
+      }
+      // With the emulator, run each policy once at start so a newcomer sees the whole flow at once.
+      const runNow = values["no-run-now"] ? false : values["run-now"] === true || connection.emulator !== undefined;
+      if (runNow) {
+        out("\nRunning every policy once now (--no-run-now to skip):");
+        const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+        for (const policy of config.policies) await fire(policy.name, now);
+      }
+      const scheduler = startScheduler(config, fire);
+      out("\nWaiting for the schedules. Ctrl-C stops.");
+      await untilInterrupted();
+      out("Stopping.");
+      await scheduler.stop();
+      await connection.close();
+      return 0;
+    },
+  },
+};
+
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+}
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    "csip-scan: scan policies as code for Tencent Cloud Security Center (CSIP)",
+    "",
+    "Commands:",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    "csip-scan COMMAND --help shows a command's options. Exit codes: 0 ok, 2 invalid input, 1 failure at run time.",
+  ].join("\n");
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    out(help());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new UsageError(`unknown command "${name}"\n\n${help()}`);
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      out(`${command.usage}\n\n${command.summary}`);
+      return 0;
+    }
+    return await command.run(values, positionals);
+  } catch (error) {
+    const invalid =
+      error instanceof ConfigError ||
+      error instanceof EventError ||
+      error instanceof NotFoundError ||
+      error instanceof UsageError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
+    const message = error instanceof Error ? error.message : String(error);
+    err(scrub(error instanceof ConfigError ? message : `csip-scan: ${message}`));
+    if (!invalid && !(error instanceof CsipScanError) && error instanceof Error && error.stack) err(scrub(error.stack));
+    return invalid ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

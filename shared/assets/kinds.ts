@@ -1,0 +1,125 @@
+import type { CsipAction } from "../csip/client.ts";
+
+/**
+ * Asset kinds as data. Adding a kind is adding a row: the list action that pages it, how to read one
+ * item of that list, how to recognise its IDs in a policy, and the TaskAssetObject that asks CSIP to scan it.
+ *
+ * Only the CVM row of `task` is documented (the CreateRiskCenterScanTask example: AssetType "Instance",
+ * InstanceType "CVM"). The others are assumptions: the IP row follows the DescribeScanTaskList example
+ * (AssetType "IP"); domain and database rows are guesses. Change them here, and only here.
+ */
+
+export type AssetKind = "cvm" | "publicIp" | "domain" | "db";
+
+export interface Tag {
+  name: string;
+  value: string;
+}
+
+/** One asset of the CSIP inventory, whatever its kind. */
+export interface Asset {
+  kind: AssetKind;
+  /** The value CSIP scans: instance ID, IP address, domain name or database ID. */
+  id: string;
+  name: string;
+  region: string;
+  /** The SDK model's AssetType (CVM, CLB, EIP, MYSQL, ...). */
+  instanceType: string;
+  tags: Tag[];
+  memberId?: string;
+  /** Other names a policy may use for this asset (a CVM's public IP). */
+  aliases: string[];
+}
+
+export interface TaskAssetFields {
+  AssetType: string;
+  InstanceType: string;
+}
+
+export interface AssetKindSpec {
+  kind: AssetKind;
+  label: string;
+  listAction: CsipAction;
+  /** Whether an explicit ID in a policy names an asset of this kind. */
+  idPattern: RegExp;
+  /** Reads one item of the list action's `Data`. Returns undefined for an item without an ID. */
+  fromItem(item: Record<string, unknown>): Asset | undefined;
+  task(asset: Asset): TaskAssetFields;
+  /** True where the row is the documented one, false where it is an assumption. */
+  taskDocumented: boolean;
+}
+
+const IPV4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
+const IPV6 = /^[0-9a-f:]+:[0-9a-f:]*$/i;
+
+const str = (v: unknown): string => (Array.isArray(v) ? str(v[0]) : typeof v === "string" ? v : v == null ? "" : String(v));
+
+function tagsOf(item: Record<string, unknown>): Tag[] {
+  const raw = Array.isArray(item.Tag) ? (item.Tag as { Name?: unknown; Value?: unknown }[]) : [];
+  return raw.map((t) => ({ name: str(t.Name), value: str(t.Value) })).filter((t) => t.name !== "");
+}
+
+function base(kind: AssetKind, item: Record<string, unknown>, id: string, aliases: string[] = []): Asset | undefined {
+  if (!id) return undefined;
+  const memberId = str(item.MemberId);
+  return {
+    kind,
+    id,
+    name: str(item.AssetName) || id,
+    region: str(item.Region),
+    instanceType: str(item.AssetType),
+    tags: tagsOf(item),
+    aliases: aliases.filter(Boolean),
+    ...(memberId ? { memberId } : {}),
+  };
+}
+
+export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
+  cvm: {
+    kind: "cvm",
+    label: "CVM instance",
+    listAction: "DescribeCVMAssets",
+    idPattern: /^ins-[0-9a-z]+$/,
+    fromItem: (item) => base("cvm", item, str(item.AssetId), [str(item.PublicIp)]),
+    task: () => ({ AssetType: "Instance", InstanceType: "CVM" }),
+    taskDocumented: true,
+  },
+  publicIp: {
+    kind: "publicIp",
+    label: "public IP",
+    listAction: "DescribePublicIpAssets",
+    idPattern: new RegExp(`${IPV4.source}|${IPV6.source}`, "i"),
+    fromItem: (item) => base("publicIp", item, str(item.PublicIp)),
+    task: (asset) => ({ AssetType: "IP", InstanceType: asset.instanceType || "EIP" }),
+    taskDocumented: false,
+  },
+  domain: {
+    kind: "domain",
+    label: "domain",
+    listAction: "DescribeDomainAssets",
+    idPattern: /^(?=.*[a-z])[a-z0-9-]+(\.[a-z0-9-]+)+$/i,
+    // DomainAssetVO holds AssetId, AssetName, AssetType and Region as lists; SubDomain is the name.
+    fromItem: (item) => base("domain", item, str(item.SubDomain) || str(item.AssetId)),
+    task: () => ({ AssetType: "Domain", InstanceType: "Domain" }),
+    taskDocumented: false,
+  },
+  db: {
+    kind: "db",
+    label: "database",
+    listAction: "DescribeDbAssets",
+    idPattern: /^(cdb|cdbro|postgres|tdsql|tdsqlshard|mariadb|cmongo|crs|redis|sqlserver|mssql|cynosdbmysql|dcdb|keewidb)-[0-9a-z]+$/,
+    fromItem: (item) => base("db", item, str(item.AssetId)),
+    task: (asset) => ({ AssetType: "Db", InstanceType: asset.instanceType || "MYSQL" }),
+    taskDocumented: false,
+  },
+};
+
+export const ALL_KINDS = Object.keys(ASSET_KINDS) as AssetKind[];
+
+/** The kinds an explicit ID could be, from its form. An unrecognised form could be any kind. */
+export function kindsForId(id: string): AssetKind[] {
+  const matches = ALL_KINDS.filter((kind) => ASSET_KINDS[kind].idPattern.test(id));
+  // A CVM's public IP is also listed on the CVM, so an address may name either.
+  if (matches.includes("publicIp")) matches.push("cvm");
+  return matches.length > 0 ? matches : ALL_KINDS;
+}

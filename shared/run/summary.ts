@@ -1,0 +1,50 @@
+import type { CreatedTask } from "../scan/create-tasks.ts";
+import type { ScanTaskRequest } from "../scan/requests.ts";
+import type { DeliveryResult } from "../notify/deliver.ts";
+import type { RunError, UnauthorizedAsset } from "../notify/report.ts";
+
+/** What one policy run did. The handler returns it and logs it as one JSON line. */
+export interface RunSummary {
+  policy: string;
+  scheduledTime: string;
+  trigger: "timer" | "manual" | "asset-change";
+  dryRun: boolean;
+  scanAssetType: number;
+  /** Assets per target group (or per excepted group for `all`). */
+  assetsPerGroup: Record<string, number>;
+  assets: number;
+  tasks: CreatedTask[];
+  /** The requests a dry run would have sent. */
+  requests?: ScanTaskRequest[];
+  unauthorized: UnauthorizedAsset[];
+  warnings: string[];
+  errors: RunError[];
+  notifications: DeliveryResult[];
+  durationsMs: { inventory: number; tasks: number; notify: number; total: number };
+  ok: boolean;
+}
+
+/** A person's reading of a summary, for the CLI. */
+export function formatSummary(s: RunSummary): string {
+  const lines = [
+    `${s.ok ? "OK" : "FAILED"}  policy ${s.policy}  scheduled ${s.scheduledTime}${s.dryRun ? "  (dry run)" : ""}`,
+  ];
+  for (const [group, count] of Object.entries(s.assetsPerGroup)) lines.push(`  group ${group}: ${count} assets`);
+  if (s.dryRun) {
+    for (const r of s.requests ?? []) lines.push(`  would call CreateRiskCenterScanTask ${JSON.stringify(r)}`);
+  }
+  for (const t of s.tasks) lines.push(`  task ${t.taskId} "${t.taskName}": ${t.assets} assets (RequestId ${t.requestId})`);
+  if (s.unauthorized.length > 0) {
+    lines.push(`  unauthorized (${s.unauthorized.length}):`);
+    for (const a of s.unauthorized) {
+      lines.push(`    ${a.kind} ${a.id}${a.name !== a.id ? ` (${a.name})` : ""} ${a.region}${a.memberId ? ` member ${a.memberId}` : ""}`);
+    }
+  }
+  for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  for (const e of s.errors) lines.push(`  error: ${e.message}`);
+  for (const n of s.notifications) {
+    lines.push(`  notify ${n.notifier}: ${n.delivered ? `delivered${n.via ? ` (${n.via})` : ""}` : `NOT delivered: ${n.error ?? ""}`}`);
+  }
+  lines.push(`  took ${s.durationsMs.total} ms`);
+  return lines.join("\n");
+}

@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { EventError } from "../errors.ts";
+
+/**
+ * The event SCF passes to a timer-triggered function
+ * (https://cloud.tencent.com/document/product/583/9708): Type, TriggerName, Time, Message.
+ */
+export const TimerEventSchema = z.object({
+  Type: z.literal("Timer"),
+  TriggerName: z.string().min(1),
+  Time: z.iso.datetime({ offset: true }),
+  Message: z.string().optional(),
+});
+export type TimerEvent = z.infer<typeof TimerEventSchema>;
+
+/** Validates a timer event; throws EventError with the path of the first bad field. */
+export function parseTimerEvent(event: unknown): TimerEvent {
+  const parsed = TimerEventSchema.safeParse(event, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.path.map(String).join(".");
+  const message =
+    issue.code === "invalid_type" && issue.path.length > 0 && issue.input === undefined
+      ? "is required"
+      : issue.code === "invalid_format"
+        ? "must be an ISO 8601 time such as 2026-11-29T03:00:00Z"
+        : issue.message;
+  throw new EventError(path, message);
+}
+
+/**
+ * The policy a timer fires: the one `Message` names if it names one, else the one named like the
+ * trigger (the serverless-tencent-scf plugin cannot set Message, so each policy's trigger bears its name).
+ */
+export function policyNameOf(event: TimerEvent, known: readonly string[]): string {
+  const message = event.Message?.trim();
+  return message && known.includes(message) ? message : event.TriggerName;
+}

@@ -1,0 +1,144 @@
+import { readdirSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { loadConfig, parseConfig } from "../../../shared/config/load.ts";
+import { ConfigError } from "../../../shared/errors.ts";
+
+const GOOD = `version: 1
+region: ap-guangzhou
+timezone: Asia/Shanghai
+notifiers:
+  secops:
+    type: webhook
+    url: https://hooks.example.com/csip
+assetGroups:
+  web:
+    include:
+      - tags: { env: prod }
+policies:
+  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [web]
+    scanItems: [port]
+    notify: [secops]
+`;
+
+/** The text of the ConfigError the loader throws for `text`. */
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseConfig(text, "policies.yaml", env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("shipped configs", () => {
+  it.each(readdirSync("config").filter((f) => /^scan-policies.*\.(ya?ml|json)$/.test(f)))("config/%s validates", async (file) => {
+    const { config } = await loadConfig(`config/${file}`, {});
+    expect(config.policies.length).toBeGreaterThan(0);
+  });
+});
+
+describe("parseConfig", () => {
+  it("applies the documented defaults", () => {
+    const policy = parseConfig(GOOD, "p.yaml", {}).policies[0]!;
+    expect(policy).toMatchObject({
+      mode: "standard",
+      notifyOn: ["unauthorized", "failure"],
+      onAssetChange: false,
+      maxAssetsPerTask: 200,
+      unauthorized: "scan-authorized",
+    });
+  });
+
+  it("reads JSON too, with lines", () => {
+    const json = JSON.stringify({ version: 1, policies: [{ name: "a", schedule: "0 0 3 * * * *", urls: ["x.example.com"], scanItems: ["porty"] }] }, null, 2);
+    expect(problems(json)).toBe('policies.yaml:11:9 policies[0].scanItems[0]: "porty" is not one of port, poc, weakpass, webcontent, configrisk, exposedserver');
+  });
+
+  it("substitutes ${VAR} and ${VAR:-default} from the environment", () => {
+    const text = GOOD.replace("https://hooks.example.com/csip", "${HOOK}").replace("region: ap-guangzhou", "region: ${REGION:-ap-shanghai}");
+    const config = parseConfig(text, "p.yaml", { HOOK: "https://hooks.example.com/from-env" });
+    expect(config.notifiers.secops!.url).toBe("https://hooks.example.com/from-env");
+    expect(config.region).toBe("ap-shanghai");
+  });
+
+  it("lists three mistakes on three lines, each with file, line, column and key path", () => {
+    const text = GOOD.replace("timezone: Asia/Shanghai", "timezone: Mars/Olympus")
+      .replace("targets: [web]", "targets: [webb]")
+      .replace("scanItems: [port]", "scanItems: [port]\n    notfy: [secops]");
+    const lines = problems(text).split("\n");
+    expect(lines).toEqual([
+      'policies.yaml:3:11 timezone: "Mars/Olympus" is not an IANA time zone such as Asia/Shanghai',
+      'policies.yaml:15:15 policies[0].targets[0]: unknown asset group "webb" (known: web)',
+      'policies.yaml:17:5 policies[0].notfy: unknown key "notfy"',
+    ]);
+  });
+
+  // Each broken config and the exact text people see. The snapshot fails when a message gets worse.
+  it.each([
+    ["not YAML", "version: 1\npolicies: [\n"],
+    ["not a mapping", "- 1\n- 2\n"],
+    ["wrong version", GOOD.replace("version: 1", "version: 2")],
+    ["missing policies", "version: 1\n"],
+    ["typo in a top-level key", GOOD.replace("assetGroups:", "assetGroup:")],
+    ["missing environment variable", GOOD.replace("https://hooks.example.com/csip", "${SECOPS_WEBHOOK_URL}")],
+    ["unknown notifier type", GOOD.replace("type: webhook", "type: email")],
+    ["plain http webhook", GOOD.replace("https://hooks.example.com/csip", "http://hooks.example.com/csip")],
+    ["internal webhook address", GOOD.replace("https://hooks.example.com/csip", "https://169.254.0.23/latest")],
+    ["unknown notifier", GOOD.replace("notify: [secops]", "notify: [secops, oncall]")],
+    ["empty scanItems", GOOD.replace("scanItems: [port]", "scanItems: []")],
+    ["unknown scan item", GOOD.replace("scanItems: [port]", "scanItems: [port, virus]")],
+    ["no targets", GOOD.replace("    targets: [web]\n", "")],
+    ["two scopes", GOOD.replace("targets: [web]", "targets: [web]\n    all: true")],
+    ["except without all", GOOD.replace("targets: [web]", "targets: [web]\n    except: [web]")],
+    ["bad schedule", GOOD.replace('"0 0 3 * * * *"', '"0 0 25 * * 8 *"')],
+    ["five-field schedule", GOOD.replace('"0 0 3 * * * *"', '"0 3 * * *"')],
+    ["duplicate policy", `${GOOD}  - name: nightly\n    schedule: "0 0 4 * * * *"\n    targets: [web]\n    scanItems: [poc]\n`],
+    ["policy name unusable as a trigger", GOOD.replace("name: nightly", "name: 1-nightly scan")],
+    ["selector with two kinds", GOOD.replace("- tags: { env: prod }", "- tags: { env: prod }\n        assets: [ins-1]")],
+    ["unknown nested group", GOOD.replace("- tags: { env: prod }", "- group: nowhere")],
+    [
+      "group cycle",
+      GOOD.replace(
+        "      - tags: { env: prod }\n",
+        "      - group: api\n  api:\n    include:\n      - group: db\n  db:\n    include:\n      - group: web\n",
+      ),
+    ],
+    ["advanced without advanced mode", GOOD.replace("notify: [secops]", "notify: [secops]\n    advanced: { PortRisk: [{ PortSets: '80', CheckType: 0 }] }")],
+    ["advanced typo", GOOD.replace("notify: [secops]", "notify: [secops]\n    mode: advanced\n    advanced: { PortRisks: [] }")],
+    ["maxAssetsPerTask zero", GOOD.replace("notify: [secops]", "notify: [secops]\n    maxAssetsPerTask: 0")],
+    ["bad mode", GOOD.replace("notify: [secops]", "notify: [secops]\n    mode: thorough")],
+    ["wrong type", GOOD.replace("notify: [secops]", "notify: secops")],
+  ])("%s", (_, text) => {
+    expect(problems(text)).toMatchSnapshot();
+  });
+
+  it("never echoes a secret it substituted", () => {
+    const text = GOOD.replace("https://hooks.example.com/csip", "${HOOK}").replace("type: webhook", "type: email");
+    const message = problems(text, { HOOK: "https://hooks.example.com/s3cr3t-robot-key" });
+    expect(message).not.toContain("s3cr3t");
+  });
+
+  it("gives a Config or a ConfigError for any text, never another exception", () => {
+    const yamlish = fc.oneof(
+      fc.string(),
+      fc.constantFrom(GOOD, "version: 1", "{", "- [", "a: *x", "&a [*a]", "version: 1\npolicies: ~", "!!binary x"),
+      fc.tuple(fc.constant(GOOD), fc.nat(GOOD.length), fc.string()).map(([g, i, s]) => g.slice(0, i) + s + g.slice(i)),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+    );
+    fc.assert(
+      fc.property(yamlish, (text) => {
+        try {
+          parseConfig(text, "fuzz.yaml", {});
+        } catch (error) {
+          if (!(error instanceof ConfigError)) throw error;
+          for (const p of error.problems) expect(p.line).toBeGreaterThanOrEqual(1);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
