@@ -166,10 +166,11 @@ const COMMANDS: Record<string, Command> = {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${values.port as string}" is not a port number`);
       const file = (values.inventory as string | undefined) ?? DEMO_INVENTORY;
       const emulator = await startEmulator({ port, estate: await readEstate(file) });
+      const interrupted = untilInterrupted();
       out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}`);
       out(`  CSIP_ENDPOINT=${emulator.url}`);
       out(`  TENCENTCLOUD_SECRETID=${LOCAL_ACCOUNT.secretId}  TENCENTCLOUD_SECRETKEY=${LOCAL_ACCOUNT.secretKey}  (the emulator's public test key)`);
-      await untilInterrupted();
+      await interrupted;
       await emulator.close();
       return 0;
     },
@@ -199,8 +200,9 @@ const COMMANDS: Record<string, Command> = {
         for (const policy of config.policies) await fire(policy.name, now);
       }
       const scheduler = startScheduler(config, fire);
+      const interrupted = untilInterrupted();
       out("\nWaiting for the schedules. Ctrl-C stops.");
-      await untilInterrupted();
+      await interrupted;
       out("Stopping.");
       await scheduler.stop();
       await connection.close();

@@ -1,0 +1,369 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { Webhook } from "standardwebhooks";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { main_handler, scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
+import { EventError, NotFoundError } from "../../shared/errors.ts";
+import { createLogger } from "../../shared/log.ts";
+import { LOCAL_ACCOUNT, startEmulator, type Emulator } from "../../local/emulator/server.ts";
+import type { EstateAssetInput } from "../../local/emulator/estate.ts";
+import { caught, startListener } from "../helpers.ts";
+import timerEvent from "../fixtures/events/timer.json" with { type: "json" };
+
+// End to end: the SCF handler, the official SDK, the emulator over HTTP, and a webhook listener on 127.0.0.1.
+
+const ESTATE: EstateAssetInput[] = [
+  { kind: "cvm", id: "ins-web00001", name: "web-1", publicIp: "203.0.113.1", tags: { env: "prod", tier: "web" } },
+  { kind: "cvm", id: "ins-web00002", name: "web-2", tags: { env: "prod", tier: "web", scan: "skip" } },
+  { kind: "cvm", id: "ins-web00003", name: 'web-3 "edge"', tags: { env: "prod", tier: "web" }, authorized: false },
+  { kind: "cvm", id: "ins-api00001", name: "api-1", tags: { env: "prod", tier: "api" } },
+  { kind: "cvm", id: "ins-stg00001", name: "stage-1", tags: { env: "staging", tier: "web" } },
+  { kind: "cvm", id: "ins-bastion1", name: "bastion", tags: { role: "bastion" } },
+  { kind: "cvm", id: "ins-member01", name: "member-web", region: "ap-hongkong", tags: { env: "prod", tier: "web" }, memberId: "mem-0001" },
+  { kind: "cvm", id: "ins-member02", name: "member-web-2", region: "ap-hongkong", tags: { env: "prod", tier: "web" }, memberId: "mem-0001", authorized: false },
+  { kind: "db", id: "cdb-prod0001", name: "orders", type: "MYSQL", tags: { env: "prod", tier: "db" } },
+  { kind: "domain", id: "shop.example.com", tags: { env: "prod", tier: "web" } },
+  { kind: "publicIp", id: "198.51.100.7", type: "CLB", tags: { env: "prod", tier: "web" }, authorized: false },
+];
+
+const GROUPS = `
+assetGroups:
+  prod-web:
+    include:
+      - tags: { env: prod, tier: [web, api] }
+      - group: bastions
+    exclude:
+      - tags: { scan: skip }
+  bastions:
+    include:
+      - assets: [ins-bastion1, ins-gone0001]
+  outer:
+    include:
+      - group: prod-web
+    exclude:
+      - group: bastions
+      - assets: [ins-api00001]
+`;
+
+let emulator: Emulator;
+let hook: Awaited<ReturnType<typeof startListener>>;
+const dir = mkdtempSync(join(tmpdir(), "csip-scan-e2e-"));
+let configCount = 0;
+
+/** Writes a policy file with the test's policies, points the handler at it, and returns its path. */
+function usePolicies(policies: string, extra = ""): string {
+  const file = join(dir, `policies-${++configCount}.yaml`);
+  writeFileSync(
+    file,
+    `version: 1
+region: ap-guangzhou
+notifiers:
+  secops:
+    type: webhook
+    url: ${hook.url}
+    secret: whsec_${Buffer.from("a-test-signing-secret-32-bytes!!").toString("base64")}
+${GROUPS}${extra}
+policies:
+${policies}`,
+  );
+  process.env.CSIP_SCAN_CONFIG = file;
+  return file;
+}
+
+const timer = (policy: string, time = "2026-11-29T03:00:00Z"): Record<string, string> => ({ ...timerEvent, TriggerName: policy, Time: time });
+const creates = (): Record<string, unknown>[] => emulator.callsOf("CreateRiskCenterScanTask").map((c) => c.params);
+const assetIds = (request: Record<string, unknown> | undefined): string[] => ((request?.Assets as { Asset: string }[]) ?? []).map((a) => a.Asset);
+const hookBodies = (): Record<string, unknown>[] => hook.received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
+
+beforeAll(async () => {
+  emulator = await startEmulator({ estate: ESTATE });
+  hook = await startListener();
+  Object.assign(process.env, {
+    TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
+    TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey,
+    CSIP_ENDPOINT: emulator.url,
+    CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1",
+    CSIP_SCAN_LOG_LEVEL: "silent",
+  });
+});
+afterAll(async () => {
+  await emulator.close();
+  await hook.close();
+  for (const name of ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "CSIP_ENDPOINT", "CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS", "CSIP_SCAN_LOG_LEVEL", "CSIP_SCAN_CONFIG"]) {
+    delete process.env[name];
+  }
+});
+beforeEach(() => {
+  emulator.calls.length = 0;
+  emulator.state.tasks = [];
+  hook.received.length = 0;
+});
+afterEach(() => {
+  emulator.state.createTaskWhenUnauthorized = false;
+});
+
+describe("scheduled-scan main_handler", () => {
+  it("expands tags with value lists, nested groups and excludes into one task", async () => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [prod-web]
+    scanItems: [port, poc]
+    mode: quick
+    notify: [secops]`);
+    const summary = await main_handler(timer("nightly"), {});
+    // tier web or api, env prod, minus scan=skip, plus the bastion; own account only; every kind.
+    expect(assetIds(creates()[0])).toEqual(["ins-api00001", "ins-bastion1", "ins-web00001", "ins-web00003", "198.51.100.7", "shop.example.com"]);
+    expect(creates()[0]).toMatchObject({
+      TaskName: "csip-scan:nightly:20261129T030000Z:1",
+      ScanAssetType: 1,
+      ScanPlanType: 1,
+      ScanItem: ["port", "poc"],
+      TaskMode: 1,
+      ScanFrom: "csip",
+    });
+    expect((creates()[0]!.Assets as unknown[])[1]).toEqual({ Asset: "ins-bastion1", AssetName: "bastion", AssetType: "Instance", InstanceType: "CVM", Region: "ap-guangzhou" });
+    expect(summary.assetsPerGroup).toEqual({ "prod-web": 6 });
+    expect(summary.warnings).toEqual([`asset "ins-gone0001" is listed in a group but CSIP's inventory does not know it; it was not scanned`]);
+  });
+
+  it("excludes a nested group and explicit assets", async () => {
+    usePolicies(`  - name: outer-scan
+    schedule: "0 0 3 * * * *"
+    targets: [outer]
+    scanItems: [port]
+    unauthorized: notify-only`);
+    await main_handler(timer("outer-scan"), {});
+    expect(assetIds(creates()[0])).toEqual(["ins-web00001", "ins-web00003", "198.51.100.7", "shop.example.com"]);
+  });
+
+  it("submits once more without the unauthorized assets, and tells the webhook who they are", async () => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [prod-web]
+    scanItems: [port]
+    notify: [secops]`);
+    const summary = await main_handler(timer("nightly"), {});
+    expect(creates()).toHaveLength(2);
+    expect(assetIds(creates()[1])).toEqual(["ins-api00001", "ins-bastion1", "ins-web00001", "shop.example.com"]);
+    expect(summary.tasks).toEqual([
+      { chunk: 1, taskId: expect.stringMatching(/^rmis-/), taskName: "csip-scan:nightly:20261129T030000Z:1", requestId: expect.any(String), assets: 4 },
+    ]);
+    expect(summary.unauthorized).toEqual([
+      { id: "ins-web00003", name: 'web-3 "edge"', kind: "cvm", region: "ap-guangzhou" },
+      { id: "198.51.100.7", name: "198.51.100.7", kind: "publicIp", region: "ap-guangzhou" },
+    ]);
+    expect(summary.ok).toBe(true);
+    expect(hookBodies()).toEqual([
+      expect.objectContaining({
+        schema: "csip-scan.run/v1",
+        reasons: ["unauthorized"],
+        policy: "nightly",
+        trigger: "timer",
+        scheduledTime: "2026-11-29T03:00:00.000Z",
+        status: "ok",
+        unauthorizedAssets: summary.unauthorized,
+        tasks: [{ taskId: summary.tasks[0]!.taskId, taskName: "csip-scan:nightly:20261129T030000Z:1", assets: 4 }],
+        warnings: summary.warnings,
+        errors: [],
+        howToAuthorize: expect.stringContaining("console.cloud.tencent.com/csip"),
+      }),
+    ]);
+  });
+
+  it("with unauthorized: notify-only, creates no task and notifies", async () => {
+    usePolicies(`  - name: careful
+    schedule: "0 0 3 * * * *"
+    targets: [prod-web]
+    scanItems: [port]
+    notify: [secops]
+    unauthorized: notify-only`);
+    const summary = await main_handler(timer("careful"), {});
+    expect(creates()).toHaveLength(1);
+    expect(summary.tasks).toEqual([]);
+    expect(summary.warnings).toContain("chunk 1: unauthorized assets, so no task was created (unauthorized: notify-only)");
+    expect(hookBodies()[0]).toMatchObject({ unauthorizedAssets: [{ id: "ins-web00003" }, { id: "198.51.100.7" }] });
+  });
+
+  it("counts only the authorized assets when CSIP creates the task anyway", async () => {
+    emulator.state.createTaskWhenUnauthorized = true;
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [prod-web]
+    scanItems: [port]`);
+    const summary = await main_handler(timer("nightly"), {});
+    expect(creates()).toHaveLength(1);
+    expect(summary.tasks[0]?.assets).toBe(4);
+    expect(summary.unauthorized.map((a) => a.id)).toEqual(["ins-web00003", "198.51.100.7"]);
+  });
+
+  it("scopes the inventory and the task to member accounts", async () => {
+    usePolicies(`  - name: members
+    schedule: "0 0 3 * * * *"
+    targets: [prod-web]
+    scanItems: [port]
+    memberIds: [mem-0001]
+    notify: [secops]`);
+    const summary = await main_handler(timer("members"), {});
+    expect(emulator.callsOf("DescribeCVMAssets")[0]?.params).toMatchObject({ MemberId: ["mem-0001"] });
+    expect(creates()[0]).toMatchObject({ MemberId: ["mem-0001"] });
+    expect(assetIds(creates()[0])).toEqual(["ins-member01", "ins-member02"]);
+    expect(summary.unauthorized).toEqual([{ id: "ins-member02", name: "member-web-2", kind: "cvm", region: "ap-hongkong", memberId: "mem-0001" }]);
+  });
+
+  it("splits large asset lists into chunks of maxAssetsPerTask, one task each", async () => {
+    usePolicies(`  - name: chunked
+    schedule: "0 0 3 * * * *"
+    targets: [prod-web]
+    scanItems: [port]
+    maxAssetsPerTask: 4
+    unauthorized: notify-only`);
+    emulator.state.createTaskWhenUnauthorized = true;
+    const summary = await main_handler(timer("chunked"), {});
+    expect(creates().map((c) => [c.TaskName, assetIds(c).length])).toEqual([
+      ["csip-scan:chunked:20261129T030000Z:1", 4],
+      ["csip-scan:chunked:20261129T030000Z:2", 2],
+    ]);
+    expect(summary.tasks.map((t) => t.chunk)).toEqual([1, 2]);
+  });
+
+  it("fetches only the inventory kinds a policy needs", async () => {
+    usePolicies(`  - name: bastion-only
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [weakpass]`);
+    await main_handler(timer("bastion-only"), {});
+    expect(emulator.calls.map((c) => c.action)).toEqual(["DescribeCVMAssets", "CreateRiskCenterScanTask"]);
+  });
+
+  it.each([
+    ["urls", "    urls: [https://shop.example.com/login, 203.0.113.1]", { ScanAssetType: 3, SelfDefiningAssets: ["https://shop.example.com/login", "203.0.113.1"] }],
+    ["all", "    all: true", { ScanAssetType: 0 }],
+    ["all except", "    all: true\n    except: [bastions]", { ScanAssetType: 2, Assets: [expect.objectContaining({ Asset: "ins-bastion1" })] }],
+  ])("maps %s to its ScanAssetType", async (_, scope, expected) => {
+    usePolicies(`  - name: scoped
+    schedule: "0 0 3 * * * *"
+${scope}
+    scanItems: [port]`);
+    const summary = await main_handler(timer("scoped"), {});
+    expect(creates()[0]).toMatchObject(expected);
+    expect(summary.tasks).toHaveLength(1);
+  });
+
+  it("creates no task when targets expand to nothing, and says so", async () => {
+    usePolicies(`  - name: empty
+    schedule: "0 0 3 * * * *"
+    targets: [nothing]
+    scanItems: [port]`, "  nothing:\n    include:\n      - tags: { env: nowhere }\n");
+    const summary = await main_handler(timer("empty"), {});
+    expect(creates()).toHaveLength(0);
+    expect(summary.warnings).toEqual(["targets nothing expand to no assets; no task was created"]);
+  });
+
+  it("signs the webhook by the Standard Webhooks scheme, verified by its reference library", async () => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [prod-web]
+    scanItems: [port]
+    notify: [secops]
+    notifyOn: [summary]`);
+    await main_handler(timer("nightly"), {});
+    const [request] = hook.received;
+    const verifier = new Webhook(`whsec_${Buffer.from("a-test-signing-secret-32-bytes!!").toString("base64")}`);
+    expect(verifier.verify(request!.body, request!.headers as Record<string, string>)).toMatchObject({ policy: "nightly", reasons: ["summary"] });
+    const forged = new Webhook(Buffer.from("another-secret-of-thirty-two-byt").toString("base64"));
+    expect(() => forged.verify(request!.body, request!.headers as Record<string, string>)).toThrow();
+  });
+
+  it("sends nothing when notifyOn's conditions do not hold", async () => {
+    usePolicies(`  - name: quiet
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [port]
+    notify: [secops]`);
+    const summary = await main_handler(timer("quiet"), {});
+    expect(summary.tasks).toHaveLength(1);
+    expect(hook.received).toHaveLength(0);
+  });
+
+  it("reports a failed call with its API code and RequestId, to the summary and the webhook", async () => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [port]
+    notify: [secops]`);
+    emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "UnauthorizedOperation", message: "CAM denies it" });
+    const summary = await main_handler(timer("nightly"), {});
+    const requestId = emulator.callsOf("CreateRiskCenterScanTask")[0]!.requestId;
+    expect(summary.ok).toBe(false);
+    expect(summary.errors).toEqual([
+      { code: "UnauthorizedOperation", requestId, message: `chunk 1: CreateRiskCenterScanTask failed with UnauthorizedOperation (RequestId ${requestId}): CAM denies it` },
+    ]);
+    expect(hookBodies()[0]).toMatchObject({ reasons: ["failure"], status: "failed", errors: summary.errors });
+  });
+
+  it("reports an inventory failure and creates nothing", async () => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [port]
+    notify: [secops]`);
+    emulator.inject("DescribeCVMAssets", { type: "http", status: 503 });
+    const summary = await main_handler(timer("nightly"), {});
+    expect(creates()).toHaveLength(0);
+    expect(summary.errors[0]).toMatchObject({ code: "HttpError.503" });
+    expect(hookBodies()[0]).toMatchObject({ status: "failed" });
+  });
+
+  it("runs the policy that Message names, else the one named like the trigger", async () => {
+    usePolicies(`  - name: first
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [port]
+  - name: second
+    schedule: "0 0 4 * * * *"
+    targets: [bastions]
+    scanItems: [poc]`);
+    expect((await main_handler({ ...timer("first"), Message: "second" }, {})).policy).toBe("second");
+    expect((await main_handler({ ...timer("first"), Message: "not a policy" }, {})).policy).toBe("first");
+  });
+
+  it("rejects an unknown policy with the known names, and calls nothing", async () => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [port]`);
+    const error = await caught(main_handler(timer("weekly"), {}));
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(error.message).toBe('unknown policy "weekly" (known: nightly)');
+    expect(emulator.calls).toHaveLength(0);
+  });
+
+  it.each([
+    [{ ...timerEvent, Type: "Cos" }, "Type", 'invalid event at Type: Invalid input: expected "Timer"'],
+    [{ ...timerEvent, Time: "yesterday" }, "Time", "invalid event at Time: must be an ISO 8601 time such as 2026-11-29T03:00:00Z"],
+    [{ Type: "Timer", Time: "2026-11-29T03:00:00Z" }, "TriggerName", "invalid event at TriggerName: is required"],
+    [{ ...timerEvent, Message: 42 }, "Message", "invalid event at Message: Invalid input: expected string, received number"],
+    ["not an object", "", "invalid event: Invalid input: expected object, received string"],
+  ])("rejects a malformed timer event (%#) at its bad field and calls nothing", async (event, path, message) => {
+    const error = await caught(main_handler(event, {}));
+    expect(error).toBeInstanceOf(EventError);
+    expect(error).toMatchObject({ path, message });
+    expect(emulator.calls).toHaveLength(0);
+  });
+
+  it("logs the summary as one JSON line", async () => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [port]`);
+    const sink = new PassThrough();
+    const lines: string[] = [];
+    sink.on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
+    const handler = scheduledScanHandler({ logger: createLogger({ level: "info", destination: sink }) });
+    const summary = await handler(timer("nightly"), {});
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, summary: JSON.parse(JSON.stringify(summary)) });
+  });
+});
