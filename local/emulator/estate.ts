@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 
 /** One asset of the emulated estate, as written in `config/emulator-inventory.yaml`. */
 export const EstateAssetSchema = z.strictObject({

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** SCF timer trigger names: a letter, then letters, digits, `-` or `_`; at most 60 characters. */
 export const TRIGGER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,59}$/;
