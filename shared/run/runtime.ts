@@ -4,6 +4,7 @@ import { requireCredentials, type Credentials } from "../csip/credentials.ts";
 import { InventoryCache } from "../assets/inventory.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { networkDelivery, type Deliver } from "../notify/deliver.ts";
+import { allowLocalWebhooks } from "../notify/url-policy.ts";
 import type { RunDeps } from "./scheduled-scan.ts";
 
 /** The region of API calls: the config's, else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -32,11 +33,15 @@ export function csipClientFor(config: Config, options: RuntimeOptions = {}): Csi
 
 /** Everything one run needs. The inventory cache is new for each run: the estate changes between runs. */
 export function runDeps(csip: CsipClient, options: RuntimeOptions = {}): RunDeps {
+  const logger = options.logger ?? createLogger();
+  if (allowLocalWebhooks(options.env ?? process.env)) {
+    logger.warn("CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1: webhooks may use http:// and internal addresses; meant for local mode and tests only");
+  }
   return {
     csip,
     inventory: new InventoryCache(csip),
     deliver: options.deliver ?? networkDelivery(),
-    logger: options.logger ?? createLogger(),
+    logger,
     now: () => new Date(),
   };
 }

@@ -33,7 +33,9 @@ export function formatSummary(s: RunSummary): string {
   if (s.dryRun) {
     for (const r of s.requests ?? []) lines.push(`  would call CreateRiskCenterScanTask ${JSON.stringify(r)}`);
   }
-  for (const t of s.tasks) lines.push(`  task ${t.taskId} "${t.taskName}": ${t.assets} assets (RequestId ${t.requestId})`);
+  const scope = (t: RunSummary["tasks"][number]): string =>
+    s.scanAssetType === 0 ? "every asset" : s.scanAssetType === 2 ? `every asset but ${s.assets} excluded` : `${t.assets} assets`;
+  for (const t of s.tasks) lines.push(`  task ${t.taskId} "${t.taskName}": ${scope(t)} (RequestId ${t.requestId})`);
   if (s.unauthorized.length > 0) {
     lines.push(`  unauthorized (${s.unauthorized.length}):`);
     for (const a of s.unauthorized) {

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCsipClient } from "../../../shared/csip/client.ts";
+import { credentialsFromEnv, requireCredentials } from "../../../shared/csip/credentials.ts";
+import { CredentialsError } from "../../../shared/errors.ts";
+import { scrub } from "../../../shared/secrets.ts";
+import { LOCAL_ACCOUNT, startEmulator, type Emulator } from "../../../local/emulator/server.ts";
+import { caught } from "../../helpers.ts";
+
+describe("credentials", () => {
+  it("reads the variables SCF sets, not the SDK's names", () => {
+    expect(credentialsFromEnv({ TENCENTCLOUD_SECRETID: "AKIDx", TENCENTCLOUD_SECRETKEY: "key-123456", TENCENTCLOUD_SESSIONTOKEN: "tok-123456" })).toEqual({
+      secretId: "AKIDx",
+      secretKey: "key-123456",
+      token: "tok-123456",
+    });
+    expect(credentialsFromEnv({ TENCENTCLOUD_SECRET_ID: "AKIDx", TENCENTCLOUD_SECRET_KEY: "k" })).toBeUndefined();
+  });
+
+  it("names the variables to set when none or half are set", () => {
+    expect(() => requireCredentials({})).toThrow(new CredentialsError(
+      "no credentials: set TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY (SCF sets them, with TENCENTCLOUD_SESSIONTOKEN, from the function's role)",
+    ));
+    expect(() => credentialsFromEnv({ TENCENTCLOUD_SECRETID: "AKIDx" })).toThrow(/set both TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY/);
+  });
+
+  it("registers the key and token so that no log line can show them", () => {
+    credentialsFromEnv({ TENCENTCLOUD_SECRETID: "AKIDx", TENCENTCLOUD_SECRETKEY: "very-secret-key-material", TENCENTCLOUD_SESSIONTOKEN: "session-token-material" });
+    expect(scrub("key=very-secret-key-material token=session-token-material")).toBe("key=*** token=***");
+  });
+});
+
+describe("errors from the SDK never carry the secret key", () => {
+  let emulator: Emulator;
+  beforeAll(async () => {
+    emulator = await startEmulator();
+  });
+  afterAll(() => emulator.close());
+
+  it.each([
+    ["a wrong key", { ...LOCAL_ACCOUNT, secretKey: "wrong-but-secret-key-value" }],
+    ["a wrong token", { ...LOCAL_ACCOUNT, secretKey: LOCAL_ACCOUNT.secretKey, token: "secret-session-token-value" }],
+  ])("%s", async (_, credentials) => {
+    const client = createCsipClient({ credentials, region: "ap-guangzhou", endpoint: emulator.url });
+    const error = await caught(client.call("DescribeCVMAssets", {}));
+    const text = `${error.message} ${JSON.stringify(error)}`;
+    expect(text).not.toContain(credentials.secretKey);
+    expect(text).not.toContain("secret-session-token-value");
+  });
+});
