@@ -1,10 +1,14 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Config } from "../shared/config/schema.ts";
-import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
+import type { CsipClient } from "../shared/csip/client.ts";
 import { credentialsFromEnv } from "../shared/csip/credentials.ts";
 import type { Deliver } from "../shared/notify/deliver.ts";
 import { networkDelivery } from "../shared/notify/deliver.ts";
 import { isLoopbackUrl } from "../shared/notify/url-policy.ts";
-import { regionOf } from "../shared/run/runtime.ts";
+import { csipClientFor } from "../shared/run/runtime.ts";
+import { FileStateStore, type StateStore } from "../shared/state/store.ts";
 import { readEstate } from "./emulator/estate.ts";
 import { LOCAL_ACCOUNT, startEmulator, type Emulator } from "./emulator/server.ts";
 
@@ -14,6 +18,8 @@ export const DEMO_INVENTORY = "config/emulator-inventory.yaml";
 export interface LocalConnection {
   csip: CsipClient;
   deliver: Deliver;
+  /** With the emulator, a state store as fresh as the emulator's tasks; otherwise the config's. */
+  store?: StateStore;
   emulator?: Emulator;
   close(): Promise<void>;
 }
@@ -30,7 +36,7 @@ export async function connectLocal(
   const env = options.env ?? process.env;
   const credentials = credentialsFromEnv(env);
   if (credentials) {
-    const csip = createCsipClient({ credentials, region: regionOf(config, env), endpoint: env.CSIP_ENDPOINT, intl: config.intl });
+    const csip = csipClientFor(config, { credentials, env });
     return { csip, deliver: networkDelivery(), close: async () => {} };
   }
   const emulator = await startEmulator({ estate: await readEstate(options.inventory ?? DEMO_INVENTORY) });
@@ -42,12 +48,23 @@ export async function connectLocal(
       "!".repeat(78),
     ].join("\n"),
   );
-  const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: regionOf(config, env), endpoint: emulator.url });
+  const csip = csipClientFor(config, { credentials: LOCAL_ACCOUNT, endpoint: emulator.url, env });
   const network = networkDelivery();
   const deliver: Deliver = async (name, notifier, report) => {
     if (isLoopbackUrl(notifier.url)) return network(name, notifier, report);
     options.say(`--- notifier ${name} (${notifier.type}; local mode prints instead of sending) ---\n${JSON.stringify(report, null, 2)}`);
     return { notifier: name, delivered: true, via: "console" };
   };
-  return { csip, deliver, emulator, close: () => emulator.close() };
+  const stateDir = await mkdtemp(join(tmpdir(), "csip-scan-local-"));
+  const store = new FileStateStore(stateDir);
+  return {
+    csip,
+    deliver,
+    emulator,
+    store,
+    close: async () => {
+      await emulator.close();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
 }

@@ -98,3 +98,18 @@ export class DeliveryError extends CsipScanError {
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Another invocation holds the lock on the same work (same policy and scheduled time). */
+export class LockBusyError extends CsipScanError {
+  override name = "LockBusyError";
+}
+
+/** A run finished with errors; thrown by a handler so that SCF's retry and dead-letter queue apply. */
+export class RunFailedError extends CsipScanError {
+  override name = "RunFailedError";
+  readonly summary: unknown;
+  constructor(message: string, summary: unknown) {
+    super(message);
+    this.summary = summary;
+  }
+}

@@ -3,6 +3,9 @@ import type { Config } from "../../shared/config/schema.ts";
 import type { CsipClient } from "../../shared/csip/client.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Deliver } from "../../shared/notify/deliver.ts";
+import type { StateStore } from "../../shared/state/store.ts";
+import { RunFailedError } from "../../shared/errors.ts";
+import { remainingFromContext } from "../../shared/run/deadline.ts";
 import { runScheduledScan } from "../../shared/run/scheduled-scan.ts";
 import { csipClientFor, runDeps } from "../../shared/run/runtime.ts";
 import type { RunSummary } from "../../shared/run/summary.ts";
@@ -13,6 +16,9 @@ export interface HandlerOptions {
   connect?: (config: Config) => CsipClient;
   deliver?: Deliver;
   logger?: Logger;
+  store?: StateStore;
+  /** False: return a failed summary instead of throwing (the CLI's `invoke` prints it). */
+  throwOnFailure?: boolean;
 }
 
 /** Builds the SCF entry point. The deployed function uses the defaults; `csip-scan invoke` passes its own. */
@@ -31,16 +37,27 @@ export function scheduledScanHandler(options: HandlerOptions = {}) {
     return pending;
   };
 
-  /** Validates the timer event, runs the policy it names, returns the run summary. */
-  return async function main_handler(event: unknown, _context?: unknown): Promise<RunSummary> {
+  /**
+   * Validates the timer event, runs the policy it names, returns the run summary. When something
+   * failed it throws instead (after logging the summary), so that SCF's retry and dead-letter queue
+   * apply; the retry redoes only what is missing.
+   */
+  return async function main_handler(event: unknown, context?: unknown): Promise<RunSummary> {
     const timer = parseTimerEvent(event);
     const { config, csip } = await boot();
     const policy = policyNameOf(timer, config.policies.map((p) => p.name));
-    const deps = runDeps(csip, {
+    const deps = runDeps(config, csip, {
+      remainingMs: remainingFromContext(context),
       ...(options.deliver ? { deliver: options.deliver } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.store ? { store: options.store } : {}),
     });
-    return runScheduledScan(deps, config, { policy, scheduledTime: new Date(timer.Time), trigger: "timer" });
+    const summary = await runScheduledScan(deps, config, { policy, scheduledTime: new Date(timer.Time), trigger: "timer" });
+    if (!summary.ok && options.throwOnFailure !== false) {
+      const problems = [...summary.errors.map((e) => e.message), ...summary.notifications.filter((n) => !n.delivered).map((n) => `notifier ${n.notifier}: ${n.error ?? "not delivered"}`)];
+      throw new RunFailedError(`policy ${summary.policy} at ${summary.scheduledTime} failed: ${problems.join("; ")}`, summary);
+    }
+    return summary;
   };
 }
 

@@ -12,7 +12,9 @@ import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
 import { scrub } from "../../shared/secrets.ts";
 import { readEstate } from "../emulator/estate.ts";
 import { LOCAL_ACCOUNT, startEmulator } from "../emulator/server.ts";
-import { connectLocal, DEMO_INVENTORY } from "../environment.ts";
+import { connectLocal, DEMO_INVENTORY, type LocalConnection } from "../environment.ts";
+import type { Deliver } from "../../shared/notify/deliver.ts";
+import type { StateStore } from "../../shared/state/store.ts";
 import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
 
 /** Wrong usage of the CLI itself. */
@@ -57,7 +59,7 @@ const COMMANDS: Record<string, Command> = {
       const config = await readConfig(values);
       const connection = await connectLocal(config, { say: err });
       try {
-        const deps = runDeps(connection.csip, { logger: silentLogger() });
+        const deps = runDeps(config, connection.csip, { logger: silentLogger() });
         const now = new Date();
         const times = new Map(scheduleTable(config, now).map((row) => [row.policy, row.next]));
         const plans = [];
@@ -116,7 +118,7 @@ const COMMANDS: Record<string, Command> = {
       if (Number.isNaN(time.getTime())) throw new UsageError(`--time "${values.time as string}" is not an ISO 8601 time`);
       const connection = await connectLocal(config, { say: err });
       try {
-        const deps = runDeps(connection.csip, { logger: silentLogger(), deliver: connection.deliver });
+        const deps = runDeps(config, connection.csip, { logger: silentLogger(), ...localOptions(connection) });
         const summaries: RunSummary[] = [];
         for (const policy of wanted) {
           summaries.push(await runScheduledScan(deps, config, { policy, scheduledTime: time, trigger: "manual", dryRun: values["dry-run"] === true }));
@@ -147,7 +149,12 @@ const COMMANDS: Record<string, Command> = {
       const config = await readConfig(values);
       const connection = await connectLocal(config, { say: err });
       try {
-        const handler = scheduledScanHandler({ connect: () => connection.csip, deliver: connection.deliver, logger: createLogger({ destination: process.stderr }) });
+        const handler = scheduledScanHandler({
+          connect: () => connection.csip,
+          ...localOptions(connection),
+          logger: createLogger({ destination: process.stderr }),
+          throwOnFailure: false,
+        });
         const summary = await handler(event, {});
         out(JSON.stringify(summary, null, 2));
         return summary.ok ? 0 : 1;
@@ -183,9 +190,10 @@ const COMMANDS: Record<string, Command> = {
     async run(values) {
       const config = await readConfig(values);
       const connection = await connectLocal(config, { say: out });
-      const deps = runDeps(connection.csip, { logger: silentLogger(), deliver: connection.deliver });
+      // Each firing gets its own deps: its own deadline, and an inventory read afresh.
       const fire = async (policy: string, time: Date): Promise<void> => {
         out(`\n>>> ${showTime(new Date(), config.timezone)}  running ${policy}`);
+        const deps = runDeps(config, connection.csip, { logger: silentLogger(), ...localOptions(connection) });
         out(formatSummary(await runScheduledScan(deps, config, { policy, scheduledTime: time, trigger: "timer" })));
       };
       out(`${config.policies.length} policies, times in ${config.timezone}:`);
@@ -210,6 +218,11 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** The parts of a local connection that runs use instead of the defaults. */
+function localOptions(connection: LocalConnection): { deliver: Deliver; store?: StateStore } {
+  return { deliver: connection.deliver, ...(connection.store ? { store: connection.store } : {}) };
+}
 
 function untilInterrupted(): Promise<void> {
   return new Promise((resolve) => {

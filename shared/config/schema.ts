@@ -94,6 +94,34 @@ export const PolicySchema = z.strictObject({
 });
 export type Policy = z.infer<typeof PolicySchema>;
 
+/** Client-side limit of CSIP calls, per account and action. See shared/csip/rate-limiter.ts. */
+export const RateLimitSchema = z.strictObject({
+  perSecond: z.number().int().min(1).max(1000).default(20),
+  /** Extra milliseconds per second of spacing, against jitter between here and the API. */
+  marginMs: z.number().int().min(0).max(1000).default(20),
+});
+
+/** Backoff of retried calls: exponential with full jitter. */
+export const RetrySchema = z.strictObject({
+  baseMs: z.number().int().min(1).default(200),
+  capMs: z.number().int().min(1).default(5000),
+  attempts: z.number().int().min(1).max(20).default(5),
+});
+
+export const TimeoutsSchema = z.strictObject({
+  /** Each API request. */
+  requestSeconds: z.number().min(1).max(120).default(10),
+  /** A whole run when nothing says how long it may take (locally; SCF passes its limit). */
+  runSeconds: z.number().min(1).default(900),
+  /** Kept back at the end of a run to report what did not finish. */
+  reserveSeconds: z.number().min(0).default(10),
+});
+
+export const StateSchema = z.strictObject({
+  /** Folder of the state store; on SCF, a CFS mount shared by every instance. */
+  path: z.string().min(1).default(".csip-scan"),
+});
+
 export const ConfigSchema = z.strictObject({
   version: z.literal(1),
   /** Default region of API calls; else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -104,5 +132,9 @@ export const ConfigSchema = z.strictObject({
   notifiers: z.record(name, NotifierSchema).default({}),
   assetGroups: z.record(name, AssetGroupSchema).default({}),
   policies: z.array(PolicySchema).min(1),
+  rateLimit: RateLimitSchema.default({ perSecond: 20, marginMs: 20 }),
+  retry: RetrySchema.default({ baseMs: 200, capMs: 5000, attempts: 5 }),
+  timeouts: TimeoutsSchema.default({ requestSeconds: 10, runSeconds: 900, reserveSeconds: 10 }),
+  state: StateSchema.default({ path: ".csip-scan" }),
 });
 export type Config = z.infer<typeof ConfigSchema>;

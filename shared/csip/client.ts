@@ -25,6 +25,8 @@ export type ResponseOf<A extends CsipAction> = CsipActions[A][1];
 /** The project's one door to the CSIP API. Every failure comes out as a CloudApiError. */
 export interface CsipClient {
   call<A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>>;
+  /** The SecretId the calls are made with: CSIP's rate limits are per account. */
+  readonly account?: string;
 }
 
 export const API_VERSION = "2022-11-21";
@@ -62,6 +64,7 @@ export function createCsipClient(options: CsipClientOptions): CsipClient {
   });
   const methods = sdk as unknown as Record<CsipAction, (request: unknown) => Promise<unknown>>;
   return {
+    account: options.credentials.secretId,
     async call(action, request) {
       try {
         return (await methods[action].call(sdk, request)) as never;

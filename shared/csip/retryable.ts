@@ -16,3 +16,13 @@ export const RETRYABLE_CODES: readonly string[] = [
 export function isRetryableCode(code: string): boolean {
   return RETRYABLE_CODES.some((known) => code.startsWith(known));
 }
+
+/**
+ * Failures after which a write may or may not have happened: the request may have reached CSIP.
+ * After one of these, a task is looked up by name before it is created again.
+ */
+export const AMBIGUOUS_WRITE_CODES: readonly string[] = ["Timeout", "NetworkError", "InternalError", "HttpError.5", "BadResponse"];
+
+export function isAmbiguousWrite(code: string): boolean {
+  return AMBIGUOUS_WRITE_CODES.some((known) => code.startsWith(known));
+}

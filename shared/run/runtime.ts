@@ -1,10 +1,14 @@
+import { InventoryCache } from "../assets/inventory.ts";
 import type { Config } from "../config/schema.ts";
 import { createCsipClient, type CsipClient } from "../csip/client.ts";
 import { requireCredentials, type Credentials } from "../csip/credentials.ts";
-import { InventoryCache } from "../assets/inventory.ts";
+import { sharedRateLimiter } from "../csip/rate-limiter.ts";
+import { resilientClient } from "../csip/resilient-client.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { networkDelivery, type Deliver } from "../notify/deliver.ts";
 import { allowLocalWebhooks } from "../notify/url-policy.ts";
+import { FileStateStore, type StateStore } from "../state/store.ts";
+import { deadlineIn } from "./deadline.ts";
 import type { RunDeps } from "./scheduled-scan.ts";
 
 /** The region of API calls: the config's, else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -18,9 +22,13 @@ export interface RuntimeOptions {
   endpoint?: string;
   logger?: Logger;
   deliver?: Deliver;
+  store?: StateStore;
+  /** What the function has left (SCF's context); else the config's `timeouts.runSeconds`. */
+  remainingMs?: number | undefined;
+  sleep?: (ms: number) => Promise<void>;
 }
 
-/** The client for this config: credentials and CSIP_ENDPOINT from the environment unless given. */
+/** The SDK client for this config: credentials and CSIP_ENDPOINT from the environment unless given. */
 export function csipClientFor(config: Config, options: RuntimeOptions = {}): CsipClient {
   const env = options.env ?? process.env;
   return createCsipClient({
@@ -28,20 +36,50 @@ export function csipClientFor(config: Config, options: RuntimeOptions = {}): Csi
     region: regionOf(config, env),
     endpoint: options.endpoint ?? env.CSIP_ENDPOINT,
     intl: config.intl,
+    timeoutSeconds: config.timeouts.requestSeconds,
   });
 }
 
-/** Everything one run needs. The inventory cache is new for each run: the estate changes between runs. */
-export function runDeps(csip: CsipClient, options: RuntimeOptions = {}): RunDeps {
+const stores = new Map<string, FileStateStore>();
+
+/** One store per folder in this process, so that its locks and memory fallback are shared. */
+export function stateStoreFor(config: Config, logger: Logger): StateStore {
+  let store = stores.get(config.state.path);
+  if (!store) {
+    store = new FileStateStore(config.state.path, (message) => logger.warn(message));
+    stores.set(config.state.path, store);
+  }
+  return store;
+}
+
+/**
+ * Everything one run needs. The client gets the process-wide rate limiter and the run's deadline;
+ * the inventory cache is new for each run, since the estate changes between runs.
+ */
+export function runDeps(config: Config, sdk: CsipClient, options: RuntimeOptions = {}): RunDeps {
   const logger = options.logger ?? createLogger();
   if (allowLocalWebhooks(options.env ?? process.env)) {
     logger.warn("CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1: webhooks may use http:// and internal addresses; meant for local mode and tests only");
   }
+  const deadline = deadlineIn(options.remainingMs ?? config.timeouts.runSeconds * 1000, config.timeouts.reserveSeconds * 1000);
+  const csip = resilientClient(sdk, {
+    limiter: sharedRateLimiter(config.rateLimit),
+    account: sdk.account ?? "default",
+    retry: config.retry,
+    deadline,
+    onRetry: (action, error, delayMs, attempt) => logger.debug({ action, code: error.code, requestId: error.requestId, delayMs, attempt }, "retrying"),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+  });
   return {
     csip,
     inventory: new InventoryCache(csip),
     deliver: options.deliver ?? networkDelivery(),
     logger,
+    store: options.store ?? stateStoreFor(config, logger),
+    deadline,
+    retry: config.retry,
+    requestTimeoutMs: config.timeouts.requestSeconds * 1000,
     now: () => new Date(),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
   };
 }

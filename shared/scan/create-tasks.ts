@@ -1,6 +1,9 @@
 import type { Policy } from "../config/schema.ts";
-import type { CsipClient } from "../csip/client.ts";
+import type { CsipClient, Models } from "../csip/client.ts";
+import { backoffMs, type RetryPolicy } from "../csip/retry.ts";
+import { isAmbiguousWrite } from "../csip/retryable.ts";
 import { CloudApiError, describeError } from "../errors.ts";
+import type { Deadline } from "../run/deadline.ts";
 import type { PlannedTask, ScanTaskRequest } from "./requests.ts";
 
 export interface CreatedTask {
@@ -9,6 +12,8 @@ export interface CreatedTask {
   taskName: string;
   requestId: string;
   assets: number;
+  /** True when an earlier invocation had created it (found by its name, or in the state store). */
+  reused?: boolean;
 }
 
 export interface TaskFailure {
@@ -18,12 +23,44 @@ export interface TaskFailure {
   message: string;
 }
 
+/** What a run of one policy at one scheduled time has done so far, kept in the state store. */
+export interface RunRecord {
+  /** Tasks by chunk number. */
+  tasks: Record<string, CreatedTask>;
+  /** Chunks that ended without a task on purpose (every asset unauthorized, or notify-only). */
+  settled: number[];
+  /** Values CSIP listed in UnAuthAsset. */
+  unauthorized: string[];
+  /** Warnings about chunks, so that a retry reports what the first attempt saw. */
+  warnings: string[];
+  /** Per notifier, the hash of the content it was sent. */
+  notified: Record<string, string>;
+}
+
+export function emptyRecord(): RunRecord {
+  return { tasks: {}, settled: [], unauthorized: [], warnings: [], notified: {} };
+}
+
 export interface TaskOutcome {
   created: CreatedTask[];
   /** Values CSIP listed in UnAuthAsset (asset IDs, addresses, domains or URLs), without duplicates. */
   unauthorized: string[];
   failures: TaskFailure[];
   warnings: string[];
+}
+
+export interface TaskCreation {
+  /** A client that limits its rate and retries reads (see shared/csip/resilient-client.ts). */
+  csip: CsipClient;
+  policy: Policy;
+  record: RunRecord;
+  /** Persists the record; called after every chunk, so a retry redoes only what is missing. */
+  save: () => Promise<void>;
+  retry: RetryPolicy;
+  /** How long a request may take; after a timeout, CSIP gets as long again before the task is looked up. */
+  requestTimeoutMs: number;
+  deadline?: Deadline;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** The request without the assets CSIP refused, or undefined when nothing is left to scan. */
@@ -45,18 +82,94 @@ function size(request: ScanTaskRequest): number {
 }
 
 /**
- * Calls CreateRiskCenterScanTask for each planned task. One failing chunk does not stop the others.
+ * The tasks CSIP already has whose names contain `fragment`, by exact name. CSIP has no idempotency
+ * token, so the deterministic TaskName is how a retried invocation recognises its own tasks. The
+ * filter field `TaskName` and "contains" (OperatorType 9) are assumptions (local/emulator/ASSUMPTIONS.md).
+ */
+export async function findTasksByName(csip: CsipClient, fragment: string): Promise<Map<string, Models.ScanTaskInfoList>> {
+  const found = new Map<string, Models.ScanTaskInfoList>();
+  const limit = 100;
+  for (let offset = 0; offset < 10_000; offset += limit) {
+    const page = await csip.call("DescribeScanTaskList", {
+      Filter: { Limit: limit, Offset: offset, Filters: [{ Name: "TaskName", Values: [fragment], OperatorType: 9 }] },
+    });
+    for (const task of page.Data ?? []) {
+      if (task.TaskId && task.TaskName?.includes(fragment)) found.set(task.TaskName, task);
+    }
+    if ((page.Data?.length ?? 0) < limit || offset + limit >= (page.TotalCount ?? 0)) break;
+  }
+  return found;
+}
+
+const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Creates each planned task at most once. A write is retried directly only on RequestLimitExceeded
+ * (by the client); after a failure that may have reached CSIP (timeout, network error, InternalError,
+ * 5xx) the task is looked up by name and created only if it is not there. Tasks found under their
+ * names, or remembered in the record, are reused. One failing chunk does not stop the others.
+ *
  * When CSIP answers Status -1 it lists the unauthorized assets; with `unauthorized: scan-authorized`
  * and no task created, the chunk is submitted once more without them.
  */
-export async function createScanTasks(csip: CsipClient, planned: readonly PlannedTask[], policy: Policy): Promise<TaskOutcome> {
-  const outcome: TaskOutcome = { created: [], unauthorized: [], failures: [], warnings: [] };
+export async function createScanTasks(ctx: TaskCreation, planned: readonly PlannedTask[]): Promise<TaskOutcome> {
+  const { csip, policy, record } = ctx;
+  const sleep = ctx.sleep ?? sleepFor;
+  record.warnings ??= [];
+  const outcome: TaskOutcome = { created: [], unauthorized: [...record.unauthorized], failures: [], warnings: record.warnings };
   const refuse = (values: readonly string[] | undefined): void => {
     for (const value of values ?? []) if (!outcome.unauthorized.includes(value)) outcome.unauthorized.push(value);
+    record.unauthorized = [...outcome.unauthorized];
   };
-  for (const { chunk, request } of planned) {
+  const remember = async (task: CreatedTask): Promise<void> => {
+    record.tasks[String(task.chunk)] = task;
+    outcome.created.push(task);
+    await ctx.save();
+  };
+
+  const todo = planned.filter((p) => !record.tasks[String(p.chunk)] && !record.settled.includes(p.chunk));
+  for (const p of planned) {
+    const known = record.tasks[String(p.chunk)];
+    if (known) outcome.created.push({ ...known, reused: true });
+  }
+  let existing = new Map<string, Models.ScanTaskInfoList>();
+  if (todo.length > 0) {
     try {
-      const first = await csip.call("CreateRiskCenterScanTask", request);
+      existing = await findTasksByName(csip, commonPrefix(todo.map((p) => p.request.TaskName)));
+    } catch (error) {
+      for (const { chunk } of todo) outcome.failures.push(failure(chunk, error, "could not check for an existing task"));
+      return outcome;
+    }
+  }
+
+  /** Submits once; after an ambiguous failure, looks for the task before submitting again. */
+  const submit = async (request: ScanTaskRequest): Promise<Models.CreateRiskCenterScanTaskResponse> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await csip.call("CreateRiskCenterScanTask", request);
+      } catch (error) {
+        if (!(error instanceof CloudApiError) || !isAmbiguousWrite(error.code) || attempt >= ctx.retry.attempts) throw error;
+        const wait = Math.max(backoffMs(ctx.retry, attempt - 1), error.code === "Timeout" ? ctx.requestTimeoutMs : 0);
+        if (ctx.deadline && ctx.deadline.remainingMs() <= wait) throw error;
+        await sleep(wait);
+        const found = (await findTasksByName(csip, request.TaskName)).get(request.TaskName);
+        if (found?.TaskId) return { TaskId: found.TaskId, Status: 0, UnAuthAsset: [], RequestId: "" };
+      }
+    }
+  };
+
+  for (const { chunk, request } of todo) {
+    const already = existing.get(request.TaskName);
+    if (already?.TaskId) {
+      await remember({ chunk, taskId: already.TaskId, taskName: request.TaskName, requestId: "", assets: already.AssetNumber ?? size(request), reused: true });
+      continue;
+    }
+    if (ctx.deadline?.expired()) {
+      outcome.failures.push({ chunk, code: "OutOfTime", message: "not submitted: the function's time ran out" });
+      continue;
+    }
+    try {
+      const first = await submit(request);
       refuse(first.UnAuthAsset);
       let answer = first;
       let submitted = request;
@@ -65,15 +178,17 @@ export async function createScanTasks(csip: CsipClient, planned: readonly Planne
         const rest = withoutAssets(request, refused);
         if (!rest) {
           outcome.warnings.push(`chunk ${chunk}: every asset is unauthorized, so no task was created`);
+          record.settled.push(chunk);
+          await ctx.save();
           continue;
         }
         submitted = rest;
-        answer = await csip.call("CreateRiskCenterScanTask", rest);
+        answer = await submit(rest);
         refuse(answer.UnAuthAsset);
       }
       if (answer.TaskId) {
         const refusedHere = answer.UnAuthAsset ?? [];
-        outcome.created.push({
+        await remember({
           chunk,
           taskId: answer.TaskId,
           taskName: request.TaskName,
@@ -82,6 +197,8 @@ export async function createScanTasks(csip: CsipClient, planned: readonly Planne
         });
       } else if (answer.Status === -1 && policy.unauthorized === "notify-only") {
         outcome.warnings.push(`chunk ${chunk}: unauthorized assets, so no task was created (unauthorized: notify-only)`);
+        record.settled.push(chunk);
+        await ctx.save();
       } else {
         outcome.failures.push({
           chunk,
@@ -91,12 +208,22 @@ export async function createScanTasks(csip: CsipClient, planned: readonly Planne
         });
       }
     } catch (error) {
-      outcome.failures.push(
-        error instanceof CloudApiError
-          ? { chunk, code: error.code, ...(error.requestId ? { requestId: error.requestId } : {}), message: error.message }
-          : { chunk, code: "Error", message: describeError(error) },
-      );
+      outcome.failures.push(failure(chunk, error));
     }
   }
+  outcome.created.sort((a, b) => a.chunk - b.chunk);
   return outcome;
+}
+
+function failure(chunk: number, error: unknown, context?: string): TaskFailure {
+  const prefix = context ? `${context}: ` : "";
+  return error instanceof CloudApiError
+    ? { chunk, code: error.code, ...(error.requestId ? { requestId: error.requestId } : {}), message: prefix + error.message }
+    : { chunk, code: "Error", message: prefix + describeError(error) };
+}
+
+function commonPrefix(names: readonly string[]): string {
+  let prefix = names[0] ?? "";
+  for (const name of names) while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix;
 }

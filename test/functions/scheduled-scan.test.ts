@@ -5,7 +5,8 @@ import { PassThrough } from "node:stream";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { main_handler, scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
-import { EventError, NotFoundError } from "../../shared/errors.ts";
+import { EventError, NotFoundError, RunFailedError } from "../../shared/errors.ts";
+import type { RunSummary } from "../../shared/run/summary.ts";
 import { createLogger } from "../../shared/log.ts";
 import { LOCAL_ACCOUNT, startEmulator, type Emulator } from "../../local/emulator/server.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
@@ -59,6 +60,8 @@ function usePolicies(policies: string, extra = ""): string {
     file,
     `version: 1
 region: ap-guangzhou
+state:
+  path: ${join(dir, `state-${configCount}`)}
 notifiers:
   secops:
     type: webhook
@@ -234,7 +237,8 @@ describe("scheduled-scan main_handler", () => {
     targets: [bastions]
     scanItems: [weakpass]`);
     await main_handler(timer("bastion-only"), {});
-    expect(emulator.calls.map((c) => c.action)).toEqual(["DescribeCVMAssets", "CreateRiskCenterScanTask"]);
+    // One list of CVMs, one look for tasks this run may already have created, one task.
+    expect(emulator.calls.map((c) => c.action)).toEqual(["DescribeCVMAssets", "DescribeScanTaskList", "CreateRiskCenterScanTask"]);
   });
 
   it.each([
@@ -294,7 +298,9 @@ ${scope}
     scanItems: [port]
     notify: [secops]`);
     emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "UnauthorizedOperation", message: "CAM denies it" });
-    const summary = await main_handler(timer("nightly"), {});
+    const error = await caught(main_handler(timer("nightly"), {}));
+    expect(error).toBeInstanceOf(RunFailedError);
+    const summary = (error as unknown as RunFailedError).summary as RunSummary;
     const requestId = emulator.callsOf("CreateRiskCenterScanTask")[0]!.requestId;
     expect(summary.ok).toBe(false);
     expect(summary.errors).toEqual([
@@ -309,8 +315,9 @@ ${scope}
     targets: [bastions]
     scanItems: [port]
     notify: [secops]`);
-    emulator.inject("DescribeCVMAssets", { type: "http", status: 503 });
-    const summary = await main_handler(timer("nightly"), {});
+    emulator.inject("DescribeCVMAssets", { type: "http", status: 503 }, 5);
+    const error = await caught(main_handler(timer("nightly"), {}));
+    const summary = (error as unknown as RunFailedError).summary as RunSummary;
     expect(creates()).toHaveLength(0);
     expect(summary.errors[0]).toMatchObject({ code: "HttpError.503" });
     expect(hookBodies()[0]).toMatchObject({ status: "failed" });
@@ -363,7 +370,9 @@ ${scope}
     sink.on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
     const handler = scheduledScanHandler({ logger: createLogger({ level: "info", destination: sink }) });
     const summary = await handler(timer("nightly"), {});
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, summary: JSON.parse(JSON.stringify(summary)) });
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.filter((e) => "summary" in e)).toEqual([expect.objectContaining({ level: 30, summary: JSON.parse(JSON.stringify(summary)) })]);
+    // The only other line is the warning that local webhooks are allowed.
+    expect(entries.filter((e) => !("summary" in e)).map((e) => e.msg)).toEqual([expect.stringContaining("CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1")]);
   });
 });

@@ -1,0 +1,143 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describeError, LockBusyError } from "../errors.ts";
+
+/**
+ * What csip-scan remembers between invocations: which tasks a run created, what was sent.
+ * Small JSON values under string keys, and locks that hold across processes sharing the store.
+ */
+export interface StateStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+  /** Runs `fn` holding the lock `key`; waits up to `waitMs` for it. A holder that died frees it after `ttlMs`. */
+  withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T>;
+}
+
+/** A file name for a key: readable, and unique through a short hash. */
+function fileName(key: string): string {
+  const readable = key.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 80);
+  return `${readable}-${createHash("sha256").update(key).digest("hex").slice(0, 12)}`;
+}
+
+/**
+ * The default store: one JSON file per key in a folder (`state.path`; on SCF a CFS mount, so that
+ * every instance shares it). Writes are atomic (write, then rename). A corrupt or missing file is a
+ * warning and a fresh start; a folder that cannot be written degrades to memory, with a warning.
+ */
+export class FileStateStore implements StateStore {
+  private readonly memory = new Map<string, string>();
+  private writable = true;
+
+  constructor(
+    readonly dir: string,
+    private readonly warn: (message: string) => void = () => {},
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const file = join(this.dir, `${fileName(key)}.json`);
+    let text = this.memory.get(key);
+    if (text === undefined) {
+      try {
+        text = await readFile(file, "utf8");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.warn(`state ${key} cannot be read (${describeError(error)}); starting fresh`);
+        return undefined;
+      }
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      this.warn(`state ${key} is corrupt; starting fresh`);
+      return undefined;
+    }
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    const text = JSON.stringify(value);
+    if (this.writable) {
+      const file = join(this.dir, `${fileName(key)}.json`);
+      const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      try {
+        await mkdir(this.dir, { recursive: true });
+        await writeFile(temp, text);
+        await rename(temp, file);
+        return;
+      } catch (error) {
+        this.writable = false;
+        this.warn(`state folder ${this.dir} cannot be written (${describeError(error)}); remembering in memory only`);
+      }
+    }
+    this.memory.set(key, text);
+  }
+
+  async withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T> {
+    const release = await this.lock(key, options);
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
+  private readonly memoryLocks = new Map<string, Promise<void>>();
+
+  private async lock(key: string, { ttlMs, waitMs }: { ttlMs: number; waitMs: number }): Promise<() => Promise<void>> {
+    const giveUpAt = this.now() + waitMs;
+    if (!this.writable) return this.memoryLock(key, giveUpAt);
+    const dir = join(this.dir, "locks");
+    const file = join(dir, `${fileName(key)}.lock`);
+    const owner = randomBytes(8).toString("hex");
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (error) {
+      this.writable = false;
+      this.warn(`state folder ${this.dir} cannot be written (${describeError(error)}); locking in this process only`);
+      return this.memoryLock(key, giveUpAt);
+    }
+    for (;;) {
+      try {
+        const handle = await open(file, "wx");
+        await handle.writeFile(JSON.stringify({ owner, expires: this.now() + ttlMs }));
+        await handle.close();
+        return async () => {
+          const held = await readFile(file, "utf8").catch(() => "");
+          if (held.includes(owner)) await unlink(file).catch(() => {});
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      if (await this.expired(file)) {
+        await unlink(file).catch(() => {});
+        continue;
+      }
+      if (this.now() >= giveUpAt) throw new LockBusyError(`another invocation is working on ${key}`);
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 50));
+    }
+  }
+
+  private async expired(file: string): Promise<boolean> {
+    try {
+      const { expires } = JSON.parse(await readFile(file, "utf8")) as { expires?: number };
+      return typeof expires === "number" && expires < this.now();
+    } catch {
+      // Half-written by a holder that died: judge by age.
+      const info = await stat(file).catch(() => undefined);
+      return info !== undefined && this.now() - info.mtimeMs > 60_000;
+    }
+  }
+
+  private async memoryLock(key: string, giveUpAt: number): Promise<() => Promise<void>> {
+    while (this.memoryLocks.has(key)) {
+      if (this.now() >= giveUpAt) throw new LockBusyError(`another invocation is working on ${key}`);
+      await Promise.race([this.memoryLocks.get(key), new Promise((resolve) => setTimeout(resolve, 50))]);
+    }
+    let free!: () => void;
+    this.memoryLocks.set(key, new Promise<void>((resolve) => (free = resolve)));
+    return async () => {
+      this.memoryLocks.delete(key);
+      free();
+    };
+  }
+}
