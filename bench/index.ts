@@ -1,8 +1,9 @@
 // npm run bench: figures, each a ratio against a baseline measured in the same run. Not a test.
 import { benchColdStart } from "./cold-start.ts";
+import { benchRateLimit } from "./rate-limit.ts";
 
 const only = process.argv[2];
-const benches: Record<string, () => void | Promise<void>> = { "cold-start": benchColdStart };
+const benches: Record<string, () => void | Promise<void>> = { "cold-start": benchColdStart, "rate-limit": benchRateLimit };
 for (const [name, run] of Object.entries(benches)) {
   if (!only || only === name) await run();
 }

@@ -103,7 +103,8 @@ const createRiskCenterScanTask: Handler = (p, { state, account, now }) => {
 
   // Assets CSIP does not know, or knows as not authorized, come back in UnAuthAsset with Status -1.
   const inScope = state.estate.filter(memberScope(p));
-  const authorized = (id: string): boolean => inScope.some((a) => a.authorized && names(a).includes(id));
+  const authorizedNames = new Set(inScope.filter((a) => a.authorized).flatMap(names));
+  const authorized = (id: string): boolean => authorizedNames.has(id);
   const named =
     scanAssetType === 1 ? assets.map((a) => String(a.Asset ?? "")) : scanAssetType === 3 ? selfDefining : [];
   const unauthorized = named.filter((id) => !authorized(scanAssetType === 3 ? hostOf(id) : id));

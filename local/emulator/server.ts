@@ -63,6 +63,8 @@ export interface Emulator {
   seed(assets: readonly EstateAssetInput[]): void;
   /** The next `times` calls of `action` get `fault` instead of (or, for `slow`, before) their answer. */
   inject(action: string, fault: Fault, times?: number): void;
+  /** Drops every fault not yet used. */
+  clearFaults(): void;
   setRateLimit(perSecond: number | false): void;
   callsOf(action: string): RecordedCall[];
   close(): Promise<void>;
@@ -226,6 +228,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const queue = faults.get(action) ?? [];
       for (let i = 0; i < times; i++) queue.push(fault);
       faults.set(action, queue);
+    },
+    clearFaults() {
+      faults.clear();
     },
     setRateLimit(perSecond) {
       rateLimit = perSecond;

@@ -110,7 +110,7 @@ export const RetrySchema = z.strictObject({
 
 export const TimeoutsSchema = z.strictObject({
   /** Each API request. */
-  requestSeconds: z.number().min(1).max(120).default(10),
+  requestSeconds: z.number().min(0.1).max(120).default(10),
   /** A whole run when nothing says how long it may take (locally; SCF passes its limit). */
   runSeconds: z.number().min(1).default(900),
   /** Kept back at the end of a run to report what did not finish. */

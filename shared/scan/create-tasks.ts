@@ -148,12 +148,15 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
       try {
         return await csip.call("CreateRiskCenterScanTask", request);
       } catch (error) {
-        if (!(error instanceof CloudApiError) || !isAmbiguousWrite(error.code) || attempt >= ctx.retry.attempts) throw error;
+        if (!(error instanceof CloudApiError) || !isAmbiguousWrite(error.code)) throw error;
+        // Look even after the last attempt: giving up without looking could leave a task we made
+        // unrecorded, and the next invocation would make it again.
         const wait = Math.max(backoffMs(ctx.retry, attempt - 1), error.code === "Timeout" ? ctx.requestTimeoutMs : 0);
         if (ctx.deadline && ctx.deadline.remainingMs() <= wait) throw error;
         await sleep(wait);
         const found = (await findTasksByName(csip, request.TaskName)).get(request.TaskName);
         if (found?.TaskId) return { TaskId: found.TaskId, Status: 0, UnAuthAsset: [], RequestId: "" };
+        if (attempt >= ctx.retry.attempts) throw error;
       }
     }
   };

@@ -1,0 +1,239 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { scheduledScanHandler } from "../../../functions/scheduled-scan/index.ts";
+import { CsipScanError, EventError, RunFailedError } from "../../../shared/errors.ts";
+import { silentLogger } from "../../../shared/log.ts";
+import type { RunSummary } from "../../../shared/run/summary.ts";
+import { LOCAL_ACCOUNT, startEmulator, type Emulator, type Fault } from "../../../local/emulator/server.ts";
+import { caught, startListener } from "../../helpers.ts";
+
+// What SCF does to a timer function: retries a failed run, delivers the same event twice, runs two at once.
+
+const ESTATE = Array.from({ length: 5 }, (_, i) => ({ kind: "cvm" as const, id: `ins-e1${String(i).padStart(6, "0")}`, tags: { env: "prod" } }));
+
+let emulator: Emulator;
+let hook: Awaited<ReturnType<typeof startListener>>;
+const dir = mkdtempSync(join(tmpdir(), "csip-scan-once-"));
+let count = 0;
+
+/** A policy file with small backoffs and its own state folder; returns a fresh handler for it. */
+function setup(extra = "", policy = "") {
+  const n = ++count;
+  const file = join(dir, `p${n}.yaml`);
+  writeFileSync(
+    file,
+    `version: 1
+state: { path: ${join(dir, `state-${n}`)} }
+retry: { baseMs: 5, capMs: 40, attempts: 4 }
+timeouts: { requestSeconds: 0.4, runSeconds: 60, reserveSeconds: 1 }
+${extra}
+notifiers:
+  hook: { type: webhook, url: ${hook.url} }
+assetGroups:
+  prod: { include: [{ tags: { env: prod } }] }
+policies:
+  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [prod]
+    scanItems: [port]
+    maxAssetsPerTask: 2
+    notify: [hook]
+    notifyOn: [summary, failure]
+${policy}`,
+  );
+  process.env.CSIP_SCAN_CONFIG = file;
+  return scheduledScanHandler({ logger: silentLogger() });
+}
+
+const EVENT = { Type: "Timer", TriggerName: "nightly", Time: "2026-11-29T03:00:00Z" };
+const tasksPerName = (): Map<string, number> => {
+  const counts = new Map<string, number>();
+  for (const t of emulator.state.tasks) counts.set(t.TaskName, (counts.get(t.TaskName) ?? 0) + 1);
+  return counts;
+};
+
+beforeAll(async () => {
+  emulator = await startEmulator({ estate: ESTATE, rateLimit: false });
+  hook = await startListener();
+  Object.assign(process.env, {
+    TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
+    TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey,
+    CSIP_ENDPOINT: emulator.url,
+    CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1",
+  });
+});
+afterAll(async () => {
+  await emulator.close();
+  await hook.close();
+  for (const name of ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "CSIP_ENDPOINT", "CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS", "CSIP_SCAN_CONFIG"]) delete process.env[name];
+});
+beforeEach(() => {
+  emulator.state.tasks = [];
+  emulator.calls.length = 0;
+  hook.received.length = 0;
+});
+afterEach(() => emulator.clearFaults());
+
+describe("creating each task exactly once", () => {
+  it("the same timer event twice: one task per chunk, one notification", async () => {
+    const handler = setup();
+    const first = await handler(EVENT, {});
+    const second = await handler(EVENT, {});
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+    expect(second.tasks.map((t) => [t.taskId, t.reused])).toEqual(first.tasks.map((t) => [t.taskId, true]));
+    expect(hook.received).toHaveLength(1);
+    expect(second.notifications).toEqual([{ notifier: "hook", delivered: true, via: "sent before" }]);
+  });
+
+  it("two invocations at once: one task per chunk, one notification", async () => {
+    const handler = setup();
+    const [a, b] = await Promise.all([handler(EVENT, {}), handler(EVENT, {})]);
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+    expect(new Set([...a.tasks, ...b.tasks].map((t) => t.taskId)).size).toBe(3);
+    expect(hook.received).toHaveLength(1);
+  });
+
+  it("finds tasks an earlier invocation created even when the state store lost them", async () => {
+    setup();
+    await setup()(EVENT, {});
+    const fresh = setup();
+    const summary = await fresh(EVENT, {});
+    expect(emulator.state.tasks).toHaveLength(3);
+    expect(summary.tasks.every((t) => t.reused)).toBe(true);
+  });
+
+  it("a timeout after CSIP created the task: the retry finds it, and there is one task", async () => {
+    const handler = setup();
+    // CSIP answers after 0.6 s, the client gives up after 0.4 s and looks again one request-time later.
+    emulator.inject("CreateRiskCenterScanTask", { type: "slow", ms: 600 });
+    const summary = await handler(EVENT, {});
+    expect(summary.ok).toBe(true);
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+    expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(3);
+  });
+
+  it.each([
+    ["InternalError", { type: "error", code: "InternalError" }],
+    ["a dropped connection", { type: "drop" }],
+    ["HTTP 502", { type: "http", status: 502 }],
+  ] as const)("after %s, looks before creating again", async (_, fault) => {
+    const handler = setup();
+    emulator.inject("CreateRiskCenterScanTask", fault);
+    const summary = await handler(EVENT, {});
+    expect(summary.ok).toBe(true);
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+    // The failed attempt, then a look by name, then the real creation.
+    expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(4);
+  });
+
+  it("always RequestLimitExceeded: the policy is reported failed, the handler throws, and a retry redoes only what is missing", async () => {
+    const handler = setup();
+    emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "RequestLimitExceeded" }, 4);
+    const error = await caught(handler(EVENT, {}));
+    expect(error).toBeInstanceOf(RunFailedError);
+    const summary = (error as unknown as RunFailedError).summary as RunSummary;
+    expect(summary.errors).toEqual([expect.objectContaining({ code: "RequestLimitExceeded", message: expect.stringMatching(/^chunk 1: /) })]);
+    expect(summary.tasks.map((t) => t.chunk)).toEqual([2, 3]);
+    expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed"]);
+
+    emulator.calls.length = 0;
+    const retried = await handler(EVENT, {});
+    expect(emulator.callsOf("CreateRiskCenterScanTask").map((c) => c.params.TaskName)).toEqual(["csip-scan:nightly:20261129T030000Z:1"]);
+    expect(retried.ok).toBe(true);
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+    // The content changed (now ok), so people hear about it once more.
+    expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed", "ok"]);
+  });
+
+  it("one failing chunk does not stop the others", async () => {
+    const handler = setup();
+    emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "InvalidParameterValue" });
+    const summary = ((await caught(handler(EVENT, {}))) as unknown as RunFailedError).summary as RunSummary;
+    expect(summary.tasks.map((t) => t.chunk)).toEqual([2, 3]);
+    expect(summary.errors.map((e) => e.code)).toEqual(["InvalidParameterValue"]);
+  });
+
+  it("out of time: reports the chunks it could not submit, and still notifies", async () => {
+    const handler = setup("rateLimit: { perSecond: 2, marginMs: 0 }");
+    // 1 s of the 1.3 s left is kept back: the rate limit lets one task out before the rest is too late.
+    const error = await caught(handler(EVENT, { getRemainingTimeInMillis: () => 1300 }));
+    const summary = (error as unknown as RunFailedError).summary as RunSummary;
+    expect(summary.errors.some((e) => e.code === "OutOfTime")).toBe(true);
+    expect(summary.tasks.length + summary.errors.length).toBe(3);
+    expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed"]);
+  });
+
+  it("for random sequences of faults, never more than one task per (policy, scheduled time, chunk)", async () => {
+    const faultArb = fc.constantFrom<Fault>(
+      { type: "error", code: "RequestLimitExceeded" },
+      { type: "error", code: "InternalError" },
+      { type: "error", code: "ResourceUnavailable" },
+      { type: "http", status: 502 },
+      { type: "drop" },
+      { type: "notJson" },
+      { type: "slow", ms: 600 },
+    );
+    const plan = fc.record({
+      create: fc.array(faultArb, { maxLength: 5 }),
+      lookup: fc.array(faultArb.filter((f) => f.type !== "slow"), { maxLength: 3 }),
+      attempts: fc.integer({ min: 1, max: 3 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(plan, async ({ create, lookup, attempts }) => {
+        emulator.state.tasks = [];
+        emulator.clearFaults();
+        const handler = setup();
+        for (const fault of create) emulator.inject("CreateRiskCenterScanTask", fault);
+        for (const fault of lookup) emulator.inject("DescribeScanTaskList", fault);
+        // SCF retries a failed asynchronous invocation (twice by default).
+        for (let i = 0; i < attempts; i++) {
+          try {
+            await handler(EVENT, {});
+            break;
+          } catch (error) {
+            if (!(error instanceof CsipScanError)) throw error;
+          }
+        }
+        // A slow answer may still be on its way: let it land before counting.
+        await new Promise((resolve) => setTimeout(resolve, create.some((f) => f.type === "slow") ? 300 : 0));
+        for (const n of tasksPerName().values()) expect(n).toBe(1);
+      }),
+      { numRuns: 12 },
+    );
+  }, 120_000);
+});
+
+describe("bad input", () => {
+  it("an invalid config: a ConfigError, and no call", async () => {
+    const file = join(dir, "broken.yaml");
+    writeFileSync(file, "version: 1\npolicies:\n  - name: x\n    schedule: nope\n    scanItems: [port]\n    urls: [a.example.com]\n");
+    process.env.CSIP_SCAN_CONFIG = file;
+    emulator.calls.length = 0;
+    const error = await caught(scheduledScanHandler({ logger: silentLogger() })({ ...EVENT, TriggerName: "x" }, {}));
+    expect(error.name).toBe("ConfigError");
+    expect(emulator.calls).toHaveLength(0);
+  });
+
+  it("fuzzed timer events: only the project's typed errors, and no call on invalid input", async () => {
+    const handler = setup();
+    const timerish = fc.oneof(
+      fc.anything(),
+      fc.record({ Type: fc.constantFrom("Timer", "timer", "Cos", 1), TriggerName: fc.oneof(fc.string(), fc.constant("nightly")), Time: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), Message: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: [] }),
+    );
+    await fc.assert(
+      fc.asyncProperty(timerish, async (event) => {
+        emulator.calls.length = 0;
+        try {
+          await handler(event, {});
+        } catch (error) {
+          expect(error).toBeInstanceOf(CsipScanError);
+          if (error instanceof EventError) expect(emulator.calls).toHaveLength(0);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

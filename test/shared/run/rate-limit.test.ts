@@ -1,0 +1,52 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../../shared/config/load.ts";
+import { silentLogger } from "../../../shared/log.ts";
+import { runScheduledScan } from "../../../shared/run/scheduled-scan.ts";
+import { runDeps } from "../../../shared/run/runtime.ts";
+import { startEmulator, type Emulator, type RecordedCall } from "../../../local/emulator/server.ts";
+import { sdkClient } from "../../helpers.ts";
+
+/** The most calls of one action that any one-second window (as the emulator counts) holds. */
+function busiestWindow(calls: readonly RecordedCall[]): number {
+  const times = calls.map((c) => c.at).sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i]! - times[j]! >= 1000) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator({
+    estate: Array.from({ length: 150 }, (_, i) => ({ kind: "cvm" as const, id: `ins-r${String(i).padStart(7, "0")}`, tags: { env: "prod" } })),
+    rateLimit: 20,
+  });
+});
+afterAll(() => emulator.close());
+
+describe("the shared rate limiter", () => {
+  it("200 policies at once against CSIP's 20 per second: no RequestLimitExceeded, no window over 20 calls", async () => {
+    const policies = Array.from({ length: 200 }, (_, i) => `  - { name: p${i}, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port] }`).join("\n");
+    const config = parseConfig(
+      `version: 1\nstate: { path: ${mkdtempSync(join(tmpdir(), "csip-scan-rate-"))} }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\npolicies:\n${policies}\n`,
+      "rate.yaml",
+      {},
+    );
+    const deps = runDeps(config, sdkClient(emulator), { logger: silentLogger() });
+    const time = new Date("2026-11-29T03:00:00Z");
+    const summaries = await Promise.all(config.policies.map((p) => runScheduledScan(deps, config, { policy: p.name, scheduledTime: time, trigger: "manual" })));
+
+    expect(summaries.every((s) => s.ok && s.tasks.length === 1)).toBe(true);
+    expect(emulator.calls.filter((c) => c.outcome === "RequestLimitExceeded")).toEqual([]);
+    for (const action of ["DescribeCVMAssets", "DescribeScanTaskList", "CreateRiskCenterScanTask"]) {
+      expect(busiestWindow(emulator.callsOf(action))).toBeLessThanOrEqual(20);
+    }
+    // The inventory was read once for the whole run: two pages of 100.
+    expect(emulator.callsOf("DescribeCVMAssets")).toHaveLength(2);
+  }, 60_000);
+});
