@@ -6,7 +6,7 @@ import type { CsipClient } from "../shared/csip/client.ts";
 import { credentialsFromEnv } from "../shared/csip/credentials.ts";
 import type { Deliver } from "../shared/notify/deliver.ts";
 import { networkDelivery } from "../shared/notify/deliver.ts";
-import { isLoopbackUrl } from "../shared/notify/url-policy.ts";
+import { allowLocalWebhooks, isLoopbackUrl } from "../shared/notify/url-policy.ts";
 import { csipClientFor } from "../shared/run/runtime.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
 import { readEstate } from "./emulator/estate.ts";
@@ -37,7 +37,7 @@ export async function connectLocal(
   const credentials = credentialsFromEnv(env);
   if (credentials) {
     const csip = csipClientFor(config, { credentials, env });
-    return { csip, deliver: networkDelivery(), close: async () => {} };
+    return { csip, deliver: networkDelivery({ allowLocal: allowLocalWebhooks(env) }), close: async () => {} };
   }
   const emulator = await startEmulator({ estate: await readEstate(options.inventory ?? DEMO_INVENTORY) });
   options.say(
@@ -49,7 +49,7 @@ export async function connectLocal(
     ].join("\n"),
   );
   const csip = csipClientFor(config, { credentials: LOCAL_ACCOUNT, endpoint: emulator.url, env });
-  const network = networkDelivery();
+  const network = networkDelivery({ allowLocal: allowLocalWebhooks(env) });
   const deliver: Deliver = async (name, notifier, report) => {
     if (isLoopbackUrl(notifier.url)) return network(name, notifier, report);
     options.say(`--- notifier ${name} (${notifier.type}; local mode prints instead of sending) ---\n${JSON.stringify(report, null, 2)}`);

@@ -51,6 +51,16 @@ export type AssetGroup = z.infer<typeof AssetGroupSchema>;
 
 const flag = z.union([z.literal(0), z.literal(1)]);
 
+/** A duration such as 90s, 30m, 24h or 7d. */
+export const DurationSchema = z.string().regex(/^\d+[smhd]$/, "must be a duration such as 30m, 24h or 7d");
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds of a duration that DurationSchema accepted. */
+export function durationMs(duration: string): number {
+  return Number(duration.slice(0, -1)) * UNIT_MS[duration.slice(-1) as keyof typeof UNIT_MS];
+}
+
 /** TaskAdvanceCFG exactly as the API spells it. */
 export const TaskAdvanceCfgSchema = z.strictObject({
   PortRisk: z
@@ -90,6 +100,8 @@ export const PolicySchema = z.strictObject({
   memberIds: z.array(z.string().min(1)).min(1).optional(),
   maxAssetsPerTask: z.number().int().min(1).max(10000).default(200),
   unauthorized: z.enum(UNAUTHORIZED_ACTIONS).default("scan-authorized"),
+  /** While the unauthorized assets stay the same, say so again after this long: 30m, 24h, 7d. */
+  remindAfter: DurationSchema.default("24h"),
   advanced: TaskAdvanceCfgSchema.optional(),
 });
 export type Policy = z.infer<typeof PolicySchema>;

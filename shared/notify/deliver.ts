@@ -1,45 +1,155 @@
 import type { Notifier } from "../config/schema.ts";
+import { backoffMs } from "../csip/retry.ts";
 import { DeliveryError, describeError } from "../errors.ts";
+import type { Deadline } from "../run/deadline.ts";
+import { registerSecret } from "../secrets.ts";
+import { CHAT_CHANNELS, webhookVerdict, type ChannelRequest, type Verdict } from "./channels.ts";
+import { HttpFailure, post, type HttpAnswer } from "./http.ts";
+import { runMessage, splitMessage, testMessage, type Message } from "./message.ts";
 import type { RunReport } from "./report.ts";
-import { sendWebhook } from "./webhook.ts";
+import { hostOf, resolvePublicAddress, systemResolver, type Resolver } from "./url-policy.ts";
+import { webhookRequest } from "./webhook.ts";
+import { robotLimiter, type WindowLimiter } from "./window-limiter.ts";
 
 export interface DeliveryResult {
   notifier: string;
   delivered: boolean;
-  /** Where it went instead of the URL, such as "console" in local mode. */
+  /** Where it went instead of the URL ("console" in local mode), or "sent before". */
   via?: string;
+  /** Messages sent: more than one when a message was split to fit the channel's size limit. */
+  parts?: number;
   error?: string;
 }
 
 /** Sends one report through one notifier. */
 export type Deliver = (name: string, notifier: Notifier, report: RunReport) => Promise<DeliveryResult>;
 
-type Channel = (name: string, notifier: Notifier, report: RunReport, now: Date) => Promise<void>;
+export interface DeliveryOptions {
+  now?: () => Date;
+  /** CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: lifts the host and address checks, for local mode and tests. */
+  allowLocal?: boolean;
+  resolve?: Resolver;
+  deadline?: Deadline;
+  timeoutMs?: number;
+  attempts?: number;
+  limiter?: WindowLimiter;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const RETRY = { baseMs: 1000, capMs: 30_000 };
+
+/** Milliseconds a Retry-After header asks for (seconds or an HTTP date), if it asks. */
+export function retryAfterMs(header: string | string[] | undefined, now: Date): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}
+
+/** Keeps the credential parts of a robot URL (query values, the path's last part) out of every log line. */
+function registerUrlSecrets(url: string): void {
+  registerSecret(url);
+  try {
+    const parsed = new URL(url);
+    for (const value of parsed.searchParams.values()) registerSecret(value);
+    registerSecret(parsed.pathname.split("/").filter(Boolean).pop());
+  } catch {
+    // Not a URL: the config check has said so already.
+  }
+}
 
 /**
- * Channels by notifier type. The generic webhook is here; the chat robots (wecom, dingtalk, feishu,
- * slack) are accepted by the schema and answer "not supported yet" until their adapters are written.
+ * Delivery over the network. A chat robot gets the report as one message, split to fit its size limit,
+ * within its rate limit; the generic webhook gets the JSON report, signed. "Sent" means accepted:
+ * a robot's HTTP 200 with a non-zero code is a failure. 429, 5xx, timeouts and "too fast" codes are
+ * retried, honouring Retry-After; bad tokens, bad signatures, 404 and 410 are not. Failures name the
+ * notifier, never its URL.
  */
-const CHANNELS: Record<Notifier["type"], Channel | undefined> = {
-  webhook: async (name, notifier, report, now) => {
-    await sendWebhook(name, notifier, report, { now, timeoutMs: 10_000 });
-  },
-  wecom: undefined,
-  dingtalk: undefined,
-  feishu: undefined,
-  slack: undefined,
-};
+export function networkDelivery(options: DeliveryOptions = {}): Deliver {
+  return (name, notifier, report) => deliverTo(name, notifier, { report }, options);
+}
 
-/** Delivery over the network, through the channel of each notifier's type. */
-export function networkDelivery(now: () => Date = () => new Date()): Deliver {
-  return async (name, notifier, report) => {
-    const channel = CHANNELS[notifier.type];
-    try {
-      if (!channel) throw new DeliveryError(name, `type "${notifier.type}" cannot deliver yet (only webhook can)`, false);
-      await channel(name, notifier, report, now());
-      return { notifier: name, delivered: true };
-    } catch (error) {
-      return { notifier: name, delivered: false, error: describeError(error) };
+/** Sends `notify-test`'s message. */
+export function deliverTest(name: string, notifier: Notifier, options: DeliveryOptions = {}): Promise<DeliveryResult> {
+  return deliverTo(name, notifier, { test: true }, options);
+}
+
+async function deliverTo(name: string, notifier: Notifier, what: { report?: RunReport; test?: boolean }, options: DeliveryOptions): Promise<DeliveryResult> {
+  const now = options.now ?? (() => new Date());
+  registerUrlSecrets(notifier.url);
+  registerSecret(notifier.secret);
+  try {
+    const url = new URL(notifier.url);
+    let requests: (() => ChannelRequest)[];
+    let judge: (answer: HttpAnswer) => Verdict;
+    let limits: { perSecond?: number; perMinute?: number } = {};
+    if (notifier.type === "webhook") {
+      const payload = what.report ?? { schema: "csip-scan.test/v1", message: "Test message from csip-scan: this notifier works." };
+      requests = [() => ({ url, ...webhookRequest(payload, notifier.secret, now()) })];
+      judge = webhookVerdict;
+    } else {
+      const channel = CHAT_CHANNELS[notifier.type];
+      if (!options.allowLocal && (url.protocol !== "https:" || !channel.hosts.includes(hostOf(url)))) {
+        throw new DeliveryError(name, `a ${notifier.type} robot URL must be https:// on ${channel.hosts.join(" or ")}`, false);
+      }
+      const message: Message = what.report ? runMessage(what.report, notifier.language) : testMessage(notifier.language);
+      const parts = splitMessage(message, (m) => channel.fits(m, notifier));
+      requests = parts.map((part) => () => channel.render(part, notifier, now()));
+      judge = channel.judge;
+      limits = channel.limits;
     }
-  };
+
+    let address: { address: string; family: number } | undefined;
+    if (!options.allowLocal) {
+      const checked = await resolvePublicAddress(url, options.resolve ?? systemResolver);
+      if (typeof checked === "string") throw new DeliveryError(name, `not sent: ${checked}`, false);
+      address = checked;
+    }
+    for (const build of requests) await sendOne(name, notifier.url, build, judge, limits, address, options, now);
+    return { notifier: name, delivered: true, parts: requests.length };
+  } catch (error) {
+    return { notifier: name, delivered: false, error: describeError(error) };
+  }
+}
+
+async function sendOne(
+  name: string,
+  robotKey: string,
+  build: () => ChannelRequest,
+  judge: (answer: HttpAnswer) => Verdict,
+  limits: { perSecond?: number; perMinute?: number },
+  address: { address: string; family: number } | undefined,
+  options: DeliveryOptions,
+  now: () => Date,
+): Promise<void> {
+  const limiter = options.limiter ?? robotLimiter;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const attempts = options.attempts ?? 4;
+  const fitsDeadline = (ms: number): boolean => !options.deadline || options.deadline.remainingMs() > ms;
+  for (let attempt = 1; ; attempt++) {
+    const wait = limiter.delayMs(robotKey, limits);
+    if (wait > 0) {
+      if (!fitsDeadline(wait)) throw new DeliveryError(name, `its rate limit would hold the message ${Math.ceil(wait / 1000)} s, past the time left`, true);
+      await sleep(wait);
+    }
+    limiter.record(robotKey);
+    const request = build();
+    let verdict: Verdict;
+    let retryAfter: number | undefined;
+    try {
+      const answer = await post(request.url, request.body, request.headers, { ...(address ? { address } : {}), timeoutMs: options.timeoutMs ?? 10_000 });
+      verdict = judge(answer);
+      retryAfter = retryAfterMs(answer.headers["retry-after"], now());
+    } catch (error) {
+      if (!(error instanceof HttpFailure)) throw error;
+      verdict = { ok: false, code: error.code, retryable: true, message: error.message };
+    }
+    if (verdict.ok) return;
+    const delay = retryAfter ?? backoffMs({ ...RETRY, attempts }, attempt - 1);
+    if (!verdict.retryable || attempt >= attempts || !fitsDeadline(delay)) {
+      throw new DeliveryError(name, `${verdict.message}${verdict.retryable ? ` (gave up after ${attempt} attempt${attempt === 1 ? "" : "s"})` : ""}`, verdict.retryable);
+    }
+    await sleep(delay);
+  }
 }

@@ -58,7 +58,8 @@ export function stateStoreFor(config: Config, logger: Logger): StateStore {
  */
 export function runDeps(config: Config, sdk: CsipClient, options: RuntimeOptions = {}): RunDeps {
   const logger = options.logger ?? createLogger();
-  if (allowLocalWebhooks(options.env ?? process.env)) {
+  const allowLocal = allowLocalWebhooks(options.env ?? process.env);
+  if (allowLocal) {
     logger.warn("CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1: webhooks may use http:// and internal addresses; meant for local mode and tests only");
   }
   const deadline = deadlineIn(options.remainingMs ?? config.timeouts.runSeconds * 1000, config.timeouts.reserveSeconds * 1000);
@@ -73,7 +74,7 @@ export function runDeps(config: Config, sdk: CsipClient, options: RuntimeOptions
   return {
     csip,
     inventory: new InventoryCache(csip),
-    deliver: options.deliver ?? networkDelivery(),
+    deliver: options.deliver ?? networkDelivery({ allowLocal, deadline }),
     logger,
     store: options.store ?? stateStoreFor(config, logger),
     deadline,

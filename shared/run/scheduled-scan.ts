@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { expandGroups, kindsNeeded, policyGroups } from "../assets/expand.ts";
 import type { InventoryCache } from "../assets/inventory.ts";
 import type { Asset } from "../assets/kinds.ts";
-import type { Config, Policy } from "../config/schema.ts";
+import { durationMs, type Config, type Policy } from "../config/schema.ts";
 import type { CsipClient } from "../csip/client.ts";
 import type { RetryPolicy } from "../csip/retry.ts";
 import { describeError, NotFoundError } from "../errors.ts";
@@ -191,12 +191,14 @@ function describeUnauthorized(value: string, known: readonly Asset[], policy: Po
   };
 }
 
-/** The report for this run if its policy's `notifyOn` asks for one, else undefined. */
-export function reportFor(policy: Policy, summary: RunSummary): RunReport | undefined {
+export type Reason = RunReport["reasons"][number];
+
+/** The report for this run with the reasons that hold, or undefined when none does. */
+export function reportFor(policy: Policy, summary: RunSummary, unauthorizedIsNews = true): RunReport | undefined {
   const reasons = policy.notifyOn.filter(
     (reason) =>
       reason === "summary" ||
-      (reason === "unauthorized" && summary.unauthorized.length > 0) ||
+      (reason === "unauthorized" && summary.unauthorized.length > 0 && unauthorizedIsNews) ||
       (reason === "failure" && summary.errors.length > 0),
   );
   if (reasons.length === 0) return undefined;
@@ -215,17 +217,49 @@ export function reportFor(policy: Policy, summary: RunSummary): RunReport | unde
   };
 }
 
-/** Sends the report to each notifier, except where the record shows this very content was sent. */
+/** What a notifier was last told about a policy's unauthorized assets. */
+interface Announcement {
+  /** Hash of the sorted unauthorized asset IDs. */
+  set: string;
+  /** When it was said, ms since the epoch. */
+  at: number;
+}
+
+function setHash(values: readonly string[]): string {
+  return createHash("sha256").update([...values].sort().join("\n")).digest("hex");
+}
+
+/**
+ * Sends the report to each notifier. The unauthorized assets are news to a notifier when the set
+ * differs from the one it was last told, or `remindAfter` has passed since; a run whose very content
+ * was already sent (a repeated delivery) sends nothing again.
+ */
 async function notify(deps: RunDeps, config: Config, policy: Policy, summary: RunSummary, record: RunRecord): Promise<DeliveryResult[]> {
-  const report = reportFor(policy, summary);
-  if (!report) return [];
-  const hash = createHash("sha256").update(JSON.stringify(report)).digest("hex");
-  return Promise.all(
+  const now = deps.now().getTime();
+  const current = setHash(summary.unauthorized.map((a) => a.id));
+  const results: DeliveryResult[] = [];
+  await Promise.all(
     policy.notify.map(async (name) => {
-      if (record.notified[name] === hash) return { notifier: name, delivered: true, via: "sent before" };
+      const key = `announced/${policy.name}/${name}`;
+      const last = await deps.store.get<Announcement>(key);
+      const news = !last || last.set !== current || now - last.at >= durationMs(policy.remindAfter);
+      const report = reportFor(policy, summary, news);
+      if (!report) {
+        if (!last || last.set !== current) await deps.store.set(key, { set: current, at: now });
+        return;
+      }
+      const hash = createHash("sha256").update(JSON.stringify(report)).digest("hex");
+      if (record.notified[name] === hash) {
+        results.push({ notifier: name, delivered: true, via: "sent before" });
+        return;
+      }
       const result = await deps.deliver(name, config.notifiers[name]!, report);
-      if (result.delivered) record.notified[name] = hash;
-      return result;
+      results.push(result);
+      if (result.delivered) {
+        record.notified[name] = hash;
+        if (report.reasons.includes("unauthorized") || summary.unauthorized.length === 0) await deps.store.set(key, { set: current, at: now });
+      }
     }),
   );
+  return results.sort((a, b) => policy.notify.indexOf(a.notifier) - policy.notify.indexOf(b.notifier));
 }
