@@ -22,7 +22,9 @@ export interface Captured {
 }
 
 /** A real HTTP listener on 127.0.0.1 that records what it receives and answers `status`. */
-export async function startListener(answer: (req: Captured) => { status: number; body?: string } = () => ({ status: 200 })) {
+export async function startListener(
+  answer: (req: Captured) => { status: number; body?: string; headers?: Record<string, string> } = () => ({ status: 200 }),
+) {
   const received: Captured[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -30,8 +32,8 @@ export async function startListener(answer: (req: Captured) => { status: number;
     req.on("end", () => {
       const captured = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
       received.push(captured);
-      const { status, body } = answer(captured);
-      res.writeHead(status, { "content-type": "application/json" });
+      const { status, body, headers } = answer(captured);
+      res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(body ?? "{}");
     });
   });

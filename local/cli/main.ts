@@ -13,7 +13,8 @@ import { scrub } from "../../shared/secrets.ts";
 import { readEstate } from "../emulator/estate.ts";
 import { LOCAL_ACCOUNT, startEmulator } from "../emulator/server.ts";
 import { connectLocal, DEMO_INVENTORY, type LocalConnection } from "../environment.ts";
-import type { Deliver } from "../../shared/notify/deliver.ts";
+import { deliverTest, type Deliver } from "../../shared/notify/deliver.ts";
+import { allowLocalWebhooks } from "../../shared/notify/url-policy.ts";
 import type { StateStore } from "../../shared/state/store.ts";
 import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
 
@@ -161,6 +162,22 @@ const COMMANDS: Record<string, Command> = {
       } finally {
         await connection.close();
       }
+    },
+  },
+
+  "notify-test": {
+    summary: "send one test message through a notifier and print its answer",
+    usage: "csip-scan notify-test --notifier NAME [--config FILE]",
+    options: { ...CONFIG_OPTION, notifier: { type: "string" } },
+    async run(values) {
+      const config = await readConfig(values);
+      const name = values.notifier as string | undefined;
+      if (!name) throw new UsageError("name the notifier with --notifier NAME");
+      const notifier = config.notifiers[name];
+      if (!notifier) throw new NotFoundError(`unknown notifier "${name}" (known: ${Object.keys(config.notifiers).join(", ") || "none"})`);
+      const result = await deliverTest(name, notifier, { allowLocal: allowLocalWebhooks() });
+      out(result.delivered ? `notifier ${name} (${notifier.type}): delivered` : `notifier ${name} (${notifier.type}): NOT delivered: ${result.error ?? ""}`);
+      return result.delivered ? 0 : 1;
     },
   },
 

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startListener } from "../helpers.ts";
 
 // The CLI as people run it: a real process, real exit codes, real output.
 
@@ -98,7 +99,28 @@ policies:
     expect(stderr).toContain(message);
   });
 
-  it.each(["validate", "plan", "run", "invoke", "emulator", "start"])("%s --help", (command) => {
+  it("notify-test sends one test message and prints the answer", async () => {
+    const listener = await startListener(() => ({ status: 200, body: '{"errcode":0,"errmsg":"ok"}' }));
+    try {
+      const file = tempConfig(`version: 1
+notifiers:
+  ops: { type: wecom, url: "${listener.url}?key=cli-robot-key" }
+policies:
+  - { name: p, schedule: "0 0 3 * * * *", urls: [a.example.com], scanItems: [port] }
+`);
+      const child = spawn(process.execPath, [CLI, "notify-test", "--notifier", "ops", "--config", file], { env: { ...process.env, CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" } });
+      let stdout = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect(code).toBe(0);
+      expect(stdout.trim()).toBe("notifier ops (wecom): delivered");
+      expect(JSON.parse(listener.received[0]!.body)).toMatchObject({ msgtype: "markdown", markdown: { content: expect.stringContaining("Test message from csip-scan") } });
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it.each(["validate", "plan", "run", "invoke", "emulator", "start", "notify-test"])("%s --help", (command) => {
     const { status, stdout } = cli(command, "--help");
     expect(status).toBe(0);
     expect(stdout).toContain(`csip-scan ${command}`);

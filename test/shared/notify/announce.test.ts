@@ -1,0 +1,121 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../../shared/config/load.ts";
+import { createLogger } from "../../../shared/log.ts";
+import { runScheduledScan } from "../../../shared/run/scheduled-scan.ts";
+import { runDeps } from "../../../shared/run/runtime.ts";
+import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
+import { sdkClient, startListener } from "../../helpers.ts";
+
+let emulator: Emulator;
+let hook: Awaited<ReturnType<typeof startListener>>;
+beforeAll(async () => {
+  emulator = await startEmulator({
+    estate: [
+      { kind: "cvm", id: "ins-auth0001", tags: { env: "prod" } },
+      { kind: "cvm", id: "ins-unau0001", tags: { env: "prod" }, authorized: false },
+      { kind: "cvm", id: "ins-unau0002", tags: { env: "prod" }, authorized: false },
+    ],
+    rateLimit: false,
+  });
+  hook = await startListener();
+});
+afterAll(async () => {
+  await emulator.close();
+  await hook.close();
+});
+beforeEach(() => {
+  hook.received.length = 0;
+});
+
+function config(extra = "") {
+  return parseConfig(
+    `version: 1
+state: { path: ${mkdtempSync(join(tmpdir(), "csip-scan-announce-"))} }
+notifiers:
+  hook: { type: webhook, url: "${hook.url}", secret: announce-signing-secret }
+assetGroups:
+  prod: { include: [{ tags: { env: prod } }] }
+policies:
+  - name: hourly
+    schedule: "0 0 * * * * *"
+    targets: [prod]
+    scanItems: [port]
+    notify: [hook]
+    remindAfter: 24h
+${extra}`,
+    "announce.yaml",
+    { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" },
+  );
+}
+
+describe("announcing unauthorized assets across runs", () => {
+  it("when the set changes, and again after remindAfter while it stays the same (fake clock)", async () => {
+    const cfg = config();
+    let clock = Date.parse("2026-11-29T00:00:00Z");
+    const run = async (hoursLater: number) => {
+      clock += hoursLater * 3_600_000;
+      const deps = { ...runDeps(cfg, sdkClient(emulator), { env: { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" }, logger: createLogger({ level: "silent" }) }), now: () => new Date(clock) };
+      return runScheduledScan(deps, cfg, { policy: "hourly", scheduledTime: new Date(clock), trigger: "timer" });
+    };
+    const sent = (): string[][] => hook.received.map((r) => (JSON.parse(r.body) as { unauthorizedAssets: { id: string }[] }).unauthorizedAssets.map((a) => a.id));
+
+    await run(0);
+    expect(sent()).toEqual([["ins-unau0001", "ins-unau0002"]]);
+    await run(1);
+    await run(22);
+    expect(sent()).toHaveLength(1);
+    await run(1); // 24 hours after the first message: a reminder.
+    expect(sent()).toHaveLength(2);
+    emulator.state.estate = emulator.state.estate.map((a) => (a.id === "ins-unau0002" ? { ...a, authorized: true } : a));
+    await run(1); // The set changed: news at once.
+    expect(sent()).toEqual([["ins-unau0001", "ins-unau0002"], ["ins-unau0001", "ins-unau0002"], ["ins-unau0001"]]);
+    await run(1);
+    expect(sent()).toHaveLength(3);
+  });
+});
+
+describe("secrets", () => {
+  it("no log line, summary or error shows a webhook URL key, secret, token or signature", async () => {
+    const secrets = {
+      robotKey: "wecom-robot-key-0a1b2c3d",
+      dingToken: "dingtalk-access-token-9z8y",
+      dingSecret: "SECdingtalk-signing-secret",
+      webhookSecret: "announce-signing-secret",
+      feishuHook: "feishu-hook-id-7q6w5e",
+    };
+    const cfg = parseConfig(
+      `version: 1
+state: { path: ${mkdtempSync(join(tmpdir(), "csip-scan-secrets-"))} }
+notifiers:
+  wecom: { type: wecom, url: "${hook.url}/cgi-bin/webhook/send?key=${secrets.robotKey}" }
+  ding: { type: dingtalk, url: "${hook.url}/robot/send?access_token=${secrets.dingToken}", secret: ${secrets.dingSecret} }
+  lark: { type: feishu, url: "${hook.url}/open-apis/bot/v2/hook/${secrets.feishuHook}" }
+  plain: { type: webhook, url: "${hook.url}", secret: ${secrets.webhookSecret} }
+  nowhere: { type: webhook, url: "http://127.0.0.1:9/${secrets.robotKey}-unreachable" }
+assetGroups:
+  prod: { include: [{ tags: { env: prod } }] }
+policies:
+  - { name: hourly, schedule: "0 0 * * * * *", targets: [prod], scanItems: [port], notify: [wecom, ding, lark, plain, nowhere], notifyOn: [summary] }
+`,
+      "secrets.yaml",
+      { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" },
+    );
+    const sink = new PassThrough();
+    let logged = "";
+    sink.on("data", (chunk: Buffer) => (logged += chunk.toString()));
+    const deps = runDeps(cfg, sdkClient(emulator), { env: { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" }, logger: createLogger({ level: "debug", destination: sink }) });
+    // The listener refuses the robots with a code, so their errors are in the summary and the log too.
+    const summary = await runScheduledScan(deps, cfg, { policy: "hourly", scheduledTime: new Date(), trigger: "timer" });
+    deps.logger.error({ notifiers: cfg.notifiers }, "a careless log line with the whole notifier config");
+    const everything = `${logged}\n${JSON.stringify(summary)}`;
+    expect(summary.notifications.filter((n) => !n.delivered).map((n) => n.notifier)).toContain("nowhere");
+    expect(logged).toContain("careless");
+    for (const secret of Object.values(secrets)) expect(everything).not.toContain(secret);
+    // Nor a DingTalk signature, which is computed per message.
+    expect(everything).not.toMatch(/sign=[A-Za-z0-9%]{20,}/);
+  });
+});
