@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Notifier } from "../../../shared/config/schema.ts";
 import { networkDelivery, type DeliveryOptions } from "../../../shared/notify/deliver.ts";
+import { post } from "../../../shared/notify/http.ts";
 import { HOW_TO_AUTHORIZE, type RunReport } from "../../../shared/notify/report.ts";
 import { webhookUrlProblem } from "../../../shared/notify/url-policy.ts";
 import { WindowLimiter } from "../../../shared/notify/window-limiter.ts";
@@ -242,5 +243,17 @@ describe("addresses a webhook may not reach", () => {
     const deliver = networkDelivery({ allowLocal: false, resolve });
     const result = await deliver("ops", { type: "wecom", url: "https://hooks.example.com/cgi-bin/webhook/send?key=k", language: "en" }, report());
     expect(result.error).toBe('notifier "ops": a wecom robot URL must be https:// on qyapi.weixin.qq.com');
+  });
+});
+
+describe("post", () => {
+  it("connects to the address that was checked, whatever the host name resolves to", async () => {
+    const port = new URL(listener.url).port;
+    const answer = await post(new URL(`http://pinned.example.test:${port}/hook`), "{}", { "content-type": "application/json" }, {
+      address: { address: "127.0.0.1", family: 4 },
+      timeoutMs: 2000,
+    });
+    expect(answer.status).toBe(200);
+    expect(listener.received[0]!.headers.host).toBe(`pinned.example.test:${port}`);
   });
 });
