@@ -40,14 +40,15 @@ export function scanAssetType(policy: Policy): 0 | 1 | 2 | 3 {
 }
 
 /**
- * The CreateRiskCenterScanTask requests for one policy run. `assets` are the expanded targets
+ * The CreateRiskCenterScanTask requests for one policy run, named by `nameOf(chunk)` (see taskName).
+ * `assets` are the expanded targets
  * (ScanAssetType 1) or the excepted assets (ScanAssetType 2). ScanPlanType is 1, "scan now":
  * the schedule lives in SCF.
  */
-export function planScanTasks(policy: Policy, assets: readonly Asset[], scheduledTime: Date): PlannedTask[] {
+export function planScanTasks(policy: Policy, assets: readonly Asset[], nameOf: (chunk: number) => string): PlannedTask[] {
   const type = scanAssetType(policy);
   const common = (chunkNumber: number): ScanTaskRequest => ({
-    TaskName: taskName(policy.name, scheduledTime, chunkNumber),
+    TaskName: nameOf(chunkNumber),
     ScanAssetType: type,
     ScanItem: [...policy.scanItems],
     ScanPlanType: 1,
