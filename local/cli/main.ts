@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { assetChangeHandler } from "../../functions/asset-change/index.ts";
 import { scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
 import { expandGroups, kindsNeeded, policyGroups } from "../../shared/assets/expand.ts";
 import { configPath, loadConfig } from "../../shared/config/load.ts";
@@ -134,11 +135,12 @@ const COMMANDS: Record<string, Command> = {
 
   invoke: {
     summary: "run an SCF handler on an event file, as `serverless invoke local` would",
-    usage: "csip-scan invoke scheduled-scan --event FILE [--config FILE]",
+    usage: "csip-scan invoke (scheduled-scan | asset-change) --event FILE [--config FILE]",
     options: { ...CONFIG_OPTION, event: { type: "string" } },
     async run(values, positionals) {
       const fn = positionals[0];
-      if (fn !== "scheduled-scan") throw new UsageError(`unknown function "${fn ?? ""}" (known: scheduled-scan)`);
+      const handlers = { "scheduled-scan": scheduledScanHandler, "asset-change": assetChangeHandler } as const;
+      if (fn !== "scheduled-scan" && fn !== "asset-change") throw new UsageError(`unknown function "${fn ?? ""}" (known: ${Object.keys(handlers).join(", ")})`);
       if (typeof values.event !== "string") throw new UsageError("give the event with --event FILE");
       let event: unknown;
       try {
@@ -150,13 +152,13 @@ const COMMANDS: Record<string, Command> = {
       const config = await readConfig(values);
       const connection = await connectLocal(config, { say: err });
       try {
-        const handler = scheduledScanHandler({
+        const handler = handlers[fn]({
           connect: () => connection.csip,
           ...localOptions(connection),
           logger: createLogger({ destination: process.stderr }),
           throwOnFailure: false,
         });
-        const summary = await handler(event, {});
+        const summary: { ok: boolean } = await handler(event, {});
         out(JSON.stringify(summary, null, 2));
         return summary.ok ? 0 : 1;
       } finally {

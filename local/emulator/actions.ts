@@ -30,6 +30,8 @@ export interface EmulatedTask {
 
 export interface EmulatorState {
   estate: EstateAsset[];
+  /** Assets CSIP has not discovered yet: CreateAssetSyncTask adds them to the estate. */
+  pendingSync: EstateAsset[];
   tasks: EmulatedTask[];
   createTaskWhenUnauthorized: boolean;
   maxPageSize: number;
@@ -274,7 +276,12 @@ function describeAssets(kind: EstateAsset["kind"]): Handler {
   };
 }
 
-const createAssetSyncTask: Handler = () => ({ response: { TaskIDs: [`csip-${randomBytes(4).toString("hex")}`] } });
+/** The sync finds what the estate did not list yet (the real one takes minutes; the emulator, none). */
+const createAssetSyncTask: Handler = (_, { state }) => {
+  state.estate.push(...state.pendingSync);
+  state.pendingSync = [];
+  return { response: { TaskIDs: [`csip-${randomBytes(4).toString("hex")}`] } };
+};
 
 export const actionHandlers: Record<string, Handler> = {
   CreateRiskCenterScanTask: createRiskCenterScanTask,

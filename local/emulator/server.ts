@@ -86,6 +86,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let rateLimit = options.rateLimit ?? 20;
   const state: EmulatorState = {
     estate: toEstateAssets(options.estate ?? []),
+    pendingSync: [],
     tasks: [],
     createTaskWhenUnauthorized: options.createTaskWhenUnauthorized ?? false,
     maxPageSize: options.maxPageSize ?? 100,

@@ -47,10 +47,17 @@ export interface AssetKindSpec {
   task(asset: Asset): TaskAssetFields;
   /** True where the row is the documented one, false where it is an assumption. */
   taskDocumented: boolean;
+  /**
+   * The list item field to filter on to find one asset by an ID of this form, without walking the
+   * list (Filter.Filters; the field names are assumptions, see local/emulator/ASSUMPTIONS.md).
+   */
+  lookupField(id: string): string;
 }
 
 const IPV4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
 const IPV6 = /^[0-9a-f:]+:[0-9a-f:]*$/i;
+
+const isAddress = (id: string): boolean => IPV4.test(id) || IPV6.test(id);
 
 const str = (v: unknown): string => (Array.isArray(v) ? str(v[0]) : typeof v === "string" ? v : v == null ? "" : String(v));
 
@@ -83,15 +90,18 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     fromItem: (item) => base("cvm", item, str(item.AssetId), [str(item.PublicIp)]),
     task: () => ({ AssetType: "Instance", InstanceType: "CVM" }),
     taskDocumented: true,
+    lookupField: (id) => (isAddress(id) ? "PublicIp" : "AssetId"),
   },
   publicIp: {
     kind: "publicIp",
     label: "public IP",
     listAction: "DescribePublicIpAssets",
-    idPattern: new RegExp(`${IPV4.source}|${IPV6.source}`, "i"),
-    fromItem: (item) => base("publicIp", item, str(item.PublicIp)),
+    // An address, or the load balancer, EIP or HAVIP that holds it.
+    idPattern: new RegExp(`${IPV4.source}|${IPV6.source}|^(lb|eip|havip)-[0-9a-z]+$`, "i"),
+    fromItem: (item) => base("publicIp", item, str(item.PublicIp), [str(item.AssetId)]),
     task: (asset) => ({ AssetType: "IP", InstanceType: asset.instanceType || "EIP" }),
     taskDocumented: false,
+    lookupField: (id) => (isAddress(id) ? "PublicIp" : "AssetId"),
   },
   domain: {
     kind: "domain",
@@ -102,6 +112,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     fromItem: (item) => base("domain", item, str(item.SubDomain) || str(item.AssetId)),
     task: () => ({ AssetType: "Domain", InstanceType: "Domain" }),
     taskDocumented: false,
+    lookupField: () => "SubDomain",
   },
   db: {
     kind: "db",
@@ -111,6 +122,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     fromItem: (item) => base("db", item, str(item.AssetId)),
     task: (asset) => ({ AssetType: "Db", InstanceType: asset.instanceType || "MYSQL" }),
     taskDocumented: false,
+    lookupField: () => "AssetId",
   },
 };
 
@@ -120,6 +132,6 @@ export const ALL_KINDS = Object.keys(ASSET_KINDS) as AssetKind[];
 export function kindsForId(id: string): AssetKind[] {
   const matches = ALL_KINDS.filter((kind) => ASSET_KINDS[kind].idPattern.test(id));
   // A CVM's public IP is also listed on the CVM, so an address may name either.
-  if (matches.includes("publicIp")) matches.push("cvm");
+  if (isAddress(id)) matches.push("cvm");
   return matches.length > 0 ? matches : ALL_KINDS;
 }

@@ -102,6 +102,8 @@ export const PolicySchema = z.strictObject({
   unauthorized: z.enum(UNAUTHORIZED_ACTIONS).default("scan-authorized"),
   /** While the unauthorized assets stay the same, say so again after this long: 30m, 24h, 7d. */
   remindAfter: DurationSchema.default("24h"),
+  /** An asset-change scan of the same asset by this policy happens at most once within this time. */
+  cooldown: DurationSchema.default("1h"),
   advanced: TaskAdvanceCfgSchema.optional(),
 });
 export type Policy = z.infer<typeof PolicySchema>;
@@ -134,6 +136,26 @@ export const StateSchema = z.strictObject({
   path: z.string().min(1).default(".csip-scan"),
 });
 
+/** How the asset-change function works, and the triggers that fire it (the deploy reads these). */
+export const AssetChangeSchema = z.strictObject({
+  /** Ask CSIP to sync its inventory when an event names an asset it does not know yet, then look again. */
+  syncUnknown: z.boolean().default(true),
+  /** How long to keep looking after the sync, at most. */
+  syncWaitSeconds: z.number().min(0).max(600).default(30),
+  /** A CMQ topic trigger: the topic's name. */
+  cmq: z.strictObject({ topic: z.string().min(1) }).optional(),
+  /** A CKafka trigger. */
+  ckafka: z
+    .strictObject({
+      instance: z.string().min(1),
+      topic: z.string().min(1),
+      maxMsgNum: z.number().int().min(1).max(10000).default(100),
+      offset: z.enum(["latest", "earliest"]).default("latest"),
+    })
+    .optional(),
+});
+export type AssetChangeSettings = z.infer<typeof AssetChangeSchema>;
+
 export const ConfigSchema = z.strictObject({
   version: z.literal(1),
   /** Default region of API calls; else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -148,5 +170,6 @@ export const ConfigSchema = z.strictObject({
   retry: RetrySchema.default({ baseMs: 200, capMs: 5000, attempts: 5 }),
   timeouts: TimeoutsSchema.default({ requestSeconds: 10, runSeconds: 900, reserveSeconds: 10 }),
   state: StateSchema.default({ path: ".csip-scan" }),
+  assetChange: AssetChangeSchema.default({ syncUnknown: true, syncWaitSeconds: 30 }),
 });
 export type Config = z.infer<typeof ConfigSchema>;

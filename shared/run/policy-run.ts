@@ -193,7 +193,9 @@ async function notify(deps: RunDeps, config: Config, policy: Policy, summary: Ru
   const results: DeliveryResult[] = [];
   await Promise.all(
     policy.notify.map(async (name) => {
-      const key = `announced/${policy.name}/${name}`;
+      // Event-driven runs see a few assets at a time: they keep their own memory, so they do not
+      // disturb the reminders of the scheduled runs.
+      const key = `announced/${summary.trigger === "asset-change" ? "change:" : ""}${policy.name}/${name}`;
       const last = await deps.store.get<Announcement>(key);
       const news = !last || last.set !== current || now - last.at >= durationMs(policy.remindAfter);
       const report = reportFor(policy, summary, news);

@@ -1,0 +1,50 @@
+import type { CsipClient } from "../csip/client.ts";
+import { ASSET_KINDS, kindsForId, type Asset, type AssetKind } from "./kinds.ts";
+
+export interface Lookup {
+  /** Assets found, by the ID they were asked for. */
+  found: Map<string, Asset>;
+  unknown: string[];
+  /** List calls made. */
+  calls: number;
+}
+
+/** Values per filtered call: keeps one request small, as a page holds at most 100 items. */
+const VALUES_PER_CALL = 50;
+
+/**
+ * Finds named assets in the CSIP inventory without walking it: one filtered list call per kind and
+ * field (Filter.Filters, exact match), with all the IDs of that kind as values.
+ */
+export async function lookupAssets(csip: CsipClient, ids: readonly string[], memberIds?: readonly string[]): Promise<Lookup> {
+  const found = new Map<string, Asset>();
+  const queries = new Map<string, { kind: AssetKind; field: string; ids: string[] }>();
+  for (const id of ids) {
+    for (const kind of kindsForId(id)) {
+      const field = ASSET_KINDS[kind].lookupField(id);
+      const key = `${kind}/${field}`;
+      const query = queries.get(key) ?? { kind, field, ids: [] };
+      query.ids.push(id);
+      queries.set(key, query);
+    }
+  }
+  let calls = 0;
+  for (const { kind, field, ids: wanted } of queries.values()) {
+    const spec = ASSET_KINDS[kind];
+    const open = wanted.filter((id) => !found.has(id));
+    for (let i = 0; i < open.length; i += VALUES_PER_CALL) {
+      const values = open.slice(i, i + VALUES_PER_CALL);
+      calls++;
+      const answer = (await csip.call(spec.listAction, {
+        ...(memberIds && memberIds.length > 0 ? { MemberId: [...memberIds] } : {}),
+        Filter: { Limit: 100, Offset: 0, Filters: [{ Name: field, Values: values, OperatorType: 7 }] },
+      })) as { Data?: Record<string, unknown>[] };
+      for (const item of answer.Data ?? []) {
+        const asset = spec.fromItem(item);
+        if (!asset) continue;
+        for (const id of values) if (asset.id === id || asset.aliases.includes(id)) found.set(id, asset);
+      }
+    }
+  }
+  return { found, unknown: ids.filter((id) => !found.has(id)), calls };
+}
