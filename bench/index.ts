@@ -1,9 +1,14 @@
 // npm run bench: figures, each a ratio against a baseline measured in the same run. Not a test.
+import { benchAssetChange } from "./asset-change.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { benchRateLimit } from "./rate-limit.ts";
 
 const only = process.argv[2];
-const benches: Record<string, () => void | Promise<void>> = { "cold-start": benchColdStart, "rate-limit": benchRateLimit };
+const benches: Record<string, () => void | Promise<void>> = {
+  "cold-start": benchColdStart,
+  "rate-limit": benchRateLimit,
+  "asset-change": benchAssetChange,
+};
 for (const [name, run] of Object.entries(benches)) {
   if (!only || only === name) await run();
 }

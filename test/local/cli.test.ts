@@ -87,6 +87,15 @@ policies:
     expect(JSON.parse(stdout)).toMatchObject({ policy: "nightly-prod", trigger: "timer", scheduledTime: "2026-11-29T03:00:00.000Z", ok: true });
   });
 
+  it("invoke asset-change runs the SCF handler on an event file", () => {
+    // The demo event names web-gz-03 of the demo estate: tagged prod/web, and not authorized.
+    const { status, stdout } = cli("invoke", "asset-change", "--event", "local/events/run-instances.json");
+    expect(status).toBe(0);
+    const summary = JSON.parse(stdout) as { assets: string[]; runs: { policy: string; unauthorized: { id: string }[] }[] };
+    expect(summary.assets).toEqual(["ins-9c4e7v1b"]);
+    expect(summary.runs.map((r) => [r.policy, r.unauthorized.map((a) => a.id)])).toEqual([["nightly-prod", ["ins-9c4e7v1b"]]]);
+  });
+
   it.each([
     [["run"], "csip-scan: name a policy with --policy NAME, or use --all"],
     [["run", "--policy", "nope"], 'csip-scan: unknown policy "nope" (known: nightly-prod, weekly-data, public-exposure, monthly-full)'],
