@@ -1,6 +1,6 @@
 // Bundles each SCF function into dist/<function>/index.js: one self-contained CommonJS file that
 // exports main_handler and runs with no node_modules beside it (SCF's Node.js runtimes load CommonJS).
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const functions = readdirSync("functions").filter((name) => statSync(`functions/${name}`).isDirectory());
@@ -23,3 +23,6 @@ for (const name of functions) {
   const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
   console.log(`dist/${name}/index.js  ${(bytes / 1024).toFixed(0)} KiB`);
 }
+
+// The bundles are CommonJS whatever package.json above them says (this project's says "module").
+writeFileSync("dist/package.json", `${JSON.stringify({ type: "commonjs" })}\n`);

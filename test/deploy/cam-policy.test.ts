@@ -1,0 +1,47 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../shared/config/load.ts";
+import { parseAssetChangeDelivery } from "../../shared/events/asset-change-event.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { runAssetChange } from "../../shared/run/asset-change.ts";
+import { runScheduledScan } from "../../shared/run/scheduled-scan.ts";
+import { runDeps } from "../../shared/run/runtime.ts";
+import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
+import { sdkClient } from "../helpers.ts";
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator({ estate: [{ kind: "cvm", id: "ins-cam00001", tags: { env: "prod" } }], rateLimit: false });
+});
+afterAll(() => emulator.close());
+
+describe("docs/cam-policy.json", () => {
+  it("allows exactly the CSIP actions the functions call", async () => {
+    const config = parseConfig(
+      `version: 1
+state: { path: ${mkdtempSync(join(tmpdir(), "csip-scan-cam-"))} }
+assetChange: { syncUnknown: true, syncWaitSeconds: 1 }
+assetGroups:
+  prod: { include: [{ tags: { env: prod } }] }
+policies:
+  - { name: p, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], onAssetChange: true }
+`,
+      "cam.yaml",
+      {},
+    );
+    const deps = () => runDeps(config, sdkClient(emulator), { logger: silentLogger() });
+    // Every path that calls CSIP: a scheduled run (inventory of every kind, the look for earlier
+    // tasks, creation), and an asset change naming an asset CSIP does not know yet (the sync).
+    await runScheduledScan(deps(), config, { policy: "p", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
+    const event = { specversion: "1.0", id: "cam-1", type: "cvm:CloudEvent:ApiCall", source: "cvm.cloud.tencent", data: { eventName: "RunInstances", responseElements: { InstanceIdSet: ["ins-cam00001", "ins-unknown1"] } } };
+    await runAssetChange(deps(), config, parseAssetChangeDelivery(event));
+
+    const called = new Set(emulator.calls.map((c) => `csip:${c.action}`));
+    const policy = JSON.parse(readFileSync("docs/cam-policy.json", "utf8")) as { statement: { effect: string; action: string[]; resource: string[] }[] };
+    expect(policy.statement).toHaveLength(1);
+    expect(policy.statement[0]!.effect).toBe("allow");
+    expect(new Set(policy.statement[0]!.action)).toEqual(called);
+  });
+});
