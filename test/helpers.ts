@@ -1,8 +1,12 @@
 import { createHash, createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import fc from "fast-check";
+import { expect } from "vitest";
 import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
-import { LOCAL_ACCOUNT, type Emulator, type EmulatorAccount } from "../local/emulator/server.ts";
+import { CsipScanError, EventError } from "../shared/errors.ts";
+import type { EstateAssetInput } from "../local/emulator/estate.ts";
+import { LOCAL_ACCOUNT, startEmulator, type Emulator, type EmulatorAccount, type EmulatorOptions } from "../local/emulator/server.ts";
 
 /** The official SDK pointed at the emulator. */
 export function sdkClient(emulator: Emulator, account: EmulatorAccount = LOCAL_ACCOUNT, extra: { region?: string; timeoutSeconds?: number } = {}): CsipClient {
@@ -99,4 +103,55 @@ export async function caught(promise: Promise<unknown>): Promise<Error & Record<
     return error as Error & Record<string, unknown>;
   }
   throw new Error("expected the promise to reject");
+}
+
+const HANDLER_ENV = ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "CSIP_ENDPOINT", "CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS", "CSIP_SCAN_LOG_LEVEL", "CSIP_SCAN_CONFIG"];
+
+/**
+ * Starts the emulator and a webhook listener, and sets the variables a deployed handler reads (the
+ * emulator's key, CSIP_ENDPOINT, local webhooks allowed) as SCF would. `stop` closes both and unsets them.
+ */
+export async function startHandlerWorld(estate: EstateAssetInput[], options: EmulatorOptions = {}) {
+  const emulator = await startEmulator({ estate, ...options });
+  const hook = await startListener();
+  Object.assign(process.env, {
+    TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
+    TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey,
+    CSIP_ENDPOINT: emulator.url,
+    CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1",
+    CSIP_SCAN_LOG_LEVEL: "silent",
+  });
+  return {
+    emulator,
+    hook,
+    async stop() {
+      await emulator.close();
+      await hook.close();
+      for (const name of HANDLER_ENV) delete process.env[name];
+    },
+  };
+}
+
+/**
+ * Feeds a handler generated input: whatever it is given, only the project's typed errors come out,
+ * and an input rejected as a bad event makes no call to CSIP.
+ */
+export async function expectOnlyTypedErrors(
+  handler: (event: unknown, context: unknown) => Promise<unknown>,
+  inputs: fc.Arbitrary<unknown>,
+  emulator: Emulator,
+  numRuns: number,
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(inputs, async (input) => {
+      emulator.calls.length = 0;
+      try {
+        await handler(input, {});
+      } catch (error) {
+        expect(error).toBeInstanceOf(CsipScanError);
+        if (error instanceof EventError) expect(emulator.calls).toHaveLength(0);
+      }
+    }),
+    { numRuns },
+  );
 }

@@ -8,9 +8,9 @@ import { main_handler, scheduledScanHandler } from "../../functions/scheduled-sc
 import { EventError, NotFoundError, RunFailedError } from "../../shared/errors.ts";
 import type { RunSummary } from "../../shared/run/summary.ts";
 import { createLogger } from "../../shared/log.ts";
-import { LOCAL_ACCOUNT, startEmulator, type Emulator } from "../../local/emulator/server.ts";
+import type { Emulator } from "../../local/emulator/server.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
-import { caught, startListener } from "../helpers.ts";
+import { caught, startHandlerWorld, type startListener } from "../helpers.ts";
 import timerEvent from "../fixtures/events/timer.json" with { type: "json" };
 
 // End to end: the SCF handler, the official SDK, the emulator over HTTP, and a webhook listener on 127.0.0.1.
@@ -80,24 +80,12 @@ const creates = (): Record<string, unknown>[] => emulator.callsOf("CreateRiskCen
 const assetIds = (request: Record<string, unknown> | undefined): string[] => ((request?.Assets as { Asset: string }[]) ?? []).map((a) => a.Asset);
 const hookBodies = (): Record<string, unknown>[] => hook.received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
 
+let world: Awaited<ReturnType<typeof startHandlerWorld>>;
 beforeAll(async () => {
-  emulator = await startEmulator({ estate: ESTATE });
-  hook = await startListener();
-  Object.assign(process.env, {
-    TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
-    TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey,
-    CSIP_ENDPOINT: emulator.url,
-    CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1",
-    CSIP_SCAN_LOG_LEVEL: "silent",
-  });
+  world = await startHandlerWorld(ESTATE);
+  ({ emulator, hook } = world);
 });
-afterAll(async () => {
-  await emulator.close();
-  await hook.close();
-  for (const name of ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "CSIP_ENDPOINT", "CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS", "CSIP_SCAN_LOG_LEVEL", "CSIP_SCAN_CONFIG"]) {
-    delete process.env[name];
-  }
-});
+afterAll(() => world.stop());
 beforeEach(() => {
   emulator.calls.length = 0;
   emulator.state.tasks = [];

@@ -4,11 +4,11 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { scheduledScanHandler } from "../../../functions/scheduled-scan/index.ts";
-import { CsipScanError, EventError, RunFailedError } from "../../../shared/errors.ts";
+import { CsipScanError, RunFailedError } from "../../../shared/errors.ts";
 import { silentLogger } from "../../../shared/log.ts";
 import type { RunSummary } from "../../../shared/run/summary.ts";
-import { LOCAL_ACCOUNT, startEmulator, type Emulator, type Fault } from "../../../local/emulator/server.ts";
-import { caught, startListener } from "../../helpers.ts";
+import type { Emulator, Fault } from "../../../local/emulator/server.ts";
+import { caught, expectOnlyTypedErrors, startHandlerWorld, type startListener } from "../../helpers.ts";
 
 // What SCF does to a timer function: retries a failed run, delivers the same event twice, runs two at once.
 
@@ -55,21 +55,12 @@ const tasksPerName = (): Map<string, number> => {
   return counts;
 };
 
+let world: Awaited<ReturnType<typeof startHandlerWorld>>;
 beforeAll(async () => {
-  emulator = await startEmulator({ estate: ESTATE, rateLimit: false });
-  hook = await startListener();
-  Object.assign(process.env, {
-    TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
-    TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey,
-    CSIP_ENDPOINT: emulator.url,
-    CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1",
-  });
+  world = await startHandlerWorld(ESTATE, { rateLimit: false });
+  ({ emulator, hook } = world);
 });
-afterAll(async () => {
-  await emulator.close();
-  await hook.close();
-  for (const name of ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "CSIP_ENDPOINT", "CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS", "CSIP_SCAN_CONFIG"]) delete process.env[name];
-});
+afterAll(() => world.stop());
 beforeEach(() => {
   emulator.state.tasks = [];
   emulator.calls.length = 0;
@@ -223,17 +214,6 @@ describe("bad input", () => {
       fc.anything(),
       fc.record({ Type: fc.constantFrom("Timer", "timer", "Cos", 1), TriggerName: fc.oneof(fc.string(), fc.constant("nightly")), Time: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), Message: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: [] }),
     );
-    await fc.assert(
-      fc.asyncProperty(timerish, async (event) => {
-        emulator.calls.length = 0;
-        try {
-          await handler(event, {});
-        } catch (error) {
-          expect(error).toBeInstanceOf(CsipScanError);
-          if (error instanceof EventError) expect(emulator.calls).toHaveLength(0);
-        }
-      }),
-      { numRuns: 150 },
-    );
+    await expectOnlyTypedErrors(handler, timerish, emulator, 150);
   });
 });
