@@ -207,6 +207,14 @@ const deleteRiskScanTask: Handler = (p, { state, account }) => {
 const tagList = (a: EstateAsset): { Name: string; Value: string }[] =>
   Object.entries(a.tags).map(([Name, Value]) => ({ Name, Value }));
 
+/** Fields every list item has: tags, member account, owner. */
+const owned = (a: EstateAsset, acc: EmulatorAccount): Record<string, unknown> => ({
+  Tag: tagList(a),
+  MemberId: a.memberId ?? "",
+  AppId: Number(acc.appId),
+  Uin: acc.uin,
+});
+
 /** Items in the SDK models' shapes: CVMAssetVO, IpAssetListVO, DomainAssetVO (lists!), DBAssetVO. */
 const ITEM_SHAPES: Record<EstateAsset["kind"], (a: EstateAsset, account: EmulatorAccount) => Record<string, unknown>> = {
   cvm: (a, acc) => ({
@@ -216,10 +224,7 @@ const ITEM_SHAPES: Record<EstateAsset["kind"], (a: EstateAsset, account: Emulato
     Region: a.region,
     PublicIp: a.publicIp ?? "",
     PrivateIp: "10.0.0.10",
-    Tag: tagList(a),
-    MemberId: a.memberId ?? "",
-    AppId: Number(acc.appId),
-    Uin: acc.uin,
+    ...owned(a, acc),
     InstanceState: "RUNNING",
     CVMStatus: 1,
     AgentStatus: 1,
@@ -230,10 +235,7 @@ const ITEM_SHAPES: Record<EstateAsset["kind"], (a: EstateAsset, account: Emulato
     PublicIp: a.id,
     AssetType: a.type ?? "EIP",
     Region: a.region,
-    Tag: tagList(a),
-    MemberId: a.memberId ?? "",
-    AppId: Number(acc.appId),
-    Uin: acc.uin,
+    ...owned(a, acc),
     IsCloud: 1,
     VerifyStatus: a.authorized ? 1 : 0,
   }),
@@ -243,10 +245,7 @@ const ITEM_SHAPES: Record<EstateAsset["kind"], (a: EstateAsset, account: Emulato
     SubDomain: a.id,
     AssetType: [a.type ?? "CLB"],
     Region: [a.region],
-    Tag: tagList(a),
-    MemberId: a.memberId ?? "",
-    AppId: Number(acc.appId),
-    Uin: acc.uin,
+    ...owned(a, acc),
     IsCloud: 1,
     VerifyStatus: a.authorized ? 1 : 0,
   }),
@@ -256,10 +255,7 @@ const ITEM_SHAPES: Record<EstateAsset["kind"], (a: EstateAsset, account: Emulato
     AssetType: a.type ?? "MYSQL",
     Region: a.region,
     PublicIp: a.publicIp ?? "",
-    Tag: tagList(a),
-    MemberId: a.memberId ?? "",
-    AppId: Number(acc.appId),
-    Uin: acc.uin,
+    ...owned(a, acc),
     Status: 1,
   }),
 };
