@@ -12,7 +12,7 @@ export interface Scheduler {
  */
 export function startScheduler(config: Config, fire: (policy: string, scheduledTime: Date) => Promise<void>): Scheduler {
   const tasks: ScheduledTask[] = [];
-  const running = new Set<string>();
+  const running = new Map<string, Promise<void>>();
   for (const policy of config.policies) {
     const parsed = parseScfCron(policy.schedule);
     if (!parsed.ok) continue;
@@ -22,20 +22,19 @@ export function startScheduler(config: Config, fire: (policy: string, scheduledT
         const scheduled = new Date(Math.floor(context.date.getTime() / 1000) * 1000);
         const wall = wallTime(scheduled, config.timezone);
         if (!matchesDate(parsed.cron, wall.year, wall.month, wall.day) || running.has(policy.name)) return;
-        running.add(policy.name);
-        try {
-          await fire(policy.name, scheduled);
-        } finally {
-          running.delete(policy.name);
-        }
+        const run = fire(policy.name, scheduled).finally(() => running.delete(policy.name));
+        running.set(policy.name, run);
+        await run;
       },
       { name: policy.name, timezone: config.timezone, noOverlap: true },
     );
     tasks.push(task);
   }
   return {
+    /** Stops firing, and waits for the runs in progress to finish. */
     async stop() {
       await Promise.all(tasks.map((t) => t.destroy()));
+      await Promise.allSettled(running.values());
     },
   };
 }

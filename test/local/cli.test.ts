@@ -108,6 +108,30 @@ policies:
     expect(stderr).toContain(message);
   });
 
+  it("start fires a policy on its schedule through node-cron, one run at a time", async () => {
+    const file = tempConfig(`version: 1
+timezone: UTC
+policies:
+  - { name: every-second, schedule: "* * * * * ? 2020-2099", urls: [a.example.com], scanItems: [port] }
+  - { name: never-this-year, schedule: "* * * * * ? 2098", urls: [b.example.com], scanItems: [port] }
+`);
+    const child = spawn(process.execPath, [CLI, "start", "--no-run-now", "--config", file], { env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" } });
+    let stdout = "";
+    let interrupted = false;
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (!interrupted && (stdout.match(/running every-second/g) ?? []).length >= 2) interrupted = child.kill("SIGINT");
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code, `${stdout}\n${stderr}`).toBe(0);
+    expect(stdout).not.toContain("Running every policy once now");
+    expect(stdout).toContain("OK  policy every-second");
+    // The year field is checked when node-cron fires: 2098 is not now.
+    expect(stdout).not.toContain("running never-this-year");
+  });
+
   it("notify-test sends one test message and prints the answer", async () => {
     const listener = await startListener(() => ({ status: 200, body: '{"errcode":0,"errmsg":"ok"}' }));
     try {
