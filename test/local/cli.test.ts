@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { createCsipClient } from "../../shared/csip/client.ts";
+import { LOCAL_ACCOUNT } from "../../local/emulator/server.ts";
 import { startListener } from "../helpers.ts";
 
 // The CLI as people run it: a real process, real exit codes, real output.
@@ -130,6 +132,23 @@ policies:
     expect(stdout).toContain("OK  policy every-second");
     // The year field is checked when node-cron fires: 2098 is not now.
     expect(stdout).not.toContain("running never-this-year");
+  });
+
+  it("emulator serves the demo estate to the official SDK until Ctrl-C", async () => {
+    const child = spawn(process.execPath, [CLI, "emulator", "--port", "0"]);
+    let stdout = "";
+    const url = await new Promise<string>((resolve) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const found = /CSIP_ENDPOINT=(\S+)/.exec(stdout);
+        if (found) resolve(found[1]!);
+      });
+    });
+    const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: url });
+    const answer = await csip.call("DescribeDomainAssets", { Filter: { Limit: 100 } });
+    expect(answer.Total).toBe(5);
+    child.kill("SIGINT");
+    expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(0);
   });
 
   it("notify-test sends one test message and prints the answer", async () => {
