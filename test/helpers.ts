@@ -2,7 +2,7 @@ import { createHash, createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import fc from "fast-check";
-import { expect } from "vitest";
+import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
 import { CsipScanError, EventError } from "../shared/errors.ts";
 import type { EstateAssetInput } from "../local/emulator/estate.ts";
@@ -124,6 +124,15 @@ export async function startHandlerWorld(estate: EstateAssetInput[], options: Emu
   return {
     emulator,
     hook,
+    /** Forgets calls, tasks, faults, settings and received messages: each test starts clean. */
+    reset() {
+      emulator.calls.length = 0;
+      emulator.state.tasks = [];
+      emulator.state.pendingSync = [];
+      emulator.state.createTaskWhenUnauthorized = false;
+      emulator.clearFaults();
+      hook.received.length = 0;
+    },
     async stop() {
       await emulator.close();
       await hook.close();
@@ -154,4 +163,17 @@ export async function expectOnlyTypedErrors(
     }),
     { numRuns },
   );
+}
+
+export type HandlerWorld = Awaited<ReturnType<typeof startHandlerWorld>>;
+
+/** Registers the hooks of a suite that runs handlers: the world for the file, reset before each test. */
+export function useHandlerWorld(estate: EstateAssetInput[], options: EmulatorOptions, bind: (world: HandlerWorld) => void): void {
+  let world: HandlerWorld;
+  beforeAll(async () => {
+    world = await startHandlerWorld(estate, options);
+    bind(world);
+  });
+  afterAll(() => world.stop());
+  beforeEach(() => world.reset());
 }

@@ -2,13 +2,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { assetChangeHandler } from "../../functions/asset-change/index.ts";
 import { EventError } from "../../shared/errors.ts";
 import { silentLogger } from "../../shared/log.ts";
 import type { Emulator } from "../../local/emulator/server.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
-import { caught, expectOnlyTypedErrors, startHandlerWorld, type startListener } from "../helpers.ts";
+import { caught, expectOnlyTypedErrors, useHandlerWorld, type startListener } from "../helpers.ts";
 import ckafka from "../fixtures/events/ckafka.json" with { type: "json" };
 import cmq from "../fixtures/events/cmq-topic.json" with { type: "json" };
 import runInstances from "../fixtures/events/eventbridge-run-instances.json" with { type: "json" };
@@ -59,17 +59,7 @@ const event = (id: string, instanceIds: string[]) => ({
   data: { ...runInstances.data, responseElements: JSON.stringify({ InstanceIdSet: instanceIds }) },
 });
 
-let world: Awaited<ReturnType<typeof startHandlerWorld>>;
-beforeAll(async () => {
-  world = await startHandlerWorld(ESTATE, { rateLimit: false });
-  ({ emulator, hook } = world);
-});
-afterAll(() => world.stop());
-beforeEach(() => {
-  emulator.calls.length = 0;
-  emulator.state.tasks = [];
-  hook.received.length = 0;
-});
+useHandlerWorld(ESTATE, { rateLimit: false }, (world) => ({ emulator, hook } = world));
 
 describe("asset-change main_handler", () => {
   it.each<[string, unknown]>([

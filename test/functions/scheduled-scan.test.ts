@@ -3,14 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { Webhook } from "standardwebhooks";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main_handler, scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
 import { EventError, NotFoundError, RunFailedError } from "../../shared/errors.ts";
 import type { RunSummary } from "../../shared/run/summary.ts";
 import { createLogger } from "../../shared/log.ts";
 import type { Emulator } from "../../local/emulator/server.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
-import { caught, startHandlerWorld, type startListener } from "../helpers.ts";
+import { caught, useHandlerWorld, type startListener } from "../helpers.ts";
 import timerEvent from "../fixtures/events/timer.json" with { type: "json" };
 
 // End to end: the SCF handler, the official SDK, the emulator over HTTP, and a webhook listener on 127.0.0.1.
@@ -80,20 +80,7 @@ const creates = (): Record<string, unknown>[] => emulator.callsOf("CreateRiskCen
 const assetIds = (request: Record<string, unknown> | undefined): string[] => ((request?.Assets as { Asset: string }[]) ?? []).map((a) => a.Asset);
 const hookBodies = (): Record<string, unknown>[] => hook.received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
 
-let world: Awaited<ReturnType<typeof startHandlerWorld>>;
-beforeAll(async () => {
-  world = await startHandlerWorld(ESTATE);
-  ({ emulator, hook } = world);
-});
-afterAll(() => world.stop());
-beforeEach(() => {
-  emulator.calls.length = 0;
-  emulator.state.tasks = [];
-  hook.received.length = 0;
-});
-afterEach(() => {
-  emulator.state.createTaskWhenUnauthorized = false;
-});
+useHandlerWorld(ESTATE, {}, (world) => ({ emulator, hook } = world));
 
 describe("scheduled-scan main_handler", () => {
   it("expands tags with value lists, nested groups and excludes into one task", async () => {

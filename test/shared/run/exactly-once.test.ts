@@ -2,13 +2,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { scheduledScanHandler } from "../../../functions/scheduled-scan/index.ts";
 import { CsipScanError, RunFailedError } from "../../../shared/errors.ts";
 import { silentLogger } from "../../../shared/log.ts";
 import type { RunSummary } from "../../../shared/run/summary.ts";
 import type { Emulator, Fault } from "../../../local/emulator/server.ts";
-import { caught, expectOnlyTypedErrors, startHandlerWorld, type startListener } from "../../helpers.ts";
+import { caught, expectOnlyTypedErrors, useHandlerWorld, type startListener } from "../../helpers.ts";
 
 // What SCF does to a timer function: retries a failed run, delivers the same event twice, runs two at once.
 
@@ -55,18 +55,7 @@ const tasksPerName = (): Map<string, number> => {
   return counts;
 };
 
-let world: Awaited<ReturnType<typeof startHandlerWorld>>;
-beforeAll(async () => {
-  world = await startHandlerWorld(ESTATE, { rateLimit: false });
-  ({ emulator, hook } = world);
-});
-afterAll(() => world.stop());
-beforeEach(() => {
-  emulator.state.tasks = [];
-  emulator.calls.length = 0;
-  hook.received.length = 0;
-});
-afterEach(() => emulator.clearFaults());
+useHandlerWorld(ESTATE, { rateLimit: false }, (world) => ({ emulator, hook } = world));
 
 describe("creating each task exactly once", () => {
   it("the same timer event twice: one task per chunk, one notification", async () => {
