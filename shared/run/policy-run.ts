@@ -197,7 +197,9 @@ async function notify(deps: RunDeps, config: Config, policy: Policy, summary: Ru
       // disturb the reminders of the scheduled runs.
       const key = `announced/${summary.trigger === "asset-change" ? "change:" : ""}${policy.name}/${name}`;
       const last = await deps.store.get<Announcement>(key);
-      const news = !last || last.set !== current || now - last.at >= durationMs(policy.remindAfter);
+      // Decided once per run: a repeated delivery must build the very report the first one sent.
+      const news = record.news?.[name] ?? (!last || last.set !== current || now - last.at >= durationMs(policy.remindAfter));
+      record.news = { ...record.news, [name]: news };
       const report = reportFor(policy, summary, news);
       if (!report) {
         if (!last || last.set !== current) await deps.store.set(key, { set: current, at: now });

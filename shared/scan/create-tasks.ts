@@ -35,6 +35,8 @@ export interface RunRecord {
   warnings: string[];
   /** Per notifier, the hash of the content it was sent. */
   notified: Record<string, string>;
+  /** Per notifier, whether this run's unauthorized assets were news to it (decided once per run). */
+  news?: Record<string, boolean>;
 }
 
 export function emptyRecord(): RunRecord {

@@ -255,6 +255,19 @@ ${scope}
     expect(() => forged.verify(request!.body, request!.headers as Record<string, string>)).toThrow();
   });
 
+  it("the same timer event twice sends one message, unauthorized assets and summary alike", async () => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [prod-web]
+    scanItems: [port]
+    notify: [secops]
+    notifyOn: [unauthorized, summary]`);
+    await main_handler(timer("nightly"), {});
+    const again = await main_handler(timer("nightly"), {});
+    expect(hookBodies()).toEqual([expect.objectContaining({ reasons: ["unauthorized", "summary"] })]);
+    expect(again.notifications).toEqual([{ notifier: "secops", delivered: true, via: "sent before" }]);
+  });
+
   it("sends nothing when notifyOn's conditions do not hold", async () => {
     usePolicies(`  - name: quiet
     schedule: "0 0 3 * * * *"
