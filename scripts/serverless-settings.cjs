@@ -5,10 +5,19 @@
 const { readFileSync } = require("node:fs");
 const { parse } = require("yaml");
 
-function config() {
-  const file = process.env.CSIP_SCAN_CONFIG || "config/scan-policies.yaml";
-  return parse(readFileSync(file, "utf8")) || {};
+const file = () => process.env.CSIP_SCAN_CONFIG || "config/scan-policies.yaml";
+let read;
+
+/** The policy file's text and content, read once per serverless command. */
+function source() {
+  if (!read) {
+    const text = readFileSync(file(), "utf8");
+    read = { text, config: parse(text) || {} };
+  }
+  return read;
 }
+
+const config = () => source().config;
 
 /** One timer trigger per policy, named after it (the plugin cannot set a timer's message). */
 module.exports.timers = () =>
@@ -40,7 +49,7 @@ module.exports.region = () => config().region || process.env.TENCENTCLOUD_REGION
  * that is set where `serverless deploy` runs, such as the webhook URLs.
  */
 module.exports.environment = () => {
-  const text = readFileSync(process.env.CSIP_SCAN_CONFIG || "config/scan-policies.yaml", "utf8");
+  const { text } = source();
   const variables = { CSIP_SCAN_CONFIG: "/var/user/config/scan-policies.yaml" };
   for (const [, name] of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) {
     if (process.env[name] !== undefined) variables[name] = process.env[name];

@@ -94,6 +94,13 @@ export class DeliveryError extends CsipScanError {
   }
 }
 
+/** What a summary says of a failure: its API code (else its class), RequestId when it has one, and its text. */
+export function errorFacts(error: unknown): { code: string; requestId?: string; message: string } {
+  const e = (error ?? {}) as { code?: unknown; requestId?: unknown; name?: unknown };
+  const code = typeof e.code === "string" ? e.code : typeof e.name === "string" ? e.name : "Error";
+  return { code, ...(typeof e.requestId === "string" && e.requestId ? { requestId: e.requestId } : {}), message: describeError(error) };
+}
+
 /** Short text of any thrown value, for summaries. */
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

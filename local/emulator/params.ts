@@ -17,8 +17,6 @@ const reference = createRequire(import.meta.url)("./csip-params.json") as {
   objects: Record<string, Member[]>;
 };
 
-export const REFERENCE_ACTIONS: readonly string[] = Object.keys(reference.actions);
-
 export interface ParamProblem {
   code: "UnknownParameter" | "MissingParameter" | "InvalidParameter";
   message: string;

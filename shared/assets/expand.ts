@@ -1,6 +1,6 @@
 import type { AssetGroup, Config, Policy, Selector } from "../config/schema.ts";
 import type { Inventory } from "./inventory.ts";
-import { ALL_KINDS, ASSET_KINDS, kindsForId, type Asset, type AssetKind } from "./kinds.ts";
+import { ALL_KINDS, kindsForId, type Asset, type AssetKind } from "./kinds.ts";
 
 export interface Expansion {
   /** The assets, without duplicates, ordered by kind then ID. */
@@ -93,8 +93,4 @@ const key = (asset: Asset): string => `${asset.kind}:${asset.id}`;
 
 function compareAssets(a: Asset, b: Asset): number {
   return ALL_KINDS.indexOf(a.kind) - ALL_KINDS.indexOf(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-export function describeAsset(asset: Asset): string {
-  return `${ASSET_KINDS[asset.kind].label} ${asset.id}${asset.name !== asset.id ? ` (${asset.name})` : ""}`;
 }

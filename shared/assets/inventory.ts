@@ -1,4 +1,4 @@
-import type { CsipClient } from "../csip/client.ts";
+import { memberParam, type CsipClient } from "../csip/client.ts";
 import { CsipScanError } from "../errors.ts";
 import { ASSET_KINDS, type Asset, type AssetKind } from "./kinds.ts";
 
@@ -64,7 +64,7 @@ export class InventoryCache {
     for (let page = 0; page < maxPages; page++) {
       this.calls++;
       const answer = (await this.csip.call(spec.listAction, {
-        ...(memberIds && memberIds.length > 0 ? { MemberId: [...memberIds] } : {}),
+        ...memberParam(memberIds),
         Filter: { Limit: pageSize, Offset: page * pageSize },
       })) as { Total?: number; TotalCount?: number; Data?: Record<string, unknown>[] };
       const items = answer.Data ?? [];

@@ -1,4 +1,4 @@
-import type { CsipClient } from "../csip/client.ts";
+import { memberParam, type CsipClient } from "../csip/client.ts";
 import { ASSET_KINDS, kindsForId, type Asset, type AssetKind } from "./kinds.ts";
 
 export interface Lookup {
@@ -36,7 +36,7 @@ export async function lookupAssets(csip: CsipClient, ids: readonly string[], mem
       const values = open.slice(i, i + VALUES_PER_CALL);
       calls++;
       const answer = (await csip.call(spec.listAction, {
-        ...(memberIds && memberIds.length > 0 ? { MemberId: [...memberIds] } : {}),
+        ...memberParam(memberIds),
         Filter: { Limit: 100, Offset: 0, Filters: [{ Name: field, Values: values, OperatorType: 7 }] },
       })) as { Data?: Record<string, unknown>[] };
       for (const item of answer.Data ?? []) {

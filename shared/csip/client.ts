@@ -22,6 +22,11 @@ export type CsipAction = keyof CsipActions;
 export type RequestOf<A extends CsipAction> = CsipActions[A][0];
 export type ResponseOf<A extends CsipAction> = CsipActions[A][1];
 
+/** The `MemberId` parameter: the member accounts to act for, or nothing for the caller's own account. */
+export function memberParam(memberIds: readonly string[] | undefined): { MemberId?: string[] } {
+  return memberIds && memberIds.length > 0 ? { MemberId: [...memberIds] } : {};
+}
+
 /** The project's one door to the CSIP API. Every failure comes out as a CloudApiError. */
 export interface CsipClient {
   call<A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>>;
@@ -29,7 +34,6 @@ export interface CsipClient {
   readonly account?: string;
 }
 
-export const API_VERSION = "2022-11-21";
 export const OFFICIAL_ENDPOINT = "csip.tencentcloudapi.com";
 export const INTL_ENDPOINT = "csip.intl.tencentcloudapi.com";
 

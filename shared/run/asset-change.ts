@@ -3,12 +3,14 @@ import { expandGroups } from "../assets/expand.ts";
 import { buildInventory } from "../assets/inventory.ts";
 import { ALL_KINDS, type Asset } from "../assets/kinds.ts";
 import { lookupAssets } from "../assets/lookup.ts";
+import { errorFacts } from "../errors.ts";
+import { memberParam } from "../csip/client.ts";
 import { durationMs, type Config, type Policy } from "../config/schema.ts";
 import type { ChangeEvent } from "../events/asset-change-event.ts";
 import { assetIdsOf } from "../events/extractors.ts";
 import type { RunError } from "../notify/report.ts";
 import { planScanTasks } from "../scan/requests.ts";
-import { executePlanned, finishSummary, newSummary, runError, type RunDeps } from "./policy-run.ts";
+import { executePlanned, finishSummary, newSummary, type RunDeps } from "./policy-run.ts";
 import type { RunSummary } from "./summary.ts";
 
 /** What one asset-change delivery did. */
@@ -47,7 +49,7 @@ async function findAssets(deps: RunDeps, config: Config, ids: string[], memberId
   let unknown = first.unknown;
   const { syncUnknown, syncWaitSeconds } = config.assetChange;
   if (unknown.length > 0 && syncUnknown && syncWaitSeconds > 0) {
-    await deps.csip.call("CreateAssetSyncTask", memberIds && memberIds.length > 0 ? { MemberId: [...memberIds] } : {});
+    await deps.csip.call("CreateAssetSyncTask", memberParam(memberIds));
     const giveUpAt = Date.now() + Math.min(syncWaitSeconds * 1000, deps.deadline.remainingMs());
     for (let wait = 1000; unknown.length > 0 && Date.now() + wait <= giveUpAt; wait *= 2) {
       await (deps.sleep ?? sleepFor)(wait);
@@ -137,7 +139,7 @@ export async function runAssetChange(deps: RunDeps, config: Config, events: Chan
       assets = [...new Set(found.values())];
       for (const a of assets) known.add(a);
     } catch (error) {
-      summary.errors.push(runError(error));
+      summary.errors.push(errorFacts(error));
       continue;
     }
     for (const policy of scoped) {

@@ -4,10 +4,10 @@ import type { Asset } from "../assets/kinds.ts";
 import { durationMs, type Config, type Policy } from "../config/schema.ts";
 import type { CsipClient } from "../csip/client.ts";
 import type { RetryPolicy } from "../csip/retry.ts";
-import { describeError } from "../errors.ts";
+import { errorFacts } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Deliver, DeliveryResult } from "../notify/deliver.ts";
-import { HOW_TO_AUTHORIZE, type RunError, type RunReport, type UnauthorizedAsset } from "../notify/report.ts";
+import { HOW_TO_AUTHORIZE, type RunReport, type UnauthorizedAsset } from "../notify/report.ts";
 import { createScanTasks, emptyRecord, type RunRecord } from "../scan/create-tasks.ts";
 import { scanAssetType, type PlannedTask } from "../scan/requests.ts";
 import type { StateStore } from "../state/store.ts";
@@ -79,7 +79,7 @@ export async function executePlanned(
       await save();
     });
   } catch (error) {
-    summary.errors.push(runError(error));
+    summary.errors.push(errorFacts(error));
   }
 }
 
@@ -126,12 +126,6 @@ async function createTasks(
   summary.durationsMs.tasks = Date.now() - started;
 }
 
-export function runError(error: unknown): RunError {
-  const e = error as { code?: string; requestId?: string; name?: string };
-  const code = typeof e.code === "string" ? e.code : (e.name ?? "Error");
-  return { code, ...(e.requestId ? { requestId: e.requestId } : {}), message: describeError(error) };
-}
-
 function describeUnauthorized(value: string, known: readonly Asset[], policy: Policy): UnauthorizedAsset {
   const asset = known.find((a) => a.id === value || a.aliases.includes(value));
   const memberId = asset?.memberId ?? (policy.memberIds?.length === 1 ? policy.memberIds[0] : undefined);
@@ -143,8 +137,6 @@ function describeUnauthorized(value: string, known: readonly Asset[], policy: Po
     ...(memberId ? { memberId } : {}),
   };
 }
-
-export type Reason = RunReport["reasons"][number];
 
 /** The report for this run with the reasons that hold, or undefined when none does. */
 export function reportFor(policy: Policy, summary: RunSummary, unauthorizedIsNews = true): RunReport | undefined {

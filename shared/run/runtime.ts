@@ -9,7 +9,7 @@ import { networkDelivery, type Deliver } from "../notify/deliver.ts";
 import { allowLocalWebhooks } from "../notify/url-policy.ts";
 import { FileStateStore, type StateStore } from "../state/store.ts";
 import { deadlineIn } from "./deadline.ts";
-import type { RunDeps } from "./scheduled-scan.ts";
+import type { RunDeps } from "./policy-run.ts";
 
 /** The region of API calls: the config's, else TENCENTCLOUD_REGION, else ap-guangzhou. */
 export function regionOf(config: Config, env: NodeJS.ProcessEnv = process.env): string {

@@ -1,13 +1,10 @@
 import { expandGroups, kindsNeeded, policyGroups } from "../assets/expand.ts";
 import type { Asset } from "../assets/kinds.ts";
 import type { Config, Policy } from "../config/schema.ts";
-import { NotFoundError } from "../errors.ts";
+import { errorFacts, NotFoundError } from "../errors.ts";
 import { planScanTasks, taskName, type PlannedTask } from "../scan/requests.ts";
-import { executePlanned, finishSummary, newSummary, runError, type RunDeps } from "./policy-run.ts";
+import { executePlanned, finishSummary, newSummary, type RunDeps } from "./policy-run.ts";
 import type { RunSummary } from "./summary.ts";
-
-export type { RunDeps } from "./policy-run.ts";
-export { reportFor } from "./policy-run.ts";
 
 export interface RunRequest {
   policy: string;
@@ -80,7 +77,7 @@ async function expandTargets(
     }
     return { assets: expansion.assets, knownAssets: [...inventory.assets] };
   } catch (error) {
-    summary.errors.push(runError(error));
+    summary.errors.push(errorFacts(error));
     return { assets: [], knownAssets: [] };
   }
 }

@@ -2,7 +2,7 @@ import type { Policy } from "../config/schema.ts";
 import type { CsipClient, Models } from "../csip/client.ts";
 import { backoffMs, type RetryPolicy } from "../csip/retry.ts";
 import { isAmbiguousWrite } from "../csip/retryable.ts";
-import { CloudApiError, describeError } from "../errors.ts";
+import { CloudApiError, errorFacts } from "../errors.ts";
 import type { Deadline } from "../run/deadline.ts";
 import type { PlannedTask, ScanTaskRequest } from "./requests.ts";
 
@@ -221,10 +221,8 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
 }
 
 function failure(chunk: number, error: unknown, context?: string): TaskFailure {
-  const prefix = context ? `${context}: ` : "";
-  return error instanceof CloudApiError
-    ? { chunk, code: error.code, ...(error.requestId ? { requestId: error.requestId } : {}), message: prefix + error.message }
-    : { chunk, code: "Error", message: prefix + describeError(error) };
+  const facts = errorFacts(error);
+  return { chunk, ...facts, message: context ? `${context}: ${facts.message}` : facts.message };
 }
 
 function commonPrefix(names: readonly string[]): string {
