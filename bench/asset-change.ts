@@ -3,12 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../shared/config/load.ts";
 import { createCsipClient } from "../shared/csip/client.ts";
-import { parseAssetChangeDelivery } from "../shared/events/asset-change-event.ts";
+import { readEnvironment } from "../shared/env.ts";
+import { parseAssetChangeDelivery } from "../shared/events/delivery.ts";
 import { silentLogger } from "../shared/log.ts";
 import { runAssetChange } from "../shared/run/asset-change.ts";
 import { runScheduledScan } from "../shared/run/scheduled-scan.ts";
-import { runDeps } from "../shared/run/runtime.ts";
-import { LOCAL_ACCOUNT, startEmulator } from "../local/emulator/server.ts";
+import { createServices, startRun } from "../shared/run/services.ts";
+import { LOCAL_ACCOUNT } from "../local/emulator/accounts.ts";
+import { startEmulator } from "../local/emulator/server.ts";
 import { median, printTable } from "./report.ts";
 
 /**
@@ -30,9 +32,10 @@ export async function benchAssetChange(): Promise<void> {
         `assetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
         `policies:\n  - { name: on-change, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], onAssetChange: true, maxAssetsPerTask: 10000 }\n`,
       "bench.yaml",
-      {},
+      readEnvironment({}),
     );
     const sdk = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: emulator.url });
+    const services = createServices(config, readEnvironment({}), { sdk, logger: silentLogger() });
     const measure = async (run: () => Promise<unknown>) => {
       emulator.calls.length = 0;
       const started = Date.now();
@@ -52,10 +55,10 @@ export async function benchAssetChange(): Promise<void> {
     const change = [];
     const walk = [];
     for (let i = 0; i < RUNS; i++) {
-      change.push(await measure(() => runAssetChange(runDeps(config, sdk, { logger: silentLogger() }), config, parseAssetChangeDelivery(event(i)))));
+      change.push(await measure(() => runAssetChange(startRun(services), parseAssetChangeDelivery(event(i)))));
       walk.push(
         await measure(() =>
-          runScheduledScan(runDeps(config, sdk, { logger: silentLogger() }), config, { policy: "on-change", scheduledTime: new Date(Date.UTC(2026, 0, 1, i)), trigger: "manual" }),
+          runScheduledScan(startRun(services), { policy: "on-change", scheduledTime: new Date(Date.UTC(2026, 0, 1, i)), trigger: "manual" }),
         ),
       );
     }

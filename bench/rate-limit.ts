@@ -5,8 +5,10 @@ import { parseConfig } from "../shared/config/load.ts";
 import { createCsipClient } from "../shared/csip/client.ts";
 import { silentLogger } from "../shared/log.ts";
 import { runScheduledScan } from "../shared/run/scheduled-scan.ts";
-import { runDeps } from "../shared/run/runtime.ts";
-import { LOCAL_ACCOUNT, startEmulator, type RecordedCall } from "../local/emulator/server.ts";
+import { readEnvironment } from "../shared/env.ts";
+import { createServices, startRun } from "../shared/run/services.ts";
+import { LOCAL_ACCOUNT } from "../local/emulator/accounts.ts";
+import { startEmulator, type RecordedCall } from "../local/emulator/server.ts";
 import { printTable } from "./report.ts";
 
 /**
@@ -38,13 +40,13 @@ async function once(perSecond: number): Promise<string[][]> {
       `version: 1\nrateLimit: { perSecond: ${perSecond}, marginMs: 20 }\nretry: { baseMs: 200, capMs: 5000, attempts: 10 }\n` +
         `state: { path: ${mkdtempSync(join(tmpdir(), "csip-scan-bench-"))} }\nassetGroups:\n${groups}\npolicies:\n${policies}\n`,
       "bench.yaml",
-      {},
+      readEnvironment({}),
     );
     const sdk = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: emulator.url });
-    const deps = runDeps(config, sdk, { logger: silentLogger() });
+    const run = startRun(createServices(config, readEnvironment({}), { sdk, logger: silentLogger() }));
     const time = new Date("2026-11-29T03:00:00Z");
     const started = Date.now();
-    const summaries = await Promise.all(config.policies.map((p) => runScheduledScan(deps, config, { policy: p.name, scheduledTime: time, trigger: "manual" })));
+    const summaries = await Promise.all(config.policies.map((p) => runScheduledScan(run, { policy: p.name, scheduledTime: time, trigger: "manual" })));
     const seconds = (Date.now() - started) / 1000;
     const failed = summaries.filter((s) => !s.ok).length;
     return ["DescribeCVMAssets", "DescribeScanTaskList", "CreateRiskCenterScanTask"].map((action) => {

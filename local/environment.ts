@@ -2,15 +2,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../shared/config/schema.ts";
-import type { CsipClient } from "../shared/csip/client.ts";
-import { credentialsFromEnv } from "../shared/csip/credentials.ts";
-import type { Deliver } from "../shared/notify/deliver.ts";
-import { networkDelivery } from "../shared/notify/deliver.ts";
-import { allowLocalWebhooks, isLoopbackUrl } from "../shared/notify/url-policy.ts";
-import { csipClientFor } from "../shared/run/runtime.ts";
+import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
+import { credentialsFrom } from "../shared/csip/credentials.ts";
+import type { Environment } from "../shared/env.ts";
+import { isLoopbackUrl } from "../shared/net/address-policy.ts";
+import { networkDelivery, type Deliver } from "../shared/notify/deliver.ts";
+import { regionOf, sdkClientFor, type ServiceOverrides } from "../shared/run/services.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
+import { LOCAL_ACCOUNT } from "./emulator/accounts.ts";
 import { readEstate } from "./emulator/estate.ts";
-import { LOCAL_ACCOUNT, startEmulator, type Emulator } from "./emulator/server.ts";
+import { startEmulator, type Emulator } from "./emulator/server.ts";
 
 export const DEMO_INVENTORY = "config/emulator-inventory.yaml";
 
@@ -31,13 +32,11 @@ export interface LocalConnection {
  */
 export async function connectLocal(
   config: Config,
-  options: { env?: NodeJS.ProcessEnv; say: (line: string) => void; inventory?: string },
+  options: { env: Environment; say: (line: string) => void; inventory?: string },
 ): Promise<LocalConnection> {
-  const env = options.env ?? process.env;
-  const credentials = credentialsFromEnv(env);
-  if (credentials) {
-    const csip = csipClientFor(config, { credentials, env });
-    return { csip, deliver: networkDelivery({ allowLocal: allowLocalWebhooks(env) }), close: async () => {} };
+  const { env } = options;
+  if (credentialsFrom(env)) {
+    return { csip: sdkClientFor(config, env), deliver: networkDelivery({ allowLocal: env.allowLocalWebhooks }), close: async () => {} };
   }
   const emulator = await startEmulator({ estate: await readEstate(options.inventory ?? DEMO_INVENTORY) });
   options.say(
@@ -48,8 +47,14 @@ export async function connectLocal(
       "!".repeat(78),
     ].join("\n"),
   );
-  const csip = csipClientFor(config, { credentials: LOCAL_ACCOUNT, endpoint: emulator.url, env });
-  const network = networkDelivery({ allowLocal: allowLocalWebhooks(env) });
+  const csip = createCsipClient({
+    credentials: LOCAL_ACCOUNT,
+    region: regionOf(config, env),
+    endpoint: emulator.url,
+    intl: config.intl,
+    timeoutSeconds: config.timeouts.requestSeconds,
+  });
+  const network = networkDelivery({ allowLocal: env.allowLocalWebhooks });
   const deliver: Deliver = async (name, notifier, report) => {
     if (isLoopbackUrl(notifier.url)) return network(name, notifier, report);
     options.say(`--- notifier ${name} (${notifier.type}; local mode prints instead of sending) ---\n${JSON.stringify(report, null, 2)}`);
@@ -67,4 +72,9 @@ export async function connectLocal(
       await rm(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** What runs use instead of the defaults on this connection. */
+export function localOverrides(connection: LocalConnection): ServiceOverrides {
+  return { sdk: connection.csip, deliver: connection.deliver, ...(connection.store ? { store: connection.store } : {}) };
 }

@@ -7,8 +7,8 @@ export type { Logger };
  * JSON lines on stdout (SCF ships stdout to its log service). Every string in a line
  * goes through `scrub`, so no registered secret is ever written.
  */
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
-  const level = options.level ?? process.env.CSIP_SCAN_LOG_LEVEL ?? "info";
+export function createLogger(options: { level?: string | undefined; destination?: NodeJS.WritableStream } = {}): Logger {
+  const level = options.level ?? "info";
   const destination = options.destination ?? process.stdout;
   return pino(
     { level, base: null, hooks: { streamWrite: scrub } },

@@ -3,10 +3,28 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
+import type { Config } from "../shared/config/schema.ts";
 import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
+import { readEnvironment, type Environment } from "../shared/env.ts";
 import { CsipScanError, EventError } from "../shared/errors.ts";
+import { silentLogger } from "../shared/log.ts";
+import { createServices, startRun, type RunContext, type ServiceOverrides } from "../shared/run/services.ts";
+import { LOCAL_ACCOUNT, type EmulatorAccount } from "../local/emulator/accounts.ts";
 import type { EstateAssetInput } from "../local/emulator/estate.ts";
-import { LOCAL_ACCOUNT, startEmulator, type Emulator, type EmulatorAccount, type EmulatorOptions } from "../local/emulator/server.ts";
+import { startEmulator, type Emulator, type EmulatorOptions } from "../local/emulator/server.ts";
+
+/** An environment of just these variables: never the developer's own. */
+export function envOf(variables: Record<string, string> = {}): Environment {
+  return readEnvironment(variables);
+}
+
+/** The environment tests run under: local webhooks (listeners on 127.0.0.1) allowed. */
+export const LOCAL_WEBHOOKS = envOf({ CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" });
+
+/** A run of `config` through `sdk` (the official SDK against the emulator), quiet unless told otherwise. */
+export function runWith(config: Config, sdk: CsipClient, overrides: ServiceOverrides = {}, env: Environment = LOCAL_WEBHOOKS): RunContext {
+  return startRun(createServices(config, env, { sdk, logger: silentLogger(), ...overrides }));
+}
 
 /** The official SDK pointed at the emulator. */
 export function sdkClient(emulator: Emulator, account: EmulatorAccount = LOCAL_ACCOUNT, extra: { region?: string; timeoutSeconds?: number } = {}): CsipClient {

@@ -1,12 +1,14 @@
+import { remainingFromContext } from "../../shared/clock.ts";
 import { RunFailedError } from "../../shared/errors.ts";
 import { parseTimerEvent, policyNameOf } from "../../shared/events/timer-event.ts";
-import { containerBoot, invocationDeps, type HandlerOptions } from "../../shared/run/container.ts";
 import { runScheduledScan } from "../../shared/run/scheduled-scan.ts";
+import { servicesOnDemand, startRun } from "../../shared/run/services.ts";
 import type { RunSummary } from "../../shared/run/summary.ts";
+import type { HandlerOptions } from "../options.ts";
 
 /** Builds the SCF entry point. The deployed function uses the defaults; `csip-scan invoke` passes its own. */
 export function scheduledScanHandler(options: HandlerOptions = {}) {
-  const boot = containerBoot(options.connect);
+  const services = servicesOnDemand(options);
 
   /**
    * Validates the timer event, runs the policy it names, returns the run summary. When something
@@ -15,10 +17,9 @@ export function scheduledScanHandler(options: HandlerOptions = {}) {
    */
   return async function main_handler(event: unknown, context?: unknown): Promise<RunSummary> {
     const timer = parseTimerEvent(event);
-    const { config, csip } = await boot();
-    const policy = policyNameOf(timer, config.policies.map((p) => p.name));
-    const deps = invocationDeps(config, csip, context, options);
-    const summary = await runScheduledScan(deps, config, { policy, scheduledTime: new Date(timer.Time), trigger: "timer" });
+    const ready = await services();
+    const policy = policyNameOf(timer, ready.config.policies.map((p) => p.name));
+    const summary = await runScheduledScan(startRun(ready, remainingFromContext(context)), { policy, scheduledTime: new Date(timer.Time), trigger: "timer" });
     if (!summary.ok && options.throwOnFailure !== false) {
       const problems = [...summary.errors.map((e) => e.message), ...summary.notifications.filter((n) => !n.delivered).map((n) => `notifier ${n.notifier}: ${n.error ?? "not delivered"}`)];
       throw new RunFailedError(`policy ${summary.policy} at ${summary.scheduledTime} failed: ${problems.join("; ")}`, summary);

@@ -1,22 +1,21 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { assetChangeHandler } from "../../functions/asset-change/index.ts";
-import { scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
+import { FUNCTION_NAMES, FUNCTIONS } from "../../functions/index.ts";
 import { expandGroups, kindsNeeded, policyGroups } from "../../shared/assets/expand.ts";
 import { configPath, loadConfig } from "../../shared/config/load.ts";
 import type { Config } from "../../shared/config/schema.ts";
+import { readEnvironment, type Environment } from "../../shared/env.ts";
 import { ConfigError, CsipScanError, EventError, NotFoundError } from "../../shared/errors.ts";
 import { createLogger, silentLogger } from "../../shared/log.ts";
+import { deliverTest } from "../../shared/notify/deliver.ts";
 import { findPolicy, runScheduledScan } from "../../shared/run/scheduled-scan.ts";
-import { runDeps } from "../../shared/run/runtime.ts";
+import { createServices, startRun } from "../../shared/run/services.ts";
 import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
 import { scrub } from "../../shared/secrets.ts";
+import { LOCAL_ACCOUNT } from "../emulator/accounts.ts";
 import { readEstate } from "../emulator/estate.ts";
-import { LOCAL_ACCOUNT, startEmulator } from "../emulator/server.ts";
-import { connectLocal, DEMO_INVENTORY, type LocalConnection } from "../environment.ts";
-import { deliverTest, type Deliver } from "../../shared/notify/deliver.ts";
-import { allowLocalWebhooks } from "../../shared/notify/url-policy.ts";
-import type { StateStore } from "../../shared/state/store.ts";
+import { startEmulator } from "../emulator/server.ts";
+import { connectLocal, DEMO_INVENTORY, localOverrides } from "../environment.ts";
 import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
 
 /** Wrong usage of the CLI itself. */
@@ -31,13 +30,13 @@ interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig["options"]>;
-  run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<number>;
+  run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[], env: Environment): Promise<number>;
 }
 
 const CONFIG_OPTION = { config: { type: "string" } } as const;
 
-async function readConfig(values: Record<string, unknown>): Promise<Config> {
-  return (await loadConfig(configPath(values.config as string | undefined))).config;
+async function readConfig(values: Record<string, unknown>, env: Environment): Promise<Config> {
+  return (await loadConfig(configPath(values.config as string | undefined, env), env)).config;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -45,9 +44,9 @@ const COMMANDS: Record<string, Command> = {
     summary: "check the policy file; list every problem with file, line, column and key path",
     usage: "csip-scan validate [--config FILE]",
     options: CONFIG_OPTION,
-    async run(values) {
-      const file = configPath(values.config as string | undefined);
-      const { config } = await loadConfig(file);
+    async run(values, _, env) {
+      const file = configPath(values.config as string | undefined, env);
+      const { config } = await loadConfig(file, env);
       out(`${file}: ${config.policies.length} policies, ${Object.keys(config.assetGroups).length} asset groups, ${Object.keys(config.notifiers).length} notifiers: valid`);
       return 0;
     },
@@ -57,17 +56,17 @@ const COMMANDS: Record<string, Command> = {
     summary: "show each policy: schedule, next three fire times, targets and their assets, notifiers",
     usage: "csip-scan plan [--config FILE] [--json]",
     options: { ...CONFIG_OPTION, json: { type: "boolean" } },
-    async run(values) {
-      const config = await readConfig(values);
-      const connection = await connectLocal(config, { say: err });
+    async run(values, _, env) {
+      const config = await readConfig(values, env);
+      const connection = await connectLocal(config, { env, say: err });
       try {
-        const deps = runDeps(config, connection.csip, { logger: silentLogger() });
+        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
         const now = new Date();
         const times = new Map(scheduleTable(config, now).map((row) => [row.policy, row.next]));
         const plans = [];
         for (const policy of config.policies) {
           const groups = policyGroups(policy);
-          const inventory = await deps.inventory.load(kindsNeeded(groups, config.assetGroups), policy.memberIds);
+          const inventory = await run.inventory.load(kindsNeeded(groups, config.assetGroups), policy.memberIds);
           const expansion = expandGroups(groups, config.assetGroups, inventory);
           plans.push({
             policy: policy.name,
@@ -111,19 +110,19 @@ const COMMANDS: Record<string, Command> = {
       time: { type: "string" },
       json: { type: "boolean" },
     },
-    async run(values) {
-      const config = await readConfig(values);
+    async run(values, _, env) {
+      const config = await readConfig(values, env);
       const wanted = values.all ? config.policies.map((p) => p.name) : ((values.policy as string[] | undefined) ?? []);
       if (wanted.length === 0) throw new UsageError("name a policy with --policy NAME, or use --all");
       for (const name of wanted) findPolicy(config, name);
       const time = values.time ? new Date(values.time as string) : new Date(Math.floor(Date.now() / 1000) * 1000);
       if (Number.isNaN(time.getTime())) throw new UsageError(`--time "${values.time as string}" is not an ISO 8601 time`);
-      const connection = await connectLocal(config, { say: err });
+      const connection = await connectLocal(config, { env, say: err });
       try {
-        const deps = runDeps(config, connection.csip, { logger: silentLogger(), ...localOptions(connection) });
+        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
         const summaries: RunSummary[] = [];
         for (const policy of wanted) {
-          summaries.push(await runScheduledScan(deps, config, { policy, scheduledTime: time, trigger: "manual", dryRun: values["dry-run"] === true }));
+          summaries.push(await runScheduledScan(run, { policy, scheduledTime: time, trigger: "manual", dryRun: values["dry-run"] === true }));
         }
         out(values.json ? JSON.stringify(summaries, null, 2) : summaries.map(formatSummary).join("\n"));
         return summaries.every((s) => s.ok) ? 0 : 1;
@@ -135,12 +134,11 @@ const COMMANDS: Record<string, Command> = {
 
   invoke: {
     summary: "run an SCF handler on an event file, as `serverless invoke local` would",
-    usage: "csip-scan invoke (scheduled-scan | asset-change) --event FILE [--config FILE]",
+    usage: `csip-scan invoke (${FUNCTION_NAMES.join(" | ")}) --event FILE [--config FILE]`,
     options: { ...CONFIG_OPTION, event: { type: "string" } },
-    async run(values, positionals) {
-      const fn = positionals[0];
-      const handlers = { "scheduled-scan": scheduledScanHandler, "asset-change": assetChangeHandler } as const;
-      if (fn !== "scheduled-scan" && fn !== "asset-change") throw new UsageError(`unknown function "${fn ?? ""}" (known: ${Object.keys(handlers).join(", ")})`);
+    async run(values, positionals, env) {
+      const fn = FUNCTION_NAMES.find((name) => name === positionals[0]);
+      if (!fn) throw new UsageError(`unknown function "${positionals[0] ?? ""}" (known: ${FUNCTION_NAMES.join(", ")})`);
       if (typeof values.event !== "string") throw new UsageError("give the event with --event FILE");
       let event: unknown;
       try {
@@ -148,14 +146,15 @@ const COMMANDS: Record<string, Command> = {
       } catch (error) {
         throw new EventError("", `${values.event} is not a readable JSON file (${(error as Error).message})`);
       }
-      if (values.config) process.env.CSIP_SCAN_CONFIG = values.config as string;
-      const config = await readConfig(values);
-      const connection = await connectLocal(config, { say: err });
+      const file = configPath(values.config as string | undefined, env);
+      const config = (await loadConfig(file, env)).config;
+      const connection = await connectLocal(config, { env, say: err });
       try {
-        const handler = handlers[fn]({
-          connect: () => connection.csip,
-          ...localOptions(connection),
-          logger: createLogger({ destination: process.stderr }),
+        const handler = FUNCTIONS[fn].handler({
+          env,
+          configPath: file,
+          ...localOverrides(connection),
+          logger: createLogger({ level: env.logLevel, destination: process.stderr }),
           throwOnFailure: false,
         });
         const summary: { ok: boolean } = await handler(event, {});
@@ -171,13 +170,13 @@ const COMMANDS: Record<string, Command> = {
     summary: "send one test message through a notifier and print its answer",
     usage: "csip-scan notify-test --notifier NAME [--config FILE]",
     options: { ...CONFIG_OPTION, notifier: { type: "string" } },
-    async run(values) {
-      const config = await readConfig(values);
+    async run(values, _, env) {
+      const config = await readConfig(values, env);
       const name = values.notifier as string | undefined;
       if (!name) throw new UsageError("name the notifier with --notifier NAME");
       const notifier = config.notifiers[name];
       if (!notifier) throw new NotFoundError(`unknown notifier "${name}" (known: ${Object.keys(config.notifiers).join(", ") || "none"})`);
-      const result = await deliverTest(name, notifier, { allowLocal: allowLocalWebhooks() });
+      const result = await deliverTest(name, notifier, { allowLocal: env.allowLocalWebhooks });
       out(result.delivered ? `notifier ${name} (${notifier.type}): delivered` : `notifier ${name} (${notifier.type}): NOT delivered: ${result.error ?? ""}`);
       return result.delivered ? 0 : 1;
     },
@@ -206,14 +205,14 @@ const COMMANDS: Record<string, Command> = {
     summary: "local mode: fire every policy on its schedule (the emulator when no credentials are set)",
     usage: "csip-scan start [--config FILE] [--run-now | --no-run-now]",
     options: { ...CONFIG_OPTION, "run-now": { type: "boolean" }, "no-run-now": { type: "boolean" } },
-    async run(values) {
-      const config = await readConfig(values);
-      const connection = await connectLocal(config, { say: out });
-      // Each firing gets its own deps: its own deadline, and an inventory read afresh.
+    async run(values, _, env) {
+      const config = await readConfig(values, env);
+      const connection = await connectLocal(config, { env, say: out });
+      const services = createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) });
+      // Each firing is a run of its own: its own deadline, and an inventory read afresh.
       const fire = async (policy: string, time: Date): Promise<void> => {
         out(`\n>>> ${showTime(new Date(), config.timezone)}  running ${policy}`);
-        const deps = runDeps(config, connection.csip, { logger: silentLogger(), ...localOptions(connection) });
-        out(formatSummary(await runScheduledScan(deps, config, { policy, scheduledTime: time, trigger: "timer" })));
+        out(formatSummary(await runScheduledScan(startRun(services), { policy, scheduledTime: time, trigger: "timer" })));
       };
       out(`${config.policies.length} policies, times in ${config.timezone}:`);
       for (const row of scheduleTable(config, new Date())) {
@@ -237,11 +236,6 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
-
-/** The parts of a local connection that runs use instead of the defaults. */
-function localOptions(connection: LocalConnection): { deliver: Deliver; store?: StateStore } {
-  return { deliver: connection.deliver, ...(connection.store ? { store: connection.store } : {}) };
-}
 
 function untilInterrupted(): Promise<void> {
   return new Promise((resolve) => {
@@ -282,7 +276,7 @@ export async function main(argv: string[]): Promise<number> {
       out(`${command.usage}\n\n${command.summary}`);
       return 0;
     }
-    return await command.run(values, positionals);
+    return await command.run(values, positionals, readEnvironment());
   } catch (error) {
     const invalid =
       error instanceof ConfigError ||

@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { ALL_KINDS, type AssetKind } from "../../shared/assets/kinds.ts";
 import { parseScfCron } from "../../shared/config/scf-cron.ts";
+import { SCAN_ITEMS } from "../../shared/config/schema.ts";
+import { listActionOf, SCAN_ASSET_TYPE, SCAN_NOW, type CsipAction, type ListAction } from "../../shared/csip/actions.ts";
+import type { EmulatorAccount } from "./accounts.ts";
 import type { EstateAsset } from "./estate.ts";
-import type { EmulatorAccount } from "./server.ts";
 
 /**
  * The emulated actions. Shapes follow the SDK models and the official examples in
@@ -47,7 +50,8 @@ type Params = Record<string, unknown>;
 export type Answer = { response: Record<string, unknown> } | { error: { code: string; message: string } };
 type Handler = (params: Params, context: Context) => Answer;
 
-const SCAN_ITEMS = new Set(["port", "poc", "weakpass", "webcontent", "configrisk", "exposedserver"]);
+const KNOWN_SCAN_ITEMS = new Set<string>(SCAN_ITEMS);
+const SCAN_ASSET_TYPES = new Set<number>(Object.values(SCAN_ASSET_TYPE));
 
 const invalid = (message: string): Answer => ({ error: { code: "InvalidParameterValue", message } });
 const missing = (name: string, why: string): Answer => ({
@@ -80,24 +84,24 @@ function names(asset: EstateAsset): string[] {
 const createRiskCenterScanTask: Handler = (p, { state, account, now }) => {
   const scanAssetType = p.ScanAssetType as number;
   const scanPlanType = p.ScanPlanType as number;
-  if (![0, 1, 2, 3].includes(scanAssetType)) return invalid("ScanAssetType must be 0, 1, 2 or 3.");
+  if (!SCAN_ASSET_TYPES.has(scanAssetType)) return invalid("ScanAssetType must be 0, 1, 2 or 3.");
   const assets = (p.Assets as Record<string, unknown>[] | undefined) ?? [];
   const selfDefining = (p.SelfDefiningAssets as string[] | undefined) ?? [];
-  if ((scanAssetType === 1 || scanAssetType === 2) && assets.length === 0) {
+  if ((scanAssetType === SCAN_ASSET_TYPE.listed || scanAssetType === SCAN_ASSET_TYPE.allExcept) && assets.length === 0) {
     return missing("Assets", "ScanAssetType 1 and 2 need Assets");
   }
-  if (scanAssetType === 3 && selfDefining.length === 0) {
+  if (scanAssetType === SCAN_ASSET_TYPE.typedIn && selfDefining.length === 0) {
     return missing("SelfDefiningAssets", "ScanAssetType 3 needs SelfDefiningAssets");
   }
   if (![0, 1, 2, 3].includes(scanPlanType)) return invalid("ScanPlanType must be 0, 1, 2 or 3.");
   const content = typeof p.ScanPlanContent === "string" ? p.ScanPlanContent : "";
-  if (scanPlanType !== 1) {
+  if (scanPlanType !== SCAN_NOW) {
     if (!content) return missing("ScanPlanContent", "ScanPlanType 0, 2 and 3 need ScanPlanContent");
     if (!parseScfCron(content).ok) return invalid("ScanPlanContent must be a 7-field cron expression.");
   }
   const items = p.ScanItem as string[];
-  if (items.length === 0 || items.some((i) => !SCAN_ITEMS.has(i))) {
-    return invalid(`ScanItem values must be among ${[...SCAN_ITEMS].join(", ")}.`);
+  if (items.length === 0 || items.some((i) => !KNOWN_SCAN_ITEMS.has(i))) {
+    return invalid(`ScanItem values must be among ${SCAN_ITEMS.join(", ")}.`);
   }
   const mode = (p.TaskMode as number | undefined) ?? 0;
   if (![0, 1, 2].includes(mode)) return invalid("TaskMode must be 0, 1 or 2.");
@@ -108,8 +112,8 @@ const createRiskCenterScanTask: Handler = (p, { state, account, now }) => {
   const authorizedNames = new Set(inScope.filter((a) => a.authorized).flatMap(names));
   const authorized = (id: string): boolean => authorizedNames.has(id);
   const named =
-    scanAssetType === 1 ? assets.map((a) => String(a.Asset ?? "")) : scanAssetType === 3 ? selfDefining : [];
-  const unauthorized = named.filter((id) => !authorized(scanAssetType === 3 ? hostOf(id) : id));
+    scanAssetType === SCAN_ASSET_TYPE.listed ? assets.map((a) => String(a.Asset ?? "")) : scanAssetType === SCAN_ASSET_TYPE.typedIn ? selfDefining : [];
+  const unauthorized = named.filter((id) => !authorized(scanAssetType === SCAN_ASSET_TYPE.typedIn ? hostOf(id) : id));
   if (unauthorized.length > 0 && !state.createTaskWhenUnauthorized) {
     return { response: { Status: -1, UnAuthAsset: unauthorized } };
   }
@@ -118,7 +122,7 @@ const createRiskCenterScanTask: Handler = (p, { state, account, now }) => {
     TaskName: p.TaskName,
     AppId: account.appId,
     UIN: account.uin,
-    Assets: scanAssetType === 1 ? assets.filter((a) => !unauthorized.includes(String(a.Asset))) : assets,
+    Assets: scanAssetType === SCAN_ASSET_TYPE.listed ? assets.filter((a) => !unauthorized.includes(String(a.Asset))) : assets,
     SelfDefiningAssets: selfDefining.filter((s) => !unauthorized.includes(s)),
     ScanAssetType: scanAssetType,
     ScanItem: items.join(","),
@@ -126,7 +130,7 @@ const createRiskCenterScanTask: Handler = (p, { state, account, now }) => {
     ScanPlanContent: content,
     TaskMode: mode,
     ScanFrom: typeof p.ScanFrom === "string" ? p.ScanFrom : "csip",
-    ScanStatus: scanPlanType === 1 ? 1 : 0,
+    ScanStatus: scanPlanType === SCAN_NOW ? 1 : 0,
     InsertTime: csipTime(now),
     MemberId: (p.MemberId as string[] | undefined) ?? [],
     createdAt: now,
@@ -216,7 +220,7 @@ const owned = (a: EstateAsset, acc: EmulatorAccount): Record<string, unknown> =>
 });
 
 /** Items in the SDK models' shapes: CVMAssetVO, IpAssetListVO, DomainAssetVO (lists!), DBAssetVO. */
-const ITEM_SHAPES: Record<EstateAsset["kind"], (a: EstateAsset, account: EmulatorAccount) => Record<string, unknown>> = {
+const ITEM_SHAPES: Record<AssetKind, (a: EstateAsset, account: EmulatorAccount) => Record<string, unknown>> = {
   cvm: (a, acc) => ({
     AssetId: a.id,
     AssetName: a.name ?? a.id,
@@ -260,7 +264,7 @@ const ITEM_SHAPES: Record<EstateAsset["kind"], (a: EstateAsset, account: Emulato
   }),
 };
 
-function describeAssets(kind: EstateAsset["kind"]): Handler {
+function describeAssets(kind: AssetKind): Handler {
   return (p, { state, account }) => {
     const items = state.estate
       .filter((a) => a.kind === kind)
@@ -279,14 +283,12 @@ const createAssetSyncTask: Handler = (_, { state }) => {
   return { response: { TaskIDs: [`csip-${randomBytes(4).toString("hex")}`] } };
 };
 
-export const actionHandlers: Record<string, Handler> = {
+/** Every action of the project's action table (shared/csip/actions.ts): the type makes a missing one an error. */
+export const actionHandlers: Record<CsipAction, Handler> = {
+  ...(Object.fromEntries(ALL_KINDS.map((kind) => [listActionOf(kind), describeAssets(kind)])) as Record<ListAction, Handler>),
   CreateRiskCenterScanTask: createRiskCenterScanTask,
   DescribeScanTaskList: describeScanTaskList,
   StopRiskCenterTask: stopRiskCenterTask,
   DeleteRiskScanTask: deleteRiskScanTask,
-  DescribeCVMAssets: describeAssets("cvm"),
-  DescribePublicIpAssets: describeAssets("publicIp"),
-  DescribeDomainAssets: describeAssets("domain"),
-  DescribeDbAssets: describeAssets("db"),
   CreateAssetSyncTask: createAssetSyncTask,
 };

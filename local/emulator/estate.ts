@@ -1,10 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import * as z from "zod";
+import { ALL_KINDS } from "../../shared/assets/kinds.ts";
 
 /** One asset of the emulated estate, as written in `config/emulator-inventory.yaml`. */
 export const EstateAssetSchema = z.strictObject({
-  kind: z.enum(["cvm", "publicIp", "domain", "db"]),
+  kind: z.enum(ALL_KINDS),
   /** Instance ID (cvm, db), the address (publicIp) or the host name (domain). */
   id: z.string().min(1),
   name: z.string().optional(),

@@ -1,27 +1,11 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { LOCAL_ACCOUNT, type EmulatorAccount } from "./accounts.ts";
 import { actionHandlers, type EmulatorState } from "./actions.ts";
 import { toEstateAssets, type EstateAssetInput } from "./estate.ts";
 import { checkParams } from "./params.ts";
 import { expectedSignature, parseAuthorization, sameSignature, signedHost } from "./signature.ts";
-
-/** A key pair the emulator accepts. `token` makes it a temporary (role) credential that needs X-TC-Token. */
-export interface EmulatorAccount {
-  secretId: string;
-  secretKey: string;
-  token?: string;
-  appId: string;
-  uin: string;
-}
-
-/** The key pair local mode and tests use unless they bring their own. It opens nothing but the emulator. */
-export const LOCAL_ACCOUNT: EmulatorAccount = {
-  secretId: "AKIDcsipscanlocalemulator0000000",
-  secretKey: "csip-scan-local-emulator-secret-key",
-  appId: "1250000000",
-  uin: "100000000001",
-};
 
 export type Fault =
   | { type: "error"; code: string; message?: string }
@@ -160,7 +144,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return fail("AuthFailure.TokenFailure", "The session token is missing or wrong.");
     }
     if (!action) return fail("MissingParameter", "The request is missing a required parameter `Action`.");
-    const handler = actionHandlers[action];
+    const handler = Object.hasOwn(actionHandlers, action) ? actionHandlers[action as keyof typeof actionHandlers] : undefined;
     if (!handler) return fail("InvalidAction", `The action \`${action}\` is not found.`);
     if (header("x-tc-version") !== API_VERSION) {
       return fail("NoSuchVersion", `The API version \`${header("x-tc-version") ?? ""}\` is not found.`);
@@ -244,17 +228,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** A fresh random key pair, for tests that want a credential nobody else uses. */
-export function randomAccount(withToken = false): EmulatorAccount {
-  const account: EmulatorAccount = {
-    secretId: `AKID${randomBytes(12).toString("hex")}`,
-    secretKey: randomBytes(16).toString("hex"),
-    appId: "1250000001",
-    uin: "100000000002",
-  };
-  return withToken ? { ...account, token: randomBytes(24).toString("hex") } : account;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

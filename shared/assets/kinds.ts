@@ -1,4 +1,4 @@
-import type { CsipAction } from "../csip/client.ts";
+import { listActionOf, type CsipAction, type ListedKind } from "../csip/actions.ts";
 
 /**
  * Asset kinds as data. Adding a kind is adding a row: the list action that pages it, how to read one
@@ -9,7 +9,8 @@ import type { CsipAction } from "../csip/client.ts";
  * (AssetType "IP"); domain and database rows are guesses. Change them here, and only here.
  */
 
-export type AssetKind = "cvm" | "publicIp" | "domain" | "db";
+/** The kinds, one per inventory list action of shared/csip/actions.ts. */
+export type AssetKind = ListedKind;
 
 export interface Tag {
   name: string;
@@ -39,6 +40,7 @@ export interface TaskAssetFields {
 export interface AssetKindSpec {
   kind: AssetKind;
   label: string;
+  /** The list action that pages this kind (from the action table). */
   listAction: CsipAction;
   /** Whether an explicit ID in a policy names an asset of this kind. */
   idPattern: RegExp;
@@ -85,7 +87,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
   cvm: {
     kind: "cvm",
     label: "CVM instance",
-    listAction: "DescribeCVMAssets",
+    listAction: listActionOf("cvm"),
     idPattern: /^ins-[0-9a-z]+$/,
     fromItem: (item) => base("cvm", item, str(item.AssetId), [str(item.PublicIp)]),
     task: () => ({ AssetType: "Instance", InstanceType: "CVM" }),
@@ -95,7 +97,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
   publicIp: {
     kind: "publicIp",
     label: "public IP",
-    listAction: "DescribePublicIpAssets",
+    listAction: listActionOf("publicIp"),
     // An address, or the load balancer, EIP or HAVIP that holds it.
     idPattern: new RegExp(`${IPV4.source}|${IPV6.source}|^(lb|eip|havip)-[0-9a-z]+$`, "i"),
     fromItem: (item) => base("publicIp", item, str(item.PublicIp), [str(item.AssetId)]),
@@ -106,7 +108,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
   domain: {
     kind: "domain",
     label: "domain",
-    listAction: "DescribeDomainAssets",
+    listAction: listActionOf("domain"),
     idPattern: /^(?=.*[a-z])[a-z0-9-]+(\.[a-z0-9-]+)+$/i,
     // DomainAssetVO holds AssetId, AssetName, AssetType and Region as lists; SubDomain is the name.
     fromItem: (item) => base("domain", item, str(item.SubDomain) || str(item.AssetId)),
@@ -117,7 +119,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
   db: {
     kind: "db",
     label: "database",
-    listAction: "DescribeDbAssets",
+    listAction: listActionOf("db"),
     idPattern: /^(cdb|cdbro|postgres|tdsql|tdsqlshard|mariadb|cmongo|crs|redis|sqlserver|mssql|cynosdbmysql|dcdb|keewidb)-[0-9a-z]+$/,
     fromItem: (item) => base("db", item, str(item.AssetId)),
     task: (asset) => ({ AssetType: "Db", InstanceType: asset.instanceType || "MYSQL" }),

@@ -1,4 +1,4 @@
-import { allowLocalWebhooks, webhookUrlProblem } from "../notify/url-policy.ts";
+import { webhookUrlProblem } from "../net/address-policy.ts";
 import { isTimeZone, parseScfCron } from "./scf-cron.ts";
 import { TRIGGER_NAME, type AssetGroup, type Config, type Selector } from "./schema.ts";
 
@@ -8,7 +8,7 @@ export interface PathProblem {
 }
 
 /** Checks beyond each value's type: names that must exist, cycles, duplicates, schedules, time zone. */
-export function crossCheck(config: Config, env: NodeJS.ProcessEnv): PathProblem[] {
+export function crossCheck(config: Config, allowLocalWebhooks: boolean): PathProblem[] {
   const problems: PathProblem[] = [];
   const groups = config.assetGroups;
   const notifierNames = Object.keys(config.notifiers);
@@ -17,9 +17,8 @@ export function crossCheck(config: Config, env: NodeJS.ProcessEnv): PathProblem[
     problems.push({ path: ["timezone"], message: `"${config.timezone}" is not an IANA time zone such as Asia/Shanghai` });
   }
 
-  const allowLocal = allowLocalWebhooks(env);
   for (const [name, notifier] of Object.entries(config.notifiers)) {
-    const message = webhookUrlProblem(notifier.url, allowLocal);
+    const message = webhookUrlProblem(notifier.url, allowLocalWebhooks);
     if (message) problems.push({ path: ["notifiers", name, "url"], message });
   }
 

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from "yaml";
 import type { z } from "zod";
+import type { Environment } from "../env.ts";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { registerSecret } from "../secrets.ts";
 import { crossCheck } from "./checks.ts";
@@ -17,13 +18,16 @@ export interface LoadedConfig {
   config: Config;
 }
 
+/** What reading a policy file takes from the environment: `${NAME}` values, and whether local webhooks are allowed. */
+export type ConfigEnvironment = Pick<Environment, "variables" | "allowLocalWebhooks">;
+
 /** The config file to read: `--config`, else `CSIP_SCAN_CONFIG`, else the default. */
-export function configPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return explicit ?? env.CSIP_SCAN_CONFIG ?? DEFAULT_CONFIG_PATH;
+export function configPath(explicit: string | undefined, env: Pick<Environment, "configPath">): string {
+  return explicit ?? env.configPath ?? DEFAULT_CONFIG_PATH;
 }
 
 /** Reads and validates a policy file (YAML or JSON). Throws ConfigError listing every problem. */
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadConfig(file: string, env: ConfigEnvironment): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(resolve(file), "utf8");
@@ -49,7 +53,7 @@ export function formatKeyPath(path: KeyPath): string {
  * Validates the text of a policy file. Any text gives either a Config or a ConfigError,
  * never another exception.
  */
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(text: string, file: string, env: ConfigEnvironment): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number, path: string, message: string): ConfigProblem => {
@@ -75,7 +79,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
 
   const problems: ConfigProblem[] = [];
-  const substituted = substituteEnv(raw, [], env, (path, name) =>
+  const substituted = substituteEnv(raw, [], env.variables, (path, name) =>
     problems.push(locate(path, `environment variable ${name} is not set`)),
   );
   if (problems.length > 0) throw new ConfigError(problems);
@@ -88,7 +92,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     // the file can report their problems in the same pass.
     data = ConfigSchema.safeParse(withoutUnknownKeys(substituted, parsed.error.issues)).data;
   }
-  if (data) for (const problem of crossCheck(data, env)) problems.push(locate(problem.path, problem.message));
+  if (data) for (const problem of crossCheck(data, env.allowLocalWebhooks)) problems.push(locate(problem.path, problem.message));
   if (problems.length > 0 || !data) throw new ConfigError(sortProblems(problems));
 
   for (const notifier of Object.values(data.notifiers)) {
@@ -138,7 +142,7 @@ function offsetOf(doc: Document, path: KeyPath, key?: string): number {
 function substituteEnv(
   value: unknown,
   path: (string | number)[],
-  env: NodeJS.ProcessEnv,
+  env: ConfigEnvironment["variables"],
   missing: (path: KeyPath, name: string) => void,
 ): unknown {
   if (typeof value === "string") {

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { TRANSPORTS } from "../events/transports/index.ts";
 
 /** SCF timer trigger names: a letter, then letters, digits, `-` or `_`; at most 60 characters. */
 export const TRIGGER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,59}$/;
@@ -136,23 +137,24 @@ export const StateSchema = z.strictObject({
   path: z.string().min(1).default(".csip-scan"),
 });
 
+/** The transports whose triggers serverless.yml can make, each under its own key (`cmq`, `ckafka`). */
+const TRIGGER_SETTINGS = Object.fromEntries(
+  Object.values(TRANSPORTS).flatMap((t) => ("config" in t ? [[t.config.key, t.config.schema.optional()]] : [])),
+) as {
+  [K in keyof typeof TRANSPORTS as (typeof TRANSPORTS)[K] extends { config: { key: infer N extends string } } ? N : never]: (typeof TRANSPORTS)[K] extends {
+    config: { schema: infer S extends z.ZodType };
+  }
+    ? z.ZodOptional<S>
+    : never;
+};
+
 /** How the asset-change function works, and the triggers that fire it (the deploy reads these). */
 export const AssetChangeSchema = z.strictObject({
   /** Ask CSIP to sync its inventory when an event names an asset it does not know yet, then look again. */
   syncUnknown: z.boolean().default(true),
   /** How long to keep looking after the sync, at most. */
   syncWaitSeconds: z.number().min(0).max(600).default(30),
-  /** A CMQ topic trigger: the topic's name. */
-  cmq: z.strictObject({ topic: z.string().min(1) }).optional(),
-  /** A CKafka trigger. */
-  ckafka: z
-    .strictObject({
-      instance: z.string().min(1),
-      topic: z.string().min(1),
-      maxMsgNum: z.number().int().min(1).max(10000).default(100),
-      offset: z.enum(["latest", "earliest"]).default("latest"),
-    })
-    .optional(),
+  ...TRIGGER_SETTINGS,
 });
 export type AssetChangeSettings = z.infer<typeof AssetChangeSchema>;
 
@@ -166,10 +168,17 @@ export const ConfigSchema = z.strictObject({
   notifiers: z.record(name, NotifierSchema).default({}),
   assetGroups: z.record(name, AssetGroupSchema).default({}),
   policies: z.array(PolicySchema).min(1),
-  rateLimit: RateLimitSchema.default({ perSecond: 20, marginMs: 20 }),
-  retry: RetrySchema.default({ baseMs: 200, capMs: 5000, attempts: 5 }),
-  timeouts: TimeoutsSchema.default({ requestSeconds: 10, runSeconds: 900, reserveSeconds: 10 }),
-  state: StateSchema.default({ path: ".csip-scan" }),
-  assetChange: AssetChangeSchema.default({ syncUnknown: true, syncWaitSeconds: 30 }),
+  rateLimit: RateLimitSchema.prefault({}),
+  retry: RetrySchema.prefault({}),
+  timeouts: TimeoutsSchema.prefault({}),
+  state: StateSchema.prefault({}),
+  assetChange: AssetChangeSchema.prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** The defaults of the settings sections, from the schema itself: their one home. */
+export const DEFAULTS = {
+  rateLimit: RateLimitSchema.parse({}),
+  retry: RetrySchema.parse({}),
+  timeouts: TimeoutsSchema.parse({}),
+} as const;

@@ -3,24 +3,10 @@ import type * as Models from "tencentcloud-sdk-nodejs/tencentcloud/services/csip
 import { CloudApiError } from "../errors.ts";
 import type { Credentials } from "./credentials.ts";
 import { isRetryableCode } from "./retryable.ts";
+import type { CsipAction, RequestOf, ResponseOf } from "./actions.ts";
 
 export type { Models };
-
-/** The CSIP actions the project calls, with their request and response models from the SDK. */
-export interface CsipActions {
-  CreateRiskCenterScanTask: [Models.CreateRiskCenterScanTaskRequest, Models.CreateRiskCenterScanTaskResponse];
-  DescribeScanTaskList: [Models.DescribeScanTaskListRequest, Models.DescribeScanTaskListResponse];
-  StopRiskCenterTask: [Models.StopRiskCenterTaskRequest, Models.StopRiskCenterTaskResponse];
-  DeleteRiskScanTask: [Models.DeleteRiskScanTaskRequest, Models.DeleteRiskScanTaskResponse];
-  DescribeCVMAssets: [Models.DescribeCVMAssetsRequest, Models.DescribeCVMAssetsResponse];
-  DescribePublicIpAssets: [Models.DescribePublicIpAssetsRequest, Models.DescribePublicIpAssetsResponse];
-  DescribeDomainAssets: [Models.DescribeDomainAssetsRequest, Models.DescribeDomainAssetsResponse];
-  DescribeDbAssets: [Models.DescribeDbAssetsRequest, Models.DescribeDbAssetsResponse];
-  CreateAssetSyncTask: [Models.CreateAssetSyncTaskRequest, Models.CreateAssetSyncTaskResponse];
-}
-export type CsipAction = keyof CsipActions;
-export type RequestOf<A extends CsipAction> = CsipActions[A][0];
-export type ResponseOf<A extends CsipAction> = CsipActions[A][1];
+export type { CsipAction, RequestOf, ResponseOf };
 
 /** The `MemberId` parameter: the member accounts to act for, or nothing for the caller's own account. */
 export function memberParam(memberIds: readonly string[] | undefined): { MemberId?: string[] } {

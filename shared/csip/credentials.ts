@@ -1,3 +1,4 @@
+import type { Environment } from "../env.ts";
 import { CredentialsError } from "../errors.ts";
 import { registerSecret } from "../secrets.ts";
 
@@ -7,15 +8,15 @@ export interface Credentials {
   token?: string;
 }
 
+type CredentialVariables = Pick<Environment, "secretId" | "secretKey" | "sessionToken">;
+
 /**
  * Credentials from the variables SCF sets for the function's role (`TENCENTCLOUD_SECRETID`,
  * `TENCENTCLOUD_SECRETKEY`, `TENCENTCLOUD_SESSIONTOKEN`); the SDK's own reader looks for other names.
  * Returns undefined when none is set, so local mode can fall back to the emulator.
  */
-export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
-  const secretId = env.TENCENTCLOUD_SECRETID;
-  const secretKey = env.TENCENTCLOUD_SECRETKEY;
-  const token = env.TENCENTCLOUD_SESSIONTOKEN;
+export function credentialsFrom(env: CredentialVariables): Credentials | undefined {
+  const { secretId, secretKey, sessionToken: token } = env;
   if (!secretId && !secretKey) return undefined;
   if (!secretId || !secretKey) {
     throw new CredentialsError(
@@ -27,9 +28,9 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Creden
   return token ? { secretId, secretKey, token } : { secretId, secretKey };
 }
 
-/** Like credentialsFromEnv, but missing credentials are an error that names the variables. */
-export function requireCredentials(env: NodeJS.ProcessEnv = process.env): Credentials {
-  const credentials = credentialsFromEnv(env);
+/** Like credentialsFrom, but missing credentials are an error that names the variables. */
+export function requireCredentials(env: CredentialVariables): Credentials {
+  const credentials = credentialsFrom(env);
   if (!credentials) {
     throw new CredentialsError(
       "no credentials: set TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY (SCF sets them, with TENCENTCLOUD_SESSIONTOKEN, from the function's role)",

@@ -12,14 +12,12 @@ export interface RateLimit {
   marginMs: number;
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 20, marginMs: 20 };
-
 export class RateLimiter {
   private readonly nextStart = new Map<string, number>();
   readonly spacingMs: number;
 
   constructor(
-    readonly limit: RateLimit = DEFAULT_RATE_LIMIT,
+    readonly limit: RateLimit,
     private readonly now: () => number = () => performance.timeOrigin + performance.now(),
   ) {
     this.spacingMs = (1000 + limit.marginMs) / Math.max(1, limit.perSecond - 1);
@@ -32,17 +30,4 @@ export class RateLimiter {
     this.nextStart.set(key, at + this.spacingMs);
     if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
   }
-}
-
-const shared = new Map<string, RateLimiter>();
-
-/** The one limiter of this process for a given limit: every client with the same limit shares it. */
-export function sharedRateLimiter(limit: RateLimit = DEFAULT_RATE_LIMIT): RateLimiter {
-  const key = `${limit.perSecond}/${limit.marginMs}`;
-  let limiter = shared.get(key);
-  if (!limiter) {
-    limiter = new RateLimiter(limit);
-    shared.set(key, limiter);
-  }
-  return limiter;
 }

@@ -1,28 +1,13 @@
-import type { CloudApiError } from "../errors.ts";
-import type { Deadline } from "../run/deadline.ts";
-import type { CsipAction, CsipClient } from "./client.ts";
+import type { Deadline } from "../clock.ts";
+import { CloudApiError } from "../errors.ts";
+import { withRetry, type RetryPolicy } from "../retry.ts";
+import { isRead, type CsipAction } from "./actions.ts";
+import type { CsipClient, RequestOf, ResponseOf } from "./client.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
-import { withRetry, type RetryPolicy } from "./retry.ts";
 
-/**
- * How each action may be retried. A read retries every retryable failure. A write retries only
- * RequestLimitExceeded, which CSIP answers before doing anything; after a timeout or an internal
- * error a write may have happened, so the caller looks before trying again (see shared/scan).
- */
-export const ACTION_KINDS: Record<CsipAction, "read" | "write"> = {
-  DescribeCVMAssets: "read",
-  DescribePublicIpAssets: "read",
-  DescribeDomainAssets: "read",
-  DescribeDbAssets: "read",
-  DescribeScanTaskList: "read",
-  CreateRiskCenterScanTask: "write",
-  StopRiskCenterTask: "write",
-  DeleteRiskScanTask: "write",
-  CreateAssetSyncTask: "write",
-};
-
+/** Whether a failed call of `action` may simply be made again: see `access` in the action table. */
 export function mayRetry(action: CsipAction, error: CloudApiError): boolean {
-  return ACTION_KINDS[action] === "read" ? error.retryable : error.code.startsWith("RequestLimitExceeded");
+  return isRead(action) ? error.retryable : error.code.startsWith("RequestLimitExceeded");
 }
 
 export interface ResilienceOptions {
@@ -39,19 +24,17 @@ export interface ResilienceOptions {
 /** Every call waits for the shared rate limiter, and is retried as its action allows. */
 export function resilientClient(inner: CsipClient, options: ResilienceOptions): CsipClient {
   return {
-    call(action, request) {
-      return withRetry(
-        async () => {
-          await options.limiter.acquire(`${options.account}/${action}`);
-          return inner.call(action, request);
-        },
+    account: options.account,
+    call<A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> {
+      return withRetry<ResponseOf<A>>(
+        () => options.limiter.acquire(`${options.account}/${action}`).then(() => inner.call(action, request)),
         {
           policy: options.retry,
-          shouldRetry: (error) => mayRetry(action, error),
-          ...(options.deadline ? { deadline: options.deadline } : {}),
+          shouldRetry: (error) => error instanceof CloudApiError && mayRetry(action, error),
+          deadline: options.deadline,
           ...(options.random ? { random: options.random } : {}),
           ...(options.sleep ? { sleep: options.sleep } : {}),
-          onRetry: (error, delay, attempt) => options.onRetry?.(action, error, delay, attempt),
+          onRetry: (error, delay, attempt) => options.onRetry?.(action, error as CloudApiError, delay, attempt),
         },
       );
     },

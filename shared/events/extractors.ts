@@ -1,4 +1,4 @@
-import type { CloudEvent } from "./asset-change-event.ts";
+import type { CloudEvent } from "./change-event.ts";
 
 /**
  * Which assets an event names, by event type. One row per API call that creates or changes assets.

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { Notifier } from "../config/schema.ts";
-import type { HttpAnswer } from "./http.ts";
+import type { HttpAnswer } from "../net/http.ts";
 import type { Message, Piece } from "./message.ts";
 
 /** One HTTP request to a notifier. */

@@ -1,13 +1,13 @@
+import { sleep as realSleep, type Deadline } from "../clock.ts";
 import type { Notifier } from "../config/schema.ts";
-import { backoffMs } from "../csip/retry.ts";
 import { DeliveryError, describeError } from "../errors.ts";
-import type { Deadline } from "../run/deadline.ts";
+import { hostOf, resolvePublicAddress, systemResolver, type Resolver } from "../net/address-policy.ts";
+import { HttpFailure, post, type HttpAnswer } from "../net/http.ts";
+import { withRetry } from "../retry.ts";
 import { registerSecret } from "../secrets.ts";
 import { CHAT_CHANNELS, webhookVerdict, type ChannelRequest, type Verdict } from "./channels.ts";
-import { HttpFailure, post, type HttpAnswer } from "./http.ts";
 import { runMessage, splitMessage, testMessage, type Message } from "./message.ts";
 import type { RunReport } from "./report.ts";
-import { hostOf, resolvePublicAddress, systemResolver, type Resolver } from "./url-policy.ts";
 import { webhookRequest } from "./webhook.ts";
 import { robotLimiter, type WindowLimiter } from "./window-limiter.ts";
 
@@ -113,6 +113,16 @@ async function deliverTo(name: string, notifier: Notifier, what: { report?: RunR
   }
 }
 
+/** A refusal the channel's answer gave, carried through the retry loop. */
+class Refused extends Error {
+  constructor(
+    readonly verdict: Extract<Verdict, { ok: false }>,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(verdict.message);
+  }
+}
+
 async function sendOne(
   name: string,
   robotKey: string,
@@ -124,32 +134,43 @@ async function sendOne(
   now: () => Date,
 ): Promise<void> {
   const limiter = options.limiter ?? robotLimiter;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? realSleep;
   const attempts = options.attempts ?? 4;
   const fitsDeadline = (ms: number): boolean => !options.deadline || options.deadline.remainingMs() > ms;
-  for (let attempt = 1; ; attempt++) {
-    const wait = limiter.delayMs(robotKey, limits);
-    if (wait > 0) {
-      if (!fitsDeadline(wait)) throw new DeliveryError(name, `its rate limit would hold the message ${Math.ceil(wait / 1000)} s, past the time left`, true);
-      await sleep(wait);
-    }
-    limiter.record(robotKey);
-    const request = build();
-    let verdict: Verdict;
-    let retryAfter: number | undefined;
-    try {
-      const answer = await post(request.url, request.body, request.headers, { ...(address ? { address } : {}), timeoutMs: options.timeoutMs ?? 10_000 });
-      verdict = judge(answer);
-      retryAfter = retryAfterMs(answer.headers["retry-after"], now());
-    } catch (error) {
-      if (!(error instanceof HttpFailure)) throw error;
-      verdict = { ok: false, code: error.code, retryable: true, message: error.message };
-    }
-    if (verdict.ok) return;
-    const delay = retryAfter ?? backoffMs({ ...RETRY, attempts }, attempt - 1);
-    if (!verdict.retryable || attempt >= attempts || !fitsDeadline(delay)) {
-      throw new DeliveryError(name, `${verdict.message}${verdict.retryable ? ` (gave up after ${attempt} attempt${attempt === 1 ? "" : "s"})` : ""}`, verdict.retryable);
-    }
-    await sleep(delay);
+  let tries = 0;
+  try {
+    await withRetry(
+      async (attempt) => {
+        tries = attempt;
+        const wait = limiter.delayMs(robotKey, limits);
+        if (wait > 0) {
+          if (!fitsDeadline(wait)) throw new DeliveryError(name, `its rate limit would hold the message ${Math.ceil(wait / 1000)} s, past the time left`, true);
+          await sleep(wait);
+        }
+        limiter.record(robotKey);
+        const request = build();
+        let verdict: Verdict;
+        let retryAfter: number | undefined;
+        try {
+          const answer = await post(request.url, request.body, request.headers, { ...(address ? { address } : {}), timeoutMs: options.timeoutMs ?? 10_000 });
+          verdict = judge(answer);
+          retryAfter = retryAfterMs(answer.headers["retry-after"], now());
+        } catch (error) {
+          if (!(error instanceof HttpFailure)) throw error;
+          verdict = { ok: false, code: error.code, retryable: true, message: error.message };
+        }
+        if (!verdict.ok) throw new Refused(verdict, retryAfter);
+      },
+      {
+        policy: { ...RETRY, attempts },
+        shouldRetry: (error) => (error instanceof Refused ? { retry: error.verdict.retryable, waitMs: error.retryAfterMs } : false),
+        deadline: options.deadline,
+        sleep,
+      },
+    );
+  } catch (error) {
+    if (!(error instanceof Refused)) throw error;
+    const { retryable, message } = error.verdict;
+    throw new DeliveryError(name, `${message}${retryable ? ` (gave up after ${tries} attempt${tries === 1 ? "" : "s"})` : ""}`, retryable);
   }
 }

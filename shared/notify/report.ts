@@ -1,4 +1,8 @@
 import type { AssetKind } from "../assets/kinds.ts";
+import type { Policy } from "../config/schema.ts";
+
+/** What fired a run. */
+export type RunTrigger = "timer" | "manual" | "asset-change";
 
 /** What the run reports about an unauthorized asset. */
 export interface UnauthorizedAsset {
@@ -16,6 +20,24 @@ export interface RunError {
   message: string;
 }
 
+/** A task as reports show it. */
+export interface ReportedTask {
+  taskId: string;
+  taskName: string;
+  assets: number;
+}
+
+/** What a run found and did, as far as notifiers are concerned (a run summary holds more). */
+export interface RunFacts {
+  policy: string;
+  trigger: RunTrigger;
+  scheduledTime: string;
+  unauthorized: UnauthorizedAsset[];
+  tasks: ReportedTask[];
+  warnings: string[];
+  errors: RunError[];
+}
+
 /** Where unauthorized assets are authorized, shown in every message that lists them. */
 export const HOW_TO_AUTHORIZE =
   "CSIP scans only authorized assets. Authorize them in the Cloud Security Center console " +
@@ -29,14 +51,42 @@ export const HOW_TO_AUTHORIZE =
 export interface RunReport {
   schema: "csip-scan.run/v1";
   /** Why this message: the `notifyOn` reasons that held. */
-  reasons: ("unauthorized" | "failure" | "summary")[];
+  reasons: Policy["notifyOn"];
   policy: string;
-  trigger: "timer" | "manual" | "asset-change";
+  trigger: RunTrigger;
   scheduledTime: string;
   status: "ok" | "failed";
   unauthorizedAssets: UnauthorizedAsset[];
-  tasks: { taskId: string; taskName: string; assets: number }[];
+  tasks: ReportedTask[];
   warnings: string[];
   errors: RunError[];
   howToAuthorize: string;
+}
+
+/**
+ * The report of a run with the `notifyOn` reasons that hold, or undefined when none does.
+ * `unauthorizedChanged`: whether the unauthorized assets are worth announcing to this notifier
+ * (shared/notify/announce.ts decides).
+ */
+export function reportFor(policy: Policy, facts: RunFacts, unauthorizedChanged = true): RunReport | undefined {
+  const reasons = policy.notifyOn.filter(
+    (reason) =>
+      reason === "summary" ||
+      (reason === "unauthorized" && facts.unauthorized.length > 0 && unauthorizedChanged) ||
+      (reason === "failure" && facts.errors.length > 0),
+  );
+  if (reasons.length === 0) return undefined;
+  return {
+    schema: "csip-scan.run/v1",
+    reasons,
+    policy: facts.policy,
+    trigger: facts.trigger,
+    scheduledTime: facts.scheduledTime,
+    status: facts.errors.length === 0 ? "ok" : "failed",
+    unauthorizedAssets: facts.unauthorized,
+    tasks: facts.tasks.map((t) => ({ taskId: t.taskId, taskName: t.taskName, assets: t.assets })),
+    warnings: facts.warnings,
+    errors: facts.errors,
+    howToAuthorize: HOW_TO_AUTHORIZE,
+  };
 }

@@ -1,15 +1,19 @@
 import { expandGroups, kindsNeeded, policyGroups } from "../assets/expand.ts";
 import type { Asset } from "../assets/kinds.ts";
 import type { Config, Policy } from "../config/schema.ts";
+import { SCAN_ASSET_TYPE } from "../csip/actions.ts";
 import { errorFacts, NotFoundError } from "../errors.ts";
-import { planScanTasks, taskName, type PlannedTask } from "../scan/requests.ts";
-import { executePlanned, finishSummary, newSummary, type RunDeps } from "./policy-run.ts";
-import type { RunSummary } from "./summary.ts";
+import type { RunError, RunTrigger } from "../notify/report.ts";
+import { planScanTasks, scanAssetType, type PlannedTask } from "../scan/requests.ts";
+import { scheduledRunNames } from "../state/keys.ts";
+import { createAndAnnounce } from "./policy-run.ts";
+import type { RunContext } from "./services.ts";
+import { summarize, type RunSummary } from "./summary.ts";
 
 export interface RunRequest {
   policy: string;
   scheduledTime: Date;
-  trigger: RunSummary["trigger"];
+  trigger: RunTrigger;
   dryRun?: boolean;
 }
 
@@ -22,9 +26,31 @@ export function findPolicy(config: Config, name: string): Policy {
   return policy;
 }
 
-/** The state store key of one policy's run at one scheduled time. */
-export function runKey(policy: string, scheduledTime: Date): string {
-  return `run/${taskName(policy, scheduledTime, 0).replace(/:0$/, "")}`;
+/** A policy's groups expanded over the run's inventory, or what went wrong. */
+interface Targets {
+  assets: Asset[];
+  /** Every asset the inventory holds for the policy's scope, to name unauthorized ones. */
+  knownAssets: Asset[];
+  perGroup: Record<string, number>;
+  warnings: string[];
+  errors: RunError[];
+}
+
+async function expandTargets(run: RunContext, policy: Policy): Promise<Targets> {
+  const groups = policyGroups(policy);
+  try {
+    const inventory = await run.inventory.load(kindsNeeded(groups, run.config.assetGroups), policy.memberIds);
+    const expansion = expandGroups(groups, run.config.assetGroups, inventory);
+    return {
+      assets: expansion.assets,
+      knownAssets: [...inventory.assets],
+      perGroup: expansion.perGroup,
+      warnings: expansion.unknown.map((id) => `asset "${id}" is listed in a group but CSIP's inventory does not know it; it was not scanned`),
+      errors: [],
+    };
+  } catch (error) {
+    return { assets: [], knownAssets: [], perGroup: {}, warnings: [], errors: [errorFacts(error)] };
+  }
 }
 
 /**
@@ -35,50 +61,43 @@ export function runKey(policy: string, scheduledTime: Date): string {
  * a repeated delivery or a retry creates no second task, sends no second message of the same content,
  * and redoes only what is missing. Never throws for a cloud failure: failures are in `errors`.
  */
-export async function runScheduledScan(deps: RunDeps, config: Config, run: RunRequest): Promise<RunSummary> {
-  const started = Date.now();
-  const policy = findPolicy(config, run.policy);
-  const summary = newSummary(policy, run.scheduledTime.toISOString(), run.trigger, run.dryRun ?? false);
+export async function runScheduledScan(run: RunContext, request: RunRequest): Promise<RunSummary> {
+  const started = run.clock.now();
+  const policy = findPolicy(run.config, request.policy);
+  const type = scanAssetType(policy);
+  const names = scheduledRunNames(policy.name, request.scheduledTime);
 
-  const { assets, knownAssets } = await expandTargets(deps, config, policy, summary);
-  summary.durationsMs.inventory = Date.now() - started;
-  summary.assets = summary.scanAssetType === 3 ? (policy.urls?.length ?? 0) : assets.length;
-
+  const targets = await expandTargets(run, policy);
+  const inventoryMs = run.clock.now() - started;
+  const warnings = [...targets.warnings];
   let planned: PlannedTask[] = [];
-  if (summary.errors.length === 0) {
-    if (summary.scanAssetType === 1 && assets.length === 0) {
-      summary.warnings.push(`targets ${policyGroups(policy).join(", ")} expand to no assets; no task was created`);
+  if (targets.errors.length === 0) {
+    if (type === SCAN_ASSET_TYPE.listed && targets.assets.length === 0) {
+      warnings.push(`targets ${policyGroups(policy).join(", ")} expand to no assets; no task was created`);
     } else {
-      planned = planScanTasks(policy, assets, (chunk) => taskName(policy.name, run.scheduledTime, chunk));
+      planned = planScanTasks(policy, targets.assets, names.taskName);
     }
   }
+  const scheduledTime = request.scheduledTime.toISOString();
+  const dryRun = request.dryRun ?? false;
+  const done = dryRun
+    ? undefined
+    : await createAndAnnounce(run, policy, names, planned, { scheduledTime, trigger: request.trigger, knownAssets: targets.knownAssets, warnings, errors: targets.errors });
 
-  if (summary.dryRun) {
-    summary.requests = planned.map((p) => p.request);
-  } else {
-    await executePlanned(deps, config, policy, planned, runKey(policy.name, run.scheduledTime), knownAssets, summary);
-  }
-  return finishSummary(deps, summary, started);
+  return summarize(run.logger, {
+    policy: policy.name,
+    scheduledTime,
+    trigger: request.trigger,
+    dryRun,
+    scanAssetType: type,
+    assetsPerGroup: targets.perGroup,
+    assets: type === SCAN_ASSET_TYPE.typedIn ? (policy.urls?.length ?? 0) : targets.assets.length,
+    tasks: done?.tasks ?? [],
+    ...(dryRun ? { requests: planned.map((p) => p.request) } : {}),
+    unauthorized: done?.unauthorized ?? [],
+    warnings: [...warnings, ...(done?.warnings ?? [])],
+    errors: [...targets.errors, ...(done?.errors ?? [])],
+    notifications: done?.notifications ?? [],
+    durationsMs: { inventory: inventoryMs, tasks: done?.durationsMs.tasks ?? 0, notify: done?.durationsMs.notify ?? 0, total: run.clock.now() - started },
+  });
 }
-
-async function expandTargets(
-  deps: RunDeps,
-  config: Config,
-  policy: Policy,
-  summary: RunSummary,
-): Promise<{ assets: Asset[]; knownAssets: Asset[] }> {
-  const groups = policyGroups(policy);
-  try {
-    const inventory = await deps.inventory.load(kindsNeeded(groups, config.assetGroups), policy.memberIds);
-    const expansion = expandGroups(groups, config.assetGroups, inventory);
-    summary.assetsPerGroup = expansion.perGroup;
-    for (const id of expansion.unknown) {
-      summary.warnings.push(`asset "${id}" is listed in a group but CSIP's inventory does not know it; it was not scanned`);
-    }
-    return { assets: expansion.assets, knownAssets: [...inventory.assets] };
-  } catch (error) {
-    summary.errors.push(errorFacts(error));
-    return { assets: [], knownAssets: [] };
-  }
-}
-

@@ -1,15 +1,17 @@
+import { SCAN_ASSET_TYPE, type ScanAssetType } from "../csip/actions.ts";
+import type { Logger } from "../log.ts";
+import type { DeliveryResult } from "../notify/deliver.ts";
+import type { RunError, RunTrigger, UnauthorizedAsset } from "../notify/report.ts";
 import type { CreatedTask } from "../scan/create-tasks.ts";
 import type { ScanTaskRequest } from "../scan/requests.ts";
-import type { DeliveryResult } from "../notify/deliver.ts";
-import type { RunError, UnauthorizedAsset } from "../notify/report.ts";
 
 /** What one policy run did. The handler returns it and logs it as one JSON line. */
 export interface RunSummary {
   policy: string;
   scheduledTime: string;
-  trigger: "timer" | "manual" | "asset-change";
+  trigger: RunTrigger;
   dryRun: boolean;
-  scanAssetType: number;
+  scanAssetType: ScanAssetType;
   /** Assets per target group (or per excepted group for `all`). */
   assetsPerGroup: Record<string, number>;
   assets: number;
@@ -24,6 +26,16 @@ export interface RunSummary {
   ok: boolean;
 }
 
+/** A summary from what the run did, `ok` when nothing failed; logged as one JSON line. */
+export function summarize(logger: Logger, fields: Omit<RunSummary, "ok">): RunSummary {
+  const summary: RunSummary = { ...fields, ok: fields.errors.length === 0 && fields.notifications.every((n) => n.delivered) };
+  logger.info(
+    { summary },
+    `policy ${summary.policy}: ${summary.tasks.length} task(s), ${summary.unauthorized.length} unauthorized, ${summary.errors.length} error(s)`,
+  );
+  return summary;
+}
+
 /** A person's reading of a summary, for the CLI. */
 export function formatSummary(s: RunSummary): string {
   const lines = [
@@ -34,7 +46,11 @@ export function formatSummary(s: RunSummary): string {
     for (const r of s.requests ?? []) lines.push(`  would call CreateRiskCenterScanTask ${JSON.stringify(r)}`);
   }
   const scope = (t: RunSummary["tasks"][number]): string =>
-    s.scanAssetType === 0 ? "every asset" : s.scanAssetType === 2 ? `every asset but ${s.assets} excluded` : `${t.assets} assets`;
+    s.scanAssetType === SCAN_ASSET_TYPE.all
+      ? "every asset"
+      : s.scanAssetType === SCAN_ASSET_TYPE.allExcept
+        ? `every asset but ${s.assets} excluded`
+        : `${t.assets} assets`;
   for (const t of s.tasks) lines.push(`  task ${t.taskId} "${t.taskName}": ${scope(t)} (RequestId ${t.requestId})`);
   if (s.unauthorized.length > 0) {
     lines.push(`  unauthorized (${s.unauthorized.length}):`);

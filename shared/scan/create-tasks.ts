@@ -1,10 +1,11 @@
+import { sleep as realSleep, type Deadline } from "../clock.ts";
 import type { Policy } from "../config/schema.ts";
 import type { CsipClient, Models } from "../csip/client.ts";
-import { backoffMs, type RetryPolicy } from "../csip/retry.ts";
 import { isAmbiguousWrite } from "../csip/retryable.ts";
 import { CloudApiError, errorFacts } from "../errors.ts";
-import type { Deadline } from "../run/deadline.ts";
-import type { PlannedTask, ScanTaskRequest } from "./requests.ts";
+import { backoffMs, type RetryPolicy } from "../retry.ts";
+import type { RunNames } from "../state/keys.ts";
+import { requestSize, type PlannedTask, type ScanTaskRequest } from "./requests.ts";
 
 export interface CreatedTask {
   chunk: number;
@@ -23,24 +24,20 @@ export interface TaskFailure {
   message: string;
 }
 
-/** What a run of one policy at one scheduled time has done so far, kept in the state store. */
-export interface RunRecord {
+/** What a run of one policy has done about its tasks so far, kept in the state store between attempts. */
+export interface TaskProgress {
   /** Tasks by chunk number. */
   tasks: Record<string, CreatedTask>;
   /** Chunks that ended without a task on purpose (every asset unauthorized, or notify-only). */
-  settled: number[];
+  chunksWithoutTask: number[];
   /** Values CSIP listed in UnAuthAsset. */
   unauthorized: string[];
   /** Warnings about chunks, so that a retry reports what the first attempt saw. */
   warnings: string[];
-  /** Per notifier, the hash of the content it was sent. */
-  notified: Record<string, string>;
-  /** Per notifier, whether this run's unauthorized assets were news to it (decided once per run). */
-  news?: Record<string, boolean>;
 }
 
-export function emptyRecord(): RunRecord {
-  return { tasks: {}, settled: [], unauthorized: [], warnings: [], notified: {} };
+export function noTaskProgress(): TaskProgress {
+  return { tasks: {}, chunksWithoutTask: [], unauthorized: [], warnings: [] };
 }
 
 export interface TaskOutcome {
@@ -55,8 +52,10 @@ export interface TaskCreation {
   /** A client that limits its rate and retries reads (see shared/csip/resilient-client.ts). */
   csip: CsipClient;
   policy: Policy;
-  record: RunRecord;
-  /** Persists the record; called after every chunk, so a retry redoes only what is missing. */
+  names: RunNames;
+  /** What earlier attempts of the same run did; updated in place as chunks are done. */
+  progress: TaskProgress;
+  /** Persists the progress; called after every chunk, so a retry redoes only what is missing. */
   save: () => Promise<void>;
   retry: RetryPolicy;
   /** How long a request may take; after a timeout, CSIP gets as long again before the task is looked up. */
@@ -79,12 +78,8 @@ export function withoutAssets(request: ScanTaskRequest, refused: readonly string
   return undefined;
 }
 
-function size(request: ScanTaskRequest): number {
-  return request.ScanAssetType === 3 ? (request.SelfDefiningAssets?.length ?? 0) : request.ScanAssetType === 1 ? (request.Assets?.length ?? 0) : 0;
-}
-
 /**
- * The tasks CSIP already has whose names contain `fragment`, by exact name. CSIP has no idempotency
+ * The tasks CSIP already has whose names contain `fragment` (a run's task prefix, or one name), by exact name. CSIP has no idempotency
  * token, so the deterministic TaskName is how a retried invocation recognises its own tasks. The
  * filter field `TaskName` and "contains" (OperatorType 9) are assumptions (local/emulator/ASSUMPTIONS.md).
  */
@@ -103,8 +98,6 @@ export async function findTasksByName(csip: CsipClient, fragment: string): Promi
   return found;
 }
 
-const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Creates each planned task at most once. A write is retried directly only on RequestLimitExceeded
  * (by the client); after a failure that may have reached CSIP (timeout, network error, InternalError,
@@ -115,29 +108,33 @@ const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTime
  * and no task created, the chunk is submitted once more without them.
  */
 export async function createScanTasks(ctx: TaskCreation, planned: readonly PlannedTask[]): Promise<TaskOutcome> {
-  const { csip, policy, record } = ctx;
-  const sleep = ctx.sleep ?? sleepFor;
-  record.warnings ??= [];
-  const outcome: TaskOutcome = { created: [], unauthorized: [...record.unauthorized], failures: [], warnings: record.warnings };
-  const refuse = (values: readonly string[] | undefined): void => {
+  const { csip, policy, progress } = ctx;
+  const sleep = ctx.sleep ?? realSleep;
+  const outcome: TaskOutcome = { created: [], unauthorized: [...progress.unauthorized], failures: [], warnings: progress.warnings };
+  const recordRefused = (values: readonly string[] | undefined): void => {
     for (const value of values ?? []) if (!outcome.unauthorized.includes(value)) outcome.unauthorized.push(value);
-    record.unauthorized = [...outcome.unauthorized];
+    progress.unauthorized = [...outcome.unauthorized];
   };
-  const remember = async (task: CreatedTask): Promise<void> => {
-    record.tasks[String(task.chunk)] = task;
+  const saveTask = async (task: CreatedTask): Promise<void> => {
+    progress.tasks[String(task.chunk)] = task;
     outcome.created.push(task);
     await ctx.save();
   };
+  const saveChunkWithoutTask = async (chunk: number, warning: string): Promise<void> => {
+    outcome.warnings.push(warning);
+    progress.chunksWithoutTask.push(chunk);
+    await ctx.save();
+  };
 
-  const todo = planned.filter((p) => !record.tasks[String(p.chunk)] && !record.settled.includes(p.chunk));
+  const todo = planned.filter((p) => !progress.tasks[String(p.chunk)] && !progress.chunksWithoutTask.includes(p.chunk));
   for (const p of planned) {
-    const known = record.tasks[String(p.chunk)];
+    const known = progress.tasks[String(p.chunk)];
     if (known) outcome.created.push({ ...known, reused: true });
   }
   let existing = new Map<string, Models.ScanTaskInfoList>();
   if (todo.length > 0) {
     try {
-      existing = await findTasksByName(csip, commonPrefix(todo.map((p) => p.request.TaskName)));
+      existing = await findTasksByName(csip, ctx.names.taskPrefix);
     } catch (error) {
       for (const { chunk } of todo) outcome.failures.push(failure(chunk, error, "could not check for an existing task"));
       return outcome;
@@ -166,7 +163,7 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
   for (const { chunk, request } of todo) {
     const already = existing.get(request.TaskName);
     if (already?.TaskId) {
-      await remember({ chunk, taskId: already.TaskId, taskName: request.TaskName, requestId: "", assets: already.AssetNumber ?? size(request), reused: true });
+      await saveTask({ chunk, taskId: already.TaskId, taskName: request.TaskName, requestId: "", assets: already.AssetNumber ?? requestSize(request), reused: true });
       continue;
     }
     if (ctx.deadline?.expired()) {
@@ -175,35 +172,31 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
     }
     try {
       const first = await submit(request);
-      refuse(first.UnAuthAsset);
+      recordRefused(first.UnAuthAsset);
       let answer = first;
       let submitted = request;
       const refused = first.UnAuthAsset ?? [];
       if (!first.TaskId && first.Status === -1 && refused.length > 0 && policy.unauthorized === "scan-authorized") {
         const rest = withoutAssets(request, refused);
         if (!rest) {
-          outcome.warnings.push(`chunk ${chunk}: every asset is unauthorized, so no task was created`);
-          record.settled.push(chunk);
-          await ctx.save();
+          await saveChunkWithoutTask(chunk, `chunk ${chunk}: every asset is unauthorized, so no task was created`);
           continue;
         }
         submitted = rest;
         answer = await submit(rest);
-        refuse(answer.UnAuthAsset);
+        recordRefused(answer.UnAuthAsset);
       }
       if (answer.TaskId) {
         const refusedHere = answer.UnAuthAsset ?? [];
-        await remember({
+        await saveTask({
           chunk,
           taskId: answer.TaskId,
           taskName: request.TaskName,
           requestId: answer.RequestId ?? "",
-          assets: size(submitted) - (answer.Status === -1 ? refusedHere.length : 0),
+          assets: requestSize(submitted) - (answer.Status === -1 ? refusedHere.length : 0),
         });
       } else if (answer.Status === -1 && policy.unauthorized === "notify-only") {
-        outcome.warnings.push(`chunk ${chunk}: unauthorized assets, so no task was created (unauthorized: notify-only)`);
-        record.settled.push(chunk);
-        await ctx.save();
+        await saveChunkWithoutTask(chunk, `chunk ${chunk}: unauthorized assets, so no task was created (unauthorized: notify-only)`);
       } else {
         outcome.failures.push({
           chunk,
@@ -223,10 +216,4 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
 function failure(chunk: number, error: unknown, context?: string): TaskFailure {
   const facts = errorFacts(error);
   return { chunk, ...facts, message: context ? `${context}: ${facts.message}` : facts.message };
-}
-
-function commonPrefix(names: readonly string[]): string {
-  let prefix = names[0] ?? "";
-  for (const name of names) while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  return prefix;
 }

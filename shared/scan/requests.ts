@@ -1,5 +1,6 @@
 import { ASSET_KINDS, type Asset } from "../assets/kinds.ts";
 import { TASK_MODES, type Policy } from "../config/schema.ts";
+import { SCAN_ASSET_TYPE, SCAN_NOW, type ScanAssetType } from "../csip/actions.ts";
 import type { Models } from "../csip/client.ts";
 
 export type ScanTaskRequest = Models.CreateRiskCenterScanTaskRequest;
@@ -9,16 +10,6 @@ export interface PlannedTask {
   chunk: number;
   request: ScanTaskRequest;
   assets: Asset[];
-}
-
-/**
- * The task name: policy, scheduled time and chunk. Deterministic, so a retried invocation can find
- * the task it already created (CSIP has no idempotency token). CSIP documents no length limit or
- * character set for TaskName; policy names are at most 60 characters, so this stays under 90.
- */
-export function taskName(policy: string, scheduledTime: Date, chunk: number): string {
-  const stamp = scheduledTime.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
-  return `csip-scan:${policy}:${stamp}:${chunk}`;
 }
 
 /** CSIP's TaskAssetObject for an asset, from the kind table. */
@@ -32,18 +23,29 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
-/** ScanAssetType: 1 targets, 3 urls, 0 all, 2 all but the excepted groups. */
-export function scanAssetType(policy: Policy): 0 | 1 | 2 | 3 {
-  if (policy.urls) return 3;
-  if (policy.all) return policy.except ? 2 : 0;
-  return 1;
+/** The ScanAssetType of a policy: its targets are listed; typed-in urls; all; all but the excepted groups. */
+export function scanAssetType(policy: Policy): ScanAssetType {
+  if (policy.urls) return SCAN_ASSET_TYPE.typedIn;
+  if (policy.all) return policy.except ? SCAN_ASSET_TYPE.allExcept : SCAN_ASSET_TYPE.all;
+  return SCAN_ASSET_TYPE.listed;
+}
+
+/** How many assets a request names. */
+export function requestSize(request: ScanTaskRequest): number {
+  switch (request.ScanAssetType) {
+    case SCAN_ASSET_TYPE.typedIn:
+      return request.SelfDefiningAssets?.length ?? 0;
+    case SCAN_ASSET_TYPE.listed:
+      return request.Assets?.length ?? 0;
+    default:
+      return 0;
+  }
 }
 
 /**
- * The CreateRiskCenterScanTask requests for one policy run, named by `nameOf(chunk)` (see taskName).
- * `assets` are the expanded targets
- * (ScanAssetType 1) or the excepted assets (ScanAssetType 2). ScanPlanType is 1, "scan now":
- * the schedule lives in SCF.
+ * The CreateRiskCenterScanTask requests for one policy run, named by `nameOf(chunk)`
+ * (shared/state/keys.ts). `assets` are the expanded targets (listed) or the excepted assets (all
+ * except). ScanPlanType is "scan now": the schedule lives in SCF.
  */
 export function planScanTasks(policy: Policy, assets: readonly Asset[], nameOf: (chunk: number) => string): PlannedTask[] {
   const type = scanAssetType(policy);
@@ -51,25 +53,25 @@ export function planScanTasks(policy: Policy, assets: readonly Asset[], nameOf: 
     TaskName: nameOf(chunkNumber),
     ScanAssetType: type,
     ScanItem: [...policy.scanItems],
-    ScanPlanType: 1,
+    ScanPlanType: SCAN_NOW,
     ScanFrom: "csip",
     TaskMode: TASK_MODES[policy.mode],
     ...(policy.memberIds ? { MemberId: [...policy.memberIds] } : {}),
     ...(policy.advanced ? { TaskAdvanceCFG: policy.advanced as Models.TaskAdvanceCFG } : {}),
   });
   switch (type) {
-    case 0:
+    case SCAN_ASSET_TYPE.all:
       return [{ chunk: 1, request: common(1), assets: [] }];
-    case 2:
+    case SCAN_ASSET_TYPE.allExcept:
       // Splitting an exclusion list would scan everything once per part: one task holds it all.
       return [{ chunk: 1, request: { ...common(1), Assets: assets.map(taskAsset) }, assets: [...assets] }];
-    case 3:
+    case SCAN_ASSET_TYPE.typedIn:
       return chunk(policy.urls ?? [], policy.maxAssetsPerTask).map((urls, i) => ({
         chunk: i + 1,
         request: { ...common(i + 1), SelfDefiningAssets: urls },
         assets: [],
       }));
-    case 1:
+    case SCAN_ASSET_TYPE.listed:
       return chunk(assets, policy.maxAssetsPerTask).map((part, i) => ({
         chunk: i + 1,
         request: { ...common(i + 1), Assets: part.map(taskAsset) },

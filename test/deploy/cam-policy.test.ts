@@ -3,13 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config/load.ts";
-import { parseAssetChangeDelivery } from "../../shared/events/asset-change-event.ts";
-import { silentLogger } from "../../shared/log.ts";
+import { parseAssetChangeDelivery } from "../../shared/events/delivery.ts";
 import { runAssetChange } from "../../shared/run/asset-change.ts";
 import { runScheduledScan } from "../../shared/run/scheduled-scan.ts";
-import { runDeps } from "../../shared/run/runtime.ts";
 import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
-import { sdkClient } from "../helpers.ts";
+import { envOf, runWith, sdkClient } from "../helpers.ts";
 
 let emulator: Emulator;
 beforeAll(async () => {
@@ -29,14 +27,14 @@ policies:
   - { name: p, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], onAssetChange: true }
 `,
       "cam.yaml",
-      {},
+      envOf(),
     );
-    const deps = () => runDeps(config, sdkClient(emulator), { logger: silentLogger() });
+    const run = () => runWith(config, sdkClient(emulator));
     // Every path that calls CSIP: a scheduled run (inventory of every kind, the look for earlier
     // tasks, creation), and an asset change naming an asset CSIP does not know yet (the sync).
-    await runScheduledScan(deps(), config, { policy: "p", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
+    await runScheduledScan(run(), { policy: "p", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
     const event = { specversion: "1.0", id: "cam-1", type: "cvm:CloudEvent:ApiCall", source: "cvm.cloud.tencent", data: { eventName: "RunInstances", responseElements: { InstanceIdSet: ["ins-cam00001", "ins-unknown1"] } } };
-    await runAssetChange(deps(), config, parseAssetChangeDelivery(event));
+    await runAssetChange(run(), parseAssetChangeDelivery(event));
 
     const called = new Set(emulator.calls.map((c) => `csip:${c.action}`));
     const policy = JSON.parse(readFileSync("docs/cam-policy.json", "utf8")) as { statement: { effect: string; action: string[]; resource: string[] }[] };

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../shared/config/load.ts";
-import { LOCAL_ACCOUNT, startEmulator, type Emulator } from "../../local/emulator/server.ts";
-import { startListener } from "../helpers.ts";
+import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
+import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
+import { envOf, startListener } from "../helpers.ts";
 import { readZip } from "./zip.ts";
 
 // The deploy as users run it: the real serverless CLI, offline, in a copy of the project that also
@@ -66,7 +67,7 @@ describe("serverless package, offline", () => {
   });
 
   it("gives every policy its timer, named after it, with its cron", async () => {
-    const { config } = await loadConfig(join(work, "config", "scan-policies.yaml"), {});
+    const { config } = await loadConfig(join(work, "config", "scan-policies.yaml"), envOf());
     const timers = printed.functions["scheduled-scan"]!.events.map((e) => e.timer!);
     expect(timers).toEqual(config.policies.map((p) => ({ name: p.name, parameters: { cronExpression: p.schedule, enable: true } })));
   });

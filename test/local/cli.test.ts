@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createCsipClient } from "../../shared/csip/client.ts";
-import { LOCAL_ACCOUNT } from "../../local/emulator/server.ts";
+import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
 import { startListener } from "../helpers.ts";
 
 // The CLI as people run it: a real process, real exit codes, real output.

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CloudApiError } from "../../shared/errors.ts";
-import { randomAccount, startEmulator, type Emulator } from "../../local/emulator/server.ts";
+import { randomAccount } from "../../local/emulator/accounts.ts";
+import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
 import { caught, rawCall, sdkClient } from "../helpers.ts";
 
 // Contract tests: the official SDK against the emulator, and an independent signer for what the SDK never sends.

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig, parseConfig } from "../../../shared/config/load.ts";
 import { ConfigError } from "../../../shared/errors.ts";
+import { envOf } from "../../helpers.ts";
 
 const GOOD = `version: 1
 region: ap-guangzhou
@@ -24,9 +25,9 @@ policies:
 `;
 
 /** The text of the ConfigError the loader throws for `text`. */
-function problems(text: string, env: NodeJS.ProcessEnv = {}): string {
+function problems(text: string, variables: Record<string, string> = {}): string {
   try {
-    parseConfig(text, "policies.yaml", env);
+    parseConfig(text, "policies.yaml", envOf(variables));
   } catch (error) {
     if (error instanceof ConfigError) return error.message;
     throw error;
@@ -36,14 +37,14 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): string {
 
 describe("shipped configs", () => {
   it.each(readdirSync("config").filter((f) => /^scan-policies.*\.(ya?ml|json)$/.test(f)))("config/%s validates", async (file) => {
-    const { config } = await loadConfig(`config/${file}`, {});
+    const { config } = await loadConfig(`config/${file}`, envOf());
     expect(config.policies.length).toBeGreaterThan(0);
   });
 });
 
 describe("parseConfig", () => {
   it("applies the documented defaults", () => {
-    const policy = parseConfig(GOOD, "p.yaml", {}).policies[0]!;
+    const policy = parseConfig(GOOD, "p.yaml", envOf()).policies[0]!;
     expect(policy).toMatchObject({
       mode: "standard",
       notifyOn: ["unauthorized", "failure"],
@@ -60,7 +61,7 @@ describe("parseConfig", () => {
 
   it("substitutes ${VAR} and ${VAR:-default} from the environment", () => {
     const text = GOOD.replace("https://hooks.example.com/csip", "${HOOK}").replace("region: ap-guangzhou", "region: ${REGION:-ap-shanghai}");
-    const config = parseConfig(text, "p.yaml", { HOOK: "https://hooks.example.com/from-env" });
+    const config = parseConfig(text, "p.yaml", envOf({ HOOK: "https://hooks.example.com/from-env" }));
     expect(config.notifiers.secops!.url).toBe("https://hooks.example.com/from-env");
     expect(config.region).toBe("ap-shanghai");
   });
@@ -132,7 +133,7 @@ describe("parseConfig", () => {
     fc.assert(
       fc.property(yamlish, (text) => {
         try {
-          parseConfig(text, "fuzz.yaml", {});
+          parseConfig(text, "fuzz.yaml", envOf());
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
           for (const p of error.problems) expect(p.line).toBeGreaterThanOrEqual(1);

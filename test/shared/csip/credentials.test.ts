@@ -1,30 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCsipClient } from "../../../shared/csip/client.ts";
-import { credentialsFromEnv, requireCredentials } from "../../../shared/csip/credentials.ts";
+import { credentialsFrom, requireCredentials } from "../../../shared/csip/credentials.ts";
 import { CredentialsError } from "../../../shared/errors.ts";
 import { scrub } from "../../../shared/secrets.ts";
-import { LOCAL_ACCOUNT, startEmulator, type Emulator } from "../../../local/emulator/server.ts";
-import { caught } from "../../helpers.ts";
+import { LOCAL_ACCOUNT } from "../../../local/emulator/accounts.ts";
+import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
+import { caught, envOf } from "../../helpers.ts";
 
 describe("credentials", () => {
   it("reads the variables SCF sets, not the SDK's names", () => {
-    expect(credentialsFromEnv({ TENCENTCLOUD_SECRETID: "AKIDx", TENCENTCLOUD_SECRETKEY: "key-123456", TENCENTCLOUD_SESSIONTOKEN: "tok-123456" })).toEqual({
+    expect(credentialsFrom(envOf({ TENCENTCLOUD_SECRETID: "AKIDx", TENCENTCLOUD_SECRETKEY: "key-123456", TENCENTCLOUD_SESSIONTOKEN: "tok-123456" }))).toEqual({
       secretId: "AKIDx",
       secretKey: "key-123456",
       token: "tok-123456",
     });
-    expect(credentialsFromEnv({ TENCENTCLOUD_SECRET_ID: "AKIDx", TENCENTCLOUD_SECRET_KEY: "k" })).toBeUndefined();
+    expect(credentialsFrom(envOf({ TENCENTCLOUD_SECRET_ID: "AKIDx", TENCENTCLOUD_SECRET_KEY: "k" }))).toBeUndefined();
   });
 
   it("names the variables to set when none or half are set", () => {
-    expect(() => requireCredentials({})).toThrow(new CredentialsError(
+    expect(() => requireCredentials(envOf())).toThrow(new CredentialsError(
       "no credentials: set TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY (SCF sets them, with TENCENTCLOUD_SESSIONTOKEN, from the function's role)",
     ));
-    expect(() => credentialsFromEnv({ TENCENTCLOUD_SECRETID: "AKIDx" })).toThrow(/set both TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY/);
+    expect(() => credentialsFrom(envOf({ TENCENTCLOUD_SECRETID: "AKIDx" }))).toThrow(/set both TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY/);
   });
 
   it("registers the key and token so that no log line can show them", () => {
-    credentialsFromEnv({ TENCENTCLOUD_SECRETID: "AKIDx", TENCENTCLOUD_SECRETKEY: "very-secret-key-material", TENCENTCLOUD_SESSIONTOKEN: "session-token-material" });
+    credentialsFrom(envOf({ TENCENTCLOUD_SECRETID: "AKIDx", TENCENTCLOUD_SECRETKEY: "very-secret-key-material", TENCENTCLOUD_SESSIONTOKEN: "session-token-material" }));
     expect(scrub("key=very-secret-key-material token=session-token-material")).toBe("key=*** token=***");
   });
 });

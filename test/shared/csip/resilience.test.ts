@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RateLimiter } from "../../../shared/csip/rate-limiter.ts";
 import { resilientClient } from "../../../shared/csip/resilient-client.ts";
-import { backoffMs, DEFAULT_RETRY } from "../../../shared/csip/retry.ts";
+import { deadlineIn } from "../../../shared/clock.ts";
+import { DEFAULTS } from "../../../shared/config/schema.ts";
 import { CloudApiError } from "../../../shared/errors.ts";
-import { deadlineIn } from "../../../shared/run/deadline.ts";
+import { backoffMs } from "../../../shared/retry.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { caught, sdkClient } from "../../helpers.ts";
 
@@ -39,7 +40,7 @@ describe("backoffMs", () => {
   });
 
   it("defaults to 200 ms base, 5 s cap, 5 attempts", () => {
-    expect(DEFAULT_RETRY).toEqual({ baseMs: 200, capMs: 5000, attempts: 5 });
+    expect(DEFAULTS.retry).toEqual({ baseMs: 200, capMs: 5000, attempts: 5 });
   });
 });
 

@@ -5,10 +5,10 @@ import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../shared/config/load.ts";
 import { createLogger } from "../../../shared/log.ts";
+import { sleep } from "../../../shared/clock.ts";
 import { runScheduledScan } from "../../../shared/run/scheduled-scan.ts";
-import { runDeps } from "../../../shared/run/runtime.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
-import { sdkClient, startListener } from "../../helpers.ts";
+import { LOCAL_WEBHOOKS, runWith, sdkClient, startListener } from "../../helpers.ts";
 
 let emulator: Emulator;
 let hook: Awaited<ReturnType<typeof startListener>>;
@@ -48,7 +48,7 @@ policies:
     remindAfter: 24h
 ${extra}`,
     "announce.yaml",
-    { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" },
+    LOCAL_WEBHOOKS,
   );
 }
 
@@ -58,8 +58,7 @@ describe("announcing unauthorized assets across runs", () => {
     let clock = Date.parse("2026-11-29T00:00:00Z");
     const run = async (hoursLater: number) => {
       clock += hoursLater * 3_600_000;
-      const deps = { ...runDeps(cfg, sdkClient(emulator), { env: { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" }, logger: createLogger({ level: "silent" }) }), now: () => new Date(clock) };
-      return runScheduledScan(deps, cfg, { policy: "hourly", scheduledTime: new Date(clock), trigger: "timer" });
+      return runScheduledScan(runWith(cfg, sdkClient(emulator), { clock: { now: () => clock, sleep } }), { policy: "hourly", scheduledTime: new Date(clock), trigger: "timer" });
     };
     const sent = (): string[][] => hook.received.map((r) => (JSON.parse(r.body) as { unauthorizedAssets: { id: string }[] }).unauthorizedAssets.map((a) => a.id));
 
@@ -102,15 +101,15 @@ policies:
   - { name: hourly, schedule: "0 0 * * * * *", targets: [prod], scanItems: [port], notify: [wecom, ding, lark, plain, nowhere], notifyOn: [summary] }
 `,
       "secrets.yaml",
-      { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" },
+      LOCAL_WEBHOOKS,
     );
     const sink = new PassThrough();
     let logged = "";
     sink.on("data", (chunk: Buffer) => (logged += chunk.toString()));
-    const deps = runDeps(cfg, sdkClient(emulator), { env: { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" }, logger: createLogger({ level: "debug", destination: sink }) });
+    const run = runWith(cfg, sdkClient(emulator), { logger: createLogger({ level: "debug", destination: sink }) });
     // The listener refuses the robots with a code, so their errors are in the summary and the log too.
-    const summary = await runScheduledScan(deps, cfg, { policy: "hourly", scheduledTime: new Date(), trigger: "timer" });
-    deps.logger.error({ notifiers: cfg.notifiers }, "a careless log line with the whole notifier config");
+    const summary = await runScheduledScan(run, { policy: "hourly", scheduledTime: new Date(), trigger: "timer" });
+    run.logger.error({ notifiers: cfg.notifiers }, "a careless log line with the whole notifier config");
     const everything = `${logged}\n${JSON.stringify(summary)}`;
     expect(summary.notifications.filter((n) => !n.delivered).map((n) => n.notifier)).toContain("nowhere");
     expect(logged).toContain("careless");

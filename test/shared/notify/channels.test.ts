@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Notifier } from "../../../shared/config/schema.ts";
 import { networkDelivery, type DeliveryOptions } from "../../../shared/notify/deliver.ts";
-import { post } from "../../../shared/notify/http.ts";
+import { post } from "../../../shared/net/http.ts";
 import { HOW_TO_AUTHORIZE, type RunReport } from "../../../shared/notify/report.ts";
-import { webhookUrlProblem } from "../../../shared/notify/url-policy.ts";
+import { webhookUrlProblem } from "../../../shared/net/address-policy.ts";
 import { WindowLimiter } from "../../../shared/notify/window-limiter.ts";
 import { startListener, type Captured } from "../../helpers.ts";
 

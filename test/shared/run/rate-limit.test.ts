@@ -3,11 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../shared/config/load.ts";
-import { silentLogger } from "../../../shared/log.ts";
 import { runScheduledScan } from "../../../shared/run/scheduled-scan.ts";
-import { runDeps } from "../../../shared/run/runtime.ts";
 import { startEmulator, type Emulator, type RecordedCall } from "../../../local/emulator/server.ts";
-import { sdkClient } from "../../helpers.ts";
+import { envOf, runWith, sdkClient } from "../../helpers.ts";
 
 /** The most calls of one action that any one-second window (as the emulator counts) holds. */
 function busiestWindow(calls: readonly RecordedCall[]): number {
@@ -35,11 +33,11 @@ describe("the shared rate limiter", () => {
     const config = parseConfig(
       `version: 1\nstate: { path: ${mkdtempSync(join(tmpdir(), "csip-scan-rate-"))} }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\npolicies:\n${policies}\n`,
       "rate.yaml",
-      {},
+      envOf(),
     );
-    const deps = runDeps(config, sdkClient(emulator), { logger: silentLogger() });
+    const run = runWith(config, sdkClient(emulator));
     const time = new Date("2026-11-29T03:00:00Z");
-    const summaries = await Promise.all(config.policies.map((p) => runScheduledScan(deps, config, { policy: p.name, scheduledTime: time, trigger: "manual" })));
+    const summaries = await Promise.all(config.policies.map((p) => runScheduledScan(run, { policy: p.name, scheduledTime: time, trigger: "manual" })));
 
     expect(summaries.every((s) => s.ok && s.tasks.length === 1)).toBe(true);
     expect(emulator.calls.filter((c) => c.outcome === "RequestLimitExceeded")).toEqual([]);

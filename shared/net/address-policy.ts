@@ -1,11 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { BlockList, isIP } from "node:net";
 
-/** `CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1` allows http:// and internal webhook addresses, for local mode and tests. */
-export function allowLocalWebhooks(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS === "1";
-}
-
 /**
  * Addresses a webhook must never reach: unspecified, private (RFC 1918), carrier-grade NAT, loopback,
  * link-local (169.254.0.0/16 holds the cloud metadata service), IPv6 loopback, unique-local, link-local,

@@ -1,4 +1,21 @@
 /**
+ * Time, in one place: the clock every module is handed (so tests can move it), `sleep`, and the
+ * deadline of an invocation.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Waits `ms` milliseconds of real time. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export const systemClock: Clock = { now: () => Date.now(), sleep };
+
+/**
  * The time a function has left. SCF passes its limit in the context (`getRemainingTimeInMillis()`,
  * `time_limit_in_ms`); locally it is a setting. `reserveMs` is kept back for telling people what did
  * not finish.
@@ -16,6 +33,9 @@ export function deadlineIn(totalMs: number, reserveMs: number, now: () => number
     expired: () => now() >= end,
   };
 }
+
+/** A deadline that never comes: for work that no function's limit bounds (the CLI's plan). */
+export const NO_DEADLINE: Deadline = { remainingMs: () => Number.MAX_SAFE_INTEGER, expired: () => false };
 
 /** What SCF's Node.js context offers about time; both fields are optional here. */
 export interface ScfContextTime {

@@ -1,0 +1,47 @@
+import type { Config } from "../shared/config/schema.ts";
+import { TRANSPORTS } from "../shared/events/transports/index.ts";
+import { assetChangeHandler } from "./asset-change/index.ts";
+import type { Handler, HandlerOptions } from "./options.ts";
+import { scheduledScanHandler } from "./scheduled-scan/index.ts";
+
+/**
+ * The SCF functions, one row each. The bundler builds `functions/<name>/index.ts` for every row, the
+ * CLI's `invoke` runs any row's handler, and serverless.yml's `functions` section is generated from
+ * these rows (scripts/serverless-settings.cjs). Adding a function is adding a folder and a row.
+ */
+export interface FunctionRow {
+  /** Shown in the SCF console. */
+  description: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  /** Builds the entry point; the deployed one is built with no options. */
+  handler(options?: HandlerOptions): Handler;
+  /** The function's serverless.yml triggers for a policy file. */
+  triggers(config: Config): Record<string, unknown>[];
+}
+
+export const FUNCTIONS = {
+  "scheduled-scan": {
+    description: "csip-scan scheduled scans, one timer per policy",
+    timeoutSeconds: 900,
+    memoryMb: 128,
+    handler: scheduledScanHandler,
+    // One timer trigger per policy, named after it (the plugin cannot set a timer's message).
+    triggers: (config) => config.policies.map((policy) => ({ timer: { name: policy.name, parameters: { cronExpression: policy.schedule, enable: true } } })),
+  },
+  "asset-change": {
+    description: "csip-scan targeted scans when assets change (EventBridge, CMQ, CKafka)",
+    timeoutSeconds: 300,
+    memoryMb: 128,
+    handler: assetChangeHandler,
+    triggers: (config) =>
+      Object.values(TRANSPORTS).flatMap((transport) => {
+        if (!("config" in transport)) return [];
+        const settings = (config.assetChange as Record<string, unknown>)[transport.config.key];
+        return settings === undefined ? [] : [(transport.config.trigger as (s: unknown) => Record<string, unknown>)(settings)];
+      }),
+  },
+} satisfies Record<string, FunctionRow>;
+
+export type FunctionName = keyof typeof FUNCTIONS;
+export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];

@@ -1,0 +1,66 @@
+import type { Client } from "tencentcloud-sdk-nodejs/tencentcloud/services/csip/v20221121/csip_client.js";
+
+/**
+ * The CSIP actions csip-scan calls (API 2022-11-21), one row each, and the API's enumerations.
+ * From this table come the client's types (the SDK's own request and response models), which calls
+ * may be retried directly, the actions the emulator must serve, the parameter lists it checks
+ * (scripts/import-reference.ts) and the actions the CAM policy allows (test/deploy/cam-policy.test.ts).
+ *
+ * `access`: a read retries every retryable failure; a write retries only RequestLimitExceeded, which
+ * CSIP answers before doing anything (after a timeout or an internal error a write may have happened,
+ * so the caller looks before trying again: shared/scan/create-tasks.ts).
+ * `lists`: the asset kind an inventory list action pages (shared/assets/kinds.ts).
+ */
+export const CSIP_ACTIONS = {
+  DescribeCVMAssets: { access: "read", lists: "cvm" },
+  DescribePublicIpAssets: { access: "read", lists: "publicIp" },
+  DescribeDomainAssets: { access: "read", lists: "domain" },
+  DescribeDbAssets: { access: "read", lists: "db" },
+  DescribeScanTaskList: { access: "read" },
+  CreateRiskCenterScanTask: { access: "write" },
+  StopRiskCenterTask: { access: "write" },
+  DeleteRiskScanTask: { access: "write" },
+  CreateAssetSyncTask: { access: "write" },
+} as const satisfies Record<string, ActionRow>;
+
+interface ActionRow {
+  access: "read" | "write";
+  lists?: string;
+}
+
+export type CsipAction = keyof typeof CSIP_ACTIONS;
+export type RequestOf<A extends CsipAction> = Parameters<Client[A]>[0];
+export type ResponseOf<A extends CsipAction> = Awaited<ReturnType<Client[A]>>;
+
+/** The asset kinds the inventory list actions page: `cvm`, `publicIp`, `domain`, `db`. */
+export type ListedKind = { [A in CsipAction]: (typeof CSIP_ACTIONS)[A] extends { lists: infer K } ? K : never }[CsipAction];
+
+/** The inventory list actions. */
+export type ListAction = { [A in CsipAction]: (typeof CSIP_ACTIONS)[A] extends { lists: string } ? A : never }[CsipAction];
+
+export const ALL_ACTIONS = Object.keys(CSIP_ACTIONS) as CsipAction[];
+
+export function isRead(action: CsipAction): boolean {
+  return CSIP_ACTIONS[action].access === "read";
+}
+
+/** The list action that pages an asset kind. */
+export function listActionOf(kind: ListedKind): ListAction {
+  return ALL_ACTIONS.find((a) => (CSIP_ACTIONS[a] as ActionRow).lists === kind) as ListAction;
+}
+
+/** CreateRiskCenterScanTask's ScanAssetType (../shared/reference/csip-2022-11-21-api.json). */
+export const SCAN_ASSET_TYPE = {
+  /** Every asset. */
+  all: 0,
+  /** The assets in `Assets`. */
+  listed: 1,
+  /** Every asset but those in `Assets`. */
+  allExcept: 2,
+  /** Typed-in IPs, domains and URLs in `SelfDefiningAssets`. */
+  typedIn: 3,
+} as const;
+export type ScanAssetType = (typeof SCAN_ASSET_TYPE)[keyof typeof SCAN_ASSET_TYPE];
+
+/** CreateRiskCenterScanTask's ScanPlanType 1: scan now (the schedule lives in SCF). */
+export const SCAN_NOW = 1;

@@ -1,0 +1,41 @@
+/**
+ * The one reader of the process environment under `shared/`. Everything else is handed an
+ * `Environment`, so what a function reads from outside is listed here and nowhere else.
+ */
+
+/** The variables csip-scan reads, as typed settings. */
+export interface Environment {
+  /** CSIP_SCAN_CONFIG: the policy file. */
+  configPath: string | undefined;
+  /** TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY, TENCENTCLOUD_SESSIONTOKEN: SCF sets them from the function's role. */
+  secretId: string | undefined;
+  secretKey: string | undefined;
+  sessionToken: string | undefined;
+  /** TENCENTCLOUD_REGION: the region when the config names none. */
+  region: string | undefined;
+  /** CSIP_ENDPOINT: a full URL to send CSIP calls to instead of the official endpoint (the emulator). */
+  csipEndpoint: string | undefined;
+  /** CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1: http:// and internal webhook addresses, for local mode and tests. */
+  allowLocalWebhooks: boolean;
+  /** CSIP_SCAN_LOG_LEVEL: pino level. */
+  logLevel: string | undefined;
+  /** Every variable, for `${NAME}` in the policy file. */
+  variables: Readonly<Record<string, string | undefined>>;
+}
+
+const set = (value: string | undefined): string | undefined => (value === undefined || value === "" ? undefined : value);
+
+/** Reads the environment once; pass a plain record to read another (tests, the CLI). */
+export function readEnvironment(env: Readonly<Record<string, string | undefined>> = process.env): Environment {
+  return {
+    configPath: set(env.CSIP_SCAN_CONFIG),
+    secretId: set(env.TENCENTCLOUD_SECRETID),
+    secretKey: set(env.TENCENTCLOUD_SECRETKEY),
+    sessionToken: set(env.TENCENTCLOUD_SESSIONTOKEN),
+    region: set(env.TENCENTCLOUD_REGION),
+    csipEndpoint: set(env.CSIP_ENDPOINT),
+    allowLocalWebhooks: env.CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS === "1",
+    logLevel: set(env.CSIP_SCAN_LOG_LEVEL),
+    variables: { ...env },
+  };
+}

@@ -1,0 +1,39 @@
+import * as z from "zod";
+import { CloudEventTextSchema } from "../change-event.ts";
+import type { Transport } from "./transport.ts";
+
+/**
+ * A CKafka trigger: `{"Records": [{"Ckafka": {"topic", "partition", "offset", "msgKey", "msgBody"}}]}`
+ * (https://cloud.tencent.com/document/product/583/17530); the body holds an EventBridge event as JSON.
+ */
+const CkafkaSchema = z.object({
+  topic: z.string(),
+  partition: z.number().int(),
+  offset: z.number().int(),
+  msgKey: z.string().optional(),
+  msgBody: CloudEventTextSchema,
+});
+
+const CkafkaSettingsSchema = z.strictObject({
+  instance: z.string().min(1),
+  topic: z.string().min(1),
+  maxMsgNum: z.number().int().min(1).max(10000).default(100),
+  offset: z.enum(["latest", "earliest"]).default("latest"),
+});
+
+export const ckafka = {
+  name: "ckafka",
+  recordKey: "Ckafka",
+  schema: CkafkaSchema,
+  unwrap: (record) => ({ event: record.msgBody, via: "ckafka", tags: [] }),
+  config: {
+    key: "ckafka",
+    schema: CkafkaSettingsSchema,
+    trigger: (s) => ({
+      ckafka: {
+        name: "csip-scan-asset-change",
+        parameters: { name: s.instance, topic: s.topic, maxMsgNum: s.maxMsgNum, offset: s.offset, enable: true },
+      },
+    }),
+  },
+} satisfies Transport<typeof CkafkaSchema, typeof CkafkaSettingsSchema>;

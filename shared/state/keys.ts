@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+
+/**
+ * Every name csip-scan gives: the TaskName of each scan task, and the keys of what the state store
+ * remembers. One file, so that changing the scheme is changing this file.
+ *
+ * Task names are deterministic: CSIP has no idempotency token, so a retried invocation recognises the
+ * tasks it already created by their names. CSIP documents no length limit or character set for
+ * TaskName; policy names are at most 60 characters, so names stay under 90 (local/emulator/ASSUMPTIONS.md).
+ */
+
+/** The names of one run of one policy. */
+export interface RunNames {
+  /** What every TaskName of the run starts with; how its tasks are found in CSIP's task list. */
+  taskPrefix: string;
+  /** The TaskName of chunk `chunk` (from 1). */
+  taskName(chunk: number): string;
+  /** The state key of the run's record (tasks created, messages sent), and of its lock. */
+  recordKey: string;
+}
+
+const PRODUCT = "csip-scan";
+
+function runNames(policy: string, occasion: string): RunNames {
+  const taskPrefix = `${PRODUCT}:${policy}:${occasion}:`;
+  return {
+    taskPrefix,
+    taskName: (chunk) => `${taskPrefix}${chunk}`,
+    recordKey: `run/${PRODUCT}:${policy}:${occasion}`,
+  };
+}
+
+/** `2026-11-29T03:00:00.000Z` as `20261129T030000Z`. */
+function stamp(time: Date): string {
+  return time.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+}
+
+/** A scheduled run: the policy at one scheduled time (its slot). */
+export function scheduledRunNames(policy: string, slot: Date): RunNames {
+  return runNames(policy, stamp(slot));
+}
+
+/** An asset-change run: the policy over the events of one delivery, so a redelivery finds the same names. */
+export function changeRunNames(policy: string, eventIds: readonly string[]): RunNames {
+  const batch = createHash("sha256").update([...new Set(eventIds)].sort().join("\n")).digest("hex").slice(0, 16);
+  return runNames(policy, `evt-${batch}`);
+}
+
+/** When a policy last scanned an asset because it changed (its `cooldown`). */
+export function cooldownKey(policy: string, asset: string): string {
+  return `cooldown/${policy}/${asset}`;
+}
+
+/**
+ * What a notifier was last told about a policy's unauthorized assets. Event-driven runs see a few
+ * assets at a time: they keep their own memory, so they do not disturb the scheduled runs' reminders.
+ */
+export function announcementKey(policy: string, notifier: string, eventDriven: boolean): string {
+  return `announced/${eventDriven ? "change:" : ""}${policy}/${notifier}`;
+}
