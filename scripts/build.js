@@ -1,10 +1,13 @@
 // Bundles each SCF function into dist/<function>/index.js: one self-contained CommonJS file that
 // exports main_handler and runs with no node_modules beside it (SCF's Node.js runtimes load CommonJS).
-import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { build } from "esbuild";
+import { register } from "tsx/esm/api";
 
-const functions = readdirSync("functions").filter((name) => statSync(`functions/${name}`).isDirectory());
-for (const name of functions) {
+// The functions to build are the rows of the function table (functions/index.ts).
+register();
+const { FUNCTION_NAMES } = await import("../functions/index.ts");
+for (const name of FUNCTION_NAMES) {
   const result = await build({
     entryPoints: [`functions/${name}/index.ts`],
     outfile: `dist/${name}/index.js`,

@@ -15,6 +15,8 @@ export type KeyPath = readonly (string | number)[];
 export interface LoadedConfig {
   /** The path as given, used in messages. */
   file: string;
+  /** The file as written, before `${NAME}` substitution. */
+  text: string;
   config: Config;
 }
 
@@ -35,7 +37,7 @@ export async function loadConfig(file: string, env: ConfigEnvironment): Promise<
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : "file cannot be read";
     throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `${reason} (set --config or CSIP_SCAN_CONFIG)` }]);
   }
-  return { file, config: parseConfig(text, file, env) };
+  return { file, text, config: parseConfig(text, file, env) };
 }
 
 /** Formats a key path as people read it: `policies[0].schedule`. */

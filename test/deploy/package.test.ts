@@ -17,7 +17,7 @@ const work = mkdtempSync(join(tmpdir(), "csip-scan-deploy-"));
 const SECRET_URL = "https://hooks.example.com/robot/deploy-secret-path-7f3k";
 
 function copyProject(): void {
-  for (const item of ["serverless.yml", "package.json", "scripts", "config", "functions", "shared"]) cpSync(join(ROOT, item), join(work, item), { recursive: true });
+  for (const item of ["serverless.yml", "package.json", "scripts", "config", "functions", "shared", "local"]) cpSync(join(ROOT, item), join(work, item), { recursive: true });
   symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
   // What a careless service folder may hold.
   writeFileSync(join(work, ".env"), `TENCENTCLOUD_SECRETKEY=never-ship-this-key\n`);

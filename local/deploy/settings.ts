@@ -1,0 +1,42 @@
+import { FUNCTION_NAMES, FUNCTIONS } from "../../functions/index.ts";
+import { configPath, loadConfig } from "../../shared/config/load.ts";
+import type { Environment } from "../../shared/env.ts";
+import { regionOf } from "../../shared/run/services.ts";
+
+/** Where SCF unpacks the code (local/emulator/ASSUMPTIONS.md), so where the functions find the policy file. */
+export const DEPLOYED_CONFIG = "/var/user/config/scan-policies.yaml";
+
+/** The parts of serverless.yml that come from the policy file and the function table. */
+export interface DeploySettings {
+  region: string;
+  /** The functions' environment: where the policy file is, and every variable it names that is set here. */
+  environment: Record<string, string>;
+  /** serverless.yml's `functions` section. */
+  functions: Record<string, { handler: string; description: string; timeout: number; memorySize: number; events: Record<string, unknown>[] }>;
+}
+
+/**
+ * Reads and validates the policy file, and builds what serverless.yml needs from it: never copy a
+ * schedule or a trigger into serverless.yml by hand.
+ */
+export async function deploySettings(env: Environment): Promise<DeploySettings> {
+  const file = configPath(undefined, env);
+  const { config, text } = await loadConfig(file, env);
+  const environment: Record<string, string> = { CSIP_SCAN_CONFIG: DEPLOYED_CONFIG };
+  for (const [, name] of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) {
+    const value = env.variables[name!];
+    if (value !== undefined) environment[name!] = value;
+  }
+  const functions: DeploySettings["functions"] = {};
+  for (const name of FUNCTION_NAMES) {
+    const row = FUNCTIONS[name];
+    functions[name] = {
+      handler: `dist/${name}/index.main_handler`,
+      description: row.description,
+      timeout: row.timeoutSeconds,
+      memorySize: row.memoryMb,
+      events: row.triggers(config),
+    };
+  }
+  return { region: regionOf(config, env), environment, functions };
+}
