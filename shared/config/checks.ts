@@ -1,37 +1,80 @@
+import * as z from "zod";
 import { webhookUrlProblem } from "../net/address-policy.ts";
 import { isTimeZone, parseScfCron } from "./scf-cron.ts";
-import { TRIGGER_NAME, type AssetGroup, type Config, type Selector } from "./schema.ts";
+import { TRIGGER_NAME, type AssetGroup } from "./schema.ts";
 
 export interface PathProblem {
   path: (string | number)[];
   message: string;
 }
 
-/** Checks beyond each value's type: names that must exist, cycles, duplicates, schedules, time zone. */
-export function crossCheck(config: Config, allowLocalWebhooks: boolean): PathProblem[] {
+/**
+ * The policy file as the checks across it read it: every value that has the wrong type is left out
+ * instead of failing, so the checks run on whatever parsed and report their problems in the same
+ * pass as the schema's (a wrong scan item must not hide an unknown group).
+ */
+const loose = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+const present = z.unknown().optional();
+const LooseSelectorSchema = z.object({ group: loose(z.string()) }).catch({});
+const LooseGroupSchema = z
+  .object({ include: z.array(LooseSelectorSchema).catch([]), exclude: z.array(LooseSelectorSchema).catch([]) })
+  .catch({ include: [], exclude: [] });
+const LoosePolicySchema = z
+  .object({
+    name: loose(z.string()),
+    schedule: loose(z.string()),
+    targets: present,
+    urls: present,
+    all: present,
+    except: present,
+    notify: present,
+    advanced: present,
+    mode: loose(z.string()),
+  })
+  .catch({});
+const LooseConfigSchema = z.object({
+  timezone: loose(z.string()),
+  notifiers: z.record(z.string(), z.object({ url: loose(z.string()) }).catch({})).catch({}),
+  assetGroups: z.record(z.string(), LooseGroupSchema).catch({}),
+  policies: z.array(LoosePolicySchema).catch([]),
+});
+type LooseGroup = z.infer<typeof LooseGroupSchema>;
+
+/** The strings of a list, with their places; nothing when the value is not a list. */
+function stringsIn(value: unknown): [string, number][] {
+  return Array.isArray(value) ? value.flatMap((v, i): [string, number][] => (typeof v === "string" ? [[v, i]] : [])) : [];
+}
+
+/**
+ * Checks beyond each value's type: names that must exist, cycles, duplicates, schedules, time zone,
+ * notifier addresses. Reads `raw` (the file after `${NAME}` substitution) loosely, so it runs even
+ * when the schema found problems.
+ */
+export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProblem[] {
+  const config = LooseConfigSchema.parse(raw ?? {});
   const problems: PathProblem[] = [];
   const groups = config.assetGroups;
   const notifierNames = Object.keys(config.notifiers);
 
-  if (!isTimeZone(config.timezone)) {
+  if (config.timezone !== undefined && !isTimeZone(config.timezone)) {
     problems.push({ path: ["timezone"], message: `"${config.timezone}" is not an IANA time zone such as Asia/Shanghai` });
   }
 
   for (const [name, notifier] of Object.entries(config.notifiers)) {
+    if (notifier.url === undefined) continue;
     const message = webhookUrlProblem(notifier.url, allowLocalWebhooks);
     if (message) problems.push({ path: ["notifiers", name, "url"], message });
   }
 
   const checkGroupName = (group: string, path: (string | number)[]): void => {
-    if (!(group in groups)) problems.push({ path, message: `unknown asset group "${group}"${known(Object.keys(groups))}` });
+    if (!Object.hasOwn(groups, group)) problems.push({ path, message: `unknown asset group "${group}"${known(Object.keys(groups))}` });
   };
 
   for (const [name, group] of Object.entries(groups)) {
-    const selectors = (part: "include" | "exclude"): [Selector, number][] => group[part].map((s, i) => [s, i]);
     for (const part of ["include", "exclude"] as const) {
-      for (const [selector, i] of selectors(part)) {
+      group[part].forEach((selector, i) => {
         if (selector.group !== undefined) checkGroupName(selector.group, ["assetGroups", name, part, i, "group"]);
-      }
+      });
     }
   }
   for (const cycle of findCycles(groups)) {
@@ -41,33 +84,37 @@ export function crossCheck(config: Config, allowLocalWebhooks: boolean): PathPro
   const seen = new Map<string, number>();
   config.policies.forEach((policy, i) => {
     const at = (...rest: (string | number)[]): (string | number)[] => ["policies", i, ...rest];
-    const first = seen.get(policy.name);
-    if (first !== undefined) {
-      problems.push({ path: at("name"), message: `duplicate policy name "${policy.name}" (also policies[${first}])` });
-    } else {
-      seen.set(policy.name, i);
+    if (policy.name !== undefined) {
+      const first = seen.get(policy.name);
+      if (first !== undefined) {
+        problems.push({ path: at("name"), message: `duplicate policy name "${policy.name}" (also policies[${first}])` });
+      } else {
+        seen.set(policy.name, i);
+      }
+      if (!TRIGGER_NAME.test(policy.name)) {
+        problems.push({
+          path: at("name"),
+          message: "must be usable as an SCF trigger name: a letter first, then letters, digits, - or _, at most 60 characters",
+        });
+      }
     }
     const scopes = [policy.targets, policy.urls, policy.all].filter((v) => v !== undefined).length;
     if (scopes === 0) problems.push({ path: at(), message: "has no targets: give one of targets, urls or all: true" });
     if (scopes > 1) problems.push({ path: at(), message: "give only one of targets, urls or all: true" });
-    if (policy.except && !policy.all) problems.push({ path: at("except"), message: "only applies with all: true" });
-    if (!TRIGGER_NAME.test(policy.name)) {
-      problems.push({
-        path: at("name"),
-        message: "must be usable as an SCF trigger name: a letter first, then letters, digits, - or _, at most 60 characters",
-      });
+    if (policy.except !== undefined && policy.all === undefined) problems.push({ path: at("except"), message: "only applies with all: true" });
+    if (policy.schedule !== undefined && policy.schedule.trim() !== "") {
+      const cron = parseScfCron(policy.schedule);
+      if (!cron.ok) for (const message of cron.problems) problems.push({ path: at("schedule"), message });
     }
-    const cron = parseScfCron(policy.schedule);
-    if (!cron.ok) for (const message of cron.problems) problems.push({ path: at("schedule"), message });
-    policy.targets?.forEach((group, j) => checkGroupName(group, at("targets", j)));
-    policy.except?.forEach((group, j) => checkGroupName(group, at("except", j)));
-    policy.notify.forEach((notifier, j) => {
-      if (!notifierNames.includes(notifier)) {
+    for (const [group, j] of stringsIn(policy.targets)) checkGroupName(group, at("targets", j));
+    for (const [group, j] of stringsIn(policy.except)) checkGroupName(group, at("except", j));
+    for (const [notifier, j] of stringsIn(policy.notify)) {
+      if (!Object.hasOwn(config.notifiers, notifier)) {
         problems.push({ path: at("notify", j), message: `unknown notifier "${notifier}"${known(notifierNames)}` });
       }
-    });
-    if (policy.advanced && policy.mode !== "advanced") {
-      problems.push({ path: at("advanced"), message: 'only applies with mode: advanced' });
+    }
+    if (policy.advanced !== undefined && (policy.mode ?? "standard") !== "advanced") {
+      problems.push({ path: at("advanced"), message: "only applies with mode: advanced" });
     }
   });
   return problems;
@@ -78,7 +125,7 @@ function known(names: string[]): string {
 }
 
 /** Each cycle once, as the list of group names that closes it (`a -> b -> a`). */
-export function findCycles(groups: Record<string, AssetGroup>): string[][] {
+export function findCycles(groups: Readonly<Record<string, AssetGroup | LooseGroup>>): string[][] {
   const cycles: string[][] = [];
   const done = new Set<string>();
   const visit = (name: string, stack: string[]): void => {
@@ -87,7 +134,7 @@ export function findCycles(groups: Record<string, AssetGroup>): string[][] {
       cycles.push([...stack.slice(at), name]);
       return;
     }
-    if (done.has(name) || !(name in groups)) return;
+    if (done.has(name) || !Object.hasOwn(groups, name)) return;
     const group = groups[name]!;
     for (const selector of [...group.include, ...group.exclude]) {
       if (selector.group !== undefined) visit(selector.group, [...stack, name]);

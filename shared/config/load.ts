@@ -80,40 +80,29 @@ export function parseConfig(text: string, file: string, env: ConfigEnvironment):
     throw new ConfigError([at(0, "", "must be a mapping with version, policies and the other keys")]);
   }
 
+  // Every stage reports what it finds and the next runs on whatever parsed, so that all the problems
+  // of a file come out in one pass: a missing variable, a wrong value, an unknown name, a bad schedule.
   const problems: ConfigProblem[] = [];
-  const substituted = substituteEnv(raw, [], env.variables, (path, name) =>
-    problems.push(locate(path, `environment variable ${name} is not set`)),
-  );
-  if (problems.length > 0) throw new ConfigError(problems);
-
+  const unset = new Set<string>();
+  const substituted = substituteEnv(raw, [], env.variables, (path, name) => {
+    unset.add(formatKeyPath(path));
+    problems.push(locate(path, `environment variable ${name} is not set`));
+  });
   const parsed = ConfigSchema.safeParse(substituted, { reportInput: true });
-  let data = parsed.data;
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(...issueProblems(issue, locate));
-    // Unknown keys are usually typos: without them the rest may still parse, so the checks across
-    // the file can report their problems in the same pass.
-    data = ConfigSchema.safeParse(withoutUnknownKeys(substituted, parsed.error.issues)).data;
-  }
-  if (data) for (const problem of crossCheck(data, env.allowLocalWebhooks)) problems.push(locate(problem.path, problem.message));
-  if (problems.length > 0 || !data) throw new ConfigError(sortProblems(problems));
+  const found = [
+    ...(parsed.success ? [] : parsed.error.issues.flatMap((issue) => issueProblems(issue, locate))),
+    ...crossCheck(substituted, env.allowLocalWebhooks).map((problem) => locate(problem.path, problem.message)),
+  ];
+  // An unset variable left an empty value behind: its own message says more than "must not be empty".
+  problems.push(...found.filter((problem) => !unset.has(problem.path)));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(sortProblems(problems));
+  const data = parsed.data;
 
   for (const notifier of Object.values(data.notifiers)) {
     registerSecret(notifier.url);
     registerSecret(notifier.secret);
   }
   return data;
-}
-
-/** A copy of `value` without the keys that zod reported as unrecognized. */
-function withoutUnknownKeys(value: unknown, issues: readonly z.core.$ZodIssue[]): unknown {
-  const copy: unknown = structuredClone(value);
-  for (const issue of issues) {
-    if (issue.code !== "unrecognized_keys") continue;
-    let node: unknown = copy;
-    for (const key of issue.path) node = (node as Record<PropertyKey, unknown> | undefined)?.[key];
-    if (node && typeof node === "object") for (const key of issue.keys) delete (node as Record<string, unknown>)[key];
-  }
-  return copy;
 }
 
 function firstLine(text: string): string {

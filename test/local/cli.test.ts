@@ -48,6 +48,27 @@ policies:
     ]);
   });
 
+  it("validate reports problems of every stage at once: a value, a name, a notifier and a schedule", () => {
+    const file = tempConfig(`version: 1
+notifiers:
+  secops: { type: webhook, url: "https://hooks.example.com/x" }
+policies:
+  - name: nightly
+    schedule: "0 3 * * * *"
+    targets: [web]
+    scanItems: [portscan]
+    notify: [oncall]
+`);
+    const { status, stderr } = cli("validate", "--config", file);
+    expect(status).toBe(2);
+    expect(stderr.trim().split("\n").map((line) => line.slice(file.length + 1).replace(/: .*/, ""))).toEqual([
+      "6:15 policies[0].schedule",
+      "7:15 policies[0].targets[0]",
+      "8:17 policies[0].scanItems[0]",
+      "9:14 policies[0].notify[0]",
+    ]);
+  });
+
   it("CSIP_SCAN_CONFIG points elsewhere, and a missing file is exit 2", () => {
     const result = spawnSync(process.execPath, [CLI, "validate"], { encoding: "utf8", env: { ...process.env, CSIP_SCAN_CONFIG: "/nonexistent/p.yaml" } });
     expect(result.status).toBe(2);

@@ -117,6 +117,29 @@ describe("parseConfig", () => {
     expect(problems(text)).toMatchSnapshot();
   });
 
+  it("reports the problems of every stage in one pass: variables, values, names and schedules", () => {
+    const text = `version: 1
+notifiers:
+  secops: { type: webhook, url: "\${SECOPS_URL}" }
+assetGroups:
+  web: { include: [{ tags: { tier: web } }] }
+policies:
+  - name: nightly
+    schedule: "0 3 * * * *"
+    targets: [web, api]
+    scanItems: [port, portscan]
+    notify: [secops, oncall]
+`;
+    expect(problems(text).split("\n")).toEqual([
+      "policies.yaml:3:33 notifiers.secops.url: environment variable SECOPS_URL is not set",
+      'policies.yaml:8:15 policies[0].schedule: SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), got 6 in "0 3 * * * *"',
+      'policies.yaml:9:20 policies[0].targets[1]: unknown asset group "api" (known: web)',
+      'policies.yaml:10:23 policies[0].scanItems[1]: "portscan" is not one of port, poc, weakpass, webcontent, configrisk, exposedserver',
+      'policies.yaml:11:22 policies[0].notify[1]: unknown notifier "oncall" (known: secops)',
+    ]);
+    expect(problems(text)).toMatchSnapshot();
+  });
+
   it("never echoes a secret it substituted", () => {
     const text = GOOD.replace("https://hooks.example.com/csip", "${HOOK}").replace("type: webhook", "type: email");
     const message = problems(text, { HOOK: "https://hooks.example.com/s3cr3t-robot-key" });
