@@ -1,10 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { RateLimiter } from "../../../shared/csip/rate-limiter.ts";
 import { resilientClient } from "../../../shared/csip/resilient-client.ts";
 import { deadlineIn } from "../../../shared/clock.ts";
-import { DEFAULTS } from "../../../shared/config/schema.ts";
 import { CloudApiError } from "../../../shared/errors.ts";
-import { backoffMs } from "../../../shared/retry.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { caught, sdkClient } from "../../helpers.ts";
 
@@ -31,18 +29,6 @@ function client(attempts = 5, deadline = deadlineIn(60_000, 0)) {
   });
   return { csip, delays };
 }
-
-describe("backoffMs", () => {
-  it("is full jitter under an exponential ceiling that stops at the cap", () => {
-    const policy = { baseMs: 100, capMs: 1000, attempts: 9 };
-    expect([0, 1, 2, 3, 4, 5].map((retry) => backoffMs(policy, retry, () => 0.999999))).toEqual([99, 199, 399, 799, 999, 999]);
-    expect(backoffMs(policy, 3, () => 0)).toBe(0);
-  });
-
-  it("defaults to 200 ms base, 5 s cap, 5 attempts", () => {
-    expect(DEFAULTS.retry).toEqual({ baseMs: 200, capMs: 5000, attempts: 5 });
-  });
-});
 
 describe("resilientClient", () => {
   it("RequestLimitExceeded twice, then success: exactly three calls, growing delays within the cap", async () => {
@@ -111,18 +97,28 @@ describe("resilientClient", () => {
 });
 
 describe("RateLimiter", () => {
-  it("spaces calls so that no one-second window holds more than the limit", async () => {
-    const limiter = new RateLimiter({ perSecond: 10, marginMs: 20 });
-    const starts: number[] = [];
-    await Promise.all(Array.from({ length: 25 }, async () => {
-      await limiter.acquire("a/Action");
-      starts.push(performance.now());
-    }));
-    starts.sort((a, b) => a - b);
-    for (let i = 10; i < starts.length; i++) expect(starts[i]! - starts[i - 10]!).toBeGreaterThanOrEqual(999);
-    // Another key has a budget of its own.
-    const t = performance.now();
-    await limiter.acquire("b/Action");
-    expect(performance.now() - t).toBeLessThan(50);
+  it("spaces calls so that no one-second window holds more than the limit; another key has its own budget", async () => {
+    vi.useFakeTimers();
+    try {
+      const limiter = new RateLimiter({ perSecond: 10, marginMs: 20 }, () => Date.now());
+      const starts: number[] = [];
+      const all = Promise.all(
+        Array.from({ length: 25 }, async () => {
+          await limiter.acquire("a/Action");
+          starts.push(Date.now());
+        }),
+      );
+      await vi.runAllTimersAsync();
+      await all;
+      starts.sort((a, b) => a - b);
+      for (let i = 10; i < starts.length; i++) expect(starts[i]! - starts[i - 10]!).toBeGreaterThanOrEqual(1000);
+      // (1000 + 20) / 9 ms apart: 25 starts take 24 spacings (timers round to whole milliseconds).
+      expect(Math.abs(starts[24]! - starts[0]! - (24 * 1020) / 9)).toBeLessThanOrEqual(1);
+      const before = Date.now();
+      await limiter.acquire("b/Action");
+      expect(Date.now()).toBe(before);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
