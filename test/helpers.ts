@@ -142,12 +142,16 @@ export async function startHandlerWorld(estate: EstateAssetInput[], options: Emu
   return {
     emulator,
     hook,
-    /** Forgets calls, tasks, faults, settings and received messages: each test starts clean. */
-    reset() {
+    /**
+     * Waits for the last test's requests to end (a slow answer still does its work), then forgets
+     * calls, tasks, faults, settings and received messages: each test starts clean.
+     */
+    async reset() {
+      await emulator.settle();
       emulator.calls.length = 0;
       emulator.state.tasks = [];
       emulator.state.pendingSync = [];
-      emulator.state.createTaskWhenUnauthorized = false;
+      emulator.state.whenUnauthorized = "no-task";
       emulator.clearFaults();
       hook.received.length = 0;
     },

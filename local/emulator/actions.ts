@@ -31,12 +31,20 @@ export interface EmulatedTask {
   createdAt: number;
 }
 
+/**
+ * What CSIP does with a chunk holding unauthorized assets (undocumented, see ASSUMPTIONS.md): creates no
+ * task; creates one for the authorized assets and names it in the answer; or creates one and does not
+ * name it (so only a look at the task list finds it).
+ */
+export const UNAUTHORIZED_ANSWERS = ["no-task", "task-with-id", "task-without-id"] as const;
+export type UnauthorizedAnswer = (typeof UNAUTHORIZED_ANSWERS)[number];
+
 export interface EmulatorState {
   estate: EstateAsset[];
   /** Assets CSIP has not discovered yet: CreateAssetSyncTask adds them to the estate. */
   pendingSync: EstateAsset[];
   tasks: EmulatedTask[];
-  createTaskWhenUnauthorized: boolean;
+  whenUnauthorized: UnauthorizedAnswer;
   maxPageSize: number;
 }
 
@@ -114,7 +122,7 @@ const createRiskCenterScanTask: Handler = (p, { state, account, now }) => {
   const named =
     scanAssetType === SCAN_ASSET_TYPE.listed ? assets.map((a) => String(a.Asset ?? "")) : scanAssetType === SCAN_ASSET_TYPE.typedIn ? selfDefining : [];
   const unauthorized = named.filter((id) => !authorized(scanAssetType === SCAN_ASSET_TYPE.typedIn ? hostOf(id) : id));
-  if (unauthorized.length > 0 && !state.createTaskWhenUnauthorized) {
+  if (unauthorized.length > 0 && state.whenUnauthorized === "no-task") {
     return { response: { Status: -1, UnAuthAsset: unauthorized } };
   }
   const task: EmulatedTask = {
@@ -136,6 +144,7 @@ const createRiskCenterScanTask: Handler = (p, { state, account, now }) => {
     createdAt: now,
   };
   state.tasks.push(task);
+  if (unauthorized.length > 0 && state.whenUnauthorized === "task-without-id") return { response: { Status: -1, UnAuthAsset: unauthorized } };
   return { response: { TaskId: task.TaskId, Status: unauthorized.length > 0 ? -1 : 0, UnAuthAsset: unauthorized } };
 };
 

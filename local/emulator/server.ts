@@ -2,17 +2,23 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LOCAL_ACCOUNT, type EmulatorAccount } from "./accounts.ts";
-import { actionHandlers, type EmulatorState } from "./actions.ts";
+import { actionHandlers, type EmulatorState, type UnauthorizedAnswer } from "./actions.ts";
 import { toEstateAssets, type EstateAssetInput } from "./estate.ts";
 import { checkParams } from "./params.ts";
 import { expectedSignature, parseAuthorization, sameSignature, signedHost } from "./signature.ts";
 
-export type Fault =
+/** What the emulator gives instead of an answer. */
+export type Failure =
   | { type: "error"; code: string; message?: string }
   | { type: "http"; status: number }
-  | { type: "slow"; ms: number }
   | { type: "drop" }
   | { type: "notJson" };
+
+export type Fault =
+  | Failure
+  | { type: "slow"; ms: number }
+  /** CSIP does the work but answers `answer` (a failure); what the work made shows in the lists only `afterMs` later. */
+  | { type: "late"; answer: Failure; afterMs: number };
 
 export interface RecordedCall {
   action: string;
@@ -30,8 +36,8 @@ export interface EmulatorOptions {
   accounts?: readonly EmulatorAccount[];
   /** Requests per second per action per account, in a sliding one-second window; false: no limit. */
   rateLimit?: number | false;
-  /** Whether a task is created for the authorized assets when some are not (undocumented; see ASSUMPTIONS.md). */
-  createTaskWhenUnauthorized?: boolean;
+  /** What CSIP does with a chunk holding unauthorized assets (undocumented; see ASSUMPTIONS.md). */
+  whenUnauthorized?: UnauthorizedAnswer;
   /** Largest Filter.Limit the list actions accept. */
   maxPageSize?: number;
   regions?: readonly string[];
@@ -51,6 +57,11 @@ export interface Emulator {
   clearFaults(): void;
   setRateLimit(perSecond: number | false): void;
   callsOf(action: string): RecordedCall[];
+  /**
+   * Resolves when no request is in progress: what a test did is over. Late work still pending is
+   * dropped (`late: "drop"`, the default) or waited for until it lands (`late: "land"`).
+   */
+  settle(options?: { late?: "drop" | "land" }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,7 +83,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     estate: toEstateAssets(options.estate ?? []),
     pendingSync: [],
     tasks: [],
-    createTaskWhenUnauthorized: options.createTaskWhenUnauthorized ?? false,
+    whenUnauthorized: options.whenUnauthorized ?? "no-task",
     maxPageSize: options.maxPageSize ?? 100,
   };
   const calls: RecordedCall[] = [];
@@ -154,14 +165,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return fail("UnsupportedRegion", `The region \`${region}\` is not supported.`);
     }
 
-    const fault = faults.get(action)?.shift();
-    if (fault) {
-      record.outcome = fault.type === "error" ? fault.code : `fault:${fault.type}`;
-      switch (fault.type) {
+    const sendFailure = (failure: Failure): void => {
+      switch (failure.type) {
         case "error":
-          return fail(fault.code, fault.message ?? "Injected by the emulator.");
+          return fail(failure.code, failure.message ?? "Injected by the emulator.");
         case "http":
-          res.writeHead(fault.status, { "content-type": "text/plain" });
+          res.writeHead(failure.status, { "content-type": "text/plain" });
           res.end("emulated upstream failure");
           return;
         case "drop":
@@ -171,10 +180,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           res.writeHead(200, { "content-type": "text/html" });
           res.end("<html><body>502 Bad Gateway</body></html>");
           return;
-        case "slow":
-          await new Promise((resolve) => setTimeout(resolve, fault.ms));
-          record.outcome = "OK";
-          break;
+      }
+    };
+
+    const fault = faults.get(action)?.shift();
+    if (fault) {
+      record.outcome = fault.type === "error" ? fault.code : fault.type === "late" ? `fault:late:${fault.answer.type}` : `fault:${fault.type}`;
+      if (fault.type === "slow") {
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        record.outcome = "OK";
+      } else if (fault.type !== "late") {
+        return sendFailure(fault);
       }
     }
 
@@ -183,17 +199,42 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const problem = checkParams(action, params);
     if (problem) return fail(problem.code, problem.message);
+    const before = new Set(state.tasks);
     const answer = handler(params, { state, account, now });
+    if (fault?.type === "late") {
+      // The work is done, but what it made is listed only later, and the caller hears of a failure.
+      const made = state.tasks.filter((t) => !before.has(t));
+      state.tasks = state.tasks.filter((t) => before.has(t));
+      let landed!: () => void;
+      const timer = setTimeout(() => {
+        pendingLate.delete(timer);
+        state.tasks.push(...made);
+        landed();
+      }, fault.afterMs);
+      pendingLate.set(timer, new Promise<void>((resolve) => (landed = resolve)));
+      return sendFailure(fault.answer);
+    }
     if ("error" in answer) return fail(answer.error.code, answer.error.message);
     if (res.destroyed) return;
     send(answer.response);
   };
 
+  /** Late work not yet landed, with a promise of its landing. */
+  const pendingLate = new Map<NodeJS.Timeout, Promise<void>>();
+  let inFlight = 0;
+  const idle: (() => void)[] = [];
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      res.writeHead(500, { "content-type": "text/plain" });
-      res.end(`emulator error: ${String(error)}`);
-    });
+    // In flight until the handler is done, even when the client gave up (a slow answer still does the work).
+    inFlight++;
+    handle(req, res)
+      .catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end(`emulator error: ${String(error)}`);
+      })
+      .finally(() => {
+        inFlight--;
+        if (inFlight === 0) for (const done of idle.splice(0)) done();
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -222,6 +263,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     callsOf(action) {
       return calls.filter((c) => c.action === action);
+    },
+    async settle({ late = "drop" } = {}) {
+      if (inFlight > 0) await new Promise<void>((resolve) => idle.push(resolve));
+      if (late === "drop") {
+        for (const timer of pendingLate.keys()) clearTimeout(timer);
+        pendingLate.clear();
+      } else {
+        await Promise.all(pendingLate.values());
+      }
     },
     close() {
       server.closeAllConnections();

@@ -6,6 +6,7 @@ import { CloudApiError, errorFacts } from "../errors.ts";
 import { backoffMs, type RetryPolicy } from "../retry.ts";
 import type { RunNames } from "../state/keys.ts";
 import { requestSize, type PlannedTask, type ScanTaskRequest } from "./requests.ts";
+import { keepOldest, tasksByName, type ListedTask } from "./task-list.ts";
 
 export interface CreatedTask {
   chunk: number;
@@ -78,34 +79,21 @@ export function withoutAssets(request: ScanTaskRequest, refused: readonly string
   return undefined;
 }
 
-/**
- * The tasks CSIP already has whose names contain `fragment` (a run's task prefix, or one name), by exact name. CSIP has no idempotency
- * token, so the deterministic TaskName is how a retried invocation recognises its own tasks. The
- * filter field `TaskName` and "contains" (OperatorType 9) are assumptions (local/emulator/ASSUMPTIONS.md).
- */
-export async function findTasksByName(csip: CsipClient, fragment: string): Promise<Map<string, Models.ScanTaskInfoList>> {
-  const found = new Map<string, Models.ScanTaskInfoList>();
-  const limit = 100;
-  for (let offset = 0; offset < 10_000; offset += limit) {
-    const page = await csip.call("DescribeScanTaskList", {
-      Filter: { Limit: limit, Offset: offset, Filters: [{ Name: "TaskName", Values: [fragment], OperatorType: 9 }] },
-    });
-    for (const task of page.Data ?? []) {
-      if (task.TaskId && task.TaskName?.includes(fragment)) found.set(task.TaskName, task);
-    }
-    if ((page.Data?.length ?? 0) < limit || offset + limit >= (page.TotalCount ?? 0)) break;
-  }
-  return found;
-}
+/** What a submission came to: CSIP's answer, or the tasks found under the name after an ambiguous failure. */
+type Submitted = { answer: Models.CreateRiskCenterScanTaskResponse; afterAmbiguity: boolean } | { found: ListedTask[] };
 
 /**
  * Creates each planned task at most once. A write is retried directly only on RequestLimitExceeded
- * (by the client); after a failure that may have reached CSIP (timeout, network error, InternalError,
- * 5xx) the task is looked up by name and created only if it is not there. Tasks found under their
- * names, or remembered in the record, are reused. One failing chunk does not stop the others.
+ * (by the client). After a failure that may have reached CSIP (timeout, network error, InternalError,
+ * 5xx, an answer that is not JSON) CSIP gets one request timeout to finish, then the task is looked up
+ * by name and created only if it is not there; and after a create that followed such a failure, the
+ * name is looked up once more, since a create that landed late makes a second task: then the oldest is
+ * kept and the others are stopped and deleted, and the summary says so. Tasks found under their names,
+ * or remembered in the record, are reused. One failing chunk does not stop the others.
  *
- * When CSIP answers Status -1 it lists the unauthorized assets; with `unauthorized: scan-authorized`
- * and no task created, the chunk is submitted once more without them.
+ * When CSIP answers Status -1 it lists the unauthorized assets. Whether it made a task for the others
+ * is undocumented, so the name is looked up first; with `unauthorized: scan-authorized` and no task
+ * there, the chunk is submitted once more without them.
  */
 export async function createScanTasks(ctx: TaskCreation, planned: readonly PlannedTask[]): Promise<TaskOutcome> {
   const { csip, policy, progress } = ctx;
@@ -125,36 +113,56 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
     progress.chunksWithoutTask.push(chunk);
     await ctx.save();
   };
+  /** Waits one request timeout if the deadline allows: CSIP may still be finishing a create. */
+  const waitForLateCreate = async (extraMs = 0): Promise<boolean> => {
+    const wait = Math.max(extraMs, ctx.requestTimeoutMs);
+    if (ctx.deadline && ctx.deadline.remainingMs() <= wait) return false;
+    await sleep(wait);
+    return true;
+  };
+  const lookUp = async (name: string): Promise<ListedTask[]> => (await tasksByName(csip, name)).get(name) ?? [];
+  /** The one task of a name: the oldest, the others stopped and deleted, and a warning that says so. */
+  const oneOf = async (chunk: number, name: string, tasks: readonly ListedTask[]): Promise<ListedTask> => {
+    if (tasks.length === 1) return tasks[0]!;
+    const { kept, removed, failed } = await keepOldest(csip, tasks);
+    let warning = `chunk ${chunk}: CSIP held ${tasks.length} tasks named "${name}" (a create that landed late); kept the oldest, ${kept.TaskId}`;
+    if (removed.length > 0) warning += `, stopped and deleted ${removed.join(", ")}`;
+    for (const f of failed) warning += `; could not remove ${f.taskId}: ${f.message}`;
+    outcome.warnings.push(warning);
+    return kept;
+  };
+  const adopt = async (chunk: number, request: ScanTaskRequest, tasks: readonly ListedTask[]): Promise<void> => {
+    const task = await oneOf(chunk, request.TaskName, tasks);
+    await saveTask({ chunk, taskId: task.TaskId!, taskName: request.TaskName, requestId: "", assets: task.AssetNumber ?? requestSize(request), reused: true });
+  };
 
   const todo = planned.filter((p) => !progress.tasks[String(p.chunk)] && !progress.chunksWithoutTask.includes(p.chunk));
   for (const p of planned) {
     const known = progress.tasks[String(p.chunk)];
     if (known) outcome.created.push({ ...known, reused: true });
   }
-  let existing = new Map<string, Models.ScanTaskInfoList>();
+  let existing = new Map<string, ListedTask[]>();
   if (todo.length > 0) {
     try {
-      existing = await findTasksByName(csip, ctx.names.taskPrefix);
+      existing = await tasksByName(csip, ctx.names.taskPrefix);
     } catch (error) {
       for (const { chunk } of todo) outcome.failures.push(failure(chunk, error, "could not check for an existing task"));
       return outcome;
     }
   }
 
-  /** Submits once; after an ambiguous failure, looks for the task before submitting again. */
-  const submit = async (request: ScanTaskRequest): Promise<Models.CreateRiskCenterScanTaskResponse> => {
+  /** Submits once; after an ambiguous failure, waits, then looks for the task before submitting again. */
+  const submit = async (request: ScanTaskRequest): Promise<Submitted> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await csip.call("CreateRiskCenterScanTask", request);
+        return { answer: await csip.call("CreateRiskCenterScanTask", request), afterAmbiguity: attempt > 1 };
       } catch (error) {
         if (!(error instanceof CloudApiError) || !isAmbiguousWrite(error.code)) throw error;
         // Look even after the last attempt: giving up without looking could leave a task we made
         // unrecorded, and the next invocation would make it again.
-        const wait = Math.max(backoffMs(ctx.retry, attempt - 1), error.code === "Timeout" ? ctx.requestTimeoutMs : 0);
-        if (ctx.deadline && ctx.deadline.remainingMs() <= wait) throw error;
-        await sleep(wait);
-        const found = (await findTasksByName(csip, request.TaskName)).get(request.TaskName);
-        if (found?.TaskId) return { TaskId: found.TaskId, Status: 0, UnAuthAsset: [], RequestId: "" };
+        if (!(await waitForLateCreate(backoffMs(ctx.retry, attempt - 1)))) throw error;
+        const found = await lookUp(request.TaskName);
+        if (found.length > 0) return { found };
         if (attempt >= ctx.retry.attempts) throw error;
       }
     }
@@ -162,8 +170,8 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
 
   for (const { chunk, request } of todo) {
     const already = existing.get(request.TaskName);
-    if (already?.TaskId) {
-      await saveTask({ chunk, taskId: already.TaskId, taskName: request.TaskName, requestId: "", assets: already.AssetNumber ?? requestSize(request), reused: true });
+    if (already?.length) {
+      await adopt(chunk, request, already);
       continue;
     }
     if (ctx.deadline?.expired()) {
@@ -171,26 +179,42 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
       continue;
     }
     try {
-      const first = await submit(request);
-      recordRefused(first.UnAuthAsset);
-      let answer = first;
       let submitted = request;
-      const refused = first.UnAuthAsset ?? [];
-      if (!first.TaskId && first.Status === -1 && refused.length > 0 && policy.unauthorized === "scan-authorized") {
-        const rest = withoutAssets(request, refused);
-        if (!rest) {
-          await saveChunkWithoutTask(chunk, `chunk ${chunk}: every asset is unauthorized, so no task was created`);
-          continue;
+      let result = await submit(request);
+      if ("answer" in result) recordRefused(result.answer.UnAuthAsset);
+      if ("answer" in result && !result.answer.TaskId && result.answer.Status === -1 && (result.answer.UnAuthAsset ?? []).length > 0) {
+        // CSIP may have made a task for the authorized assets without naming it: look before anything else.
+        const made = await lookUp(request.TaskName);
+        if (made.length > 0) {
+          result = { found: made };
+        } else if (policy.unauthorized === "scan-authorized") {
+          const rest = withoutAssets(request, result.answer.UnAuthAsset ?? []);
+          if (!rest) {
+            await saveChunkWithoutTask(chunk, `chunk ${chunk}: every asset is unauthorized, so no task was created`);
+            continue;
+          }
+          submitted = rest;
+          result = await submit(rest);
+          if ("answer" in result) recordRefused(result.answer.UnAuthAsset);
         }
-        submitted = rest;
-        answer = await submit(rest);
-        recordRefused(answer.UnAuthAsset);
       }
+      if ("found" in result) {
+        await adopt(chunk, submitted, result.found);
+        continue;
+      }
+      const { answer, afterAmbiguity } = result;
       if (answer.TaskId) {
+        let taskId = answer.TaskId;
+        // A create after an ambiguous failure: the first one may still land. Look once more.
+        if (afterAmbiguity) {
+          await waitForLateCreate();
+          const same = await lookUp(request.TaskName);
+          if (same.length > 1) taskId = (await oneOf(chunk, request.TaskName, same)).TaskId!;
+        }
         const refusedHere = answer.UnAuthAsset ?? [];
         await saveTask({
           chunk,
-          taskId: answer.TaskId,
+          taskId,
           taskName: request.TaskName,
           requestId: answer.RequestId ?? "",
           assets: requestSize(submitted) - (answer.Status === -1 ? refusedHere.length : 0),

@@ -165,7 +165,7 @@ describe("scheduled-scan main_handler", () => {
   });
 
   it("counts only the authorized assets when CSIP creates the task anyway", async () => {
-    emulator.state.createTaskWhenUnauthorized = true;
+    emulator.state.whenUnauthorized = "task-with-id";
     usePolicies(`  - name: nightly
     schedule: "0 0 3 * * * *"
     targets: [prod-web]
@@ -197,7 +197,7 @@ describe("scheduled-scan main_handler", () => {
     scanItems: [port]
     maxAssetsPerTask: 4
     unauthorized: notify-only`);
-    emulator.state.createTaskWhenUnauthorized = true;
+    emulator.state.whenUnauthorized = "task-with-id";
     const summary = await main_handler(timer("chunked"), {});
     expect(creates().map((c) => [c.TaskName, assetIds(c).length])).toEqual([
       ["csip-scan:chunked:20261129T030000Z:1", 4],

@@ -31,7 +31,7 @@ beforeAll(async () => {
 afterAll(() => emulator.close());
 afterEach(() => {
   emulator.state.tasks = [];
-  emulator.state.createTaskWhenUnauthorized = false;
+  emulator.state.whenUnauthorized = "no-task";
   emulator.setRateLimit(false);
 });
 
@@ -67,7 +67,7 @@ describe("success shapes through the SDK", () => {
   });
 
   it("creates the task for the authorized assets when set to", async () => {
-    emulator.state.createTaskWhenUnauthorized = true;
+    emulator.state.whenUnauthorized = "task-with-id";
     const answer = await sdkClient(emulator).call("CreateRiskCenterScanTask", { ...scanRequest, Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002" }] });
     expect(answer).toMatchObject({ Status: -1, UnAuthAsset: ["ins-aaaa0002"], TaskId: expect.stringMatching(/^rmis-/) });
     expect(emulator.state.tasks[0]?.Assets).toEqual(scanRequest.Assets);

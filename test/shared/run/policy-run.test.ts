@@ -49,6 +49,15 @@ ${policy}`,
 }
 
 const EVENT = { Type: "Timer", TriggerName: "nightly", Time: "2026-11-29T03:00:00Z" };
+/** From the first create on: each call's action and the task name it created or looked for. */
+const callsAfterFirstCreate = (): [string, string][] => {
+  const calls = emulator.calls.map((c): [string, string] => [
+    c.action,
+    String(c.params.TaskName ?? (c.params as { Filter?: { Filters?: { Values: string[] }[] } }).Filter?.Filters?.[0]?.Values[0] ?? ""),
+  ]);
+  return calls.slice(calls.findIndex(([action]) => action === "CreateRiskCenterScanTask"));
+};
+
 const tasksPerName = (): Map<string, number> => {
   const counts = new Map<string, number>();
   for (const t of emulator.state.tasks) counts.set(t.TaskName, (counts.get(t.TaskName) ?? 0) + 1);
@@ -105,8 +114,64 @@ describe("creating each task exactly once", () => {
     const summary = await handler(EVENT, {});
     expect(summary.ok).toBe(true);
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
-    // The failed attempt, then a look by name, then the real creation.
-    expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(4);
+    // The failed attempt, then a look for exactly that name, then the real creation; then a second look,
+    // since a create after an ambiguous failure may meet a first one that lands late.
+    const chunk1 = "csip-scan:nightly:20261129T030000Z:1";
+    expect(callsAfterFirstCreate()).toEqual([
+      ["CreateRiskCenterScanTask", chunk1],
+      ["DescribeScanTaskList", chunk1],
+      ["CreateRiskCenterScanTask", chunk1],
+      ["DescribeScanTaskList", chunk1],
+      ["CreateRiskCenterScanTask", "csip-scan:nightly:20261129T030000Z:2"],
+      ["CreateRiskCenterScanTask", "csip-scan:nightly:20261129T030000Z:3"],
+    ]);
+  });
+
+  it.each([
+    ["HTTP 502", { type: "http", status: 502 }],
+    ["InternalError", { type: "error", code: "InternalError" }],
+    ["a dropped connection", { type: "drop" }],
+  ] as const)("a create that lands late after %s: found by the look one request timeout later, no second task", async (_, answer) => {
+    const handler = setup();
+    // CSIP makes the task but lists it only 150 ms after answering the failure; the look comes 400 ms later.
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer, afterMs: 150 });
+    const summary = await handler(EVENT, {});
+    await emulator.settle({ late: "land" });
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+    expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(3);
+    expect(summary.tasks.find((t) => t.chunk === 1)?.reused).toBe(true);
+  });
+
+  it("a create that lands later than a request timeout: the second task is stopped and deleted, and the summary says so", async () => {
+    const handler = setup();
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 600 });
+    const summary = await handler(EVENT, {});
+    await emulator.settle({ late: "land" });
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+    expect(emulator.callsOf("StopRiskCenterTask")).toHaveLength(1);
+    expect(emulator.callsOf("DeleteRiskScanTask")).toHaveLength(1);
+    const kept = emulator.state.tasks.find((t) => t.TaskName.endsWith(":1"))!;
+    expect(summary.tasks.find((t) => t.chunk === 1)?.taskId).toBe(kept.TaskId);
+    expect(summary.warnings).toEqual([expect.stringMatching(new RegExp(`^chunk 1: CSIP held 2 tasks named "csip-scan:nightly:20261129T030000Z:1" \\(a create that landed late\\); kept the oldest, ${kept.TaskId}, stopped and deleted rmis-`))]);
+  });
+
+  it.each([
+    ["makes a task and names it", "task-with-id", 0],
+    ["makes a task without naming it", "task-without-id", 0],
+    ["makes no task", "no-task", 1],
+  ] as const)("Status -1 when CSIP %s: looks before resubmitting, one task per chunk", async (_, whenUnauthorized, resubmits) => {
+    const estate = [...emulator.state.estate];
+    emulator.state.estate = estate.map((a, i) => (i === 0 ? { ...a, authorized: false } : a));
+    emulator.state.whenUnauthorized = whenUnauthorized;
+    try {
+      const summary = await setup()(EVENT, {});
+      expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+      expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(3 + resubmits);
+      expect(summary.unauthorized.map((a) => a.id)).toEqual([estate[0]!.id]);
+      expect(summary.tasks.find((t) => t.chunk === 1)?.assets).toBe(1);
+    } finally {
+      emulator.state.estate = estate;
+    }
   });
 
   it("always RequestLimitExceeded: the policy is reported failed, the handler throws, and a retry redoes only what is missing", async () => {
@@ -155,10 +220,12 @@ describe("creating each task exactly once", () => {
       { type: "drop" },
       { type: "notJson" },
       { type: "slow", ms: 600 },
+      { type: "late", answer: { type: "http", status: 502 }, afterMs: 150 },
+      { type: "late", answer: { type: "drop" }, afterMs: 600 },
     );
     const plan = fc.record({
       create: fc.array(faultArb, { maxLength: 5 }),
-      lookup: fc.array(faultArb.filter((f) => f.type !== "slow"), { maxLength: 3 }),
+      lookup: fc.array(faultArb.filter((f) => f.type !== "slow" && f.type !== "late"), { maxLength: 3 }),
       attempts: fc.integer({ min: 1, max: 3 }),
     });
     await fc.assert(
@@ -177,8 +244,8 @@ describe("creating each task exactly once", () => {
             if (!(error instanceof CsipScanError)) throw error;
           }
         }
-        // A slow answer may still be on its way: let it land before counting.
-        await new Promise((resolve) => setTimeout(resolve, create.some((f) => f.type === "slow") ? 300 : 0));
+        // A slow or late create may still be on its way: let it land before counting.
+        await emulator.settle({ late: "land" });
         for (const n of tasksPerName().values()) expect(n).toBe(1);
       }),
       { numRuns: 12 },
