@@ -20,6 +20,7 @@ describe("docs/cam-policy.json", () => {
     const config = parseConfig(
       `version: 1
 state: { path: ${mkdtempSync(join(tmpdir(), "csip-scan-cam-"))} }
+timeouts: { requestSeconds: 1 }
 assetChange: { syncUnknown: true, syncWaitSeconds: 1 }
 assetGroups:
   prod: { include: [{ tags: { env: prod } }] }
@@ -31,7 +32,9 @@ policies:
     );
     const run = () => runWith(config, sdkClient(emulator));
     // Every path that calls CSIP: a scheduled run (inventory of every kind, the look for earlier
-    // tasks, creation), and an asset change naming an asset CSIP does not know yet (the sync).
+    // tasks, creation, and removing a duplicate when a create lands late), and an asset change naming
+    // an asset CSIP does not know yet (the sync).
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 1500 });
     await runScheduledScan(run(), { policy: "p", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
     const event = { specversion: "1.0", id: "cam-1", type: "cvm:CloudEvent:ApiCall", source: "cvm.cloud.tencent", data: { eventName: "RunInstances", responseElements: { InstanceIdSet: ["ins-cam00001", "ins-unknown1"] } } };
     await runAssetChange(run(), parseAssetChangeDelivery(event));
