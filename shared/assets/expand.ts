@@ -23,7 +23,7 @@ export function kindsNeeded(groupNames: readonly string[], groups: Config["asset
   const visit = (name: string): void => {
     if (seen.has(name)) return;
     seen.add(name);
-    const group = groups[name];
+    const group = Object.hasOwn(groups, name) ? groups[name] : undefined;
     if (!group) return;
     for (const selector of [...group.include, ...group.exclude]) {
       if (selector.tags) for (const kind of ALL_KINDS) kinds.add(kind);
@@ -72,7 +72,7 @@ export function expandGroups(
     if (cached) return cached;
     const result = new Map<string, Asset>();
     memo.set(name, result);
-    const group = groups[name];
+    const group = Object.hasOwn(groups, name) ? groups[name] : undefined;
     if (!group) return result;
     for (const selector of group.include) for (const asset of select(selector, true)) result.set(key(asset), asset);
     for (const selector of group.exclude) for (const asset of select(selector, false)) result.delete(key(asset));

@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { webhookUrlProblem } from "../net/address-policy.ts";
 import { isTimeZone, parseScfCron } from "./scf-cron.ts";
-import { TRIGGER_NAME, type AssetGroup } from "./schema.ts";
+import { ROBOT_HOSTS, TRIGGER_NAME, type AssetGroup } from "./schema.ts";
 
 export interface PathProblem {
   path: (string | number)[];
@@ -34,7 +34,7 @@ const LoosePolicySchema = z
   .catch({});
 const LooseConfigSchema = z.object({
   timezone: loose(z.string()),
-  notifiers: z.record(z.string(), z.object({ url: loose(z.string()) }).catch({})).catch({}),
+  notifiers: z.record(z.string(), z.object({ url: loose(z.string()), type: loose(z.string()) }).catch({})).catch({}),
   assetGroups: z.record(z.string(), LooseGroupSchema).catch({}),
   policies: z.array(LoosePolicySchema).catch([]),
 });
@@ -62,7 +62,7 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
 
   for (const [name, notifier] of Object.entries(config.notifiers)) {
     if (notifier.url === undefined) continue;
-    const message = webhookUrlProblem(notifier.url, allowLocalWebhooks);
+    const message = webhookUrlProblem(notifier.url, allowLocalWebhooks) ?? (allowLocalWebhooks ? undefined : robotUrlProblem(notifier.type, notifier.url));
     if (message) problems.push({ path: ["notifiers", name, "url"], message });
   }
 
@@ -118,6 +118,15 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
     }
   });
   return problems;
+}
+
+/** Why a chat robot's URL cannot be its robot's: another host, a port, or a user name before the host. */
+function robotUrlProblem(type: string | undefined, url: string): string | undefined {
+  if (type === undefined || !Object.hasOwn(ROBOT_HOSTS, type)) return undefined;
+  const hosts: readonly string[] = ROBOT_HOSTS[type as keyof typeof ROBOT_HOSTS];
+  const parsed = new URL(url);
+  if (parsed.protocol === "https:" && hosts.includes(parsed.hostname) && parsed.port === "" && parsed.username === "" && parsed.password === "") return undefined;
+  return `a ${type} robot URL must be https:// on ${hosts.join(" or ")}, with no port and no user name`;
 }
 
 function known(names: string[]): string {

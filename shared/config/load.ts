@@ -84,10 +84,17 @@ export function parseConfig(text: string, file: string, env: ConfigEnvironment):
   // of a file come out in one pass: a missing variable, a wrong value, an unknown name, a bad schedule.
   const problems: ConfigProblem[] = [];
   const unset = new Set<string>();
-  const substituted = substituteEnv(raw, [], env.variables, (path, name) => {
-    unset.add(formatKeyPath(path));
-    problems.push(locate(path, `environment variable ${name} is not set`));
-  });
+  const substituted = substituteEnv(
+    raw,
+    [],
+    env.variables,
+    (path, name) => {
+      unset.add(formatKeyPath(path));
+      problems.push(locate(path, `environment variable ${name} is not set`));
+    },
+    // The schema would not see it: objects drop `__proto__` silently.
+    (path, key) => problems.push(locate(path, `"${key}" is not a usable key`, key)),
+  );
   const parsed = ConfigSchema.safeParse(substituted, { reportInput: true });
   const found = [
     ...(parsed.success ? [] : parsed.error.issues.flatMap((issue) => issueProblems(issue, locate))),
@@ -135,6 +142,7 @@ function substituteEnv(
   path: (string | number)[],
   env: ConfigEnvironment["variables"],
   missing: (path: KeyPath, name: string) => void,
+  refused: (path: KeyPath, key: string) => void,
 ): unknown {
   if (typeof value === "string") {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
@@ -145,10 +153,15 @@ function substituteEnv(
       return "";
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, [...path, i], env, missing));
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, [...path, i], env, missing, refused));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, [...path, k], env, missing);
+    for (const [k, v] of Object.entries(value)) {
+      if (k === "__proto__") refused(path, k);
+      // Defined, not assigned: `out["__proto__"] = v` would replace the prototype, and the schema would
+      // see v's keys as if they were written here.
+      Object.defineProperty(out, k, { value: substituteEnv(v, [...path, k], env, missing, refused), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return value;
@@ -160,7 +173,8 @@ function issueProblems(issue: z.core.$ZodIssue, locate: Locate): ConfigProblem[]
   const path = issue.path.filter((k): k is string | number => typeof k !== "symbol");
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((key) => locate(path, `unknown key "${key}"`, key));
+      // `__proto__` has a message of its own (substituteEnv).
+      return issue.keys.filter((key) => key !== "__proto__").map((key) => locate(path, `unknown key "${key}"`, key));
     case "invalid_type":
       return [locate(path, issue.input === undefined ? "is required" : `must be ${article(issue.expected)}`)];
     case "invalid_value":
@@ -187,6 +201,8 @@ function issueProblems(issue: z.core.$ZodIssue, locate: Locate): ConfigProblem[]
       return [locate(path, `must be at most ${issue.maximum}`)];
     case "invalid_union":
       return [locate(path, "must be a string or a list of strings")];
+    case "invalid_key":
+      return [locate(path.slice(0, -1), `${JSON.stringify(path[path.length - 1])} ${issue.issues[0]?.message ?? "is not a usable name"}`, String(path[path.length - 1]))];
     default:
       return [locate(path, issue.message)];
   }

@@ -16,10 +16,29 @@ export const SCAN_ITEMS = ["port", "poc", "weakpass", "webcontent", "configrisk"
 export const TASK_MODES = { standard: 0, quick: 1, advanced: 2 } as const;
 
 export const NOTIFIER_TYPES = ["webhook", "wecom", "dingtalk", "feishu", "slack"] as const;
+
+/**
+ * The only HTTPS hosts each chat robot lives on (the official pages are linked in
+ * shared/notify/channels.ts). A robot URL elsewhere is a config error; the generic webhook may use any
+ * public address.
+ */
+export const ROBOT_HOSTS = {
+  wecom: ["qyapi.weixin.qq.com"],
+  dingtalk: ["oapi.dingtalk.com"],
+  feishu: ["open.feishu.cn", "open.larksuite.com"],
+  slack: ["hooks.slack.com"],
+} as const satisfies Record<Exclude<(typeof NOTIFIER_TYPES)[number], "webhook">, readonly string[]>;
 export const NOTIFY_ON = ["unauthorized", "failure", "summary"] as const;
 export const UNAUTHORIZED_ACTIONS = ["scan-authorized", "notify-only"] as const;
 
 const name = z.string().min(1);
+
+/**
+ * The names of notifiers and asset groups: they become keys, so they are plain words (no look-alikes of
+ * what every JavaScript object already has, like `__proto__`; lookups use own keys only).
+ */
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const KeyName = z.string().regex(NAME, "must be a name of letters, digits, '.', '_' or '-', a letter or digit first, at most 64 characters");
 
 export const NotifierSchema = z.strictObject({
   type: z.enum(NOTIFIER_TYPES),
@@ -30,7 +49,9 @@ export const NotifierSchema = z.strictObject({
 export type Notifier = z.infer<typeof NotifierSchema>;
 
 /** A tag selector: every key must match; a list of values means any of them. */
-export const TagSelectorSchema = z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)]));
+export const TagSelectorSchema = z
+  .record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)]))
+  .refine((tags) => Object.keys(tags).length > 0, { message: "must name at least one tag" });
 
 /** One entry of a group's `include` or `exclude`: exactly one of `tags`, `assets`, `group`. */
 export const SelectorSchema = z
@@ -165,8 +186,8 @@ export const ConfigSchema = z.strictObject({
   timezone: z.string().default("Asia/Shanghai"),
   /** Use the international endpoint csip.intl.tencentcloudapi.com. */
   intl: z.boolean().default(false),
-  notifiers: z.record(name, NotifierSchema).default({}),
-  assetGroups: z.record(name, AssetGroupSchema).default({}),
+  notifiers: z.record(KeyName, NotifierSchema).default({}),
+  assetGroups: z.record(KeyName, AssetGroupSchema).default({}),
   policies: z.array(PolicySchema).min(1),
   rateLimit: RateLimitSchema.prefault({}),
   retry: RetrySchema.prefault({}),

@@ -140,6 +140,47 @@ policies:
     expect(problems(text)).toMatchSnapshot();
   });
 
+  it.each([
+    ["a group named like an Object method", GOOD.replace("targets: [web]", "targets: [toString]"), 'policies.yaml:15:15 policies[0].targets[0]: unknown asset group "toString" (known: web)'],
+    ["a nested group named like an Object method", GOOD.replace("- tags: { env: prod }", "- group: constructor"), 'policies.yaml:11:16 assetGroups.web.include[0].group: unknown asset group "constructor" (known: web)'],
+    // The policy would otherwise target these URLs: the schema sees the keys of a prototype as its own.
+    ["__proto__ inside a policy", GOOD.replace("    notify: [secops]", "    notify: [secops]\n    __proto__: { urls: [evil.example.com] }"), 'policies.yaml:18:5 policies[0].__proto__: "__proto__" is not a usable key'],
+    ["__proto__ at the top", `${GOOD}__proto__: { timezone: Asia/Nowhere }\n`, 'policies.yaml:18:1 __proto__: "__proto__" is not a usable key'],
+    // Left out, it would leave a selector that matches every asset.
+    ["__proto__ as a tag", GOOD.replace("- tags: { env: prod }", "- tags: { __proto__: x }"), 'policies.yaml:11:15 assetGroups.web.include[0].tags: must name at least one tag\npolicies.yaml:11:17 assetGroups.web.include[0].tags.__proto__: "__proto__" is not a usable key'],
+    ["__proto__ as a group name", GOOD.replace("assetGroups:\n", "assetGroups:\n  __proto__: { include: [{ tags: { a: b } }] }\n"), 'policies.yaml:9:3 assetGroups.__proto__: "__proto__" is not a usable key'],
+  ])("names that every JavaScript object has: %s", (_, text, expected) => {
+    expect(problems(text)).toBe(expected);
+  });
+
+  it.each([
+    ["wecom", "https://qyapi.weixin.qq.com.evil.example/cgi-bin/webhook/send?key=k"],
+    ["wecom", "https://qyapi.weixin.qq.com@evil.example/cgi-bin/webhook/send?key=k"],
+    ["wecom", "https://user@qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"],
+    ["wecom", "https://qyapi.weixin.qq.com:8443/cgi-bin/webhook/send?key=k"],
+    ["dingtalk", "https://oapi.dingtalk.com.example/robot/send?access_token=t"],
+    ["feishu", "https://open.feishu.cn.example/open-apis/bot/v2/hook/h"],
+    ["slack", "https://hooks.slack.com.example/services/T/B/x"],
+  ])("a %s robot on another host is refused at validate: %s", (type, url) => {
+    const hosts = { wecom: "qyapi.weixin.qq.com", dingtalk: "oapi.dingtalk.com", feishu: "open.feishu.cn or open.larksuite.com", slack: "hooks.slack.com" }[type];
+    const text = GOOD.replace("type: webhook", `type: ${type}`).replace("https://hooks.example.com/csip", url);
+    expect(problems(text)).toBe(`policies.yaml:7:10 notifiers.secops.url: a ${type} robot URL must be https:// on ${hosts}, with no port and no user name`);
+  });
+
+  it.each([
+    ["wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"],
+    ["feishu", "https://open.larksuite.com/open-apis/bot/v2/hook/h"],
+    ["slack", "https://hooks.slack.com/services/T/B/x"],
+  ])("a %s robot on its official host passes", (type, url) => {
+    const text = GOOD.replace("type: webhook", `type: ${type}`).replace("https://hooks.example.com/csip", url);
+    expect(parseConfig(text, "p.yaml", envOf()).notifiers.secops?.url).toBe(url);
+  });
+
+  it("a group and a notifier may be called constructor: lookups use own keys", () => {
+    const text = GOOD.replaceAll("secops", "constructor").replace("  web:", "  toString:").replace("targets: [web]", "targets: [toString]");
+    expect(parseConfig(text, "p.yaml", envOf()).assetGroups.toString?.include).toEqual([{ tags: { env: "prod" } }]);
+  });
+
   it("never echoes a secret it substituted", () => {
     const text = GOOD.replace("https://hooks.example.com/csip", "${HOOK}").replace("type: webhook", "type: email");
     const message = problems(text, { HOOK: "https://hooks.example.com/s3cr3t-robot-key" });
