@@ -178,7 +178,9 @@ policies:
 
   it("a group and a notifier may be called constructor: lookups use own keys", () => {
     const text = GOOD.replaceAll("secops", "constructor").replace("  web:", "  toString:").replace("targets: [web]", "targets: [toString]");
-    expect(parseConfig(text, "p.yaml", envOf()).assetGroups.toString?.include).toEqual([{ tags: { env: "prod" } }]);
+    const config = parseConfig(text, "p.yaml", envOf());
+    expect(Object.entries(config.assetGroups)).toEqual([["toString", { include: [{ tags: { env: "prod" } }], exclude: [] }]]);
+    expect(Object.keys(config.notifiers)).toEqual(["constructor"]);
   });
 
   it("never echoes a secret it substituted", () => {
