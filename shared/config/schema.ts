@@ -148,7 +148,7 @@ export const TimeoutsSchema = z.strictObject({
   /** Each API request. */
   requestSeconds: z.number().min(0.1).max(120).default(10),
   /** A whole run when nothing says how long it may take (locally; SCF passes its limit). */
-  runSeconds: z.number().min(1).default(900),
+  runSeconds: z.number().min(1).max(86_400).default(900),
   /** Kept back at the end of a run to report what did not finish. */
   reserveSeconds: z.number().min(0).default(10),
 });

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import * as z from "zod";
 import { durationMs, type Notifier, type Policy } from "../config/schema.ts";
 import { announcementKey } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
@@ -6,24 +7,21 @@ import type { Deliver, DeliveryResult } from "./deliver.ts";
 import { reportFor, type RunFacts } from "./report.ts";
 
 /** What a run has told its notifiers so far, kept in the run's record between attempts. */
-export interface NotifyProgress {
+export const NotifyProgressSchema = z.object({
   /** Per notifier, the hash of the report it was sent. */
-  notified: Record<string, string>;
+  notified: z.record(z.string(), z.string()).default({}),
   /** Per notifier, whether this run's unauthorized assets were worth announcing (decided once per run). */
-  unauthorizedChanged: Record<string, boolean>;
-}
-
-export function nothingNotified(): NotifyProgress {
-  return { notified: {}, unauthorizedChanged: {} };
-}
+  unauthorizedChanged: z.record(z.string(), z.boolean()).default({}),
+});
+export type NotifyProgress = z.infer<typeof NotifyProgressSchema>;
 
 /** What a notifier was last told about a policy's unauthorized assets. */
-interface Announcement {
+const AnnouncementSchema = z.object({
   /** Hash of the sorted unauthorized asset IDs. */
-  set: string;
+  set: z.string(),
   /** When it was said, ms since the epoch. */
-  at: number;
-}
+  at: z.number(),
+});
 
 function setHash(values: readonly string[]): string {
   return createHash("sha256").update([...values].sort().join("\n")).digest("hex");
@@ -55,7 +53,7 @@ export async function announceRun(
   await Promise.all(
     policy.notify.map(async (name) => {
       const key = announcementKey(policy.name, name, facts.trigger === "asset-change");
-      const last = await ctx.store.get<Announcement>(key);
+      const last = await ctx.store.get(key, AnnouncementSchema);
       // Decided once per run: a repeated delivery must build the very report the first one sent.
       const changed = progress.unauthorizedChanged[name] ?? (!last || last.set !== current || now - last.at >= durationMs(policy.remindAfter));
       progress.unauthorizedChanged[name] = changed;

@@ -1,3 +1,4 @@
+import * as z from "zod";
 import { expandGroups } from "../assets/expand.ts";
 import { buildInventory } from "../assets/inventory.ts";
 import { ALL_KINDS, type Asset } from "../assets/kinds.ts";
@@ -133,7 +134,7 @@ export async function runAssetChange(run: RunContext, events: ChangeEvent[]): Pr
       const fresh: Asset[] = [];
       for (const asset of matching(run, policy, assets)) {
         matched.add(asset);
-        const last = await run.store.get<number>(cooldownKey(policy.name, `${asset.kind}:${asset.id}`));
+        const last = await run.store.get(cooldownKey(policy.name, `${asset.kind}:${asset.id}`), z.number());
         if (last !== undefined && now - last < durationMs(policy.cooldown)) cooledDown.push({ policy: policy.name, asset: asset.id });
         else fresh.push(asset);
       }

@@ -1,10 +1,11 @@
+import type * as z from "zod";
 import type { Asset } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
 import { errorFacts } from "../errors.ts";
-import { announceRun, nothingNotified, type NotifyProgress } from "../notify/announce.ts";
+import { announceRun, NotifyProgressSchema } from "../notify/announce.ts";
 import type { DeliveryResult } from "../notify/deliver.ts";
 import type { RunError, RunFacts, UnauthorizedAsset } from "../notify/report.ts";
-import { createScanTasks, noTaskProgress, type CreatedTask, type TaskProgress } from "../scan/create-tasks.ts";
+import { createScanTasks, TaskProgressSchema, type CreatedTask } from "../scan/create-tasks.ts";
 import type { PlannedTask } from "../scan/requests.ts";
 import type { RunNames } from "../state/keys.ts";
 import type { RunContext } from "./services.ts";
@@ -15,11 +16,8 @@ import type { RunContext } from "./services.ts";
  */
 
 /** The record of one policy run in the state store: what its tasks and its notifications have done. */
-export type RunRecord = TaskProgress & NotifyProgress;
-
-function freshRecord(): RunRecord {
-  return { ...noTaskProgress(), ...nothingNotified() };
-}
+export const RunRecordSchema = TaskProgressSchema.extend(NotifyProgressSchema.shape);
+export type RunRecord = z.infer<typeof RunRecordSchema>;
 
 /** What creating and announcing did. */
 export interface CreatedAndAnnounced {
@@ -57,7 +55,7 @@ export async function createAndAnnounce(
   const key = names.recordKey;
   try {
     await run.store.withLock(key, { ttlMs: run.deadline.remainingMs() + 60_000, waitMs: run.deadline.remainingMs() }, async () => {
-      const record = { ...freshRecord(), ...(await run.store.get<Partial<RunRecord>>(key)) };
+      const record = (await run.store.get(key, RunRecordSchema)) ?? RunRecordSchema.parse({});
       const save = (): Promise<void> => run.store.set(key, record);
 
       const tasksStarted = run.clock.now();

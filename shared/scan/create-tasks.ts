@@ -1,3 +1,4 @@
+import * as z from "zod";
 import { sleep as realSleep, type Deadline } from "../clock.ts";
 import type { Policy } from "../config/schema.ts";
 import type { CsipClient, Models } from "../csip/client.ts";
@@ -8,15 +9,16 @@ import type { RunNames } from "../state/keys.ts";
 import { requestSize, type PlannedTask, type ScanTaskRequest } from "./requests.ts";
 import { keepOldest, tasksByName, type ListedTask } from "./task-list.ts";
 
-export interface CreatedTask {
-  chunk: number;
-  taskId: string;
-  taskName: string;
-  requestId: string;
-  assets: number;
+export const CreatedTaskSchema = z.object({
+  chunk: z.number().int(),
+  taskId: z.string(),
+  taskName: z.string(),
+  requestId: z.string(),
+  assets: z.number(),
   /** True when an earlier invocation had created it (found by its name, or in the state store). */
-  reused?: boolean;
-}
+  reused: z.boolean().optional(),
+});
+export type CreatedTask = z.infer<typeof CreatedTaskSchema>;
 
 export interface TaskFailure {
   chunk: number;
@@ -25,21 +27,21 @@ export interface TaskFailure {
   message: string;
 }
 
-/** What a run of one policy has done about its tasks so far, kept in the state store between attempts. */
-export interface TaskProgress {
+/**
+ * What a run of one policy has done about its tasks so far, kept in the state store between attempts.
+ * Read back through this schema: a record of another shape is a fresh start, not a crash.
+ */
+export const TaskProgressSchema = z.object({
   /** Tasks by chunk number. */
-  tasks: Record<string, CreatedTask>;
+  tasks: z.record(z.string(), CreatedTaskSchema).default({}),
   /** Chunks that ended without a task on purpose (every asset unauthorized, or notify-only). */
-  chunksWithoutTask: number[];
+  chunksWithoutTask: z.array(z.number().int()).default([]),
   /** Values CSIP listed in UnAuthAsset. */
-  unauthorized: string[];
+  unauthorized: z.array(z.string()).default([]),
   /** Warnings about chunks, so that a retry reports what the first attempt saw. */
-  warnings: string[];
-}
-
-export function noTaskProgress(): TaskProgress {
-  return { tasks: {}, chunksWithoutTask: [], unauthorized: [], warnings: [] };
-}
+  warnings: z.array(z.string()).default([]),
+});
+export type TaskProgress = z.infer<typeof TaskProgressSchema>;
 
 export interface TaskOutcome {
   created: CreatedTask[];

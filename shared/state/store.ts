@@ -1,14 +1,24 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import * as z from "zod";
 import { describeError, LockBusyError } from "../errors.ts";
+
+/**
+ * The longest a lock is held: a run never lasts longer than `timeouts.runSeconds` (at most a day) plus
+ * the minute a holder adds. A lock that claims to last longer was not written by a run: it is stale.
+ */
+export const LONGEST_LOCK_MS = 86_400_000 + 120_000;
+
+const LockSchema = z.object({ owner: z.string(), expires: z.number() });
 
 /**
  * What csip-scan remembers between invocations: which tasks a run created, what was sent.
  * Small JSON values under string keys, and locks that hold across processes sharing the store.
  */
 export interface StateStore {
-  get<T>(key: string): Promise<T | undefined>;
+  /** The value under `key` if there is one of the shape `schema` describes; another shape is a warning and a fresh start. */
+  get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined>;
   set(key: string, value: unknown): Promise<void>;
   /** Runs `fn` holding the lock `key`; waits up to `waitMs` for it. A holder that died frees it after `ttlMs`. */
   withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T>;
@@ -35,7 +45,7 @@ export class FileStateStore implements StateStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async get<T>(key: string): Promise<T | undefined> {
+  async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
     const file = join(this.dir, `${fileName(key)}.json`);
     let text = this.memory.get(key);
     if (text === undefined) {
@@ -46,12 +56,17 @@ export class FileStateStore implements StateStore {
         return undefined;
       }
     }
+    let value: unknown;
     try {
-      return JSON.parse(text) as T;
+      value = JSON.parse(text);
     } catch {
       this.warn(`state ${key} is corrupt; starting fresh`);
       return undefined;
     }
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    this.warn(`state ${key} does not have the expected shape; starting fresh`);
+    return undefined;
   }
 
   async set(key: string, value: unknown): Promise<void> {
@@ -99,7 +114,7 @@ export class FileStateStore implements StateStore {
     for (;;) {
       try {
         const handle = await open(file, "wx");
-        await handle.writeFile(JSON.stringify({ owner, expires: this.now() + ttlMs }));
+        await handle.writeFile(JSON.stringify({ owner, expires: this.now() + Math.min(ttlMs, LONGEST_LOCK_MS) }));
         await handle.close();
         return async () => {
           const held = await readFile(file, "utf8").catch(() => "");
@@ -119,8 +134,8 @@ export class FileStateStore implements StateStore {
 
   private async expired(file: string): Promise<boolean> {
     try {
-      const { expires } = JSON.parse(await readFile(file, "utf8")) as { expires?: number };
-      return typeof expires === "number" && expires < this.now();
+      const { expires } = LockSchema.parse(JSON.parse(await readFile(file, "utf8")));
+      return expires < this.now() || expires > this.now() + LONGEST_LOCK_MS;
     } catch {
       // Half-written by a holder that died: judge by age.
       const info = await stat(file).catch(() => undefined);

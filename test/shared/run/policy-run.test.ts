@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { scheduledScanHandler } from "../../../functions/scheduled-scan/index.ts";
 import { CsipScanError, RunFailedError } from "../../../shared/errors.ts";
-import { silentLogger } from "../../../shared/log.ts";
+import { createLogger, silentLogger } from "../../../shared/log.ts";
+import { PassThrough } from "node:stream";
 import type { RunSummary } from "../../../shared/run/summary.ts";
 import type { Emulator, Fault } from "../../../local/emulator/server.ts";
 import { caught, expectOnlyTypedErrors, useHandlerWorld, type startListener } from "../../helpers.ts";
@@ -251,6 +252,41 @@ describe("creating each task exactly once", () => {
       { numRuns: 12 },
     );
   }, 120_000);
+});
+
+describe("state of the wrong shape", () => {
+  /** The state folder of the last setup(). */
+  const stateDir = (): string => join(dir, `state-${count}`);
+
+  it.each([["{\"tasks\": 5}"], ["[]"], ["42"], ["{\"tasks\": {\"1\": {\"taskId\": 7}}}"], ["{\"notified\": \"x\"}"]])(
+    "a record %s: a warning and a fresh start, not a crash; the tasks are found by name",
+    async (text) => {
+      const sink = new PassThrough();
+      let logged = "";
+      sink.on("data", (chunk: Buffer) => (logged += chunk.toString()));
+      setup();
+      await scheduledScanHandler({ logger: silentLogger() })(EVENT, {});
+      for (const name of readdirSync(stateDir()).filter((f) => f.endsWith(".json"))) writeFileSync(join(stateDir(), name), text);
+      const summary = await scheduledScanHandler({ logger: createLogger({ destination: sink }) })(EVENT, {});
+      expect(summary.ok).toBe(true);
+      expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+      expect(summary.tasks.every((t) => t.reused)).toBe(true);
+      expect(logged).toContain("does not have the expected shape; starting fresh");
+    },
+  );
+
+  it("a lock that claims to last beyond any run is stale: the run does not wait out its budget", async () => {
+    setup();
+    const handler = scheduledScanHandler({ logger: silentLogger() });
+    await handler(EVENT, {});
+    // A lock far in the future, as a broken clock or a hand-made file would leave it.
+    mkdirSync(join(stateDir(), "locks"), { recursive: true });
+    const lockName = readdirSync(stateDir()).find((f) => f.startsWith("run_csip-scan_nightly_"))!.replace(/\.json$/, ".lock");
+    writeFileSync(join(stateDir(), "locks", lockName), JSON.stringify({ owner: "nobody", expires: Date.parse("3000-01-01") }));
+    const summary = await handler(EVENT, { getRemainingTimeInMillis: () => 60_000 });
+    expect(summary.ok).toBe(true);
+    expect(summary.errors).toEqual([]);
+  });
 });
 
 describe("bad input", () => {
