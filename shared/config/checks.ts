@@ -77,8 +77,14 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
       });
     }
   }
-  for (const cycle of findCycles(groups)) {
+  const structure = groupStructure(groups);
+  for (const cycle of structure.cycles) {
     problems.push({ path: ["assetGroups", cycle[0]!], message: `groups include each other: ${cycle.join(" -> ")}` });
+  }
+  // Only the deepest: the groups above it are too deep because of it.
+  const deepest = structure.tooDeep.sort((a, b) => b.depth - a.depth)[0];
+  if (deepest) {
+    problems.push({ path: ["assetGroups", deepest.name], message: `groups nest ${deepest.depth} deep from here; at most ${MAX_GROUP_DEPTH} levels` });
   }
 
   const seen = new Map<string, number>();
@@ -133,23 +139,47 @@ function known(names: string[]): string {
   return names.length > 0 ? ` (known: ${names.join(", ")})` : " (none are defined)";
 }
 
-/** Each cycle once, as the list of group names that closes it (`a -> b -> a`). */
-export function findCycles(groups: Readonly<Record<string, AssetGroup | LooseGroup>>): string[][] {
+/** How deep groups may nest (a group including a group including ...): deeper is a config error. */
+export const MAX_GROUP_DEPTH = 32;
+
+type Groups = Readonly<Record<string, AssetGroup | LooseGroup>>;
+
+function childrenOf(groups: Groups, name: string): string[] {
+  if (!Object.hasOwn(groups, name)) return [];
+  const group = groups[name]!;
+  return [...group.include, ...group.exclude].flatMap((s) => (s.group !== undefined && Object.hasOwn(groups, s.group) ? [s.group] : []));
+}
+
+/**
+ * Each cycle once, as the list of group names that closes it (`a -> b -> a`), and the groups that nest
+ * deeper than MAX_GROUP_DEPTH. Walks with a stack of its own, not recursion, so a chain of thousands of
+ * groups is an error message and not a stack overflow.
+ */
+export function groupStructure(groups: Groups): { cycles: string[][]; tooDeep: { name: string; depth: number }[] } {
   const cycles: string[][] = [];
-  const done = new Set<string>();
-  const visit = (name: string, stack: string[]): void => {
-    const at = stack.indexOf(name);
-    if (at >= 0) {
-      cycles.push([...stack.slice(at), name]);
-      return;
+  const depth = new Map<string, number>();
+  const onPath = new Set<string>();
+  for (const root of Object.keys(groups)) {
+    if (depth.has(root)) continue;
+    const path: { name: string; next: string[] }[] = [{ name: root, next: childrenOf(groups, root) }];
+    onPath.add(root);
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      const child = top.next.shift();
+      if (child === undefined) {
+        const below = childrenOf(groups, top.name).map((c) => depth.get(c) ?? 0);
+        depth.set(top.name, 1 + Math.max(0, ...below));
+        onPath.delete(top.name);
+        path.pop();
+      } else if (onPath.has(child)) {
+        const names = path.map((p) => p.name);
+        cycles.push([...names.slice(names.indexOf(child)), child]);
+      } else if (!depth.has(child)) {
+        onPath.add(child);
+        path.push({ name: child, next: childrenOf(groups, child) });
+      }
     }
-    if (done.has(name) || !Object.hasOwn(groups, name)) return;
-    const group = groups[name]!;
-    for (const selector of [...group.include, ...group.exclude]) {
-      if (selector.group !== undefined) visit(selector.group, [...stack, name]);
-    }
-    done.add(name);
-  };
-  for (const name of Object.keys(groups)) visit(name, []);
-  return cycles;
+  }
+  const tooDeep = [...depth].filter(([, d]) => d > MAX_GROUP_DEPTH).map(([name, d]) => ({ name, depth: d }));
+  return { cycles, tooDeep };
 }

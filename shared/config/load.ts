@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from "yaml";
 import type { z } from "zod";
@@ -9,6 +9,13 @@ import { crossCheck } from "./checks.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
 
 export const DEFAULT_CONFIG_PATH = "config/scan-policies.yaml";
+
+/**
+ * The largest policy file read. Parsing takes about 200 times a file's size in memory (measured: a
+ * 550 KB file of 3,000 policies and groups took 120 MB), and the functions run in 128 MB: 256 KB holds
+ * well over a thousand policies.
+ */
+export const MAX_CONFIG_BYTES = 256 * 1024;
 
 export type KeyPath = readonly (string | number)[];
 
@@ -32,8 +39,13 @@ export function configPath(explicit: string | undefined, env: Pick<Environment, 
 export async function loadConfig(file: string, env: ConfigEnvironment): Promise<LoadedConfig> {
   let text: string;
   try {
+    const { size } = await stat(resolve(file));
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `is ${size} bytes; a policy file may hold at most ${MAX_CONFIG_BYTES} (256 KB)` }]);
+    }
     text = await readFile(resolve(file), "utf8");
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : "file cannot be read";
     throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `${reason} (set --config or CSIP_SCAN_CONFIG)` }]);
   }
@@ -56,6 +68,10 @@ export function formatKeyPath(path: KeyPath): string {
  * never another exception.
  */
 export function parseConfig(text: string, file: string, env: ConfigEnvironment): Config {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_CONFIG_BYTES) {
+    throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `is ${bytes} bytes; a policy file may hold at most ${MAX_CONFIG_BYTES} (256 KB)` }]);
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number, path: string, message: string): ConfigProblem => {
@@ -63,7 +79,7 @@ export function parseConfig(text: string, file: string, env: ConfigEnvironment):
     return { file, line: pos.line, column: pos.col, path, message };
   };
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => at(e.pos[0], "", `not valid YAML: ${firstLine(e.message)}`)));
+    throw new ConfigError(doc.errors.map((e) => at(e.pos[0], "", `not valid YAML: ${/call stack/i.test(e.message) ? "nested too deeply" : firstLine(e.message)}`)));
   }
   const locate = (path: KeyPath, message: string, key?: string): ConfigProblem => {
     const offset = offsetOf(doc, path, key);

@@ -1,9 +1,11 @@
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadConfig, parseConfig } from "../../../shared/config/load.ts";
+import { loadConfig, MAX_CONFIG_BYTES, parseConfig } from "../../../shared/config/load.ts";
 import { ConfigError } from "../../../shared/errors.ts";
-import { envOf } from "../../helpers.ts";
+import { caught, envOf } from "../../helpers.ts";
 
 const GOOD = `version: 1
 region: ap-guangzhou
@@ -174,6 +176,28 @@ policies:
   ])("a %s robot on its official host passes", (type, url) => {
     const text = GOOD.replace("type: webhook", `type: ${type}`).replace("https://hooks.example.com/csip", url);
     expect(parseConfig(text, "p.yaml", envOf()).notifiers.secops?.url).toBe(url);
+  });
+
+  it("a file above 256 KB is refused before it is parsed", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "csip-scan-big-")), "big.yaml");
+    writeFileSync(file, `${GOOD}# ${"x".repeat(MAX_CONFIG_BYTES)}\n`);
+    const error = await caught(loadConfig(file, envOf()));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe(`${file}:0:0 is ${MAX_CONFIG_BYTES + GOOD.length + 3} bytes; a policy file may hold at most 262144 (256 KB)`);
+  });
+
+  /** Groups g0 includes g1 includes ... g(n-1), which has tags. */
+  const chain = (n: number): string =>
+    GOOD.replace("  web:\n    include:\n      - tags: { env: prod }\n", [
+      "  web: { include: [{ group: g0 }] }\n",
+      ...Array.from({ length: n - 1 }, (_, i) => `  g${i}: { include: [{ group: g${i + 1} }] }\n`),
+      `  g${n - 1}: { include: [{ tags: { env: prod } }] }\n`,
+    ].join(""));
+
+  it("groups nest at most 32 levels; a chain of 5,000 is a located error, not a stack overflow", () => {
+    expect(() => parseConfig(chain(31), "p.yaml", envOf())).not.toThrow();
+    expect(problems(chain(32))).toBe("policies.yaml:9:8 assetGroups.web: groups nest 33 deep from here; at most 32 levels");
+    expect(problems(chain(5000))).toBe("policies.yaml:9:8 assetGroups.web: groups nest 5001 deep from here; at most 32 levels");
   });
 
   it("a group and a notifier may be called constructor: lookups use own keys", () => {
