@@ -18,7 +18,9 @@ export type Fault =
   | Failure
   | { type: "slow"; ms: number }
   /** CSIP does the work but answers `answer` (a failure); what the work made shows in the lists only `afterMs` later. */
-  | { type: "late"; answer: Failure; afterMs: number };
+  | { type: "late"; answer: Failure; afterMs: number }
+  /** A well-formed API answer with this content instead of the real one (a malformed list, say). */
+  | { type: "answer"; response: Record<string, unknown> };
 
 export interface RecordedCall {
   action: string;
@@ -189,6 +191,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (fault.type === "slow") {
         await new Promise((resolve) => setTimeout(resolve, fault.ms));
         record.outcome = "OK";
+      } else if (fault.type === "answer") {
+        return send(fault.response);
       } else if (fault.type !== "late") {
         return sendFailure(fault);
       }

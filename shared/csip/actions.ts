@@ -1,4 +1,19 @@
 import type { Client } from "tencentcloud-sdk-nodejs/tencentcloud/services/csip/v20221121/csip_client.js";
+import * as z from "zod";
+
+/**
+ * What the project reads of each answer, checked where the answer enters (shared/csip/client.ts): a
+ * malformed answer is a CloudApiError naming the action and RequestId, not a TypeError far away.
+ * Loose: fields the project does not read pass as they are.
+ */
+const items = z.array(z.looseObject({})).optional();
+const AssetListAnswer = z.looseObject({ Total: z.number().optional(), Data: items });
+const AnswerSchemas = {
+  assets: AssetListAnswer,
+  tasks: z.looseObject({ TotalCount: z.number().optional(), Data: items }),
+  created: z.looseObject({ TaskId: z.string().optional(), Status: z.number().optional(), UnAuthAsset: z.array(z.string()).optional() }),
+  any: z.looseObject({}),
+} as const;
 
 /**
  * The CSIP actions csip-scan calls (API 2022-11-21), one row each, and the API's enumerations.
@@ -12,20 +27,21 @@ import type { Client } from "tencentcloud-sdk-nodejs/tencentcloud/services/csip/
  * `lists`: the asset kind an inventory list action pages (shared/assets/kinds.ts).
  */
 export const CSIP_ACTIONS = {
-  DescribeCVMAssets: { access: "read", lists: "cvm" },
-  DescribePublicIpAssets: { access: "read", lists: "publicIp" },
-  DescribeDomainAssets: { access: "read", lists: "domain" },
-  DescribeDbAssets: { access: "read", lists: "db" },
-  DescribeScanTaskList: { access: "read" },
-  CreateRiskCenterScanTask: { access: "write" },
-  StopRiskCenterTask: { access: "write" },
-  DeleteRiskScanTask: { access: "write" },
-  CreateAssetSyncTask: { access: "write" },
+  DescribeCVMAssets: { access: "read", lists: "cvm", answer: AnswerSchemas.assets },
+  DescribePublicIpAssets: { access: "read", lists: "publicIp", answer: AnswerSchemas.assets },
+  DescribeDomainAssets: { access: "read", lists: "domain", answer: AnswerSchemas.assets },
+  DescribeDbAssets: { access: "read", lists: "db", answer: AnswerSchemas.assets },
+  DescribeScanTaskList: { access: "read", answer: AnswerSchemas.tasks },
+  CreateRiskCenterScanTask: { access: "write", answer: AnswerSchemas.created },
+  StopRiskCenterTask: { access: "write", answer: AnswerSchemas.any },
+  DeleteRiskScanTask: { access: "write", answer: AnswerSchemas.any },
+  CreateAssetSyncTask: { access: "write", answer: AnswerSchemas.any },
 } as const satisfies Record<string, ActionRow>;
 
 interface ActionRow {
   access: "read" | "write";
   lists?: string;
+  answer: z.ZodType;
 }
 
 export type CsipAction = keyof typeof CSIP_ACTIONS;

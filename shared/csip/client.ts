@@ -3,7 +3,7 @@ import type * as Models from "tencentcloud-sdk-nodejs/tencentcloud/services/csip
 import { CloudApiError } from "../errors.ts";
 import type { Credentials } from "./credentials.ts";
 import { isRetryableCode } from "./retryable.ts";
-import type { CsipAction, RequestOf, ResponseOf } from "./actions.ts";
+import { CSIP_ACTIONS, type CsipAction, type RequestOf, type ResponseOf } from "./actions.ts";
 
 export type { Models };
 export type { CsipAction, RequestOf, ResponseOf };
@@ -56,13 +56,30 @@ export function createCsipClient(options: CsipClientOptions): CsipClient {
   return {
     account: options.credentials.secretId,
     async call(action, request) {
+      let answer: unknown;
       try {
-        return (await methods[action].call(sdk, request)) as never;
+        answer = await methods[action].call(sdk, request);
       } catch (error) {
         throw toCloudError(action, error);
       }
+      return checkedAnswer(action, answer) as never;
     },
   };
+}
+
+/** The answer if it has the shape the project reads, else a CloudApiError naming the action, the field and the RequestId. */
+export function checkedAnswer(action: CsipAction, answer: unknown): unknown {
+  const parsed = CSIP_ACTIONS[action].answer.safeParse(answer);
+  if (parsed.success) return answer;
+  const issue = parsed.error.issues[0]!;
+  const requestId = (answer as { RequestId?: unknown } | null)?.RequestId;
+  throw new CloudApiError({
+    action,
+    code: "BadResponse",
+    message: `the answer does not have the expected shape at ${issue.path.join(".") || "its top"}: ${issue.message}`,
+    requestId: typeof requestId === "string" ? requestId : undefined,
+    retryable: false,
+  });
 }
 
 interface SdkErrorShape {

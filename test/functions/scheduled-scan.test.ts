@@ -311,6 +311,46 @@ ${scope}
     expect(hookBodies()[0]).toMatchObject({ status: "failed" });
   });
 
+  it.each([
+    ["DescribeCVMAssets", { Total: 1, Data: 5 }, "Data: Invalid input: expected array, received number"],
+    ["DescribeCVMAssets", { Total: "many", Data: [] }, "Total: Invalid input: expected number, received string"],
+    ["DescribeScanTaskList", { TotalCount: 1, Data: [7] }, "Data.0: Invalid input: expected object, received number"],
+  ] as const)("a malformed %s answer is a failure naming the action, the field and the RequestId", async (action, response, what) => {
+    usePolicies(`  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [port]
+    notify: [secops]`);
+    emulator.inject(action, { type: "answer", response });
+    const summary = (((await caught(main_handler(timer("nightly"), {}))) as unknown as RunFailedError).summary) as RunSummary;
+    const requestId = emulator.callsOf(action)[0]!.requestId;
+    const chunk = action === "DescribeScanTaskList" ? "chunk 1: " : "";
+    const context = action === "DescribeScanTaskList" ? "could not check for an existing task: " : "";
+    expect(summary.errors).toEqual([
+      { code: "BadResponse", requestId, message: `${chunk}${context}${action} failed with BadResponse (RequestId ${requestId}): the answer does not have the expected shape at ${what}` },
+    ]);
+  });
+
+  it("a malformed CreateRiskCenterScanTask answer may hide a task: looked for, then created once", async () => {
+    usePolicies(
+      `  - name: nightly
+    schedule: "0 0 3 * * * *"
+    targets: [bastions]
+    scanItems: [port]`,
+      "timeouts: { requestSeconds: 0.2 }\n",
+    );
+    emulator.inject("CreateRiskCenterScanTask", { type: "answer", response: { Status: -1, UnAuthAsset: "ins-bastion1" } });
+    const summary = await main_handler(timer("nightly"), {});
+    expect(summary.ok).toBe(true);
+    expect(emulator.calls.map((c) => [c.action, c.outcome]).slice(-4)).toEqual([
+      ["CreateRiskCenterScanTask", "fault:answer"],
+      ["DescribeScanTaskList", "OK"],
+      ["CreateRiskCenterScanTask", "OK"],
+      ["DescribeScanTaskList", "OK"],
+    ]);
+    expect(emulator.state.tasks).toHaveLength(1);
+  });
+
   it("runs the policy that Message names, else the one named like the trigger", async () => {
     usePolicies(`  - name: first
     schedule: "0 0 3 * * * *"
