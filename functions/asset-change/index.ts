@@ -14,8 +14,8 @@ export function assetChangeHandler(options: HandlerOptions = {}) {
    * call), scans the changed assets, returns the summary; throws when a scan failed, so SCF retries.
    */
   return async function main_handler(event: unknown, context?: unknown): Promise<AssetChangeSummary> {
-    const events = parseAssetChangeDelivery(event);
-    const summary = await runAssetChange(startRun(await services(), remainingFromContext(context)), events);
+    const delivery = parseAssetChangeDelivery(event);
+    const summary = await runAssetChange(startRun(await services(), remainingFromContext(context)), delivery);
     if (!summary.ok && options.throwOnFailure !== false) {
       const problems = [...summary.errors, ...summary.runs.flatMap((r) => r.errors)].map((e) => e.message);
       throw new RunFailedError(`asset change ${summary.eventIds.join(", ")} failed: ${problems.join("; ") || "a notification was not delivered"}`, summary);

@@ -9,6 +9,19 @@ import { RECORD_TRANSPORTS, TRANSPORTS, type Transport } from "./transports/inde
  * EventBridge event.
  */
 
+/** A record of a batch that could not be read: its place, the path of the bad field, and why. */
+export interface RejectedRecord {
+  index: number;
+  path: string;
+  message: string;
+}
+
+/** What a delivery holds: the events it carries, and the records of a batch that were malformed. */
+export interface Delivery {
+  events: ChangeEvent[];
+  rejected: RejectedRecord[];
+}
+
 interface Leaf {
   path: PropertyKey[];
   message: string;
@@ -27,28 +40,47 @@ function deepest(error: z.ZodError, prefix: PropertyKey[]): Leaf {
 }
 
 function reject(leaf: Leaf): never {
-  throw new EventError(leaf.path.map(String).join("."), leaf.message);
+  throw new EventError(dotted(leaf.path), leaf.message);
 }
 
-function unwrapWith(transport: Transport, value: unknown, prefix: PropertyKey[]): ChangeEvent {
+const dotted = (path: PropertyKey[]): string => path.map(String).join(".");
+
+function unwrapWith(transport: Transport, value: unknown, prefix: PropertyKey[]): ChangeEvent | Leaf {
   const parsed = transport.schema.safeParse(value);
-  if (!parsed.success) reject(deepest(parsed.error, prefix));
-  return transport.unwrap(parsed.data);
+  return parsed.success ? transport.unwrap(parsed.data) : deepest(parsed.error, prefix);
 }
 
-/** The change events in a delivery. Throws EventError with the path of the first bad field. */
-export function parseAssetChangeDelivery(delivery: unknown): ChangeEvent[] {
+/** One record of a batch, or why it cannot be read. */
+function readRecord(record: unknown, index: number): ChangeEvent | Leaf {
+  const at = ["Records", index];
+  if (record === null || typeof record !== "object") return { path: at, message: "must be an object" };
+  const transport = RECORD_TRANSPORTS.find((t) => t.recordKey! in record);
+  if (!transport) return { path: at, message: `has none of ${RECORD_TRANSPORTS.map((t) => t.recordKey).join(", ")}` };
+  return unwrapWith(transport, (record as Record<string, unknown>)[transport.recordKey!], [...at, transport.recordKey!]);
+}
+
+const isEvent = (value: ChangeEvent | Leaf): value is ChangeEvent => "event" in value;
+
+/**
+ * The change events in a delivery. A malformed delivery throws EventError with the path of the bad
+ * field. In a batch (`Records`), each record stands alone: the good ones are read, and each bad one is
+ * returned with its index and the path of its bad field, since SCF would only retry a record that can
+ * never become valid.
+ */
+export function parseAssetChangeDelivery(delivery: unknown): Delivery {
   if (delivery === null || typeof delivery !== "object" || !("Records" in delivery)) {
-    return [unwrapWith(TRANSPORTS.eventBridge, delivery, [])];
+    const read = unwrapWith(TRANSPORTS.eventBridge, delivery, []);
+    if (!isEvent(read)) reject(read);
+    return { events: [read], rejected: [] };
   }
   const records = (delivery as { Records: unknown }).Records;
   if (!Array.isArray(records)) reject({ path: ["Records"], message: "must be a list" });
   if (records.length === 0) reject({ path: ["Records"], message: "must list at least one record" });
-  return records.map((record: unknown, i) => {
-    const at = ["Records", i];
-    if (record === null || typeof record !== "object") reject({ path: at, message: "must be an object" });
-    const transport = RECORD_TRANSPORTS.find((t) => t.recordKey! in record);
-    if (!transport) reject({ path: at, message: `has none of ${RECORD_TRANSPORTS.map((t) => t.recordKey).join(", ")}` });
-    return unwrapWith(transport, (record as Record<string, unknown>)[transport.recordKey!], [...at, transport.recordKey!]);
+  const result: Delivery = { events: [], rejected: [] };
+  records.forEach((record: unknown, index) => {
+    const read = readRecord(record, index);
+    if (isEvent(read)) result.events.push(read);
+    else result.rejected.push({ index, path: dotted(read.path), message: read.message });
   });
+  return result;
 }

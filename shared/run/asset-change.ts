@@ -6,7 +6,7 @@ import { lookupAssets } from "../assets/lookup.ts";
 import { durationMs, type Policy } from "../config/schema.ts";
 import { memberParam } from "../csip/client.ts";
 import { errorFacts } from "../errors.ts";
-import type { ChangeEvent } from "../events/change-event.ts";
+import type { Delivery, RejectedRecord } from "../events/delivery.ts";
 import { assetIdsOf } from "../events/extractors.ts";
 import type { RunError } from "../notify/report.ts";
 import { planScanTasks, scanAssetType } from "../scan/requests.ts";
@@ -19,6 +19,8 @@ import { summarize, type RunSummary } from "./summary.ts";
 export interface AssetChangeSummary {
   trigger: "asset-change";
   events: number;
+  /** Records of a batch that could not be read, each with its index and the path of its bad field: acknowledged, not retried. */
+  rejected: RejectedRecord[];
   /** Events whose type one row of the extractor table handles. */
   handled: number;
   /** Events of types not handled, counted by type: acknowledged, not errors. */
@@ -85,7 +87,8 @@ function targeted(policy: Policy): Policy {
  * from the event IDs, so a redelivered event creates nothing new; `cooldown` keeps one asset from
  * being rescanned by one policy too often. Unauthorized assets are notified as in the scheduled run.
  */
-export async function runAssetChange(run: RunContext, events: ChangeEvent[]): Promise<AssetChangeSummary> {
+export async function runAssetChange(run: RunContext, delivery: Delivery): Promise<AssetChangeSummary> {
+  const { events, rejected } = delivery;
   const started = run.clock.now();
   const ignored: Record<string, number> = {};
   const eventIds: string[] = [];
@@ -145,6 +148,7 @@ export async function runAssetChange(run: RunContext, events: ChangeEvent[]): Pr
   const summary: AssetChangeSummary = {
     trigger: "asset-change",
     events: events.length,
+    rejected,
     handled: eventIds.length,
     ignored,
     eventIds,
@@ -154,7 +158,10 @@ export async function runAssetChange(run: RunContext, events: ChangeEvent[]): Pr
     unmatched: [...known].filter((a) => !matched.has(a)).map((a) => a.id),
     runs,
     inventoryCalls,
-    warnings: unknownAssets.length > 0 ? [`CSIP's inventory does not know ${unknownAssets.join(", ")} yet; not scanned`] : [],
+    warnings: [
+      ...rejected.map((r) => `record ${r.index} was not read: ${r.path}: ${r.message}`),
+      ...(unknownAssets.length > 0 ? [`CSIP's inventory does not know ${unknownAssets.join(", ")} yet; not scanned`] : []),
+    ],
     errors,
     durationsMs: { lookup: lookupMs, total: run.clock.now() - started },
     ok: errors.length === 0 && runs.every((r) => r.ok),

@@ -160,15 +160,28 @@ describe("asset-change main_handler", () => {
   it.each([
     [{ ...runInstances, id: "" }, "id"],
     [{ ...runInstances, data: "{not json" }, "data"],
-    [{ Records: [{ CMQ: { type: "topic", msgBody: "not json" } }] }, "Records.0.CMQ.msgBody"],
-    [{ Records: [{ CMQ: { type: "topic", msgBody: JSON.stringify({ ...runInstances, type: 42 }) } }] }, "Records.0.CMQ.msgBody.type"],
-    [{ Records: [{ Ckafka: { ...ckafka.Records[0]!.Ckafka, partition: "one" } }] }, "Records.0.Ckafka.partition"],
     [{ Records: [] }, "Records"],
+    [{ Records: "all of them" }, "Records"],
   ])("rejects a malformed delivery (%#) at %s, and calls nothing", async (delivery, path) => {
     const error = await caught(handler()(delivery, {}));
     expect(error).toBeInstanceOf(EventError);
     expect((error as unknown as EventError).path).toBe(path);
     expect(emulator.calls).toHaveLength(0);
+  });
+
+  const good = cmq.Records[0]!;
+  it.each([
+    [{ CMQ: { type: "topic", msgBody: "not json" } }, "Records.1.CMQ.msgBody", "is not JSON"],
+    [{ CMQ: { type: "topic", msgBody: JSON.stringify({ ...runInstances, type: 42 }) } }, "Records.1.CMQ.msgBody.type", "Invalid input: expected string, received number"],
+    [{ Ckafka: { ...ckafka.Records[0]!.Ckafka, partition: "one" } }, "Records.1.Ckafka.partition", "Invalid input: expected number, received string"],
+    [{ SQS: {} }, "Records.1", "has none of CMQ, Ckafka"],
+    [7, "Records.1", "must be an object"],
+  ])("one malformed record (%#) does not sink its batch: the good one is scanned, the bad one reported at %s", async (bad, path, message) => {
+    const summary = await handler()({ Records: [good, bad] }, {});
+    expect(summary.ok).toBe(true);
+    expect(summary.rejected).toEqual([{ index: 1, path, message }]);
+    expect(summary.warnings).toContain(`record 1 was not read: ${path}: ${message}`);
+    expect(creates()[0]!.Assets.map((a) => a.Asset)).toEqual(["ins-new00001"]);
   });
 
   it("fuzzed deliveries: only the project's typed errors, and no call on a malformed one", async () => {
