@@ -8,11 +8,52 @@ export interface HttpAnswer {
   body: string;
 }
 
+/**
+ * Node's codes for a TLS certificate that does not verify (OpenSSL's X509_V_ERR_* names, as Node gives
+ * them, and Node's own host name check). Such a failure does not heal in seconds, so it is not retried.
+ * https://nodejs.org/api/tls.html#x509-certificate-error-codes
+ */
+const CERTIFICATE_FAILURES: ReadonlySet<string> = new Set([
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_CRL",
+  "UNABLE_TO_DECRYPT_CERT_SIGNATURE",
+  "UNABLE_TO_DECRYPT_CRL_SIGNATURE",
+  "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY",
+  "CERT_SIGNATURE_FAILURE",
+  "CRL_SIGNATURE_FAILURE",
+  "CERT_NOT_YET_VALID",
+  "CERT_HAS_EXPIRED",
+  "CRL_NOT_YET_VALID",
+  "CRL_HAS_EXPIRED",
+  "ERROR_IN_CERT_NOT_BEFORE_FIELD",
+  "ERROR_IN_CERT_NOT_AFTER_FIELD",
+  "ERROR_IN_CRL_LAST_UPDATE_FIELD",
+  "ERROR_IN_CRL_NEXT_UPDATE_FIELD",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_CHAIN_TOO_LONG",
+  "CERT_REVOKED",
+  "INVALID_CA",
+  "PATH_LENGTH_EXCEEDED",
+  "INVALID_PURPOSE",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "HOSTNAME_MISMATCH",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "ERR_TLS_CERT_ALTNAME_FORMAT",
+]);
+
 /** Why a POST did not get an answer. `code` is a Node error code or "Timeout". */
 export class HttpFailure extends Error {
   override name = "HttpFailure";
+  /** Whether trying again may help: not for a certificate that does not verify. */
+  readonly retryable: boolean;
   constructor(readonly code: string) {
-    super(code === "Timeout" ? "no answer in time" : `could not connect (${code})`);
+    const certificate = CERTIFICATE_FAILURES.has(code);
+    super(code === "Timeout" ? "no answer in time" : certificate ? `its TLS certificate was not accepted (${code})` : `could not connect (${code})`);
+    this.retryable = !certificate;
   }
 }
 

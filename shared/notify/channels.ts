@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { Notifier } from "../config/schema.ts";
 import type { HttpAnswer } from "../net/http.ts";
+import { registerMessageSecret } from "../secrets.ts";
 import type { Message, Piece } from "./message.ts";
 
 /** One HTTP request to a notifier. */
@@ -58,19 +59,34 @@ const MARKDOWN_LOOKALIKES: Record<string, string> = {
   "*": "＊", _: "＿", "`": "‘", "[": "［", "]": "］", "(": "（", ")": "）", "#": "＃", ">": "＞", "<": "＜", "~": "～", "|": "｜", "@": "＠", "\\": "＼", "!": "！",
 };
 
-/** A value from outside as inert markdown text: no formatting, no links, no mentions, one line. */
+/** Line breaks and tabs of every kind: folded into one space, so a value stays on its line. */
+const LINE_BREAKS = /[\r\n\t\v\f\u0085\u2028\u2029]+/g;
+
+/**
+ * Characters a reader cannot see, line breaks aside: C0 and C1 controls and Unicode format characters
+ * (zero-width U+200B–U+200F, bidi embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069,
+ * the BOM, tag characters). From outside they could hide or reorder text; they are dropped.
+ */
+const INVISIBLE = /(?![\r\n\t\v\f\u0085])[\p{Cc}\p{Cf}]/gu;
+
+/** A value from outside on one line, with nothing invisible in it. */
+function visibleLine(value: string): string {
+  return value.replace(INVISIBLE, "").replace(LINE_BREAKS, " ");
+}
+
+/** A value from outside as inert markdown text: no formatting, no links, no mentions, one line, nothing invisible. */
 export function markdownValue(value: string): string {
-  return value.replace(/[\r\n\t]+/g, " ").replace(/[*_`[\]()#><~|@\\!]/g, (c) => MARKDOWN_LOOKALIKES[c] ?? c);
+  return visibleLine(value).replace(/[*_`[\]()#><~|@\\!]/g, (c) => MARKDOWN_LOOKALIKES[c] ?? c);
 }
 
-/** A value for Slack mrkdwn: &, < and > escaped as Slack asks (so `<!channel>` is text), @ made inert. */
+/** A value for Slack mrkdwn: &, < and > escaped as Slack asks (so `<!channel>` is text), @ made inert, nothing invisible. */
 export function slackValue(value: string): string {
-  return value.replace(/[\r\n\t]+/g, " ").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/@/g, "＠");
+  return visibleLine(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/@/g, "＠");
 }
 
-/** A value for Feishu's post text tags: plain text already; only line breaks are folded. */
+/** A value for Feishu's post text tags: plain text already; line breaks are folded and invisible characters dropped. */
 export function plainValue(value: string): string {
-  return value.replace(/[\r\n\t]+/g, " ");
+  return visibleLine(value);
 }
 
 function text(pieces: readonly Piece[], escape: (value: string) => string): string {
@@ -135,9 +151,13 @@ export const CHAT_CHANNELS: Record<"wecom" | "dingtalk" | "feishu" | "slack", Ch
       const url = new URL(notifier.url);
       if (notifier.secret) {
         const timestamp = now.getTime();
+        const sign = dingtalkSign(notifier.secret, timestamp);
+        // A robot may echo its URL in an error: the sign is kept out of logs in both its forms.
+        registerMessageSecret(sign);
+        registerMessageSecret(decodeURIComponent(sign));
         url.searchParams.set("timestamp", String(timestamp));
         // The sign is already URL-encoded; append it as it is.
-        url.search = `${url.search}&sign=${dingtalkSign(notifier.secret, timestamp)}`;
+        url.search = `${url.search}&sign=${sign}`;
       }
       return {
         url,
@@ -152,8 +172,12 @@ export const CHAT_CHANNELS: Record<"wecom" | "dingtalk" | "feishu" | "slack", Ch
     hosts: ["open.feishu.cn", "open.larksuite.com"],
     limits: { perSecond: 5, perMinute: 100 },
     // The request body at most 20 KB.
-    fits: (message, notifier) => utf8Bytes(feishuBody(message, notifier, 0)) <= 20 * 1024 - 200,
-    render: (message, notifier, now) => ({ url: new URL(notifier.url), headers: json, body: feishuBody(message, notifier, Math.floor(now.getTime() / 1000)) }),
+    fits: (message, notifier) => utf8Bytes(feishuBody(message, notifier, feishuSigned(notifier, 0))) <= 20 * 1024 - 200,
+    render: (message, notifier, now) => {
+      const signed = feishuSigned(notifier, Math.floor(now.getTime() / 1000));
+      registerMessageSecret(signed?.sign);
+      return { url: new URL(notifier.url), headers: json, body: feishuBody(message, notifier, signed) };
+    },
     // 9499 and 11232: too many requests (assumed from the error list); 19021: bad sign or old timestamp.
     judge: (answer) => codeVerdict(answer, "code", [9499, 11232], "StatusCode"),
   },
@@ -175,10 +199,14 @@ export const CHAT_CHANNELS: Record<"wecom" | "dingtalk" | "feishu" | "slack", Ch
   },
 };
 
-function feishuBody(message: Message, notifier: Notifier, timestamp: number): string {
+/** Feishu's signature fields, when the notifier has a secret. */
+function feishuSigned(notifier: Notifier, timestamp: number): { timestamp: string; sign: string } | undefined {
+  return notifier.secret ? { timestamp: String(timestamp), sign: feishuSign(notifier.secret, timestamp) } : undefined;
+}
+
+function feishuBody(message: Message, notifier: Notifier, signed: { timestamp: string; sign: string } | undefined): string {
   const locale = notifier.language === "zh" ? "zh_cn" : "en_us";
   const content = message.lines.map((line) => [{ tag: "text", text: `${line.kind === "item" ? "• " : ""}${text(line.pieces, plainValue)}` }]);
-  const signed = notifier.secret ? { timestamp: String(timestamp), sign: feishuSign(notifier.secret, timestamp) } : {};
   return JSON.stringify({ ...signed, msg_type: "post", content: { post: { [locale]: { title: text(message.title, plainValue), content } } } });
 }
 

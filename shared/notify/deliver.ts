@@ -4,7 +4,7 @@ import { DeliveryError, describeError } from "../errors.ts";
 import { hostOf, resolvePublicAddress, systemResolver, type Resolver } from "../net/address-policy.ts";
 import { HttpFailure, post, type HttpAnswer } from "../net/http.ts";
 import { withRetry } from "../retry.ts";
-import { registerSecret } from "../secrets.ts";
+import { registerSecret, scrub } from "../secrets.ts";
 import { CHAT_CHANNELS, webhookVerdict, type ChannelRequest, type Verdict } from "./channels.ts";
 import { runMessage, splitMessage, testMessage, type Message } from "./message.ts";
 import type { RunReport } from "./report.ts";
@@ -29,6 +29,12 @@ export interface DeliveryOptions {
   /** CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: lifts the host and address checks, for local mode and tests. */
   allowLocal?: boolean;
   resolve?: Resolver;
+  /**
+   * For tests only: where to connect instead of the address that was checked (with local webhooks off).
+   * Tests may reach only 127.0.0.1, so they map the checked public address there, and so see that the
+   * checked address is the one dialled. Never set outside tests.
+   */
+  connectTo?: (checked: { address: string; family: number }) => { address: string; family: number };
   deadline?: Deadline;
   timeoutMs?: number;
   attempts?: number;
@@ -53,6 +59,8 @@ function registerUrlSecrets(url: string): void {
   try {
     const parsed = new URL(url);
     for (const value of parsed.searchParams.values()) registerSecret(value);
+    // The same values as the URL writes them (percent-encoded), as a robot may echo them.
+    for (const pair of parsed.search.slice(1).split("&")) registerSecret(pair.slice(pair.indexOf("=") + 1));
     registerSecret(parsed.pathname.split("/").filter(Boolean).pop());
   } catch {
     // Not a URL: the config check has said so already.
@@ -63,8 +71,9 @@ function registerUrlSecrets(url: string): void {
  * Delivery over the network. A chat robot gets the report as one message, split to fit its size limit,
  * within its rate limit; the generic webhook gets the JSON report, signed. "Sent" means accepted:
  * a robot's HTTP 200 with a non-zero code is a failure. 429, 5xx, timeouts and "too fast" codes are
- * retried, honouring Retry-After; bad tokens, bad signatures, 404 and 410 are not. Failures name the
- * notifier, never its URL.
+ * retried, honouring Retry-After; bad tokens, bad signatures, 404, 410 and a TLS certificate that does
+ * not verify are not. Failures name the notifier, never its URL, and every text a channel sent back is
+ * scrubbed of keys, tokens and signatures.
  */
 export function networkDelivery(options: DeliveryOptions = {}): Deliver {
   return (name, notifier, report) => deliverTo(name, notifier, { report }, options);
@@ -104,12 +113,13 @@ async function deliverTo(name: string, notifier: Notifier, what: { report?: RunR
     if (!options.allowLocal) {
       const checked = await resolvePublicAddress(url, options.resolve ?? systemResolver);
       if (typeof checked === "string") throw new DeliveryError(name, `not sent: ${checked}`, false);
-      address = checked;
+      address = options.connectTo ? options.connectTo(checked) : checked;
     }
     for (const build of requests) await sendOne(name, notifier.url, build, judge, limits, address, options, now);
     return { notifier: name, delivered: true, parts: requests.length };
   } catch (error) {
-    return { notifier: name, delivered: false, error: describeError(error) };
+    // Answers and errors may echo the robot's URL, key or signature: none of it goes further.
+    return { notifier: name, delivered: false, error: scrub(describeError(error)) };
   }
 }
 
@@ -157,7 +167,7 @@ async function sendOne(
           retryAfter = retryAfterMs(answer.headers["retry-after"], now());
         } catch (error) {
           if (!(error instanceof HttpFailure)) throw error;
-          verdict = { ok: false, code: error.code, retryable: true, message: error.message };
+          verdict = { ok: false, code: error.code, retryable: error.retryable, message: error.message };
         }
         if (!verdict.ok) throw new Refused(verdict, retryAfter);
       },
@@ -171,6 +181,7 @@ async function sendOne(
   } catch (error) {
     if (!(error instanceof Refused)) throw error;
     const { retryable, message } = error.verdict;
-    throw new DeliveryError(name, `${message}${retryable ? ` (gave up after ${tries} attempt${tries === 1 ? "" : "s"})` : ""}`, retryable);
+    // The message quotes the channel's answer, which may echo the robot's URL, key or signature.
+    throw new DeliveryError(name, scrub(`${message}${retryable ? ` (gave up after ${tries} attempt${tries === 1 ? "" : "s"})` : ""}`), retryable);
   }
 }

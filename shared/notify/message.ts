@@ -109,7 +109,8 @@ export function splitMessage(message: Message, fits: (m: Message) => boolean, ma
     const last = kept[maxParts - 1]!;
     let hidden = parts.slice(maxParts).reduce((n, p) => n + p.length, 0);
     const note = (): MessageLine => ({ kind: "text", pieces: [`… ${hidden} more lines not shown; the run summary in the function's log has them all.`] });
-    while (last.length > 1 && !fits({ title: probe, lines: [...last, note()] })) {
+    // The note must fit too: lines give way to it, down to a part that holds the note alone.
+    while (last.length > 0 && !fits({ title: probe, lines: [...last, note()] })) {
       last.pop();
       hidden++;
     }

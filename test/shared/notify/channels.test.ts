@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Notifier } from "../../../shared/config/schema.ts";
 import { networkDelivery, type DeliveryOptions } from "../../../shared/notify/deliver.ts";
-import { post } from "../../../shared/net/http.ts";
+import { markdownValue, plainValue, slackValue } from "../../../shared/notify/channels.ts";
 import { HOW_TO_AUTHORIZE, type RunReport } from "../../../shared/notify/report.ts";
 import { webhookUrlProblem } from "../../../shared/net/address-policy.ts";
 import { WindowLimiter } from "../../../shared/notify/window-limiter.ts";
@@ -216,27 +216,35 @@ describe("size and rate", () => {
 });
 
 describe("addresses a webhook may not reach", () => {
+  // Every range, in every form, is in test/shared/net/address-policy.test.ts; here the delivery refuses them.
   const resolve = async (host: string) =>
-    host === "internal.example.test" ? [{ address: "10.1.2.3", family: 4 }] : [{ address: "203.0.113.50", family: 4 }];
+    host === "internal.example.test" ? [{ address: "8.8.8.8", family: 4 }, { address: "10.1.2.3", family: 4 }] : [{ address: "8.8.8.8", family: 4 }];
+  const NOT_PUBLIC = "must point to a public address (internal ones only with CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1)";
 
   it.each([
-    ["https://127.0.0.1/hook", "it points to an internal address"],
-    ["https://[::1]/hook", "it points to an internal address"],
-    ["https://169.254.0.23/latest/meta-data", "it points to an internal address"],
-    ["https://0x7f000001/hook", "it points to an internal address"],
-    ["https://10.0.0.1/hook", "it points to an internal address"],
-    ["https://[::ffff:10.0.0.1]/hook", "it points to an internal address"],
-    ["https://100.64.0.1/hook", "it points to an internal address"],
-    ["https://[fd00::1]/hook", "it points to an internal address"],
-    ["https://internal.example.test/hook", "its host name resolves to an internal address"],
-    ["https://metadata.tencentyun.com/latest", "host metadata.tencentyun.com is internal"],
-    ["https://localhost/hook", "host localhost is internal"],
-  ])("%s", async (url, reason) => {
+    ["https://127.0.0.1/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://[::1]/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://169.254.0.23/latest/meta-data", "it points to an internal address", NOT_PUBLIC],
+    ["https://0x7f000001/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://10.0.0.1/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://[::ffff:10.0.0.1]/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://[::127.0.0.1]/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://[64:ff9b::a9fe:a9fe]/latest/meta-data", "it points to an internal address", NOT_PUBLIC],
+    ["https://[2002:a00:1::]/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://100.64.0.1/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://172.16.0.1/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://192.168.1.1/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://[fd00::1]/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://[fe80::1]/hook", "it points to an internal address", NOT_PUBLIC],
+    ["https://internal.example.test/hook", "its host name resolves to an internal address", undefined],
+    ["https://metadata.tencentyun.com/latest", "host metadata.tencentyun.com is internal", NOT_PUBLIC],
+    ["https://localhost/hook", "host localhost is internal", NOT_PUBLIC],
+  ])("%s", async (url, reason, configProblem) => {
     const deliver = networkDelivery({ allowLocal: false, resolve });
     const result = await deliver("hook", { type: "webhook", url, language: "en" }, report());
     expect(result).toEqual({ notifier: "hook", delivered: false, error: `notifier "hook": not sent: ${reason}` });
-    // The config check refuses the literal ones before any run.
-    if (!url.includes("example.test")) expect(webhookUrlProblem(url, false)).toBeDefined();
+    // The config check refuses the literal ones before any run; a name is checked when it is resolved.
+    expect(webhookUrlProblem(url, false)).toBe(configProblem);
   });
 
   it("a robot type accepts only its official host", async () => {
@@ -246,14 +254,63 @@ describe("addresses a webhook may not reach", () => {
   });
 });
 
-describe("post", () => {
-  it("connects to the address that was checked, whatever the host name resolves to", async () => {
-    const port = new URL(listener.url).port;
-    const answer = await post(new URL(`http://pinned.example.test:${port}/hook`), "{}", { "content-type": "application/json" }, {
-      address: { address: "127.0.0.1", family: 4 },
-      timeoutMs: 2000,
-    });
-    expect(answer.status).toBe(200);
-    expect(listener.received[0]!.headers.host).toBe(`pinned.example.test:${port}`);
+describe("no robot key, token or signature in any output", () => {
+  // A robot that echoes what it was sent: the whole request URL, and the credential parts alone.
+  it.each([
+    ["wecom", "key", "/cgi-bin/webhook/send?key=wecom-echo-key-693a", {}, ["wecom-echo-key-693a"], "errcode 93000"],
+    ["wecom", "percent-encoded key", "/cgi-bin/webhook/send?key=wecom%2Becho%2Fkey%3D2", {}, ["wecom%2Becho%2Fkey%3D2", "wecom+echo/key=2"], "errcode 93000"],
+    ["dingtalk", "access_token and sign", "/robot/send?access_token=ding-echo-token-51c2", { secret: DING_SECRET }, ["ding-echo-token-51c2", DING_SIGN, decodeURIComponent(DING_SIGN)], "errcode 93000"],
+    ["feishu", "hook token and sign", "/open-apis/bot/v2/hook/feishu-echo-hook-8d1f", { secret: FEISHU_SECRET }, ["feishu-echo-hook-8d1f", FEISHU_SIGN], "code 93000"],
+  ] as const)("%s: an answer that echoes the URL and the %s leaves none of them in the error", async (type, _, path, extra, secrets, code) => {
+    answer = (req) => {
+      const url = new URL(req.url, listener.url);
+      const sign = url.searchParams.get("sign") ?? (JSON.parse(req.body) as { sign?: string }).sign ?? "";
+      const echo = `invalid webhook url ${url.href} (key ${url.searchParams.get("key") ?? ""}, token ${url.searchParams.get("access_token") ?? ""}, hook ${url.pathname.split("/").pop() ?? ""}, sign ${sign}, raw sign ${url.search.split("sign=")[1] ?? ""}, query ${url.search.slice(1)})`;
+      return { status: 200, body: JSON.stringify(type === "feishu" ? { code: 93000, msg: echo } : { errcode: 93000, errmsg: echo }) };
+    };
+    const { deliver } = delivery();
+    const result = await deliver("team-robot", notifier(type, path, extra), report());
+    expect(listener.received).toHaveLength(1);
+    expect(result.delivered).toBe(false);
+    expect(result.error).toMatch(new RegExp(`^notifier "team-robot": refused the message: ${code} invalid webhook url `));
+    for (const secret of secrets) expect(result.error).not.toContain(secret);
+    expect(result.error).not.toContain("127.0.0.1");
+  });
+});
+
+/** Every string in a parsed JSON value. */
+function stringsIn(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (value && typeof value === "object") return Object.values(value).flatMap(stringsIn);
+  return [];
+}
+
+describe("invisible and right-to-left characters from outside never reach a message", () => {
+  const INVISIBLE = ["\u200B", "\u200C", "\u200D", "\u200E", "\u200F", "\u202A", "\u202B", "\u202C", "\u202D", "\u202E", "\u2066", "\u2067", "\u2068", "\u2069", "\uFEFF", "\u0000", "\u0007", "\u001B", "\u007F", "\u0085", "\u009B", "\u2028", "\u2029"];
+  const name = `web${INVISIBLE.join("")}-gz\u202Ecod.exe`;
+  const hidden = new RegExp(`[${INVISIBLE.join("")}]`);
+
+  it.each([
+    ["markdownValue", markdownValue, "web -gzcod.exe"],
+    ["slackValue", slackValue, "web -gzcod.exe"],
+    ["plainValue", plainValue, "web -gzcod.exe"],
+  ] as const)("%s drops them (line separators become a space)", (_, escape, expected) => {
+    expect(escape(name)).toBe(expected);
+  });
+
+  it.each([
+    ["wecom", "/cgi-bin/webhook/send?key=k-invisible", '{"errcode":0}', (body: string) => (JSON.parse(body) as { markdown: { content: string } }).markdown.content],
+    ["dingtalk", "/robot/send?access_token=t-invisible", '{"errcode":0}', (body: string) => Object.values((JSON.parse(body) as { markdown: Record<string, string> }).markdown).join("\n")],
+    ["feishu", "/open-apis/bot/v2/hook/h-invisible", '{"code":0}', (body: string) => stringsIn(JSON.parse(body)).join("\n")],
+    ["slack", "/services/T/B/s-invisible", "ok", (body: string) => (JSON.parse(body) as { text: string }).text],
+  ] as const)("%s: the message has none of them", async (type, path, ok, messageOf) => {
+    answer = () => ({ status: 200, body: ok });
+    const { deliver } = delivery();
+    const withInvisible = { ...report(1, () => name), policy: `night\u202Ely-prod\u200B`, warnings: [`asset \u2066"x"\u2069 warned\u0007`] };
+    expect((await deliver("r", notifier(type, path), withInvisible)).delivered).toBe(true);
+    const message = messageOf(listener.received[0]!.body);
+    expect(message).not.toMatch(hidden);
+    expect(message).toContain("gzcod.exe");
+    expect(message).toContain("nightly-prod");
   });
 });

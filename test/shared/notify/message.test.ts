@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { CHAT_CHANNELS } from "../../../shared/notify/channels.ts";
+import { splitMessage, type Message, type MessageLine } from "../../../shared/notify/message.ts";
+
+const textOf = (line: MessageLine): string => line.pieces.map((p) => (typeof p === "string" ? p : p.value)).join("");
+const titleOf = (message: Message): string => textOf({ kind: "text", pieces: message.title });
+
+function messageOf(count: number): Message {
+  return { title: ["report"], lines: Array.from({ length: count }, (_, i) => ({ kind: "item", pieces: [`line ${i + 1}`] })) };
+}
+
+/** A channel that takes at most `n` lines a message. */
+const atMost = (n: number) => (m: Message) => m.lines.length <= n;
+
+const NOTE = /^… (\d+) more lines not shown; the run summary in the function's log has them all\.$/;
+
+describe("splitMessage", () => {
+  it("a message that fits is one part, unchanged", () => {
+    const message = messageOf(3);
+    expect(splitMessage(message, atMost(3))).toEqual([message]);
+  });
+
+  it("in fewer than 10 parts, nothing is lost: every line once, in order, titled (i/n)", () => {
+    const message = messageOf(7);
+    const parts = splitMessage(message, atMost(3));
+    expect(parts.map(titleOf)).toEqual(["report (1/3)", "report (2/3)", "report (3/3)"]);
+    expect(parts.map((p) => p.lines.length)).toEqual([3, 3, 1]);
+    expect(parts.flatMap((p) => p.lines)).toEqual(message.lines);
+  });
+
+  it("past 10 parts: exactly 10, the last says how many lines are not shown, and every line is shown or counted", () => {
+    const message = messageOf(40);
+    const parts = splitMessage(message, atMost(3));
+    expect(parts).toHaveLength(10);
+    expect(parts.map(titleOf)).toEqual(Array.from({ length: 10 }, (_, i) => `report (${i + 1}/10)`));
+    for (const part of parts) expect(atMost(3)(part)).toBe(true);
+
+    // Ten parts of three lines hold 30; the note takes the place of one, so 29 are shown and 11 are not.
+    const last = parts[9]!.lines;
+    expect(textOf(last[last.length - 1]!)).toBe("… 11 more lines not shown; the run summary in the function's log has them all.");
+    const shown = parts.flatMap((p) => p.lines).filter((line) => !NOTE.test(textOf(line)));
+    expect(shown).toEqual(message.lines.slice(0, 29));
+    expect(shown.length + 11).toBe(message.lines.length);
+  });
+
+  it("past 10 parts whose last holds one line that fills it: the note takes its place, and every part still fits", () => {
+    const message = messageOf(20);
+    const parts = splitMessage(message, atMost(1));
+    expect(parts).toHaveLength(10);
+    for (const part of parts) expect(atMost(1)(part)).toBe(true);
+    expect(parts.map((p) => textOf(p.lines[0]!))).toEqual([
+      ...message.lines.slice(0, 9).map(textOf),
+      "… 11 more lines not shown; the run summary in the function's log has them all.",
+    ]);
+  });
+
+  it("past 10 parts of one line cut to fill each part (WeCom, 4096 bytes): every part still fits", () => {
+    const message: Message = { title: ["csip-scan"], lines: [{ kind: "item", pieces: [{ value: "错".repeat(20_000) }] }] };
+    const wecom = (m: Message): boolean => CHAT_CHANNELS.wecom.fits(m, { type: "wecom", url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", language: "en" });
+    const parts = splitMessage(message, wecom);
+    expect(parts).toHaveLength(10);
+    for (const part of parts) expect(wecom(part)).toBe(true);
+    const last = parts[9]!.lines;
+    expect(textOf(last[last.length - 1]!)).toMatch(NOTE);
+  });
+
+  it("past 10 parts of a real channel (WeCom, 4096 bytes): 10 parts that fit, and the hidden count closes the sum", () => {
+    const message: Message = {
+      title: ["csip-scan: policy ", { value: "nightly-prod" }],
+      lines: Array.from({ length: 1500 }, (_, i) => ({ kind: "item", pieces: ["cvm ", { value: `ins-${String(i).padStart(8, "0")}` }, " (", { value: `华南生产环境网站服务器-${i}` }, ")"] })),
+    };
+    const wecom = (m: Message): boolean => CHAT_CHANNELS.wecom.fits(m, { type: "wecom", url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", language: "en" });
+    const parts = splitMessage(message, wecom);
+    expect(parts).toHaveLength(10);
+    expect(parts.map(titleOf)).toEqual(Array.from({ length: 10 }, (_, i) => `csip-scan: policy nightly-prod (${i + 1}/10)`));
+    for (const part of parts) expect(wecom(part)).toBe(true);
+
+    const lines = parts.flatMap((p) => p.lines);
+    const note = NOTE.exec(textOf(lines[lines.length - 1]!));
+    expect(note).not.toBeNull();
+    const shown = lines.slice(0, -1);
+    expect(shown).toEqual(message.lines.slice(0, shown.length));
+    expect(shown.length + Number(note![1])).toBe(1500);
+  });
+});
