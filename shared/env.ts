@@ -23,6 +23,18 @@ export interface Environment {
   variables: Readonly<Record<string, string | undefined>>;
 }
 
+/**
+ * Values of the policy file come from the environment as text (`maxAssetsPerTask: ${MAX}`): the
+ * schema reads the text of a number as that number, and `true`/`false` as booleans.
+ */
+export function numberFromText(value: unknown): unknown {
+  return typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+}
+
+export function booleanFromText(value: unknown): unknown {
+  return value === "true" ? true : value === "false" ? false : value;
+}
+
 const set = (value: string | undefined): string | undefined => (value === undefined || value === "" ? undefined : value);
 
 /** Reads the environment once; pass a plain record to read another (tests, the CLI). */

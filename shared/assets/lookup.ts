@@ -1,10 +1,14 @@
+import type { Deadline } from "../clock.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
 import { ASSET_KINDS, kindsForId, type Asset, type AssetKind } from "./kinds.ts";
 
 export interface Lookup {
   /** Assets found, by the ID they were asked for. */
   found: Map<string, Asset>;
+  /** Looked for, and not found. */
   unknown: string[];
+  /** Not looked for: the function's time ran out first. */
+  notLookedUp: string[];
   /** List calls made. */
   calls: number;
 }
@@ -16,7 +20,7 @@ const VALUES_PER_CALL = 50;
  * Finds named assets in the CSIP inventory without walking it: one filtered list call per kind and
  * field (Filter.Filters, exact match), with all the IDs of that kind as values.
  */
-export async function lookupAssets(csip: CsipClient, ids: readonly string[], memberIds?: readonly string[]): Promise<Lookup> {
+export async function lookupAssets(csip: CsipClient, ids: readonly string[], memberIds?: readonly string[], deadline?: Deadline): Promise<Lookup> {
   const found = new Map<string, Asset>();
   const queries = new Map<string, { kind: AssetKind; field: string; ids: string[] }>();
   for (const id of ids) {
@@ -29,11 +33,16 @@ export async function lookupAssets(csip: CsipClient, ids: readonly string[], mem
     }
   }
   let calls = 0;
+  const skipped = new Set<string>();
   for (const { kind, field, ids: wanted } of queries.values()) {
     const spec = ASSET_KINDS[kind];
     const open = wanted.filter((id) => !found.has(id));
     for (let i = 0; i < open.length; i += VALUES_PER_CALL) {
       const values = open.slice(i, i + VALUES_PER_CALL);
+      if (deadline?.expired()) {
+        for (const id of values) skipped.add(id);
+        continue;
+      }
       calls++;
       const answer = (await csip.call(spec.listAction, {
         ...memberParam(memberIds),
@@ -46,5 +55,6 @@ export async function lookupAssets(csip: CsipClient, ids: readonly string[], mem
       }
     }
   }
-  return { found, unknown: ids.filter((id) => !found.has(id)), calls };
+  const notLookedUp = ids.filter((id) => !found.has(id) && skipped.has(id));
+  return { found, unknown: ids.filter((id) => !found.has(id) && !skipped.has(id)), notLookedUp, calls };
 }

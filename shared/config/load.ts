@@ -108,8 +108,8 @@ export function parseConfig(text: string, file: string, env: ConfigEnvironment):
       unset.add(formatKeyPath(path));
       problems.push(locate(path, `environment variable ${name} is not set`));
     },
-    // The schema would not see it: objects drop `__proto__` silently.
-    (path, key) => problems.push(locate(path, `"${key}" is not a usable key`, key)),
+    // What the schema would not see (objects drop `__proto__` silently), or would let through.
+    (path, message, key) => problems.push(locate(path, message, key)),
   );
   const parsed = ConfigSchema.safeParse(substituted, { reportInput: true });
   const found = [
@@ -152,15 +152,26 @@ function offsetOf(doc: Document, path: KeyPath, key?: string): number {
   return 0;
 }
 
+/**
+ * Characters a person cannot see, or that turn the text after them around (zero-width, bidi controls,
+ * byte order mark, control characters but tab and line breaks): a name or an ID holding one reads as
+ * something it is not, in the file and in every message that shows it.
+ */
+const HIDDEN_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/;
+
+const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+
 /** Replaces `${NAME}` (or `${NAME:-default}`) in every string with the environment's value; reports each missing variable. */
 function substituteEnv(
   value: unknown,
   path: (string | number)[],
   env: ConfigEnvironment["variables"],
   missing: (path: KeyPath, name: string) => void,
-  refused: (path: KeyPath, key: string) => void,
+  refused: (path: KeyPath, message: string, key?: string) => void,
 ): unknown {
   if (typeof value === "string") {
+    const hidden = HIDDEN_CHARACTER.exec(value);
+    if (hidden) refused(path, `contains ${codePoint(hidden[0])}, an invisible or direction-changing character`);
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
       const found = env[name];
       if (found !== undefined && found !== "") return found;
@@ -173,7 +184,9 @@ function substituteEnv(
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      if (k === "__proto__") refused(path, k);
+      if (k === "__proto__") refused(path, `"${k}" is not a usable key`, k);
+      const hiddenInKey = HIDDEN_CHARACTER.exec(k);
+      if (hiddenInKey) refused(path, `the key contains ${codePoint(hiddenInKey[0])}, an invisible or direction-changing character`, k);
       // Defined, not assigned: `out["__proto__"] = v` would replace the prototype, and the schema would
       // see v's keys as if they were written here.
       Object.defineProperty(out, k, { value: substituteEnv(v, [...path, k], env, missing, refused), enumerable: true, writable: true, configurable: true });

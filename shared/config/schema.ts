@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { booleanFromText, numberFromText } from "../env.ts";
 import { TRANSPORTS } from "../events/transports/index.ts";
 
 /** SCF timer trigger names: a letter, then letters, digits, `-` or `_`; at most 60 characters. */
@@ -32,6 +33,10 @@ export const NOTIFY_ON = ["unauthorized", "failure", "summary"] as const;
 export const UNAUTHORIZED_ACTIONS = ["scan-authorized", "notify-only"] as const;
 
 const name = z.string().min(1);
+
+/** A number or a boolean, also when written as `${NAME}` (the environment gives text). */
+const numeric = <T extends z.ZodType>(schema: T) => z.preprocess(numberFromText, schema);
+const bool = () => z.preprocess(booleanFromText, z.boolean());
 
 /**
  * The names of notifiers and asset groups: they become keys, so they are plain words (no look-alikes of
@@ -118,9 +123,9 @@ export const PolicySchema = z.strictObject({
   mode: z.enum(Object.keys(TASK_MODES) as [keyof typeof TASK_MODES]).default("standard"),
   notify: z.array(name).default([]),
   notifyOn: z.array(z.enum(NOTIFY_ON)).default(["unauthorized", "failure"]),
-  onAssetChange: z.boolean().default(false),
+  onAssetChange: bool().default(false),
   memberIds: z.array(z.string().min(1)).min(1).optional(),
-  maxAssetsPerTask: z.number().int().min(1).max(10000).default(200),
+  maxAssetsPerTask: numeric(z.number().int().min(1).max(10000)).default(200),
   unauthorized: z.enum(UNAUTHORIZED_ACTIONS).default("scan-authorized"),
   /** While the unauthorized assets stay the same, say so again after this long: 30m, 24h, 7d. */
   remindAfter: DurationSchema.default("24h"),
@@ -132,25 +137,25 @@ export type Policy = z.infer<typeof PolicySchema>;
 
 /** Client-side limit of CSIP calls, per account and action. See shared/csip/rate-limiter.ts. */
 export const RateLimitSchema = z.strictObject({
-  perSecond: z.number().int().min(1).max(1000).default(20),
+  perSecond: numeric(z.number().int().min(1).max(1000)).default(20),
   /** Extra milliseconds per second of spacing, against jitter between here and the API. */
-  marginMs: z.number().int().min(0).max(1000).default(20),
+  marginMs: numeric(z.number().int().min(0).max(1000)).default(20),
 });
 
 /** Backoff of retried calls: exponential with full jitter. */
 export const RetrySchema = z.strictObject({
-  baseMs: z.number().int().min(1).default(200),
-  capMs: z.number().int().min(1).default(5000),
-  attempts: z.number().int().min(1).max(20).default(5),
+  baseMs: numeric(z.number().int().min(1)).default(200),
+  capMs: numeric(z.number().int().min(1)).default(5000),
+  attempts: numeric(z.number().int().min(1).max(20)).default(5),
 });
 
 export const TimeoutsSchema = z.strictObject({
   /** Each API request. */
-  requestSeconds: z.number().min(0.1).max(120).default(10),
+  requestSeconds: numeric(z.number().min(0.1).max(120)).default(10),
   /** A whole run when nothing says how long it may take (locally; SCF passes its limit). */
-  runSeconds: z.number().min(1).max(86_400).default(900),
+  runSeconds: numeric(z.number().min(1).max(86_400)).default(900),
   /** Kept back at the end of a run to report what did not finish. */
-  reserveSeconds: z.number().min(0).default(10),
+  reserveSeconds: numeric(z.number().min(0)).default(10),
 });
 
 export const StateSchema = z.strictObject({
@@ -172,9 +177,9 @@ const TRIGGER_SETTINGS = Object.fromEntries(
 /** How the asset-change function works, and the triggers that fire it (the deploy reads these). */
 export const AssetChangeSchema = z.strictObject({
   /** Ask CSIP to sync its inventory when an event names an asset it does not know yet, then look again. */
-  syncUnknown: z.boolean().default(true),
+  syncUnknown: bool().default(true),
   /** How long to keep looking after the sync, at most. */
-  syncWaitSeconds: z.number().min(0).max(600).default(30),
+  syncWaitSeconds: numeric(z.number().min(0).max(600)).default(30),
   ...TRIGGER_SETTINGS,
 });
 export type AssetChangeSettings = z.infer<typeof AssetChangeSchema>;
@@ -185,7 +190,7 @@ export const ConfigSchema = z.strictObject({
   region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, "must look like ap-guangzhou").optional(),
   timezone: z.string().default("Asia/Shanghai"),
   /** Use the international endpoint csip.intl.tencentcloudapi.com. */
-  intl: z.boolean().default(false),
+  intl: bool().default(false),
   notifiers: z.record(KeyName, NotifierSchema).default({}),
   assetGroups: z.record(KeyName, AssetGroupSchema).default({}),
   policies: z.array(PolicySchema).min(1),

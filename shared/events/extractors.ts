@@ -24,9 +24,8 @@ export const EXTRACTORS: Record<string, Extractor> = {
   "cvm:RunInstances": (_, res) => strings(res.InstanceIdSet),
   "cvm:ModifyInstancesAttribute": (req) => strings(req.InstanceIds),
   "cvm:ResetInstance": (req) => strings(req.InstanceId),
-  // Public IPs bound
-  "vpc:AssociateAddress": (req) => [...strings(req.InstanceId), ...strings(req.AddressIp)],
-  "cvm:AssociateAddress": (req) => [...strings(req.InstanceId), ...strings(req.AddressIp)],
+  // Public IPs bound: the EIP (eip-...) and the instance it now reaches.
+  "vpc:AssociateAddress": (req) => [...strings(req.InstanceId), ...strings(req.AddressId)],
   // Load balancers added
   "clb:CreateLoadBalancer": (_, res) => strings(res.LoadBalancerIds),
   // Domains added

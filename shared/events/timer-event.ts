@@ -6,7 +6,7 @@ import { EventError } from "../errors.ts";
  * (https://cloud.tencent.com/document/product/583/9708): Type, TriggerName, Time, Message.
  */
 export const TimerEventSchema = z.object({
-  Type: z.literal("Timer"),
+  Type: z.string().refine((type) => type === "Timer", { message: 'must be "Timer"' }),
   TriggerName: z.string().min(1),
   Time: z.iso.datetime({ offset: true }),
   Message: z.string().optional(),

@@ -45,23 +45,24 @@ export interface AssetChangeSummary {
 
 /** The assets named, looked up (and, for new ones, looked up again after an inventory sync, with growing waits). */
 async function findAssets(run: RunContext, ids: string[], memberIds: readonly string[] | undefined) {
-  const first = await lookupAssets(run.csip, ids, memberIds);
+  const first = await lookupAssets(run.csip, ids, memberIds, run.deadline);
   let calls = first.calls;
   const found = first.found;
   let unknown = first.unknown;
+  const notLookedUp = first.notLookedUp;
   const { syncUnknown, syncWaitSeconds } = run.config.assetChange;
   if (unknown.length > 0 && syncUnknown && syncWaitSeconds > 0) {
     await run.csip.call("CreateAssetSyncTask", memberParam(memberIds));
     const giveUpAt = run.clock.now() + Math.min(syncWaitSeconds * 1000, run.deadline.remainingMs());
     for (let wait = 1000; unknown.length > 0 && run.clock.now() + wait <= giveUpAt; wait *= 2) {
       await run.clock.sleep(wait);
-      const again = await lookupAssets(run.csip, unknown, memberIds);
+      const again = await lookupAssets(run.csip, unknown, memberIds, run.deadline);
       calls += again.calls;
       for (const [id, asset] of again.found) found.set(id, asset);
-      unknown = again.unknown;
+      unknown = [...again.unknown, ...again.notLookedUp];
     }
   }
-  return { found, unknown, calls };
+  return { found, unknown, notLookedUp, calls };
 }
 
 /** The changed assets a policy's groups include, by the same rules as its scheduled run. */
@@ -123,9 +124,13 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
     let assets: Asset[];
     try {
       const lookupStarted = run.clock.now();
-      const { found, unknown, calls } = await findAssets(run, assetIds, scoped[0]!.memberIds);
+      const { found, unknown, notLookedUp, calls } = await findAssets(run, assetIds, scoped[0]!.memberIds);
       inventoryCalls += calls;
       lookupMs += run.clock.now() - lookupStarted;
+      if (notLookedUp.length > 0) {
+        // Not an unknown asset: a retry (SCF's) looks again.
+        errors.push({ code: "OutOfTime", message: `${notLookedUp.length} asset(s) were not looked up before the function's time ran out: ${notLookedUp.slice(0, 10).join(", ")}${notLookedUp.length > 10 ? ", …" : ""}` });
+      }
       for (const id of unknown) if (!unknownAssets.includes(id)) unknownAssets.push(id);
       assets = [...new Set(found.values())];
       for (const a of assets) known.add(a);

@@ -18,6 +18,7 @@ export function taskAsset(asset: Asset): Models.TaskAssetObject {
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {
+  if (!(size >= 1)) throw new RangeError(`chunk size must be at least 1, got ${size}`);
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
   return chunks;

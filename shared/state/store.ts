@@ -32,12 +32,15 @@ function fileName(key: string): string {
 
 /**
  * The default store: one JSON file per key in a folder (`state.path`; on SCF a CFS mount, so that
- * every instance shares it). Writes are atomic (write, then rename). A corrupt or missing file is a
- * warning and a fresh start; a folder that cannot be written degrades to memory, with a warning.
+ * every instance shares it). Writes are atomic (write, then rename). A missing file is a fresh start;
+ * a corrupt one, or one of the wrong shape, is a warning and a fresh start; a folder that cannot be
+ * written degrades to memory, with a warning.
  */
 export class FileStateStore implements StateStore {
   private readonly memory = new Map<string, string>();
   private writable = true;
+  /** Read failures already warned about, by error code: one warning each, not one per key. */
+  private readonly readFailures = new Set<string>();
 
   constructor(
     readonly dir: string,
@@ -52,7 +55,12 @@ export class FileStateStore implements StateStore {
       try {
         text = await readFile(file, "utf8");
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.warn(`state ${key} cannot be read (${describeError(error)}); starting fresh`);
+        const code = (error as NodeJS.ErrnoException).code ?? "unknown";
+        // Once the folder is known to be unusable (and said so), reading it again is no news.
+        if (code !== "ENOENT" && this.writable && !this.readFailures.has(code)) {
+          this.readFailures.add(code);
+          this.warn(`state ${key} cannot be read (${describeError(error)}); starting fresh`);
+        }
         return undefined;
       }
     }

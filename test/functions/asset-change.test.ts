@@ -4,7 +4,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { assetChangeHandler } from "../../functions/asset-change/index.ts";
-import { EventError } from "../../shared/errors.ts";
+import { EventError, RunFailedError } from "../../shared/errors.ts";
 import { silentLogger } from "../../shared/log.ts";
 import type { Emulator } from "../../local/emulator/server.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
@@ -182,6 +182,16 @@ describe("asset-change main_handler", () => {
     expect(summary.rejected).toEqual([{ index: 1, path, message }]);
     expect(summary.warnings).toContain(`record 1 was not read: ${path}: ${message}`);
     expect(creates()[0]!.Assets.map((a) => a.Asset)).toEqual(["ins-new00001"]);
+  });
+
+  it("lookups watch the function's deadline: what was not looked up is reported, not run past the time", async () => {
+    const h = handler("rateLimit: { perSecond: 5, marginMs: 0 }\ntimeouts: { reserveSeconds: 0 }");
+    const ids = Array.from({ length: 500 }, (_, i) => `host-${i}`);
+    const error = await caught(h(event("evt-many", ids), { getRemainingTimeInMillis: () => 1500 }));
+    const summary = (error as unknown as RunFailedError).summary as { errors: { code: string; message: string }[] };
+    expect(summary.errors).toEqual([{ code: "OutOfTime", message: expect.stringMatching(/^\d+ asset\(s\) were not looked up before the function's time ran out: /) }]);
+    // Ten calls of 50 IDs would look up every ID of one kind; the deadline stopped the walk well before.
+    expect(emulator.callsOf("DescribeCVMAssets").length).toBeLessThan(10);
   });
 
   it("fuzzed deliveries: only the project's typed errors, and no call on a malformed one", async () => {

@@ -376,7 +376,7 @@ ${scope}
   });
 
   it.each([
-    [{ ...timerEvent, Type: "Cos" }, "Type", 'invalid event at Type: Invalid input: expected "Timer"'],
+    [{ ...timerEvent, Type: "Cos" }, "Type", 'invalid event at Type: must be "Timer"'],
     [{ ...timerEvent, Time: "yesterday" }, "Time", "invalid event at Time: must be an ISO 8601 time such as 2026-11-29T03:00:00Z"],
     [{ Type: "Timer", Time: "2026-11-29T03:00:00Z" }, "TriggerName", "invalid event at TriggerName: is required"],
     [{ ...timerEvent, Message: 42 }, "Message", "invalid event at Message: Invalid input: expected string, received number"],

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { numberFromText } from "../../env.ts";
 import { CloudEventTextSchema } from "../change-event.ts";
 import type { Transport } from "./transport.ts";
 
@@ -17,7 +18,7 @@ const CkafkaSchema = z.object({
 const CkafkaSettingsSchema = z.strictObject({
   instance: z.string().min(1),
   topic: z.string().min(1),
-  maxMsgNum: z.number().int().min(1).max(10000).default(100),
+  maxMsgNum: z.preprocess(numberFromText, z.number().int().min(1).max(10000)).default(100),
   offset: z.enum(["latest", "earliest"]).default("latest"),
 });
 

@@ -200,6 +200,26 @@ policies:
     expect(problems(chain(5000))).toBe("policies.yaml:9:8 assetGroups.web: groups nest 5001 deep from here; at most 32 levels");
   });
 
+  it("numbers and booleans may come from the environment as text", () => {
+    const text = GOOD.replace("notify: [secops]", "notify: [secops]\n    maxAssetsPerTask: ${MAX}\n    onAssetChange: ${ON_CHANGE}").replace(
+      "timezone: Asia/Shanghai",
+      "timezone: Asia/Shanghai\nretry: { attempts: \"${ATTEMPTS:-3}\" }",
+    );
+    const config = parseConfig(text, "p.yaml", envOf({ MAX: "50", ON_CHANGE: "true" }));
+    expect([config.policies[0]!.maxAssetsPerTask, config.policies[0]!.onAssetChange, config.retry.attempts]).toEqual([50, true, 3]);
+    expect(problems(text, { MAX: "fifty", ON_CHANGE: "yes" })).toBe(
+      "policies.yaml:19:23 policies[0].maxAssetsPerTask: must be a number\npolicies.yaml:20:20 policies[0].onAssetChange: must be a boolean",
+    );
+  });
+
+  it.each([
+    ["a right-to-left override in a group name", GOOD.replaceAll("web", "web\u202Egpj"), "U+202E"],
+    ["a zero-width space in an asset ID", GOOD.replace("- tags: { env: prod }", "- assets: [ins-12\u200B34]"), "U+200B"],
+    ["a control character in a description", GOOD.replace("notify: [secops]", "notify: [secops]\n    description: \"ok\\u0007\""), "U+0007"],
+  ])("%s is refused", (_, text, code) => {
+    expect(problems(text)).toContain(`contains ${code}, an invisible or direction-changing character`);
+  });
+
   it("a group and a notifier may be called constructor: lookups use own keys", () => {
     const text = GOOD.replaceAll("secops", "constructor").replace("  web:", "  toString:").replace("targets: [web]", "targets: [toString]");
     const config = parseConfig(text, "p.yaml", envOf());

@@ -1,0 +1,133 @@
+import { describe, expect, it } from "vitest";
+import { announcementKey, changeRunNames, cooldownKey, scheduledRunNames } from "../../../shared/state/keys.ts";
+
+// Every name csip-scan gives. Task names are the only idempotency key CSIP offers, so a name that
+// changes between versions or retries would create a second task: the exact values are pinned here.
+
+describe("scheduledRunNames", () => {
+  const names = scheduledRunNames("nightly-prod", new Date("2026-11-29T03:00:00Z"));
+
+  it("names the tasks csip-scan:POLICY:STAMP:CHUNK", () => {
+    expect([names.taskName(1), names.taskName(2), names.taskName(12)]).toEqual([
+      "csip-scan:nightly-prod:20261129T030000Z:1",
+      "csip-scan:nightly-prod:20261129T030000Z:2",
+      "csip-scan:nightly-prod:20261129T030000Z:12",
+    ]);
+  });
+
+  it("keeps the run's record under run/csip-scan:POLICY:STAMP", () => {
+    expect(names.recordKey).toBe("run/csip-scan:nightly-prod:20261129T030000Z");
+  });
+
+  it("gives a taskPrefix that starts every task name and ends at the chunk", () => {
+    expect(names.taskPrefix).toBe("csip-scan:nightly-prod:20261129T030000Z:");
+    for (const n of [1, 2, 3, 10, 200]) expect(names.taskName(n)).toBe(`${names.taskPrefix}${n}`);
+  });
+
+  it("does not take the tasks of another policy whose name starts the same for its own", () => {
+    const other = scheduledRunNames("nightly-prod-2", new Date("2026-11-29T03:00:00Z"));
+    expect(other.taskName(1).startsWith(names.taskPrefix)).toBe(false);
+  });
+
+  it.each([
+    ["2026-11-29T03:00:00.000Z", "20261129T030000Z"],
+    ["2026-11-29T03:00:00.999Z", "20261129T030000Z"],
+    ["2026-11-29T11:00:00+08:00", "20261129T030000Z"],
+    ["2026-01-02T04:05:06.007Z", "20260102T040506Z"],
+    ["2099-12-31T23:59:59Z", "20991231T235959Z"],
+  ])("writes the slot %s as %s, in UTC, milliseconds dropped", (time, stamp) => {
+    const slot = scheduledRunNames("weekly-all", new Date(time));
+    expect([slot.taskName(1), slot.recordKey]).toEqual([`csip-scan:weekly-all:${stamp}:1`, `run/csip-scan:weekly-all:${stamp}`]);
+  });
+
+  it("gives other slots and other policies other names", () => {
+    const names2 = [
+      scheduledRunNames("nightly-prod", new Date("2026-11-29T03:00:00Z")),
+      scheduledRunNames("nightly-prod", new Date("2026-11-29T03:00:01Z")),
+      scheduledRunNames("nightly-prod", new Date("2026-11-30T03:00:00Z")),
+      scheduledRunNames("weekly-all", new Date("2026-11-29T03:00:00Z")),
+    ];
+    expect(new Set(names2.map((n) => n.recordKey)).size).toBe(4);
+    expect(new Set(names2.map((n) => n.taskPrefix)).size).toBe(4);
+  });
+});
+
+describe("changeRunNames", () => {
+  const IDS = ["evt-1", "evt-2"];
+
+  it("names the batch evt- and 16 hex digits of the sorted IDs' SHA-256", () => {
+    // printf 'evt-1\nevt-2' | sha256sum
+    const names = changeRunNames("prod-on-change", IDS);
+    expect([names.taskPrefix, names.taskName(1), names.recordKey]).toEqual([
+      "csip-scan:prod-on-change:evt-8678b9e42512a2aa:",
+      "csip-scan:prod-on-change:evt-8678b9e42512a2aa:1",
+      "run/csip-scan:prod-on-change:evt-8678b9e42512a2aa",
+    ]);
+  });
+
+  it("names the batch of one official event id", () => {
+    // printf '13a3f42d-7258-4ada-da6d-023a33000001' | sha256sum
+    expect(changeRunNames("prod-on-change", ["13a3f42d-7258-4ada-da6d-023a33000001"]).taskPrefix).toBe("csip-scan:prod-on-change:evt-fc490adaab51d398:");
+  });
+
+  it.each([
+    [["evt-2", "evt-1"]],
+    [["evt-1", "evt-2", "evt-1"]],
+    [["evt-2", "evt-2", "evt-1", "evt-1"]],
+  ])("gives the IDs %j, in any order or repeated, the same names", (ids) => {
+    expect(changeRunNames("prod-on-change", ids)).toMatchObject({
+      taskPrefix: "csip-scan:prod-on-change:evt-8678b9e42512a2aa:",
+      recordKey: "run/csip-scan:prod-on-change:evt-8678b9e42512a2aa",
+    });
+  });
+
+  it.each([[["evt-1"]], [["evt-1", "evt-3"]], [["evt-1", "evt-2", "evt-3"]], [["evt-1evt-2"]], [["EVT-1", "EVT-2"]]])("gives the IDs %j other names", (ids) => {
+    const names = changeRunNames("prod-on-change", ids);
+    expect(names.taskPrefix).toMatch(/^csip-scan:prod-on-change:evt-[0-9a-f]{16}:$/);
+    expect(names.taskPrefix).not.toBe("csip-scan:prod-on-change:evt-8678b9e42512a2aa:");
+  });
+
+  it("gives the same events under another policy other names", () => {
+    expect(changeRunNames("staging-on-change", IDS).taskPrefix).toBe("csip-scan:staging-on-change:evt-8678b9e42512a2aa:");
+  });
+
+  it("never looks like a scheduled slot", () => {
+    expect(changeRunNames("prod-on-change", IDS).taskPrefix).toMatch(/^csip-scan:prod-on-change:evt-[0-9a-f]{16}:$/);
+  });
+});
+
+describe("cooldownKey", () => {
+  it.each([
+    ["prod-on-change", "ins-new00001", "cooldown/prod-on-change/ins-new00001"],
+    ["prod-on-change", "cvm:ins-new00001", "cooldown/prod-on-change/cvm:ins-new00001"],
+    ["staging-on-change", "106.52.96.220", "cooldown/staging-on-change/106.52.96.220"],
+  ])("of %s and %s is %s", (policy, asset, key) => {
+    expect(cooldownKey(policy, asset)).toBe(key);
+  });
+});
+
+describe("announcementKey", () => {
+  it.each([
+    ["nightly-prod", "secops", false, "announced/nightly-prod/secops"],
+    ["nightly-prod", "secops", true, "announced/change:nightly-prod/secops"],
+    ["nightly-prod", "oncall", false, "announced/nightly-prod/oncall"],
+  ])("of %s to %s, event-driven %s, is %s", (policy, notifier, eventDriven, key) => {
+    expect(announcementKey(policy, notifier, eventDriven)).toBe(key);
+  });
+
+  it("keeps event-driven runs apart from scheduled ones, and notifiers apart", () => {
+    const keys = [
+      announcementKey("nightly-prod", "secops", false),
+      announcementKey("nightly-prod", "secops", true),
+      announcementKey("nightly-prod", "oncall", false),
+      announcementKey("nightly-prod", "oncall", true),
+      announcementKey("weekly-all", "secops", false),
+    ];
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it("never collides with a run record or a cooldown", () => {
+    const others = [scheduledRunNames("nightly-prod", new Date("2026-11-29T03:00:00Z")).recordKey, cooldownKey("nightly-prod", "secops")];
+    expect(others).not.toContain(announcementKey("nightly-prod", "secops", false));
+  });
+});
