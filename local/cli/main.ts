@@ -23,8 +23,9 @@ class UsageError extends CsipScanError {
   override name = "UsageError";
 }
 
-const out = (line: string): void => void process.stdout.write(`${line}\n`);
-const err = (line: string): void => void process.stderr.write(`${line}\n`);
+// Everything the CLI prints passes through `scrub`: a secret that reached a summary or an answer stays hidden.
+const out = (line: string): void => void process.stdout.write(`${scrub(line)}\n`);
+const err = (line: string): void => void process.stderr.write(`${scrub(line)}\n`);
 
 interface Command {
   summary: string;
@@ -285,8 +286,8 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof UsageError ||
       (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
     const message = error instanceof Error ? error.message : String(error);
-    err(scrub(error instanceof ConfigError ? message : `csip-scan: ${message}`));
-    if (!invalid && !(error instanceof CsipScanError) && error instanceof Error && error.stack) err(scrub(error.stack));
+    err(error instanceof ConfigError ? message : `csip-scan: ${message}`);
+    if (!invalid && !(error instanceof CsipScanError) && error instanceof Error && error.stack) err(error.stack);
     return invalid ? 2 : 1;
   }
 }
