@@ -17,7 +17,7 @@ export function startScheduler(config: Config, fire: (policy: string, scheduledT
     const parsed = parseScfCron(policy.schedule);
     if (!parsed.ok) continue;
     const task = cron.schedule(
-      toNodeCron(policy.schedule),
+      toNodeCron(parsed.cron),
       async (context) => {
         const scheduled = new Date(Math.floor(context.date.getTime() / 1000) * 1000);
         const wall = wallTime(scheduled, config.timezone);

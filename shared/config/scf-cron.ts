@@ -1,7 +1,10 @@
 /**
- * SCF timer cron: seven fields, `second minute hour day-of-month month day-of-week year`.
- * Rules from https://cloud.tencent.com/document/product/583/9708 : day-of-week 0-6 or SUN-SAT,
- * year 1970-2099, `? L W` in day-of-month, `? L #` in day-of-week, `, - * /` elsewhere.
+ * SCF timer cron, as SCF reads it (https://cloud.tencent.com/document/product/583/9708): seven fields,
+ * `second minute hour day-of-month month day-of-week year`, or the legacy five, `minute hour
+ * day-of-month month day-of-week` (read as second 0 and every year, as SCF stores them: the
+ * CreateTrigger example turns `*\/2 * * * *` into `0 *\/2 * * * * *`). Day-of-week 0-6 or SUN-SAT
+ * (0 is Sunday), year 1970-2099, `? L W` in day-of-month, `? L #` in day-of-week, `, - * /` elsewhere.
+ * When both day-of-month and day-of-week are set, a day matching either fires (583/44892).
  */
 
 interface FieldRule {
@@ -40,7 +43,10 @@ export type DayOfWeek =
   | { kind: "nth"; weekday: number; nth: number };
 
 export interface ScfCron {
+  /** The schedule as written. */
   expression: string;
+  /** The same schedule in seven fields, spaces collapsed: how schedules are compared and timers named. */
+  normalized: string;
   seconds: readonly number[];
   minutes: readonly number[];
   hours: readonly number[];
@@ -54,15 +60,16 @@ export type CronResult = { ok: true; cron: ScfCron } | { ok: false; problems: st
 
 /** Parses an SCF cron expression; on failure returns every problem found, one message per field. */
 export function parseScfCron(expression: string): CronResult {
-  const parts = expression.trim().split(/\s+/);
-  if (parts.length !== 7) {
+  const written = expression.trim().split(/\s+/);
+  if (written.length !== 7 && written.length !== 5) {
     return {
       ok: false,
       problems: [
-        `SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), got ${parts.length} in "${expression}"`,
+        `SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), or the legacy 5 (minute hour day-of-month month day-of-week), got ${written.length} in "${expression}"`,
       ],
     };
   }
+  const parts = written.length === 5 ? ["0", ...written, "*"] : written;
   const problems: string[] = [];
   const field = (index: number): string => parts[index] ?? "";
   const plain = (index: number): number[] => {
@@ -82,19 +89,15 @@ export function parseScfCron(expression: string): CronResult {
   const dayOfWeek = parseDayOfWeek(field(5), problems);
   const years = plain(6);
 
-  const restricted = (k: string): boolean => k !== "any" && k !== "unspecified";
   if (dayOfMonth.kind === "unspecified" && dayOfWeek.kind === "unspecified") {
     problems.push(`day-of-month and day-of-week are both "?": set one of them`);
-  } else if (restricted(dayOfMonth.kind) && restricted(dayOfWeek.kind)) {
-    problems.push(
-      `day-of-month "${field(3)}" and day-of-week "${field(5)}" are both set: set one and write "?" in the other`,
-    );
   }
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
     cron: {
       expression,
+      normalized: parts.join(" "),
       seconds,
       minutes,
       hours,
@@ -224,10 +227,17 @@ function weekdayOf(year: number, month: number, day: number): number {
   return new Date(Date.UTC(year, month - 1, day)).getUTCDay();
 }
 
-/** Whether the calendar date (as read in the schedule's time zone) matches the date fields. */
+const restricted = (rule: DayOfMonth | DayOfWeek): boolean => rule.kind !== "any" && rule.kind !== "unspecified";
+
+/**
+ * Whether the calendar date (as read in the schedule's time zone) matches the date fields. With both
+ * day-of-month and day-of-week set, either may match (SCF, like classic cron, ORs them).
+ */
 export function matchesDate(cron: ScfCron, year: number, month: number, day: number): boolean {
   if (!cron.years.has(year) || !cron.months.has(month)) return false;
-  return matchesDayOfMonth(cron.dayOfMonth, year, month, day) && matchesDayOfWeek(cron.dayOfWeek, year, month, day);
+  const byMonthDay = matchesDayOfMonth(cron.dayOfMonth, year, month, day);
+  const byWeekDay = matchesDayOfWeek(cron.dayOfWeek, year, month, day);
+  return restricted(cron.dayOfMonth) && restricted(cron.dayOfWeek) ? byMonthDay || byWeekDay : byMonthDay && byWeekDay;
 }
 
 function matchesDayOfMonth(rule: DayOfMonth, year: number, month: number, day: number): boolean {
@@ -363,11 +373,43 @@ export function nextFireTimes(cron: ScfCron, after: Date, count: number, timeZon
 }
 
 /**
- * The 6-field expression node-cron 4 takes. node-cron knows no year and no `? L W #`, so those
- * fields become `*` and `matchesDate` is checked when the job fires.
+ * The 6-field expression node-cron 4 takes. node-cron knows no year and no `? L W #`, and has rules
+ * of its own for both day fields, so the day fields become `*` and `matchesDate` is checked when the
+ * job fires.
  */
-export function toNodeCron(expression: string): string {
-  const [second, minute, hour, dayOfMonth, month, dayOfWeek] = expression.trim().split(/\s+/);
-  const simple = (field: string | undefined): string => (field === undefined || /[?LW#]/i.test(field) ? "*" : field);
-  return [second, minute, hour, simple(dayOfMonth), month, simple(dayOfWeek)].join(" ");
+export function toNodeCron(cron: ScfCron): string {
+  const [second, minute, hour, , month] = cron.normalized.split(" ");
+  return [second, minute, hour, "*", month, "*"].join(" ");
+}
+
+/**
+ * The latest fire time of the schedule at or before `at`, within `lookBackMs`, or undefined when it
+ * did not fire in that time. Walks back day by day (each day's times from the cron's fields).
+ */
+export function latestFireTime(cron: ScfCron, at: Date, timeZone: string, lookBackMs: number): Date | undefined {
+  const start = wallTime(at, timeZone);
+  const earliest = at.getTime() - lookBackMs;
+  for (let offset = 0; ; offset--) {
+    const date = new Date(Date.UTC(start.year, start.month - 1, start.day + offset));
+    const year = date.getUTCFullYear();
+    const month = date.getUTCMonth() + 1;
+    const day = date.getUTCDate();
+    // A whole day before the window: nothing later can be found.
+    if (Date.UTC(year, month - 1, day) + 2 * 86_400_000 < earliest) return undefined;
+    if (!matchesDate(cron, year, month, day)) continue;
+    for (const hour of [...cron.hours].reverse()) {
+      for (const minute of [...cron.minutes].reverse()) {
+        for (const second of [...cron.seconds].reverse()) {
+          const instant = zonedInstant({ year, month, day, hour, minute, second }, timeZone);
+          if (instant && instant <= at) return instant.getTime() >= earliest ? instant : undefined;
+        }
+      }
+    }
+  }
+}
+
+/** Whether `instant` is a fire time of the schedule, to the second. */
+export function isFireTime(cron: ScfCron, instant: Date, timeZone: string): boolean {
+  if (instant.getUTCMilliseconds() !== 0) return false;
+  return latestFireTime(cron, instant, timeZone, 0)?.getTime() === instant.getTime();
 }

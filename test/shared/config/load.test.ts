@@ -98,7 +98,7 @@ describe("parseConfig", () => {
     ["two scopes", GOOD.replace("targets: [web]", "targets: [web]\n    all: true")],
     ["except without all", GOOD.replace("targets: [web]", "targets: [web]\n    except: [web]")],
     ["bad schedule", GOOD.replace('"0 0 3 * * * *"', '"0 0 25 * * 8 *"')],
-    ["five-field schedule", GOOD.replace('"0 0 3 * * * *"', '"0 3 * * *"')],
+    ["six-field schedule", GOOD.replace('"0 0 3 * * * *"', '"0 0 3 * * *"')],
     ["duplicate policy", `${GOOD}  - name: nightly\n    schedule: "0 0 4 * * * *"\n    targets: [web]\n    scanItems: [poc]\n`],
     ["policy name unusable as a trigger", GOOD.replace("name: nightly", "name: 1-nightly scan")],
     ["selector with two kinds", GOOD.replace("- tags: { env: prod }", "- tags: { env: prod }\n        assets: [ins-1]")],
@@ -134,7 +134,7 @@ policies:
 `;
     expect(problems(text).split("\n")).toEqual([
       "policies.yaml:3:33 notifiers.secops.url: environment variable SECOPS_URL is not set",
-      'policies.yaml:8:15 policies[0].schedule: SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), got 6 in "0 3 * * * *"',
+      'policies.yaml:8:15 policies[0].schedule: SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), or the legacy 5 (minute hour day-of-month month day-of-week), got 6 in "0 3 * * * *"',
       'policies.yaml:9:20 policies[0].targets[1]: unknown asset group "api" (known: web)',
       'policies.yaml:10:23 policies[0].scanItems[1]: "portscan" is not one of port, poc, weakpass, webcontent, configrisk, exposedserver',
       'policies.yaml:11:22 policies[0].notify[1]: unknown notifier "oncall" (known: secops)',

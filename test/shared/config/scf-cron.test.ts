@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchesDate, nextFireTimes, parseScfCron, toNodeCron, type ScfCron } from "../../../shared/config/scf-cron.ts";
+import { isFireTime, latestFireTime, matchesDate, nextFireTimes, parseScfCron, toNodeCron, type ScfCron } from "../../../shared/config/scf-cron.ts";
 
 function parsed(expression: string): ScfCron {
   const result = parseScfCron(expression);
@@ -23,12 +23,18 @@ describe("parseScfCron", () => {
     "0 0 12 1,15 JAN-MAR ? 2026-2030",
     "0 1/10 * * * * *",
     "59 59 23 31 12 ? 2099",
+    // The legacy five fields, and both day fields set (SCF ORs them).
+    "0 3 * * *",
+    "*/2 * * * *",
+    "0 0 3 1 * MON *",
   ])("accepts %s", (expression) => {
     expect(parseScfCron(expression).ok).toBe(true);
   });
 
   it.each([
-    ["0 0 3 * * *", 'SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), got 6 in "0 0 3 * * *"'],
+    ["0 0 3 * * *", 'SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), or the legacy 5 (minute hour day-of-month month day-of-week), got 6 in "0 0 3 * * *"'],
+    ["0 3 * *", 'SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), or the legacy 5 (minute hour day-of-month month day-of-week), got 4 in "0 3 * *"'],
+    ["60 3 * * *", 'minute "60": 60 is out of range 0-59'],
     ["60 0 3 * * * *", 'second "60": 60 is out of range 0-59'],
     ["0 60 3 * * * *", 'minute "60": 60 is out of range 0-59'],
     ["0 0 24 * * * *", 'hour "24": 24 is out of range 0-23'],
@@ -40,7 +46,6 @@ describe("parseScfCron", () => {
     ["0 0 3 * * * 1969", 'year "1969": 1969 is out of range 1970-2099'],
     ["0 0 3 * * * 2100", 'year "2100": 2100 is out of range 1970-2099'],
     ["0 0 3 ? * ? *", 'day-of-month and day-of-week are both "?": set one of them'],
-    ["0 0 3 1 * MON *", 'day-of-month "1" and day-of-week "MON" are both set: set one and write "?" in the other'],
     ["0 */0 3 * * * *", 'minute "*/0": step "0" must be a positive integer'],
     ["0 30-10 3 * * * *", "minute \"30-10\": range 30-10 runs backwards"],
     ["0 0 ? * * * *", 'hour "?": "?" is not a number'],
@@ -97,14 +102,62 @@ describe("nextFireTimes", () => {
   });
 });
 
+describe("the legacy five fields", () => {
+  it("read as second 0 and every year, as SCF stores them", () => {
+    expect(parsed("*/2 * * * *").normalized).toBe("0 */2 * * * * *");
+    expect(parsed("  30   4 ? * SAT ").normalized).toBe("0 30 4 ? * SAT *");
+    expect(next("30 4 * * *", "2026-11-29T00:00:00Z", 2)).toEqual(next("0 30 4 * * * *", "2026-11-29T00:00:00Z", 2));
+  });
+});
+
+describe("day-of-month and day-of-week both set", () => {
+  it("fires on a day matching either, as SCF reads it", () => {
+    // The 1st of the month, and every Monday: December 2026 starts on a Tuesday.
+    expect(next("0 0 3 1 * MON *", "2026-11-30T00:00:00Z", 4, "UTC")).toEqual([
+      "2026-11-30T03:00:00.000Z",
+      "2026-12-01T03:00:00.000Z",
+      "2026-12-07T03:00:00.000Z",
+      "2026-12-14T03:00:00.000Z",
+    ]);
+  });
+
+  it("with one of them * or ?, both must match (the other is every day)", () => {
+    expect(next("0 0 3 * * MON *", "2026-11-30T04:00:00Z", 2, "UTC")).toEqual(["2026-12-07T03:00:00.000Z", "2026-12-14T03:00:00.000Z"]);
+  });
+});
+
+describe("latestFireTime and isFireTime", () => {
+  it("the latest fire time at or before an instant, within a window", () => {
+    const nightly = parsed("0 0 3 * * * *");
+    expect(latestFireTime(nightly, new Date("2026-11-29T10:00:00Z"), "UTC", 86_400_000)?.toISOString()).toBe("2026-11-29T03:00:00.000Z");
+    expect(latestFireTime(nightly, new Date("2026-11-29T03:00:00Z"), "UTC", 0)?.toISOString()).toBe("2026-11-29T03:00:00.000Z");
+    expect(latestFireTime(nightly, new Date("2026-11-29T02:59:59Z"), "UTC", 86_400_000)?.toISOString()).toBe("2026-11-28T03:00:00.000Z");
+    expect(latestFireTime(nightly, new Date("2026-11-29T10:00:00Z"), "UTC", 3_600_000)).toBeUndefined();
+    // Read in the config's time zone: 03:00 in Shanghai is 19:00 UTC the day before.
+    expect(latestFireTime(nightly, new Date("2026-11-29T10:00:00Z"), "Asia/Shanghai", 86_400_000)?.toISOString()).toBe("2026-11-28T19:00:00.000Z");
+  });
+
+  it.each([
+    ["0 0 3 * * * *", "2026-11-29T03:00:00Z", true],
+    ["0 0 3 * * * *", "2026-11-29T03:00:01Z", false],
+    ["0 0 3 * * * *", "2026-11-29T03:00:00.500Z", false],
+    ["0 30 4 ? * SAT *", "2026-11-28T04:30:00Z", true],
+    ["0 30 4 ? * SAT *", "2026-11-29T04:30:00Z", false],
+    ["0 0 2 ? * 0L *", "2026-11-29T02:00:00Z", true],
+  ])("%s fires at %s: %s", (expression, instant, fires) => {
+    expect(isFireTime(parsed(expression), new Date(instant), "UTC")).toBe(fires);
+  });
+});
+
 describe("toNodeCron", () => {
   it.each([
     ["0 0 3 * * * *", "0 0 3 * * *"],
-    ["0 30 4 ? * SAT *", "0 30 4 * * SAT"],
+    ["0 30 4 ? * SAT *", "0 30 4 * * *"],
     ["0 0 2 ? * 0L *", "0 0 2 * * *"],
     ["0 0 9 15W * ? 2027", "0 0 9 * * *"],
-  ])("%s becomes %s, the rest checked at fire time", (scf, nodeCron) => {
-    expect(toNodeCron(scf)).toBe(nodeCron);
+    ["15 4 * * *", "0 15 4 * * *"],
+  ])("%s becomes %s, the days checked at fire time", (scf, nodeCron) => {
+    expect(toNodeCron(parsed(scf))).toBe(nodeCron);
   });
 
   it("leaves the year and special days to matchesDate", () => {
