@@ -1,4 +1,5 @@
 import type { Config } from "../shared/config/schema.ts";
+import { timersOf } from "../shared/run/timer-run.ts";
 import { TRANSPORTS } from "../shared/events/transports/index.ts";
 import { assetChangeHandler } from "./asset-change/index.ts";
 import type { Handler, HandlerOptions } from "./options.ts";
@@ -22,12 +23,14 @@ export interface FunctionRow {
 
 export const FUNCTIONS = {
   "scheduled-scan": {
-    description: "csip-scan scheduled scans, one timer per policy",
+    description: "csip-scan scheduled scans, one timer per schedule",
     timeoutSeconds: 900,
     memoryMb: 128,
     handler: scheduledScanHandler,
-    // One timer trigger per policy, named after it (the plugin cannot set a timer's message).
-    triggers: (config) => config.policies.map((policy) => ({ timer: { name: policy.name, parameters: { cronExpression: policy.schedule, enable: true } } })),
+    // One timer per schedule, named from it (the plugin cannot set a timer's message): its invocation
+    // runs every policy on that schedule (shared/run/timer-run.ts).
+    triggers: (config) =>
+      timersOf(config).map((timer) => ({ timer: { name: timer.name, parameters: { cronExpression: timer.cron.normalized, enable: true } } })),
   },
   "asset-change": {
     description: "csip-scan targeted scans when assets change (EventBridge, CMQ, CKafka)",
@@ -45,3 +48,4 @@ export const FUNCTIONS = {
 
 export type FunctionName = keyof typeof FUNCTIONS;
 export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
+

@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
+import { sleep, type Clock } from "../shared/clock.ts";
 import type { Config } from "../shared/config/schema.ts";
 import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
 import { readEnvironment, type Environment } from "../shared/env.ts";
@@ -12,6 +13,15 @@ import { createServices, startRun, type RunContext, type ServiceOverrides } from
 import { LOCAL_ACCOUNT, type EmulatorAccount } from "../local/emulator/accounts.ts";
 import type { EstateAssetInput } from "../local/emulator/estate.ts";
 import { startEmulator, type Emulator, type EmulatorOptions } from "../local/emulator/server.ts";
+
+/**
+ * A real clock that reads `iso` now and runs on from there: a timer event's slot and the run's deadline
+ * behave as on that day, whatever day the tests run.
+ */
+export function clockAt(iso: string): Clock {
+  const offset = Date.parse(iso) - Date.now();
+  return { now: () => Date.now() + offset, sleep };
+}
 
 /** An environment of just these variables: never the developer's own. */
 export function envOf(variables: Record<string, string> = {}): Environment {

@@ -11,6 +11,8 @@ import { deliverTest } from "../../shared/notify/deliver.ts";
 import { findPolicy, runScheduledScan } from "../../shared/run/scheduled-scan.ts";
 import { createServices, startRun } from "../../shared/run/services.ts";
 import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
+import { timersOf } from "../../shared/run/timer-run.ts";
+import { SCF_LIMITS } from "../../shared/config/scf-limits.ts";
 import { scrub } from "../../shared/secrets.ts";
 import { LOCAL_ACCOUNT } from "../emulator/accounts.ts";
 import { readEstate } from "../emulator/estate.ts";
@@ -54,7 +56,7 @@ const COMMANDS: Record<string, Command> = {
   },
 
   plan: {
-    summary: "show each policy: schedule, next three fire times, targets and their assets, notifiers",
+    summary: "show each timer and its policies, and each policy: schedule, next three fire times, targets and their assets, notifiers",
     usage: "csip-scan plan [--config FILE] [--json]",
     options: { ...CONFIG_OPTION, json: { type: "boolean" } },
     async run(values, _, env) {
@@ -64,6 +66,7 @@ const COMMANDS: Record<string, Command> = {
         const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
         const now = new Date();
         const times = new Map(scheduleTable(config, now).map((row) => [row.policy, row.next]));
+        const timers = timersOf(config);
         const plans = [];
         for (const policy of config.policies) {
           const groups = policyGroups(policy);
@@ -81,9 +84,12 @@ const COMMANDS: Record<string, Command> = {
           });
         }
         if (values.json) {
-          out(JSON.stringify({ timezone: config.timezone, policies: plans }, null, 2));
+          out(JSON.stringify({ timezone: config.timezone, timers: timers.map((t) => ({ name: t.name, schedule: t.cron.normalized, policies: t.policies.map((p) => p.name) })), policies: plans }, null, 2));
           return 0;
         }
+        out(`Timers (one per schedule, ${timers.length} of SCF's ${SCF_LIMITS.triggersPerType}):`);
+        for (const t of timers) out(`  ${t.name}  "${t.cron.normalized}": ${t.policies.map((p) => p.name).join(", ")}`);
+        out("");
         for (const plan of plans) {
           out(`${plan.policy}  "${plan.schedule}"`);
           for (const t of times.get(plan.policy) ?? []) out(`  next: ${showTime(t, config.timezone)}`);

@@ -57,26 +57,35 @@ export class InventoryCache {
     return pending;
   }
 
+  /**
+   * Every asset of one kind. The first page gives the total; the other pages are then requested at
+   * once, so the walk runs at the rate limiter's pace even when each call takes a while (one after
+   * another, 150 ms a call would use a third of CSIP's 20 per second). A list that grew meanwhile is
+   * read on, page by page, to its end.
+   */
   private async fetchAll(kind: AssetKind, memberIds?: readonly string[]): Promise<Asset[]> {
     const spec = ASSET_KINDS[kind];
-    const assets: Asset[] = [];
     const { pageSize, maxPages } = this.paging;
-    for (let page = 0; page < maxPages; page++) {
+    const page = async (n: number): Promise<{ items: Record<string, unknown>[]; total: number }> => {
       this.calls++;
       const answer = (await this.csip.call(spec.listAction, {
         ...memberParam(memberIds),
-        Filter: { Limit: pageSize, Offset: page * pageSize },
+        Filter: { Limit: pageSize, Offset: n * pageSize },
       })) as { Total?: number; TotalCount?: number; Data?: Record<string, unknown>[] };
-      const items = answer.Data ?? [];
-      for (const item of items) {
-        const asset = spec.fromItem(item);
-        if (asset) assets.push(asset);
-      }
-      const total = answer.Total ?? answer.TotalCount ?? 0;
-      if (items.length < pageSize || (page + 1) * pageSize >= total) return assets;
+      return { items: answer.Data ?? [], total: answer.Total ?? answer.TotalCount ?? 0 };
+    };
+    const first = await page(0);
+    const pagesTotal = Math.ceil(first.total / pageSize);
+    if (pagesTotal > maxPages) {
+      throw new CsipScanError(`${spec.listAction} has more than ${maxPages * pageSize} ${spec.label} assets; raise INVENTORY_PAGING.maxPages`);
     }
-    throw new CsipScanError(
-      `${spec.listAction} has more than ${maxPages * pageSize} ${spec.label} assets; raise INVENTORY_PAGING.maxPages`,
-    );
+    const pages = [first];
+    if (first.items.length === pageSize) {
+      pages.push(...(await Promise.all(Array.from({ length: Math.max(0, pagesTotal - 1) }, (_, i) => page(i + 1)))));
+      // The list grew while it was read (a later page counts more): read on to its end.
+      const grown = (): boolean => pages[pages.length - 1]!.items.length === pageSize && Math.max(...pages.map((p) => p.total)) > pages.length * pageSize;
+      while (grown() && pages.length < maxPages) pages.push(await page(pages.length));
+    }
+    return pages.flatMap((p) => p.items.map((item) => spec.fromItem(item)).filter((a): a is Asset => a !== undefined));
   }
 }

@@ -1,7 +1,8 @@
 import * as z from "zod";
 import { webhookUrlProblem } from "../net/address-policy.ts";
 import { isTimeZone, parseScfCron } from "./scf-cron.ts";
-import { ROBOT_HOSTS, TRIGGER_NAME, type AssetGroup } from "./schema.ts";
+import { SCF_LIMITS } from "./scf-limits.ts";
+import { OWN_TRIGGER_PREFIX, ROBOT_HOSTS, TRIGGER_NAME, type AssetGroup } from "./schema.ts";
 
 export interface PathProblem {
   path: (string | number)[];
@@ -88,6 +89,8 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
   }
 
   const seen = new Map<string, number>();
+  /** Policies by the seven-field form of their schedule: one timer each (functions/index.ts). */
+  const schedules = new Map<string, string[]>();
   config.policies.forEach((policy, i) => {
     const at = (...rest: (string | number)[]): (string | number)[] => ["policies", i, ...rest];
     if (policy.name !== undefined) {
@@ -111,6 +114,10 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
     if (policy.schedule !== undefined && policy.schedule.trim() !== "") {
       const cron = parseScfCron(policy.schedule);
       if (!cron.ok) for (const message of cron.problems) problems.push({ path: at("schedule"), message });
+      else schedules.set(cron.cron.normalized, [...(schedules.get(cron.cron.normalized) ?? []), policy.name ?? `policies[${i}]`]);
+    }
+    if (policy.name?.startsWith(OWN_TRIGGER_PREFIX)) {
+      problems.push({ path: at("name"), message: `must not start with "${OWN_TRIGGER_PREFIX}": timers named so are csip-scan's own` });
     }
     for (const [group, j] of stringsIn(policy.targets)) checkGroupName(group, at("targets", j));
     for (const [group, j] of stringsIn(policy.except)) checkGroupName(group, at("except", j));
@@ -123,6 +130,13 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
       problems.push({ path: at("advanced"), message: "only applies with mode: advanced" });
     }
   });
+  if (schedules.size > SCF_LIMITS.triggersPerType) {
+    const list = [...schedules].map(([schedule, names]) => `"${schedule}" (${names.join(", ")})`).join("; ");
+    problems.push({
+      path: ["policies"],
+      message: `${schedules.size} different schedules, but SCF allows ${SCF_LIMITS.triggersPerType} timers on one function (one timer per schedule): ${list}`,
+    });
+  }
   return problems;
 }
 

@@ -3,10 +3,13 @@ import { EventError } from "../errors.ts";
 
 /**
  * The event SCF passes to a timer-triggered function
- * (https://cloud.tencent.com/document/product/583/9708): Type, TriggerName, Time, Message.
+ * (https://cloud.tencent.com/document/product/583/9708): Type, TriggerName, Time, Message. The
+ * document writes `"Type":"Timer"`, the plugin's docs `"timer"`: any case is accepted. What `Time` holds
+ * is unclear (the field table says the trigger's creation time, examples show fire times): the slot of a
+ * run does not trust it blindly (shared/run/timer-run.ts).
  */
 export const TimerEventSchema = z.object({
-  Type: z.string().refine((type) => type === "Timer", { message: 'must be "Timer"' }),
+  Type: z.string().refine((type) => type.toLowerCase() === "timer", { message: 'must be "Timer"' }),
   TriggerName: z.string().min(1),
   Time: z.iso.datetime({ offset: true }),
   Message: z.string().optional(),
@@ -29,10 +32,10 @@ export function parseTimerEvent(event: unknown): TimerEvent {
 }
 
 /**
- * The policy a timer fires: the one `Message` names if it names one, else the one named like the
- * trigger (the serverless-tencent-scf plugin cannot set Message, so each policy's trigger bears its name).
+ * The policy a timer event names by `Message` (a console test event, a timer given a message), or
+ * undefined. The plugin cannot set a timer's message, so deployed timers are named instead.
  */
-export function policyNameOf(event: TimerEvent, known: readonly string[]): string {
+export function policyNamedByMessage(event: TimerEvent, known: readonly string[]): string | undefined {
   const message = event.Message?.trim();
-  return message && known.includes(message) ? message : event.TriggerName;
+  return message && known.includes(message) ? message : undefined;
 }

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { OWN_TRIGGER_PREFIX } from "../config/schema.ts";
+import { SCF_LIMITS } from "../config/scf-limits.ts";
 
 /**
  * Every name csip-scan gives: the TaskName of each scan task, and the keys of what the state store
@@ -57,4 +59,20 @@ export function cooldownKey(policy: string, asset: string): string {
  */
 export function announcementKey(policy: string, notifier: string, eventDriven: boolean): string {
   return `announced/${eventDriven ? "change:" : ""}${policy}/${notifier}`;
+}
+
+
+/**
+ * The timer trigger of a schedule (its seven-field form, shared/config/scf-cron.ts): readable, stable,
+ * and a valid SCF trigger name (a letter first, `[A-Za-z0-9_-]`, at most 60). `*` reads `x`, `?` `q`,
+ * `/` `s`, `,` `c`, `#` `n`; a short hash keeps two schedules that read alike apart.
+ */
+export function timerName(schedule: string): string {
+  const readable = schedule
+    .trim()
+    .split(/\s+/)
+    .map((field) => field.replace(/\*/g, "x").replace(/\?/g, "q").replace(/\//g, "s").replace(/,/g, "c").replace(/#/g, "n").replace(/[^A-Za-z0-9-]/g, ""))
+    .join("_");
+  const hash = createHash("sha256").update(schedule.trim().split(/\s+/).join(" ")).digest("hex").slice(0, 6);
+  return `${OWN_TRIGGER_PREFIX}${readable.slice(0, SCF_LIMITS.triggerNameLength - OWN_TRIGGER_PREFIX.length - hash.length - 1)}-${hash}`;
 }

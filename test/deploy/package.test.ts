@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../shared/config/load.ts";
+import { timerName } from "../../shared/state/keys.ts";
 import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
 import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
 import { envOf, startListener } from "../helpers.ts";
@@ -66,16 +67,17 @@ describe("serverless package, offline", () => {
     }
   });
 
-  it("gives every policy its timer, named after it, with its cron", async () => {
+  it("gives every schedule its timer, named from it, with its cron", async () => {
     const { config } = await loadConfig(join(work, "config", "scan-policies.yaml"), envOf());
     const timers = printed.functions["scheduled-scan"]!.events.map((e) => e.timer!);
-    expect(timers).toEqual(config.policies.map((p) => ({ name: p.name, parameters: { cronExpression: p.schedule, enable: true } })));
+    expect(timers).toEqual(config.policies.map((p) => ({ name: timerName(p.schedule), parameters: { cronExpression: p.schedule, enable: true } })));
   });
 
   it("gives the asset-change function its CMQ and CKafka triggers from the config", () => {
     expect(printed.functions["asset-change"]!.events).toEqual([
-      { cmq: { name: "csip-scan-asset-change", parameters: { name: "csip-asset-change", enable: true } } },
-      { ckafka: { name: "csip-scan-asset-change", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 50, offset: "latest", enable: true } } },
+      // Named as serverless-tencent-scf requires: the CMQ topic, the CKafka instance.
+      { cmq: { name: "csip-asset-change", parameters: { name: "csip-asset-change", enable: true } } },
+      { ckafka: { name: "ckafka-0a1b2c3d", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 50, offset: "latest", enable: true } } },
     ]);
   });
 

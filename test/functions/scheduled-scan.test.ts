@@ -4,13 +4,14 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { main_handler, scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
-import { EventError, NotFoundError, RunFailedError } from "../../shared/errors.ts";
+import { main_handler as deployedHandler, scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
+import { EventError, RunFailedError } from "../../shared/errors.ts";
+import type { TimerSummary } from "../../shared/run/timer-run.ts";
 import type { RunSummary } from "../../shared/run/summary.ts";
 import { createLogger } from "../../shared/log.ts";
 import type { Emulator } from "../../local/emulator/server.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
-import { caught, useHandlerWorld, type startListener } from "../helpers.ts";
+import { caught, clockAt, useHandlerWorld, type startListener } from "../helpers.ts";
 import timerEvent from "../fixtures/events/timer.json" with { type: "json" };
 
 // End to end: the SCF handler, the official SDK, the emulator over HTTP, and a webhook listener on 127.0.0.1.
@@ -60,6 +61,7 @@ function usePolicies(policies: string, extra = ""): string {
     file,
     `version: 1
 region: ap-guangzhou
+timezone: UTC
 state:
   path: ${join(dir, `state-${configCount}`)}
 notifiers:
@@ -80,6 +82,12 @@ const creates = (): Record<string, unknown>[] => emulator.callsOf("CreateRiskCen
 const assetIds = (request: Record<string, unknown> | undefined): string[] => ((request?.Assets as { Asset: string }[]) ?? []).map((a) => a.Asset);
 const hookBodies = (): Record<string, unknown>[] => hook.received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
 
+/** The handler as deployed, on a clock half a minute past the slot the test events name (03:00 UTC). */
+const main_handler = scheduledScanHandler({ clock: clockAt("2026-11-29T03:00:30Z") });
+
+/** The one policy run of a timer invocation that names one policy. */
+const runOf = async (summary: Promise<TimerSummary>): Promise<RunSummary> => (await summary).runs[0]!;
+
 useHandlerWorld(ESTATE, {}, (world) => ({ emulator, hook } = world));
 
 describe("scheduled-scan main_handler", () => {
@@ -90,7 +98,7 @@ describe("scheduled-scan main_handler", () => {
     scanItems: [port, poc]
     mode: quick
     notify: [secops]`);
-    const summary = await main_handler(timer("nightly"), {});
+    const summary = await runOf(main_handler(timer("nightly"), {}));
     // tier web or api, env prod, minus scan=skip, plus the bastion; own account only; every kind.
     expect(assetIds(creates()[0])).toEqual(["ins-api00001", "ins-bastion1", "ins-web00001", "ins-web00003", "198.51.100.7", "shop.example.com"]);
     expect(creates()[0]).toMatchObject({
@@ -112,7 +120,7 @@ describe("scheduled-scan main_handler", () => {
     targets: [outer]
     scanItems: [port]
     unauthorized: notify-only`);
-    await main_handler(timer("outer-scan"), {});
+    await runOf(main_handler(timer("outer-scan"), {}));
     expect(assetIds(creates()[0])).toEqual(["ins-web00001", "ins-web00003", "198.51.100.7", "shop.example.com"]);
   });
 
@@ -122,7 +130,7 @@ describe("scheduled-scan main_handler", () => {
     targets: [prod-web]
     scanItems: [port]
     notify: [secops]`);
-    const summary = await main_handler(timer("nightly"), {});
+    const summary = await runOf(main_handler(timer("nightly"), {}));
     expect(creates()).toHaveLength(2);
     expect(assetIds(creates()[1])).toEqual(["ins-api00001", "ins-bastion1", "ins-web00001", "shop.example.com"]);
     expect(summary.tasks).toEqual([
@@ -157,7 +165,7 @@ describe("scheduled-scan main_handler", () => {
     scanItems: [port]
     notify: [secops]
     unauthorized: notify-only`);
-    const summary = await main_handler(timer("careful"), {});
+    const summary = await runOf(main_handler(timer("careful"), {}));
     expect(creates()).toHaveLength(1);
     expect(summary.tasks).toEqual([]);
     expect(summary.warnings).toContain("chunk 1: unauthorized assets, so no task was created (unauthorized: notify-only)");
@@ -170,7 +178,7 @@ describe("scheduled-scan main_handler", () => {
     schedule: "0 0 3 * * * *"
     targets: [prod-web]
     scanItems: [port]`);
-    const summary = await main_handler(timer("nightly"), {});
+    const summary = await runOf(main_handler(timer("nightly"), {}));
     expect(creates()).toHaveLength(1);
     expect(summary.tasks[0]?.assets).toBe(4);
     expect(summary.unauthorized.map((a) => a.id)).toEqual(["ins-web00003", "198.51.100.7"]);
@@ -183,7 +191,7 @@ describe("scheduled-scan main_handler", () => {
     scanItems: [port]
     memberIds: [mem-0001]
     notify: [secops]`);
-    const summary = await main_handler(timer("members"), {});
+    const summary = await runOf(main_handler(timer("members"), {}));
     expect(emulator.callsOf("DescribeCVMAssets")[0]?.params).toMatchObject({ MemberId: ["mem-0001"] });
     expect(creates()[0]).toMatchObject({ MemberId: ["mem-0001"] });
     expect(assetIds(creates()[0])).toEqual(["ins-member01", "ins-member02"]);
@@ -198,7 +206,7 @@ describe("scheduled-scan main_handler", () => {
     maxAssetsPerTask: 4
     unauthorized: notify-only`);
     emulator.state.whenUnauthorized = "task-with-id";
-    const summary = await main_handler(timer("chunked"), {});
+    const summary = await runOf(main_handler(timer("chunked"), {}));
     expect(creates().map((c) => [c.TaskName, assetIds(c).length])).toEqual([
       ["csip-scan:chunked:20261129T030000Z:1", 4],
       ["csip-scan:chunked:20261129T030000Z:2", 2],
@@ -211,7 +219,7 @@ describe("scheduled-scan main_handler", () => {
     schedule: "0 0 3 * * * *"
     targets: [bastions]
     scanItems: [weakpass]`);
-    await main_handler(timer("bastion-only"), {});
+    await runOf(main_handler(timer("bastion-only"), {}));
     // One list of CVMs, one look for tasks this run may already have created, one task.
     expect(emulator.calls.map((c) => c.action)).toEqual(["DescribeCVMAssets", "DescribeScanTaskList", "CreateRiskCenterScanTask"]);
   });
@@ -225,7 +233,7 @@ describe("scheduled-scan main_handler", () => {
     schedule: "0 0 3 * * * *"
 ${scope}
     scanItems: [port]`);
-    const summary = await main_handler(timer("scoped"), {});
+    const summary = await runOf(main_handler(timer("scoped"), {}));
     expect(creates()[0]).toMatchObject(expected);
     expect(summary.tasks).toHaveLength(1);
   });
@@ -235,7 +243,7 @@ ${scope}
     schedule: "0 0 3 * * * *"
     targets: [nothing]
     scanItems: [port]`, "  nothing:\n    include:\n      - tags: { env: nowhere }\n");
-    const summary = await main_handler(timer("empty"), {});
+    const summary = await runOf(main_handler(timer("empty"), {}));
     expect(creates()).toHaveLength(0);
     expect(summary.warnings).toEqual(["targets nothing expand to no assets; no task was created"]);
   });
@@ -247,7 +255,7 @@ ${scope}
     scanItems: [port]
     notify: [secops]
     notifyOn: [summary]`);
-    await main_handler(timer("nightly"), {});
+    await runOf(main_handler(timer("nightly"), {}));
     const [request] = hook.received;
     const verifier = new Webhook(`whsec_${Buffer.from("a-test-signing-secret-32-bytes!!").toString("base64")}`);
     expect(verifier.verify(request!.body, request!.headers as Record<string, string>)).toMatchObject({ policy: "nightly", reasons: ["summary"] });
@@ -262,8 +270,8 @@ ${scope}
     scanItems: [port]
     notify: [secops]
     notifyOn: [unauthorized, summary]`);
-    await main_handler(timer("nightly"), {});
-    const again = await main_handler(timer("nightly"), {});
+    await runOf(main_handler(timer("nightly"), {}));
+    const again = await runOf(main_handler(timer("nightly"), {}));
     expect(hookBodies()).toEqual([expect.objectContaining({ reasons: ["unauthorized", "summary"] })]);
     expect(again.notifications).toEqual([{ notifier: "secops", delivered: true, via: "sent before" }]);
   });
@@ -274,7 +282,7 @@ ${scope}
     targets: [bastions]
     scanItems: [port]
     notify: [secops]`);
-    const summary = await main_handler(timer("quiet"), {});
+    const summary = await runOf(main_handler(timer("quiet"), {}));
     expect(summary.tasks).toHaveLength(1);
     expect(hook.received).toHaveLength(0);
   });
@@ -288,7 +296,7 @@ ${scope}
     emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "UnauthorizedOperation", message: "CAM denies it" });
     const error = await caught(main_handler(timer("nightly"), {}));
     expect(error).toBeInstanceOf(RunFailedError);
-    const summary = (error as unknown as RunFailedError).summary as RunSummary;
+    const summary = ((error as unknown as RunFailedError).summary as TimerSummary).runs[0]!;
     const requestId = emulator.callsOf("CreateRiskCenterScanTask")[0]!.requestId;
     expect(summary.ok).toBe(false);
     expect(summary.errors).toEqual([
@@ -305,7 +313,7 @@ ${scope}
     notify: [secops]`);
     emulator.inject("DescribeCVMAssets", { type: "http", status: 503 }, 5);
     const error = await caught(main_handler(timer("nightly"), {}));
-    const summary = (error as unknown as RunFailedError).summary as RunSummary;
+    const summary = ((error as unknown as RunFailedError).summary as TimerSummary).runs[0]!;
     expect(creates()).toHaveLength(0);
     expect(summary.errors[0]).toMatchObject({ code: "HttpError.503" });
     expect(hookBodies()[0]).toMatchObject({ status: "failed" });
@@ -322,7 +330,7 @@ ${scope}
     scanItems: [port]
     notify: [secops]`);
     emulator.inject(action, { type: "answer", response });
-    const summary = (((await caught(main_handler(timer("nightly"), {}))) as unknown as RunFailedError).summary) as RunSummary;
+    const summary = ((((await caught(main_handler(timer("nightly"), {}))) as unknown as RunFailedError).summary) as TimerSummary).runs[0]!;
     const requestId = emulator.callsOf(action)[0]!.requestId;
     const chunk = action === "DescribeScanTaskList" ? "chunk 1: " : "";
     const context = action === "DescribeScanTaskList" ? "could not check for an existing task: " : "";
@@ -340,7 +348,7 @@ ${scope}
       "timeouts: { requestSeconds: 0.2 }\n",
     );
     emulator.inject("CreateRiskCenterScanTask", { type: "answer", response: { Status: -1, UnAuthAsset: "ins-bastion1" } });
-    const summary = await main_handler(timer("nightly"), {});
+    const summary = await runOf(main_handler(timer("nightly"), {}));
     expect(summary.ok).toBe(true);
     expect(emulator.calls.map((c) => [c.action, c.outcome]).slice(-4)).toEqual([
       ["CreateRiskCenterScanTask", "fault:answer"],
@@ -360,18 +368,24 @@ ${scope}
     schedule: "0 0 4 * * * *"
     targets: [bastions]
     scanItems: [poc]`);
-    expect((await main_handler({ ...timer("first"), Message: "second" }, {})).policy).toBe("second");
-    expect((await main_handler({ ...timer("first"), Message: "not a policy" }, {})).policy).toBe("first");
+    expect((await main_handler({ ...timer("first"), Message: "second" }, {})).policies).toEqual(["second"]);
+    expect((await main_handler({ ...timer("first"), Message: "not a policy" }, {})).policies).toEqual(["first"]);
   });
 
-  it("rejects an unknown policy with the known names, and calls nothing", async () => {
+  it("acknowledges a timer that stands for no policy or schedule (left by an earlier deploy): a warning, no call, no throw", async () => {
     usePolicies(`  - name: nightly
     schedule: "0 0 3 * * * *"
     targets: [bastions]
     scanItems: [port]`);
-    const error = await caught(main_handler(timer("weekly"), {}));
-    expect(error).toBeInstanceOf(NotFoundError);
-    expect(error.message).toBe('unknown policy "weekly" (known: nightly)');
+    const summary = await deployedHandler(timer("weekly"), {});
+    expect(summary).toEqual({
+      trigger: "timer",
+      triggerName: "weekly",
+      policies: [],
+      runs: [],
+      warnings: ['timer "weekly" stands for no schedule of the policy file (left by an earlier deploy?); acknowledged, nothing run'],
+      ok: true,
+    });
     expect(emulator.calls).toHaveLength(0);
   });
 
@@ -397,7 +411,7 @@ ${scope}
     const lines: string[] = [];
     sink.on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
     const handler = scheduledScanHandler({ logger: createLogger({ level: "info", destination: sink }) });
-    const summary = await handler(timer("nightly"), {});
+    const summary = await runOf(handler(timer("nightly"), {}));
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(entries.filter((e) => "summary" in e)).toEqual([expect.objectContaining({ level: 30, summary: JSON.parse(JSON.stringify(summary)) })]);
     // The only other line is the warning that local webhooks are allowed.

@@ -18,7 +18,8 @@ const CkafkaSchema = z.object({
 const CkafkaSettingsSchema = z.strictObject({
   instance: z.string().min(1),
   topic: z.string().min(1),
-  maxMsgNum: z.preprocess(numberFromText, z.number().int().min(1).max(10000)).default(100),
+  /** Messages per invocation: serverless-tencent-scf creates the trigger only for 2 to 999. */
+  maxMsgNum: z.preprocess(numberFromText, z.number().int().min(2).max(999)).default(100),
   offset: z.enum(["latest", "earliest"]).default("latest"),
 });
 
@@ -30,9 +31,11 @@ export const ckafka = {
   config: {
     key: "ckafka",
     schema: CkafkaSettingsSchema,
+    // serverless-tencent-scf creates a CKafka trigger only when its name is the instance ID, and names
+    // it INSTANCE-TOPIC (deploy/lib/deployTrigger.js).
     trigger: (s) => ({
       ckafka: {
-        name: "csip-scan-asset-change",
+        name: s.instance,
         parameters: { name: s.instance, topic: s.topic, maxMsgNum: s.maxMsgNum, offset: s.offset, enable: true },
       },
     }),

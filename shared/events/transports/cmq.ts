@@ -31,6 +31,7 @@ export const cmq = {
   config: {
     key: "cmq",
     schema: CmqSettingsSchema,
-    trigger: (settings) => ({ cmq: { name: "csip-scan-asset-change", parameters: { name: settings.topic, enable: true } } }),
+    // serverless-tencent-scf creates a CMQ trigger only when its name is the topic's (deploy/lib/deployTrigger.js).
+    trigger: (settings) => ({ cmq: { name: settings.topic, parameters: { name: settings.topic, enable: true } } }),
   },
 } satisfies Transport<typeof CmqSchema, typeof CmqSettingsSchema>;

@@ -219,26 +219,27 @@ describe("TRANSPORTS", () => {
   });
 
   // The serverless.yml triggers each configurable row makes from its `assetChange.<key>` settings,
-  // as test/deploy/package.test.ts expects them in the deployed service.
+  // as test/deploy/package.test.ts expects them in the deployed service. serverless-tencent-scf creates a
+  // CMQ trigger only when it is named after the topic, and a CKafka one only when named after the instance.
   const TRIGGERS: [string, string, unknown, Record<string, unknown>][] = [
-    ["cmq", "cmq", { topic: "csip-asset-change" }, { cmq: { name: "csip-scan-asset-change", parameters: { name: "csip-asset-change", enable: true } } }],
+    ["cmq", "cmq", { topic: "csip-asset-change" }, { cmq: { name: "csip-asset-change", parameters: { name: "csip-asset-change", enable: true } } }],
     [
       "ckafka",
       "ckafka",
       { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 50 },
-      { ckafka: { name: "csip-scan-asset-change", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 50, offset: "latest", enable: true } } },
+      { ckafka: { name: "ckafka-0a1b2c3d", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 50, offset: "latest", enable: true } } },
     ],
     [
       "ckafka",
       "ckafka",
       { instance: "ckafka-0a1b2c3d", topic: "asset-events" },
-      { ckafka: { name: "csip-scan-asset-change", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 100, offset: "latest", enable: true } } },
+      { ckafka: { name: "ckafka-0a1b2c3d", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 100, offset: "latest", enable: true } } },
     ],
     [
       "ckafka",
       "ckafka",
-      { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 1, offset: "earliest" },
-      { ckafka: { name: "csip-scan-asset-change", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 1, offset: "earliest", enable: true } } },
+      { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 2, offset: "earliest" },
+      { ckafka: { name: "ckafka-0a1b2c3d", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 2, offset: "earliest", enable: true } } },
     ],
   ];
 
@@ -256,7 +257,8 @@ describe("TRANSPORTS", () => {
     ["cmq", { topic: "" }],
     ["cmq", { topic: "csip-asset-change", queue: "typo" }],
     ["ckafka", { instance: "ckafka-0a1b2c3d" }],
-    ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 0 }],
+    ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 1 }],
+    ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 1000 }],
     ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", offset: "newest" }],
   ])("%s refuses the settings %j", (name, settings) => {
     const row = rows.find((t) => t.name === name)!;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EventError } from "../../../shared/errors.ts";
-import { parseTimerEvent, policyNameOf, type TimerEvent } from "../../../shared/events/timer-event.ts";
+import { parseTimerEvent, policyNamedByMessage, type TimerEvent } from "../../../shared/events/timer-event.ts";
 import timerFixture from "../../fixtures/events/timer.json" with { type: "json" };
 
 // The event SCF passes to a timer-triggered function (https://cloud.tencent.com/document/product/583/9708).
@@ -85,7 +85,7 @@ describe("parseTimerEvent", () => {
   });
 });
 
-describe("policyNameOf", () => {
+describe("policyNamedByMessage", () => {
   const KNOWN = ["nightly-prod", "weekly-all", "EveryDay"];
   const timer = (TriggerName: string, Message?: string): TimerEvent => ({
     Type: "Timer",
@@ -94,24 +94,19 @@ describe("policyNameOf", () => {
     ...(Message === undefined ? {} : { Message }),
   });
 
-  it.each<[string, TimerEvent, string]>([
-    ["a Message naming a known policy wins over TriggerName", timer("nightly-prod", "weekly-all"), "weekly-all"],
+  it.each<[string, TimerEvent, string | undefined]>([
+    ["a Message naming a known policy", timer("nightly-prod", "weekly-all"), "weekly-all"],
     ["a known policy in Message, spaces trimmed", timer("nightly-prod", "  weekly-all\n"), "weekly-all"],
-    ["an unknown Message falls back to TriggerName", timer("nightly-prod", "user define msg body"), "nightly-prod"],
-    ["a Message that differs in case is unknown", timer("nightly-prod", "Weekly-All"), "nightly-prod"],
-    ["an empty Message falls back to TriggerName", timer("nightly-prod", ""), "nightly-prod"],
-    ["a blank Message falls back to TriggerName", timer("nightly-prod", "   "), "nightly-prod"],
-    ["no Message gives TriggerName", timer("weekly-all"), "weekly-all"],
-    ["an unknown TriggerName is returned as it is, for the caller to refuse", timer("monthly", "user define msg body"), "monthly"],
+    ["an unknown Message names none", timer("nightly-prod", "user define msg body"), undefined],
+    ["a Message that differs in case is unknown", timer("nightly-prod", "Weekly-All"), undefined],
+    ["an empty Message names none", timer("nightly-prod", ""), undefined],
+    ["a blank Message names none", timer("nightly-prod", "   "), undefined],
+    ["no Message names none", timer("weekly-all"), undefined],
   ])("%s", (_, event, policy) => {
-    expect(policyNameOf(event, KNOWN)).toBe(policy);
+    expect(policyNamedByMessage(event, KNOWN)).toBe(policy);
   });
 
-  it("gives the documented example's trigger when its Message names no policy", () => {
-    expect(policyNameOf(parseTimerEvent(DOCUMENTED), KNOWN)).toBe("EveryDay");
-  });
-
-  it("gives the fixture's trigger, its Message being empty", () => {
-    expect(policyNameOf(parseTimerEvent(timerFixture), KNOWN)).toBe("nightly-prod");
+  it("the documented example's Message names no policy", () => {
+    expect(policyNamedByMessage(parseTimerEvent(DOCUMENTED), KNOWN)).toBeUndefined();
   });
 });

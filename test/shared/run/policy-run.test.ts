@@ -7,9 +7,10 @@ import { scheduledScanHandler } from "../../../functions/scheduled-scan/index.ts
 import { CsipScanError, RunFailedError } from "../../../shared/errors.ts";
 import { createLogger, silentLogger } from "../../../shared/log.ts";
 import { PassThrough } from "node:stream";
+import type { TimerSummary } from "../../../shared/run/timer-run.ts";
 import type { RunSummary } from "../../../shared/run/summary.ts";
 import type { Emulator, Fault } from "../../../local/emulator/server.ts";
-import { caught, expectOnlyTypedErrors, useHandlerWorld, type startListener } from "../../helpers.ts";
+import { caught, clockAt, expectOnlyTypedErrors, useHandlerWorld, type startListener } from "../../helpers.ts";
 
 // What SCF does to a timer function: retries a failed run, delivers the same event twice, runs two at once.
 
@@ -27,6 +28,7 @@ function setup(extra = "", policy = "") {
   writeFileSync(
     file,
     `version: 1
+timezone: UTC
 state: { path: ${join(dir, `state-${n}`)} }
 retry: { baseMs: 5, capMs: 40, attempts: 4 }
 timeouts: { requestSeconds: 0.4, runSeconds: 60, reserveSeconds: 1 }
@@ -46,8 +48,11 @@ policies:
 ${policy}`,
   );
   process.env.CSIP_SCAN_CONFIG = file;
-  return scheduledScanHandler({ logger: silentLogger() });
+  return scheduledScanHandler({ logger: silentLogger(), clock: CLOCK });
 }
+
+/** Half a minute past the slot EVENT names. */
+const CLOCK = clockAt("2026-11-29T03:00:30Z");
 
 const EVENT = { Type: "Timer", TriggerName: "nightly", Time: "2026-11-29T03:00:00Z" };
 /** From the first create on: each call's action and the task name it created or looked for. */
@@ -65,13 +70,16 @@ const tasksPerName = (): Map<string, number> => {
   return counts;
 };
 
+/** The one policy run of a timer invocation that names one policy. */
+const runOf = async (summary: Promise<TimerSummary>): Promise<RunSummary> => (await summary).runs[0]!;
+
 useHandlerWorld(ESTATE, { rateLimit: false }, (world) => ({ emulator, hook } = world));
 
 describe("creating each task exactly once", () => {
   it("the same timer event twice: one task per chunk, one notification", async () => {
     const handler = setup();
-    const first = await handler(EVENT, {});
-    const second = await handler(EVENT, {});
+    const first = await runOf(handler(EVENT, {}));
+    const second = await runOf(handler(EVENT, {}));
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
     expect(second.tasks.map((t) => [t.taskId, t.reused])).toEqual(first.tasks.map((t) => [t.taskId, true]));
     expect(hook.received).toHaveLength(1);
@@ -80,7 +88,7 @@ describe("creating each task exactly once", () => {
 
   it("two invocations at once: one task per chunk, one notification", async () => {
     const handler = setup();
-    const [a, b] = await Promise.all([handler(EVENT, {}), handler(EVENT, {})]);
+    const [a, b] = await Promise.all([runOf(handler(EVENT, {})), runOf(handler(EVENT, {}))]);
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
     expect(new Set([...a.tasks, ...b.tasks].map((t) => t.taskId)).size).toBe(3);
     expect(hook.received).toHaveLength(1);
@@ -90,7 +98,7 @@ describe("creating each task exactly once", () => {
     setup();
     await setup()(EVENT, {});
     const fresh = setup();
-    const summary = await fresh(EVENT, {});
+    const summary = await runOf(fresh(EVENT, {}));
     expect(emulator.state.tasks).toHaveLength(3);
     expect(summary.tasks.every((t) => t.reused)).toBe(true);
   });
@@ -99,7 +107,7 @@ describe("creating each task exactly once", () => {
     const handler = setup();
     // CSIP answers after 0.6 s, the client gives up after 0.4 s and looks again one request-time later.
     emulator.inject("CreateRiskCenterScanTask", { type: "slow", ms: 600 });
-    const summary = await handler(EVENT, {});
+    const summary = await runOf(handler(EVENT, {}));
     expect(summary.ok).toBe(true);
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
     expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(3);
@@ -112,7 +120,7 @@ describe("creating each task exactly once", () => {
   ] as const)("after %s, looks before creating again", async (_, fault) => {
     const handler = setup();
     emulator.inject("CreateRiskCenterScanTask", fault);
-    const summary = await handler(EVENT, {});
+    const summary = await runOf(handler(EVENT, {}));
     expect(summary.ok).toBe(true);
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
     // The failed attempt, then a look for exactly that name, then the real creation; then a second look,
@@ -136,7 +144,7 @@ describe("creating each task exactly once", () => {
     const handler = setup();
     // CSIP makes the task but lists it only 150 ms after answering the failure; the look comes 400 ms later.
     emulator.inject("CreateRiskCenterScanTask", { type: "late", answer, afterMs: 150 });
-    const summary = await handler(EVENT, {});
+    const summary = await runOf(handler(EVENT, {}));
     await emulator.settle({ late: "land" });
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
     expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(3);
@@ -146,7 +154,7 @@ describe("creating each task exactly once", () => {
   it("a create that lands later than a request timeout: the second task is stopped and deleted, and the summary says so", async () => {
     const handler = setup();
     emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 600 });
-    const summary = await handler(EVENT, {});
+    const summary = await runOf(handler(EVENT, {}));
     await emulator.settle({ late: "land" });
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
     expect(emulator.callsOf("StopRiskCenterTask")).toHaveLength(1);
@@ -165,7 +173,7 @@ describe("creating each task exactly once", () => {
     emulator.state.estate = estate.map((a, i) => (i === 0 ? { ...a, authorized: false } : a));
     emulator.state.whenUnauthorized = whenUnauthorized;
     try {
-      const summary = await setup()(EVENT, {});
+      const summary = await runOf(setup()(EVENT, {}));
       expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
       expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(3 + resubmits);
       expect(summary.unauthorized.map((a) => a.id)).toEqual([estate[0]!.id]);
@@ -180,13 +188,13 @@ describe("creating each task exactly once", () => {
     emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "RequestLimitExceeded" }, 4);
     const error = await caught(handler(EVENT, {}));
     expect(error).toBeInstanceOf(RunFailedError);
-    const summary = (error as unknown as RunFailedError).summary as RunSummary;
+    const summary = ((error as unknown as RunFailedError).summary as TimerSummary).runs[0]!;
     expect(summary.errors).toEqual([expect.objectContaining({ code: "RequestLimitExceeded", message: expect.stringMatching(/^chunk 1: /) })]);
     expect(summary.tasks.map((t) => t.chunk)).toEqual([2, 3]);
     expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed"]);
 
     emulator.calls.length = 0;
-    const retried = await handler(EVENT, {});
+    const retried = await runOf(handler(EVENT, {}));
     expect(emulator.callsOf("CreateRiskCenterScanTask").map((c) => c.params.TaskName)).toEqual(["csip-scan:nightly:20261129T030000Z:1"]);
     expect(retried.ok).toBe(true);
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
@@ -197,7 +205,7 @@ describe("creating each task exactly once", () => {
   it("one failing chunk does not stop the others", async () => {
     const handler = setup();
     emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "InvalidParameterValue" });
-    const summary = ((await caught(handler(EVENT, {}))) as unknown as RunFailedError).summary as RunSummary;
+    const summary = (((await caught(handler(EVENT, {}))) as unknown as RunFailedError).summary as TimerSummary).runs[0]!;
     expect(summary.tasks.map((t) => t.chunk)).toEqual([2, 3]);
     expect(summary.errors.map((e) => e.code)).toEqual(["InvalidParameterValue"]);
   });
@@ -206,7 +214,7 @@ describe("creating each task exactly once", () => {
     const handler = setup("rateLimit: { perSecond: 2, marginMs: 0 }");
     // 1 s of the 1.3 s left is kept back: the rate limit lets one task out before the rest is too late.
     const error = await caught(handler(EVENT, { getRemainingTimeInMillis: () => 1300 }));
-    const summary = (error as unknown as RunFailedError).summary as RunSummary;
+    const summary = ((error as unknown as RunFailedError).summary as TimerSummary).runs[0]!;
     expect(summary.errors.some((e) => e.code === "OutOfTime")).toBe(true);
     expect(summary.tasks.length + summary.errors.length).toBe(3);
     expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed"]);
@@ -239,7 +247,7 @@ describe("creating each task exactly once", () => {
         // SCF retries a failed asynchronous invocation (twice by default).
         for (let i = 0; i < attempts; i++) {
           try {
-            await handler(EVENT, {});
+            await runOf(handler(EVENT, {}));
             break;
           } catch (error) {
             if (!(error instanceof CsipScanError)) throw error;
@@ -265,9 +273,9 @@ describe("state of the wrong shape", () => {
       let logged = "";
       sink.on("data", (chunk: Buffer) => (logged += chunk.toString()));
       setup();
-      await scheduledScanHandler({ logger: silentLogger() })(EVENT, {});
+      await runOf(scheduledScanHandler({ logger: silentLogger(), clock: CLOCK })(EVENT, {}));
       for (const name of readdirSync(stateDir()).filter((f) => f.endsWith(".json"))) writeFileSync(join(stateDir(), name), text);
-      const summary = await scheduledScanHandler({ logger: createLogger({ destination: sink }) })(EVENT, {});
+      const summary = await runOf(scheduledScanHandler({ logger: createLogger({ destination: sink }), clock: CLOCK })(EVENT, {}));
       expect(summary.ok).toBe(true);
       expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
       expect(summary.tasks.every((t) => t.reused)).toBe(true);
@@ -277,13 +285,13 @@ describe("state of the wrong shape", () => {
 
   it("a lock that claims to last beyond any run is stale: the run does not wait out its budget", async () => {
     setup();
-    const handler = scheduledScanHandler({ logger: silentLogger() });
-    await handler(EVENT, {});
+    const handler = scheduledScanHandler({ logger: silentLogger(), clock: CLOCK });
+    await runOf(handler(EVENT, {}));
     // A lock far in the future, as a broken clock or a hand-made file would leave it.
     mkdirSync(join(stateDir(), "locks"), { recursive: true });
     const lockName = readdirSync(stateDir()).find((f) => f.startsWith("run_csip-scan_nightly_"))!.replace(/\.json$/, ".lock");
     writeFileSync(join(stateDir(), "locks", lockName), JSON.stringify({ owner: "nobody", expires: Date.parse("3000-01-01") }));
-    const summary = await handler(EVENT, { getRemainingTimeInMillis: () => 60_000 });
+    const summary = await runOf(handler(EVENT, { getRemainingTimeInMillis: () => 60_000 }));
     expect(summary.ok).toBe(true);
     expect(summary.errors).toEqual([]);
   });
@@ -295,7 +303,7 @@ describe("bad input", () => {
     writeFileSync(file, "version: 1\npolicies:\n  - name: x\n    schedule: nope\n    scanItems: [port]\n    urls: [a.example.com]\n");
     process.env.CSIP_SCAN_CONFIG = file;
     emulator.calls.length = 0;
-    const error = await caught(scheduledScanHandler({ logger: silentLogger() })({ ...EVENT, TriggerName: "x" }, {}));
+    const error = await caught(scheduledScanHandler({ logger: silentLogger(), clock: CLOCK })({ ...EVENT, TriggerName: "x" }, {}));
     expect(error.name).toBe("ConfigError");
     expect(emulator.calls).toHaveLength(0);
   });
