@@ -3,10 +3,14 @@
 // handler, so offline every command dies with an uncaught ENOTFOUND. This turns that report off, and,
 // with CSIP_SCAN_OFFLINE=1, refuses to resolve any name but this machine's, so packaging provably
 // reaches nothing.
+// NODE_OPTIONS reaches every node the CLI starts (its `npm ls` runs, one per package.json); the report is
+// turned off in the CLI itself only, because loading serverless-tencent-tools costs each of them a second.
 const dns = require("node:dns");
 
-const { DataReport } = require("serverless-tencent-tools").Others.DataReport;
-DataReport.prototype.report = async () => true;
+if (/[\\/]serverless[\\/]bin[\\/]serverless\.js$/.test(process.argv[1] || "")) {
+  const { DataReport } = require("serverless-tencent-tools").Others.DataReport;
+  DataReport.prototype.report = async () => true;
+}
 
 if (process.env.CSIP_SCAN_OFFLINE === "1") {
   const local = (host) => host === "localhost" || host === "127.0.0.1" || host === "::1";

@@ -1,0 +1,40 @@
+/**
+ * One line per API call the stand-ins answered, for a rehearsal's `--record FILE`:
+ * `{"service":"scf","action":"CreateTrigger","params":{...}}`, with `"error":"CODE"` when the call failed.
+ * `params` are as sent (in the form dialect every value is a string), without the common parameters, and
+ * with nothing secret: environment values and inline code are replaced by their size.
+ */
+
+export interface RecordedCall {
+  service: string;
+  action: string;
+  params: Record<string, unknown>;
+  error?: string;
+}
+
+const note = (value: string): string => `(${Buffer.byteLength(value)} bytes, not recorded)`;
+
+/** A copy of `params` with environment values (credentials such as webhook URLs) and inline zips replaced by their size. */
+function redacted(params: Record<string, unknown>): Record<string, unknown> {
+  const out = structuredClone(params);
+  const environment = out.Environment as { Variables?: unknown } | undefined;
+  if (Array.isArray(environment?.Variables)) {
+    for (const variable of environment.Variables as Record<string, unknown>[]) {
+      if (typeof variable?.Value === "string") variable.Value = note(variable.Value);
+    }
+  }
+  for (const holder of [out, out.Code as Record<string, unknown> | undefined]) {
+    if (typeof holder?.ZipFile === "string") holder.ZipFile = note(holder.ZipFile);
+  }
+  return out;
+}
+
+/** One record line's content, secrets replaced. */
+export function recordedCall(service: string, action: string, params: Record<string, unknown>, error?: string): RecordedCall {
+  return { service, action, params: redacted(params), ...(error === undefined ? {} : { error }) };
+}
+
+/** The record file: one JSON object per line. */
+export function toJsonLines(calls: readonly RecordedCall[]): string {
+  return calls.map((call) => `${JSON.stringify(call)}\n`).join("");
+}

@@ -1,0 +1,108 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { EmulatorAccount } from "../emulator/accounts.ts";
+import { freshAccount, type AccountState } from "./account.ts";
+import { handleCloudApi } from "./cloud-api.ts";
+import { handleCos, isCosHost } from "./cos.ts";
+import { REHEARSAL_ACCOUNT } from "./credentials.ts";
+import type { RecordedCall } from "./record.ts";
+import { handleTools, isToolsHost } from "./tools.ts";
+
+/**
+ * One HTTP server on 127.0.0.1 standing in for the Tencent Cloud hosts a deploy talks to. Requests arrive
+ * through local/deploy/redirect.cjs with their original Host header, which picks the service (and which the
+ * signatures cover): `*.tencentcloudapi.com` → the Cloud API (scf, cam, tag, eb), COS service and bucket
+ * hosts → COS, `*.apigw.tencentcs.com` → the plugin's tools endpoints. Anything else is refused loudly.
+ */
+
+export interface CloudStandInOptions {
+  /** The account to serve; a fresh one of the rehearsal key pair's owner when absent. */
+  account?: AccountState;
+  /** Key pairs whose signatures are accepted (default: the rehearsal key pair only). */
+  keys?: readonly EmulatorAccount[];
+  port?: number;
+  /** How long a created or updated function stays Creating/Updating (default 500 ms). */
+  settleMs?: number;
+}
+
+export interface CloudStandIn {
+  /** `http://127.0.0.1:PORT`: the value of CSIP_SCAN_CLOUD_STANDIN for the redirect. */
+  url: string;
+  port: number;
+  readonly account: AccountState;
+  /** Every Cloud API and COS call, in arrival order. */
+  readonly calls: RecordedCall[];
+  /** Hosts that reached the stand-in but are none of its services. */
+  readonly refusedHosts: string[];
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/** Starts the stand-ins on 127.0.0.1 (a free port unless given), serving `account` and changing it in place. */
+export async function startCloudStandIn(options: CloudStandInOptions = {}): Promise<CloudStandIn> {
+  const account = options.account ?? freshAccount(REHEARSAL_ACCOUNT);
+  const keys = options.keys ?? [REHEARSAL_ACCOUNT];
+  const settleMs = options.settleMs ?? 500;
+  const calls: RecordedCall[] = [];
+  const refusedHosts: string[] = [];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = await readBody(req);
+    const host = String(req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
+    const url = new URL(req.url ?? "/", "http://stand-in");
+    const method = req.method ?? "GET";
+    if (host.endsWith(".tencentcloudapi.com")) {
+      const { body: answer, call } = handleCloudApi(
+        { method, host, path: url.pathname, query: url.search.slice(1), headers: req.headers, body },
+        { account, keys, settleMs, now: Date.now() },
+      );
+      calls.push(call);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(answer);
+    } else if (isCosHost(host)) {
+      const answer = handleCos({ method, host, path: url.pathname, query: url.searchParams, headers: req.headers, body }, account, keys, Date.now());
+      if (answer.action) calls.push({ service: "cos", action: answer.action, params: answer.params, ...(answer.error ? { error: answer.error } : {}) });
+      res.writeHead(answer.status, answer.headers);
+      res.end(method === "HEAD" ? undefined : answer.body);
+    } else if (isToolsHost(host)) {
+      const answer = handleTools(url.pathname);
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(answer.body);
+    } else {
+      refusedHosts.push(host);
+      res.writeHead(421, { "content-type": "text/plain" });
+      res.end(`The csip-scan cloud stand-in does not serve ${host || "(no Host header)"}.\n`);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end(`cloud stand-in error: ${String(error)}`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    account,
+    calls,
+    refusedHosts,
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
