@@ -26,7 +26,8 @@ export function startScheduler(config: Config, fire: (policy: string, scheduledT
         running.set(policy.name, run);
         await run;
       },
-      { name: policy.name, timezone: config.timezone, noOverlap: true },
+      // No noOverlap: `running` is the one guard (stop() waits on it), and node-cron's own would warn on stderr.
+      { name: policy.name, timezone: config.timezone },
     );
     tasks.push(task);
   }

@@ -226,19 +226,27 @@ const COMMANDS: Record<string, Command> = {
         out(`  ${row.policy.padEnd(24)} ${`"${row.schedule}"`.padEnd(24)} next ${row.next.map((t) => showTime(t, config.timezone)).join(", ") || "never"}`);
       }
       // With the emulator, run each policy once at start so a newcomer sees the whole flow at once.
+      // Ctrl-C from here on lets the run in progress finish, also during the first runs.
+      let interrupted = false;
+      const interruption = untilInterrupted().then(() => {
+        interrupted = true;
+      });
       const runNow = values["no-run-now"] ? false : values["run-now"] === true || connection.emulator !== undefined;
       if (runNow) {
         out("\nRunning every policy once now (--no-run-now to skip):");
         const now = new Date(Math.floor(Date.now() / 1000) * 1000);
-        for (const policy of config.policies) await fire(policy.name, now);
+        for (const policy of config.policies) {
+          if (interrupted) break;
+          await fire(policy.name, now);
+        }
       }
-      const scheduler = startScheduler(config, fire);
-      const interrupted = untilInterrupted();
-      out("\nWaiting for the schedules. Ctrl-C stops.");
-      await interrupted;
+      const scheduler = interrupted ? undefined : startScheduler(config, fire);
+      if (!interrupted) out("\nWaiting for the schedules. Ctrl-C stops.");
+      await interruption;
       out("Stopping.");
-      await scheduler.stop();
+      await scheduler?.stop();
       await connection.close();
+      out("Stopped.");
       return 0;
     },
   },

@@ -1,8 +1,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sleep } from "../../shared/clock.ts";
 import { createCsipClient } from "../../shared/csip/client.ts";
 import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
 import { startListener } from "../helpers.ts";
@@ -22,6 +25,109 @@ function tempConfig(text: string): string {
   return file;
 }
 
+/** How long a test waits for a long-running command to say something before it fails. */
+const OUTPUT_WAIT_MS = 10_000;
+
+/**
+ * A command that runs until it is stopped (`start`, `emulator`) or waits on a listener (`notify-test`), as
+ * a child process. Its output is complete only once its streams have closed, so `ended()` waits for
+ * `close`, not `exit`; every wait has a limit, and `kill()` belongs in a `finally`, so a failed test
+ * leaves no process behind.
+ */
+function spawnCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent", ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const output = (): string => `\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+  return {
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    /** The exit code, once the process has ended and its output has been read to the end; fails if it does not end in time. */
+    ended(): Promise<number | null> {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the process did not end within ${OUTPUT_WAIT_MS} ms${output()}`)), OUTPUT_WAIT_MS);
+      });
+      return Promise.race([closed, late]).finally(() => clearTimeout(timer));
+    },
+    running: () => child.exitCode === null && child.signalCode === null,
+    interrupt: () => child.kill("SIGINT"),
+    /** Resolves when the output so far satisfies `condition`; fails if the process ends first or says nothing in time. */
+    until(what: string, condition: (stdout: string) => boolean): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        const finish = (error?: Error): void => {
+          clearTimeout(timer);
+          child.stdout.off("data", check);
+          child.off("close", ended);
+          if (error) reject(error);
+          else resolve();
+        };
+        const failure = (why: string): Error => new Error(`${why} before ${what}${output()}`);
+        const check = (): void => void (condition(stdout) && finish());
+        const ended = (): void => finish(condition(stdout) ? undefined : failure("the process ended"));
+        const timer = setTimeout(() => finish(failure(`no output for ${OUTPUT_WAIT_MS} ms`)), OUTPUT_WAIT_MS);
+        child.stdout.on("data", check);
+        child.on("close", ended);
+        check();
+      });
+    },
+    kill(): void {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+/** Whether an HTTP server answers at `url` (any answer will do). */
+function answers(url: string): Promise<boolean> {
+  return fetch(url, { method: "POST", body: "{}", signal: AbortSignal.timeout(2_000) }).then(
+    async (response) => (await response.arrayBuffer(), true),
+    () => false,
+  );
+}
+
+/** How many lines of `stdout` match `pattern`. */
+function countLines(stdout: string, pattern: RegExp): number {
+  return stdout.split("\n").filter((line) => pattern.test(line)).length;
+}
+
+/**
+ * A webhook listener on 127.0.0.1 that leaves each request unanswered until `answer()`: a run delivering
+ * to it stays in progress for as long as the test needs. Later requests are answered at once.
+ */
+async function startHeldListener() {
+  const held: ServerResponse[] = [];
+  let answering = false;
+  let received = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      received++;
+      if (answering) res.end("{}");
+      else held.push(res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received: () => received,
+    answer(): void {
+      answering = true;
+      for (const res of held.splice(0)) res.end("{}");
+    },
+    close(): Promise<void> {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe("csip-scan CLI", () => {
   it("validate exits 0 on the shipped config", () => {
     const { status, stdout } = cli("validate");
@@ -34,7 +140,7 @@ describe("csip-scan CLI", () => {
 timezone: Asia/Nowhere
 policies:
   - name: nightly
-    schedule: "0 0 3 * *"
+    schedule: "0 0 3 * * *"
     targets: [web]
     scanItems: [port]
 `);
@@ -43,7 +149,7 @@ policies:
     expect(stdout).toBe("");
     expect(stderr.trim().split("\n")).toEqual([
       `${file}:2:11 timezone: "Asia/Nowhere" is not an IANA time zone such as Asia/Shanghai`,
-      `${file}:5:15 policies[0].schedule: SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), got 5 in "0 0 3 * *"`,
+      `${file}:5:15 policies[0].schedule: SCF cron needs 7 fields (second minute hour day-of-month month day-of-week year), or the legacy 5 (minute hour day-of-month month day-of-week), got 6 in "0 0 3 * * *"`,
       `${file}:6:15 policies[0].targets[0]: unknown asset group "web" (none are defined)`,
     ]);
   });
@@ -107,7 +213,11 @@ policies:
   it("invoke scheduled-scan runs the SCF handler on an event file", () => {
     const { status, stdout } = cli("invoke", "scheduled-scan", "--event", "test/fixtures/events/timer.json");
     expect(status).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ policy: "nightly-prod", trigger: "timer", scheduledTime: "2026-11-29T03:00:00.000Z", ok: true });
+    // The event's Time is not a fire time of nightly-prod (03:00 in Asia/Shanghai): the slot is the latest one.
+    const summary = JSON.parse(stdout) as { policies: string[]; scheduledTime: string; slot: { source: string }; runs: { policy: string; ok: boolean }[]; ok: boolean };
+    expect([summary.policies, summary.slot.source, summary.ok]).toEqual([["nightly-prod"], "latest fire time", true]);
+    expect(summary.scheduledTime).toMatch(/T19:00:00\.000Z$/);
+    expect(summary.runs.map((r) => [r.policy, r.ok])).toEqual([["nightly-prod", true]]);
   });
 
   it("invoke asset-change runs the SCF handler on an event file", () => {
@@ -124,52 +234,94 @@ policies:
     [["run", "--policy", "nope"], 'csip-scan: unknown policy "nope" (known: nightly-prod, weekly-data, public-exposure, monthly-full)'],
     [["run", "--all", "--tiem", "x"], "csip-scan: Unknown option '--tiem'"],
     [["frobnicate"], 'csip-scan: unknown command "frobnicate"'],
-    [["invoke", "scheduled-scan", "--event", "package.json"], "csip-scan: invalid event at Type: Invalid input: expected \"Timer\""],
+    [["invoke", "scheduled-scan", "--event", "package.json"], "csip-scan: invalid event at Type: is required"],
   ])("%j is invalid input: exit 2", (args, message) => {
     const { status, stderr } = cli(...args);
     expect(status).toBe(2);
     expect(stderr).toContain(message);
   });
 
-  it("start fires a policy on its schedule through node-cron, one run at a time", async () => {
+  it("start fires a policy on its schedule through node-cron, one run at a time, and finishes every run it started", async () => {
     const file = tempConfig(`version: 1
 timezone: UTC
 policies:
   - { name: every-second, schedule: "* * * * * ? 2020-2099", urls: [a.example.com], scanItems: [port] }
   - { name: never-this-year, schedule: "* * * * * ? 2098", urls: [b.example.com], scanItems: [port] }
 `);
-    const child = spawn(process.execPath, [CLI, "start", "--no-run-now", "--config", file], { env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" } });
-    let stdout = "";
-    let interrupted = false;
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (!interrupted && (stdout.match(/running every-second/g) ?? []).length >= 2) interrupted = child.kill("SIGINT");
-    });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    expect(code, `${stdout}\n${stderr}`).toBe(0);
-    expect(stdout).not.toContain("Running every policy once now");
-    expect(stdout).toContain("OK  policy every-second");
-    // The year field is checked when node-cron fires: 2098 is not now.
-    expect(stdout).not.toContain("running never-this-year");
+    const start = spawnCli(["start", "--no-run-now", "--config", file]);
+    try {
+      await start.until("every-second has run twice", (stdout) => countLines(stdout, /^OK {2}policy every-second /) >= 2);
+      start.interrupt();
+      const code = await start.ended();
+      expect(code, `${start.stdout}\n${start.stderr}`).toBe(0);
+      expect(start.stdout).not.toContain("Running every policy once now");
+      // Each run started is a ">>> ... running" line and ends in its summary before the next one starts,
+      // and the run in progress at Ctrl-C, if any, still ends in its summary.
+      const lines = start.stdout.split("\n").filter((line) => /running every-second$|policy every-second /.test(line));
+      const started = lines.filter((line) => line.startsWith(">>> ")).length;
+      expect(started).toBeGreaterThanOrEqual(2);
+      expect(lines.map((line) => (line.startsWith(">>> ") ? "started" : line.slice(0, line.indexOf(" "))))).toEqual(
+        Array.from({ length: started }, () => ["started", "OK"]).flat(),
+      );
+      // The year field is checked when node-cron fires: 2098 is not now.
+      expect(start.stdout).not.toContain("running never-this-year");
+    } finally {
+      start.kill();
+    }
+  });
+
+  it("start on Ctrl-C fires no new run, lets the run in progress finish and print its summary, then exits 0", async () => {
+    const hook = await startHeldListener();
+    const file = tempConfig(`version: 1
+timezone: UTC
+notifiers:
+  hook: { type: webhook, url: "${hook.url}" }
+policies:
+  - { name: held, schedule: "* * * * * * *", urls: [a.example.com], scanItems: [port], notify: [hook], notifyOn: [summary] }
+`);
+    const start = spawnCli(["start", "--no-run-now", "--config", file], { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" });
+    try {
+      await start.until("a run of held starts", (stdout) => stdout.includes("running held"));
+      const emulator = /LOCAL CSIP EMULATOR at (\S+)/.exec(start.stdout)![1]!;
+      // The run is through with CSIP and waits for the listener to answer its summary message.
+      await expect.poll(hook.received, { timeout: OUTPUT_WAIT_MS }).toBe(1);
+      start.interrupt();
+      await start.until("it says it is stopping", (stdout) => stdout.includes("Stopping."));
+      // Time enough to close the emulator, were `start` not waiting for the run: the run in progress
+      // keeps the emulator it talks to, and the process, until it has finished.
+      await sleep(300);
+      expect(start.running(), "the process is still running").toBe(true);
+      expect(await answers(emulator), "the emulator still answers").toBe(true);
+      expect(start.stdout).not.toMatch(/policy held /);
+
+      hook.answer();
+      const code = await start.ended();
+      expect(code, `${start.stdout}\n${start.stderr}`).toBe(0);
+      expect(await answers(emulator), "the emulator is closed at exit").toBe(false);
+      const afterStop = start.stdout.slice(start.stdout.indexOf("Stopping."));
+      expect(afterStop).toMatch(/^OK {2}policy held .*\n(.*\n)*? {2}notify hook: delivered/m);
+      expect(countLines(start.stdout, /^>>> .* running held$/)).toBe(1);
+      expect(countLines(start.stdout, /^(OK|FAILED) {2}policy held /)).toBe(1);
+      expect(hook.received()).toBe(1);
+    } finally {
+      start.kill();
+      await hook.close();
+    }
   });
 
   it("emulator serves the demo estate to the official SDK until Ctrl-C", async () => {
-    const child = spawn(process.execPath, [CLI, "emulator", "--port", "0"]);
-    let stdout = "";
-    const url = await new Promise<string>((resolve) => {
-      child.stdout.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString();
-        const found = /CSIP_ENDPOINT=(\S+)/.exec(stdout);
-        if (found) resolve(found[1]!);
-      });
-    });
-    const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: url });
-    const answer = await csip.call("DescribeDomainAssets", { Filter: { Limit: 100 } });
-    expect(answer.Total).toBe(5);
-    child.kill("SIGINT");
-    expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(0);
+    const emulator = spawnCli(["emulator", "--port", "0"]);
+    try {
+      await emulator.until("it prints its address", (stdout) => /CSIP_ENDPOINT=\S+\n/.test(stdout));
+      const url = /CSIP_ENDPOINT=(\S+)/.exec(emulator.stdout)![1]!;
+      const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: url });
+      const answer = await csip.call("DescribeDomainAssets", { Filter: { Limit: 100 } });
+      expect(answer.Total).toBe(5);
+      emulator.interrupt();
+      expect(await emulator.ended()).toBe(0);
+    } finally {
+      emulator.kill();
+    }
   });
 
   it("notify-test sends one test message and prints the answer", async () => {
@@ -181,12 +333,13 @@ notifiers:
 policies:
   - { name: p, schedule: "0 0 3 * * * *", urls: [a.example.com], scanItems: [port] }
 `);
-      const child = spawn(process.execPath, [CLI, "notify-test", "--notifier", "ops", "--config", file], { env: { ...process.env, CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" } });
-      let stdout = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-      expect(code).toBe(0);
-      expect(stdout.trim()).toBe("notifier ops (wecom): delivered");
+      const notifyTest = spawnCli(["notify-test", "--notifier", "ops", "--config", file], { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" });
+      try {
+        expect(await notifyTest.ended()).toBe(0);
+      } finally {
+        notifyTest.kill();
+      }
+      expect(notifyTest.stdout.trim()).toBe("notifier ops (wecom): delivered");
       expect(JSON.parse(listener.received[0]!.body)).toMatchObject({ msgtype: "markdown", markdown: { content: expect.stringContaining("Test message from csip-scan") } });
     } finally {
       await listener.close();
@@ -200,18 +353,19 @@ policies:
   });
 
   it("start runs local mode on the emulator and stops cleanly on Ctrl-C", async () => {
-    const child = spawn(process.execPath, [CLI, "start"], { env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" } });
-    let stdout = "";
-    let interrupted = false;
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (!interrupted && stdout.includes("Waiting for the schedules")) interrupted = child.kill("SIGINT");
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    expect(code).toBe(0);
-    expect(stdout).toContain("LOCAL CSIP EMULATOR");
-    expect(stdout).toMatch(/nightly-prod\s+"0 0 3 \* \* \* \*"\s+next \d{4}-\d\d-\d\d 03:00:00 Asia\/Shanghai/);
-    expect(stdout).toContain("running nightly-prod");
-    expect(stdout).toContain("Stopping.");
+    const start = spawnCli(["start"]);
+    try {
+      await start.until("it waits for the schedules", (stdout) => stdout.includes("Waiting for the schedules"));
+      start.interrupt();
+      expect(await start.ended(), `${start.stdout}\n${start.stderr}`).toBe(0);
+      expect(start.stdout).toContain("LOCAL CSIP EMULATOR");
+      expect(start.stdout).toMatch(/nightly-prod\s+"0 0 3 \* \* \* \*"\s+next \d{4}-\d\d-\d\d 03:00:00 Asia\/Shanghai/);
+      // With the emulator every policy runs once at start, each to its summary.
+      expect(countLines(start.stdout, /^>>> .* running nightly-prod$/)).toBe(1);
+      expect(countLines(start.stdout, /^(OK|FAILED) {2}policy nightly-prod /)).toBe(1);
+      expect(start.stdout).toContain("Stopping.");
+    } finally {
+      start.kill();
+    }
   });
 });
