@@ -346,6 +346,30 @@ policies:
     }
   });
 
+  it("notify-test prints no robot key when the robot echoes its own URL in its refusal", async () => {
+    const key = "cli-echoed-robot-key-5f1c";
+    const listener = await startListener((req) => ({ status: 200, body: JSON.stringify({ errcode: 93000, errmsg: `invalid webhook url http://127.0.0.1${req.url}` }) }));
+    try {
+      const file = tempConfig(`version: 1
+notifiers:
+  ops: { type: wecom, url: "${listener.url}?key=${key}" }
+policies:
+  - { name: p, schedule: "0 0 3 * * * *", urls: [a.example.com], scanItems: [port] }
+`);
+      const notifyTest = spawnCli(["notify-test", "--notifier", "ops", "--config", file], { CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" });
+      try {
+        expect(await notifyTest.ended()).toBe(1);
+      } finally {
+        notifyTest.kill();
+      }
+      expect(notifyTest.stdout).toContain("notifier ops (wecom): NOT delivered");
+      expect(notifyTest.stdout).toContain("errcode 93000");
+      expect(`${notifyTest.stdout}${notifyTest.stderr}`).not.toContain(key);
+    } finally {
+      await listener.close();
+    }
+  });
+
   it.each(["validate", "plan", "run", "invoke", "emulator", "start", "notify-test"])("%s --help", (command) => {
     const { status, stdout } = cli(command, "--help");
     expect(status).toBe(0);
