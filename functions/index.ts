@@ -1,4 +1,4 @@
-import type { Config } from "../shared/config/schema.ts";
+import { OWN_TRIGGER_PREFIX, type Config } from "../shared/config/schema.ts";
 import { timersOf } from "../shared/run/timer-run.ts";
 import { TRANSPORTS } from "../shared/events/transports/index.ts";
 import { assetChangeHandler } from "./asset-change/index.ts";
@@ -19,6 +19,8 @@ export interface FunctionRow {
   handler(options?: HandlerOptions): Handler;
   /** The function's serverless.yml triggers for a policy file. */
   triggers(config: Config): Record<string, unknown>[];
+  /** The triggers csip-scan owns on this function: the deploy deletes those the policy file no longer asks for. */
+  owns: readonly { type: string; prefix?: string }[];
 }
 
 export const FUNCTIONS = {
@@ -31,6 +33,7 @@ export const FUNCTIONS = {
     // runs every policy on that schedule (shared/run/timer-run.ts).
     triggers: (config) =>
       timersOf(config).map((timer) => ({ timer: { name: timer.name, parameters: { cronExpression: timer.cron.normalized, enable: true } } })),
+    owns: [{ type: "timer", prefix: OWN_TRIGGER_PREFIX }],
   },
   "asset-change": {
     description: "csip-scan targeted scans when assets change (EventBridge, CMQ, CKafka)",
@@ -39,10 +42,12 @@ export const FUNCTIONS = {
     handler: assetChangeHandler,
     triggers: (config) =>
       Object.values(TRANSPORTS).flatMap((transport) => {
-        if (!("config" in transport)) return [];
+        if (!("config" in transport) || !("trigger" in transport.config)) return [];
         const settings = (config.assetChange as Record<string, unknown>)[transport.config.key];
         return settings === undefined ? [] : [(transport.config.trigger as (s: unknown) => Record<string, unknown>)(settings)];
       }),
+    // The function exists for change events: every trigger of a transport serverless.yml makes is its own.
+    owns: Object.values(TRANSPORTS).flatMap((t) => ("config" in t && "trigger" in t.config ? [{ type: t.name }] : [])),
   },
 } satisfies Record<string, FunctionRow>;
 

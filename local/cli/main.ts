@@ -17,6 +17,8 @@ import { scrub } from "../../shared/secrets.ts";
 import { LOCAL_ACCOUNT } from "../emulator/accounts.ts";
 import { readEstate } from "../emulator/estate.ts";
 import { startEmulator } from "../emulator/server.ts";
+import { AccountFileError } from "../cloud/account.ts";
+import { formatAccount, rehearseDeploy } from "../deploy/rehearse.ts";
 import { connectLocal, DEMO_INVENTORY, localOverrides } from "../environment.ts";
 import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
 
@@ -189,6 +191,26 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
+  "rehearse-deploy": {
+    summary: "run the real serverless deploy fully offline, against local stand-ins of SCF, COS, CAM, Tag and EventBridge",
+    usage: "csip-scan rehearse-deploy [--config FILE] [--account DIR] [--record FILE]",
+    options: { ...CONFIG_OPTION, account: { type: "string" }, record: { type: "string" } },
+    async run(values, _, env) {
+      const file = configPath(values.config as string | undefined, env);
+      // Validated first, as `npm run deploy` does: a broken policy file is exit 2, not a failed deploy.
+      await loadConfig(file, env);
+      const result = await rehearseDeploy({
+        configPath: file,
+        ...(typeof values.account === "string" ? { accountDir: values.account } : {}),
+        ...(typeof values.record === "string" ? { recordFile: values.record } : {}),
+      });
+      out(result.output.trimEnd());
+      out(`\nThe emulated account${typeof values.account === "string" ? ` (${values.account})` : ""} now holds:`);
+      out(formatAccount(result.account).trimEnd());
+      return result.exitCode === 0 ? 0 : 1;
+    },
+  },
+
   emulator: {
     summary: "serve the local CSIP emulator until Ctrl-C",
     usage: "csip-scan emulator [--port N] [--inventory FILE]",
@@ -298,6 +320,7 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof EventError ||
       error instanceof NotFoundError ||
       error instanceof UsageError ||
+      error instanceof AccountFileError ||
       (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
     const message = error instanceof Error ? error.message : String(error);
     err(error instanceof ConfigError ? message : `csip-scan: ${message}`);

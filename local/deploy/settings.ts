@@ -13,6 +13,8 @@ export interface DeploySettings {
   environment: Record<string, string>;
   /** serverless.yml's `functions` section. */
   functions: Record<string, { handler: string; description: string; timeout: number; memorySize: number; events: Record<string, unknown>[] }>;
+  /** The EventBridge bus the deploy plugin puts the asset-change rule on, when the policy file asks for one. */
+  eventBridge?: { bus: string };
 }
 
 /**
@@ -38,5 +40,6 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
       events: row.triggers(config),
     };
   }
-  return { region: regionOf(config, env), environment, functions };
+  const eventBridge = config.assetChange.eventBridge;
+  return { region: regionOf(config, env), environment, functions, ...(eventBridge ? { eventBridge } : {}) };
 }

@@ -43,6 +43,19 @@ export const EXTRACTORS: Record<string, Extractor> = {
   "tag:AttachResourcesTag": (req) => [...fromResourceNames(req.ResourceIds), ...strings(req.ResourceIds).filter((id) => !id.startsWith("qcs"))],
 };
 
+/**
+ * The EventBridge event pattern that lets through the events the table handles: CloudAudit events of
+ * each product the table names (`cvm.cloud.tencent`, `cvm:CloudEvent:ApiCall` and `...:ConsoleCall`).
+ * The table decides the rest by `eventName`.
+ */
+export function eventPattern(): { source: string[]; type: string[] } {
+  const products = [...new Set(Object.keys(EXTRACTORS).map((key) => key.split(":")[0]!))];
+  return {
+    source: products.map((p) => `${p}.cloud.tencent`),
+    type: products.flatMap((p) => [`${p}:CloudEvent:ApiCall`, `${p}:CloudEvent:ConsoleCall`]),
+  };
+}
+
 function objectOf(value: unknown): Record<string, unknown> {
   if (typeof value === "string") {
     try {

@@ -370,7 +370,14 @@ policies:
     }
   });
 
-  it.each(["validate", "plan", "run", "invoke", "emulator", "start", "notify-test"])("%s --help", (command) => {
+  it("rehearse-deploy refuses a broken policy file before building or deploying: exit 2", () => {
+    const file = tempConfig("version: 1\npolicies: []\n");
+    const { status, stderr } = cli("rehearse-deploy", "--config", file);
+    expect(status).toBe(2);
+    expect(stderr).toContain(`${file}:2:11 policies: must list at least 1 item`);
+  });
+
+  it.each(["validate", "plan", "run", "invoke", "emulator", "start", "notify-test", "rehearse-deploy"])("%s --help", (command) => {
     const { status, stdout } = cli(command, "--help");
     expect(status).toBe(0);
     expect(stdout).toContain(`csip-scan ${command}`);

@@ -29,7 +29,7 @@ export const ckafka = {
   schema: CkafkaSchema,
   unwrap: (record) => ({ event: record.msgBody, via: "ckafka", tags: [] }),
   config: {
-    key: "ckafka",
+    key: "ckafka" as const,
     schema: CkafkaSettingsSchema,
     // serverless-tencent-scf creates a CKafka trigger only when its name is the instance ID, and names
     // it INSTANCE-TOPIC (deploy/lib/deployTrigger.js).

@@ -29,7 +29,7 @@ export const cmq = {
   schema: CmqSchema,
   unwrap: (record) => ({ event: record.msgBody, via: "cmq", tags: tagList(record.msgTag) }),
   config: {
-    key: "cmq",
+    key: "cmq" as const,
     schema: CmqSettingsSchema,
     // serverless-tencent-scf creates a CMQ trigger only when its name is the topic's (deploy/lib/deployTrigger.js).
     trigger: (settings) => ({ cmq: { name: settings.topic, parameters: { name: settings.topic, enable: true } } }),

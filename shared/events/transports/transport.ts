@@ -14,6 +14,9 @@ export interface Transport<S extends z.ZodType = z.ZodType, C extends z.ZodType 
   /** The schema of the delivery (or of the value under `recordKey`). */
   schema: S;
   unwrap(value: z.output<S>): ChangeEvent;
-  /** The trigger's settings in the policy file, under `assetChange.<configKey>`. */
-  config?: { key: string; schema: C; trigger(settings: z.output<C>): Record<string, unknown> };
+  /**
+   * The trigger's settings in the policy file, under `assetChange.<key>`, and the serverless.yml trigger
+   * they make (none when the deploy plugin makes it instead: EventBridge rules).
+   */
+  config?: { key: string; schema: C; trigger?(settings: z.output<C>): Record<string, unknown> };
 }

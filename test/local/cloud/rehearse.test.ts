@@ -1,23 +1,46 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FUNCTIONS } from "../../../functions/index.ts";
-import { loadConfig } from "../../../shared/config/load.ts";
+import { eventPattern } from "../../../shared/events/extractors.ts";
+import { timerName } from "../../../shared/state/keys.ts";
 import { ACCOUNT_FILE } from "../../../local/cloud/account.ts";
 import { REHEARSAL_ACCOUNT } from "../../../local/cloud/credentials.ts";
 import type { RecordedCall } from "../../../local/cloud/record.ts";
 import { formatAccount, rehearseDeploy, type RehearsalResult } from "../../../local/deploy/rehearse.ts";
-import { envOf } from "../../helpers.ts";
 
-// The rehearsal end to end: the real `serverless deploy` on the shipped policy file, twice against one account
-// folder, in a copy of the project (the build writes dist/, the deploy .serverless/).
+// The deploy rehearsed end to end: the real `serverless deploy` (the pinned plugin and the project's own),
+// in a copy of the project, twice against one account folder: 13 policies on 3 schedules with CMQ, CKafka
+// and EventBridge, then the same file with one schedule removed.
 
 const ROOT = resolve(".");
-const SHIPPED = join(ROOT, "config", "scan-policies.yaml");
 const SECRET_URL = "https://hooks.example.com/robot/rehearsal-secret-path-5d8e";
 const work = mkdtempSync(join(tmpdir(), "csip-scan-rehearsal-"));
 const accountDir = join(work, "account");
+
+const SCHEDULES = ["0 0 3 * * * *", "0 30 4 ? * SAT *", "0 15 */6 * * * *"];
+/** A policy file of 13 policies spread over `schedules`. */
+function policyFile(name: string, schedules: readonly string[]): string {
+  const policies = Array.from({ length: 13 }, (_, i) => `  - { name: team-${i}, schedule: "${schedules[i % schedules.length]}", targets: [web], scanItems: [port], notify: [secops] }`);
+  const file = join(work, name);
+  writeFileSync(
+    file,
+    `version: 1
+region: ap-guangzhou
+notifiers:
+  secops: { type: webhook, url: "\${SECOPS_WEBHOOK_URL}" }
+assetGroups:
+  web: { include: [{ tags: { tier: web } }] }
+assetChange:
+  cmq: { topic: csip-asset-change }
+  ckafka: { instance: ckafka-0a1b2c3d, topic: asset-events, maxMsgNum: 50 }
+  eventBridge: { bus: default }
+policies:
+${policies.join("\n")}
+`,
+  );
+  return file;
+}
 
 function copyProject(): void {
   for (const item of ["serverless.yml", "package.json", "tsconfig.json", "scripts", "config", "functions", "shared", "local"]) cpSync(join(ROOT, item), join(work, item), { recursive: true });
@@ -29,37 +52,28 @@ const readRecord = (file: string): RecordedCall[] =>
     .trim()
     .split("\n")
     .map((line) => JSON.parse(line) as RecordedCall);
-
 const calls = (record: RecordedCall[], action: string): RecordedCall[] => record.filter((c) => c.action === action);
+const env = { ...process.env, SECOPS_WEBHOOK_URL: SECRET_URL, CSIP_SCAN_SCF_ROLE: undefined };
 
 let first: RehearsalResult;
 let second: RehearsalResult;
 let firstRecord: RecordedCall[];
 let secondRecord: RecordedCall[];
-/** The timers the function table says the shipped policy file deploys (one per policy, or per schedule). */
-let timers: { type: string; name: string; cron: string }[];
 
 beforeAll(async () => {
   copyProject();
-  const { config } = await loadConfig(SHIPPED, envOf());
-  timers = FUNCTIONS["scheduled-scan"].triggers(config).map((event) => {
-    const { name, parameters } = event.timer as { name: string; parameters: { cronExpression: string } };
-    return { type: "timer", name, cron: parameters.cronExpression };
-  });
-  const env = { ...process.env, SECOPS_WEBHOOK_URL: SECRET_URL, CSIP_SCAN_SCF_ROLE: undefined };
-  const rehearse = (record: string) => rehearseDeploy({ configPath: SHIPPED, projectRoot: work, accountDir, recordFile: join(work, record), env });
-  first = await rehearse("first.jsonl");
-  second = await rehearse("second.jsonl");
+  const rehearse = (config: string, record: string) => rehearseDeploy({ configPath: config, projectRoot: work, accountDir, recordFile: join(work, record), env });
+  first = await rehearse(policyFile("first.yaml", SCHEDULES), "first.jsonl");
+  second = await rehearse(policyFile("second.yaml", SCHEDULES.slice(0, 2)), "second.jsonl");
   firstRecord = readRecord(join(work, "first.jsonl"));
   secondRecord = readRecord(join(work, "second.jsonl"));
-}, 170_000);
+}, 200_000);
 // The copy links node_modules; removing the link leaves the checkout's alone.
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const timersOf = (result: RehearsalResult) =>
-  result.account.functions
-    .find((f) => f.FunctionName === "csip-scan-dev-scheduled-scan")
-    ?.Triggers.map((t) => ({ type: t.Type, name: t.TriggerName, cron: (JSON.parse(t.TriggerDesc) as { cron: string }).cron }));
+const triggersOf = (result: RehearsalResult, fn: string) =>
+  result.account.functions.find((f) => f.FunctionName === `csip-scan-dev-${fn}`)?.Triggers.map((t) => `${t.Type} ${t.TriggerName}`).sort();
+const timers = (schedules: readonly string[]) => schedules.map((s) => `timer ${timerName(s)}`).sort();
 
 describe("a first rehearsal, in a fresh account", () => {
   it("deploys: exit 0, and no request went anywhere but the stand-in", () => {
@@ -74,33 +88,45 @@ describe("a first rehearsal, in a fresh account", () => {
     ]);
   });
 
-  it("gives the scheduled scan the timers of the function table, with their names and crons", () => {
-    expect(timers.length).toBeGreaterThan(0);
-    expect(timersOf(first)).toEqual(timers);
+  it("13 policies on 3 schedules: 3 timers, named from their schedules", () => {
+    expect(triggersOf(first, "scheduled-scan")).toEqual(timers(SCHEDULES));
   });
 
-  it("records each call as sent: CreateFunction per function, CreateTrigger per timer", () => {
-    expect(calls(firstRecord, "CreateFunction").map((c) => [c.params.FunctionName, c.params.Runtime])).toEqual([
-      ["csip-scan-dev-scheduled-scan", "Nodejs18.15"],
-      ["csip-scan-dev-asset-change", "Nodejs18.15"],
-    ]);
-    expect(calls(firstRecord, "CreateTrigger").map((c) => ({ type: c.params.Type, name: c.params.TriggerName, cron: c.params.TriggerDesc }))).toEqual(timers);
-    expect(new Set(firstRecord.map((c) => c.service))).toEqual(new Set(["cam", "cos", "scf", "tag"]));
-    expect(calls(firstRecord, "PutObject")).not.toHaveLength(0);
+  it("the CMQ and CKafka triggers exist (named as the pinned plugin requires)", () => {
+    expect(triggersOf(first, "asset-change")).toEqual(["ckafka ckafka-0a1b2c3d-asset-events", "cmq csip-asset-change"]);
+  });
+
+  it("an EventBridge rule on the default bus, its pattern from the extractor table, targets asset-change", () => {
+    expect(first.account.rules.map((r) => [r.RuleName, JSON.parse(r.EventPattern)])).toEqual([["csip-scan-asset-change", eventPattern()]]);
+    const target = first.account.targets.map((t) => [t.Type, t.TargetDescription.ResourceDescription]);
+    expect(target).toEqual([["scf", expect.stringMatching(/^qcs::scf:ap-guangzhou:uin\/\d+:namespace\/default\/function\/csip-scan-dev-asset-change\/\$DEFAULT$/)]]);
+    expect(calls(firstRecord, "CreateRule").map((c) => c.service)).toEqual(["eb"]);
+  });
+
+  it("records each call as sent", () => {
+    expect(calls(firstRecord, "CreateFunction").map((c) => c.params.FunctionName)).toEqual(["csip-scan-dev-scheduled-scan", "csip-scan-dev-asset-change"]);
+    expect(new Set(firstRecord.map((c) => c.service))).toEqual(new Set(["cam", "cos", "scf", "tag", "eb"]));
   });
 });
 
-describe("a second rehearsal on the same account folder", () => {
-  it("finds the functions there and updates them instead", () => {
+describe("a second rehearsal with one schedule removed", () => {
+  it("deploys, and updates the functions in place", () => {
     expect(second.exitCode, second.output).toBe(0);
     expect(calls(secondRecord, "CreateFunction")).toEqual([]);
-    expect(calls(secondRecord, "UpdateFunctionCode").map((c) => c.params.FunctionName)).toEqual(["csip-scan-dev-scheduled-scan", "csip-scan-dev-asset-change"]);
     expect(second.account.functions.map((f) => f.FunctionId).sort()).toEqual(first.account.functions.map((f) => f.FunctionId).sort());
   });
 
-  it("still holds the same timers (the plugin deletes and recreates them)", () => {
-    expect(calls(secondRecord, "DeleteTrigger")).toHaveLength(timers.length);
-    expect(timersOf(second)).toEqual(timers);
+  it("2 timers: the removed schedule's is deleted, the unchanged ones are left in place", () => {
+    expect(triggersOf(second, "scheduled-scan")).toEqual(timers(SCHEDULES.slice(0, 2)));
+    expect(calls(secondRecord, "DeleteTrigger").map((c) => c.params.TriggerName)).toEqual([timerName(SCHEDULES[2]!)]);
+    expect(calls(secondRecord, "CreateTrigger")).toEqual([]);
+  });
+
+  it("keeps the CMQ and CKafka triggers and updates the rule", () => {
+    expect(triggersOf(second, "asset-change")).toEqual(["ckafka ckafka-0a1b2c3d-asset-events", "cmq csip-asset-change"]);
+    expect(second.account.rules.map((r) => r.RuleName)).toEqual(["csip-scan-asset-change"]);
+    expect(calls(secondRecord, "UpdateRule")).toHaveLength(1);
+    expect(second.account.targets).toHaveLength(1);
   });
 
   it("is shown by formatAccount with names of environment variables, never their values", () => {
@@ -108,7 +134,8 @@ describe("a second rehearsal on the same account folder", () => {
     expect(text).toContain("csip-scan-dev-scheduled-scan (ap-guangzhou, namespace default)");
     expect(text).toContain("runtime Nodejs18.15, handler dist/scheduled-scan/index.main_handler, timeout 900 s");
     expect(text).toContain("environment: CSIP_SCAN_CONFIG, SECOPS_WEBHOOK_URL");
-    for (const t of timers) expect(text).toContain(`timer ${t.name}: ${t.cron}`);
+    for (const s of SCHEDULES.slice(0, 2)) expect(text).toContain(`timer ${timerName(s)}: ${s}`);
+    expect(text).toContain("csip-scan-asset-change");
     expect(text).not.toContain("hooks.example.com");
   });
 });
@@ -121,4 +148,21 @@ describe("secrets", () => {
       expect(text).not.toContain(REHEARSAL_ACCOUNT.secretKey);
     }
   });
+});
+
+describe("a deploy that would break SCF's limits", () => {
+  it("is refused before any call that changes the account", async () => {
+    const record = join(work, "refused.jsonl");
+    const result = await rehearseDeploy({
+      configPath: policyFile("big.yaml", SCHEDULES),
+      projectRoot: work,
+      recordFile: record,
+      env: { ...env, SECOPS_WEBHOOK_URL: `https://hooks.example.com/${"x".repeat(5000)}` },
+    });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.output).toContain("would break SCF's limits, so nothing was deployed");
+    expect(result.output).toMatch(/csip-scan-dev-scheduled-scan: its environment is \d+ bytes, over SCF's 4096 \(the largest variable is SECOPS_WEBHOOK_URL\)/);
+    const made = readRecord(record).filter((c) => !c.action.startsWith("Get") && !c.action.startsWith("List") && !c.action.startsWith("Describe"));
+    expect(made.map((c) => c.action)).toEqual([]);
+  }, 60_000);
 });

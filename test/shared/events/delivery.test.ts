@@ -244,16 +244,22 @@ describe("TRANSPORTS", () => {
   ];
 
   it("has a trigger row below for every transport with settings, so a new one without a test fails", () => {
-    expect(rows.filter((t) => t.config).map((t) => t.name)).toEqual([...new Set(TRIGGERS.map(([name]) => name))]);
+    expect(rows.filter((t) => t.config?.trigger).map((t) => t.name)).toEqual([...new Set(TRIGGERS.map(([name]) => name))]);
   });
 
   it.each(TRIGGERS)("%s under assetChange.%s: %j makes its trigger", (name, key, settings, trigger) => {
     const row = rows.find((t) => t.name === name)!;
     expect(row.config!.key).toBe(key);
-    expect(row.config!.trigger(row.config!.schema.parse(settings))).toEqual(trigger);
+    expect(row.config!.trigger!(row.config!.schema.parse(settings))).toEqual(trigger);
+  });
+
+  it("EventBridge takes a bus (default: default) and makes no serverless.yml trigger: the deploy plugin makes its rule", () => {
+    const row = rows.find((t) => t.name === "eventbridge")!;
+    expect([row.config!.key, row.config!.schema.parse({}), row.config!.trigger]).toEqual(["eventBridge", { bus: "default" }, undefined]);
   });
 
   it.each([
+    ["eventbridge", { bus: "" }],
     ["cmq", { topic: "" }],
     ["cmq", { topic: "csip-asset-change", queue: "typo" }],
     ["ckafka", { instance: "ckafka-0a1b2c3d" }],

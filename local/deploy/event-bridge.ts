@@ -1,0 +1,61 @@
+import { eventPattern } from "../../shared/events/extractors.ts";
+import type { DeployClients } from "./cloud.ts";
+
+/** The rule csip-scan keeps on the bus: one, found again by this name. */
+export const RULE_NAME = "csip-scan-asset-change";
+
+/** What making the rule did, for the deploy's log. */
+export interface RuleOutcome {
+  ruleId: string;
+  created: boolean;
+  targetsAdded: number;
+  targetsRemoved: number;
+}
+
+/**
+ * Creates or updates the rule that sends the events the extractor table handles (its pattern) to the
+ * asset-change function, on the named bus. The target's resource is the function's QCS name
+ * (`qcs::scf:REGION:uin/UIN:namespace/NAMESPACE/function/NAME/$DEFAULT`, as the CreateTarget example
+ * writes it); targets of the rule that point elsewhere are removed, since the rule is csip-scan's own.
+ */
+export async function ensureRule(
+  clients: DeployClients,
+  target: { bus: string; region: string; uin: string; namespace: string; functionName: string },
+): Promise<RuleOutcome> {
+  const buses = await clients.eb.ListEventBuses({ Filters: [{ Name: "EventBusName", Values: [target.bus] }], Limit: 100 });
+  const bus = (buses.EventBuses ?? []).find((b) => b.EventBusName === target.bus);
+  if (!bus?.EventBusId) throw new Error(`EventBridge has no event bus named "${target.bus}" in ${target.region}`);
+  const EventBusId = bus.EventBusId;
+  const EventPattern = JSON.stringify(eventPattern());
+  const Description = "csip-scan: scan assets when they change (made by the deploy)";
+
+  let existing: string | undefined;
+  for (let Offset = 0; existing === undefined; Offset += 100) {
+    const page = await clients.eb.ListRules({ EventBusId, Limit: 100, Offset });
+    existing = (page.Rules ?? []).find((r) => r.RuleName === RULE_NAME)?.RuleId;
+    if ((page.Rules ?? []).length < 100) break;
+  }
+  let ruleId: string;
+  if (existing) {
+    await clients.eb.UpdateRule({ RuleId: existing, EventBusId, EventPattern, Enable: true, Description });
+    ruleId = existing;
+  } else {
+    const made = await clients.eb.CreateRule({ EventBusId, RuleName: RULE_NAME, EventPattern, Enable: true, Description });
+    if (!made.RuleId) throw new Error("EventBridge CreateRule answered no RuleId");
+    ruleId = made.RuleId;
+  }
+
+  const resource = `qcs::scf:${target.region}:uin/${target.uin}:namespace/${target.namespace}/function/${target.functionName}/$DEFAULT`;
+  const targets = (await clients.eb.ListTargets({ EventBusId, RuleId: ruleId, Limit: 100 })).Targets ?? [];
+  let removed = 0;
+  for (const t of targets) {
+    if (t.Type === "scf" && t.TargetDescription?.ResourceDescription === resource) continue;
+    if (t.TargetId) {
+      await clients.eb.DeleteTarget({ EventBusId, RuleId: ruleId, TargetId: t.TargetId });
+      removed++;
+    }
+  }
+  const present = targets.some((t) => t.Type === "scf" && t.TargetDescription?.ResourceDescription === resource);
+  if (!present) await clients.eb.CreateTarget({ EventBusId, RuleId: ruleId, Type: "scf", TargetDescription: { ResourceDescription: resource } });
+  return { ruleId, created: !existing, targetsAdded: present ? 0 : 1, targetsRemoved: removed };
+}

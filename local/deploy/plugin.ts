@@ -1,0 +1,143 @@
+import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from "../../functions/index.ts";
+import { readEnvironment } from "../../shared/env.ts";
+import { describeError } from "../../shared/errors.ts";
+import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts";
+import { ensureRule } from "./event-bridge.ts";
+import { limitProblems, type FunctionPlan } from "./limits.ts";
+import { deploySettings } from "./settings.ts";
+import { staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
+
+/** What the plugin reads of the serverless instance (Serverless Framework v3). */
+interface ServerlessLike {
+  service: {
+    service: string;
+    provider: { region?: string; stage?: string; credentials?: string; environment?: { variables?: Record<string, unknown> } };
+    functions: Record<string, { name?: string; events?: Record<string, unknown>[]; environment?: { variables?: Record<string, unknown> } }>;
+  };
+  classes: { Error: new (message: string) => Error };
+}
+
+interface Log {
+  notice(message: string): void;
+  warning(message: string): void;
+}
+
+/** Every function's namespace: serverless-tencent-scf always deploys to `default`. */
+const NAMESPACE = "default";
+
+/**
+ * The project's serverless plugin, run around serverless-tencent-scf's deploy:
+ * - before packaging: refuses a deploy that would break SCF's limits, before any call;
+ * - before the deploy: leaves out of the service the timers SCF already holds as they are, so the pinned
+ *   plugin (which compares crons as if they had five fields) does not delete and recreate them;
+ * - after the deploy: deletes the triggers csip-scan owns that the policy file no longer asks for, and
+ *   makes the EventBridge rule of `assetChange.eventBridge`.
+ */
+export class CsipScanDeployPlugin {
+  readonly hooks: Record<string, () => Promise<void>>;
+  /** The triggers serverless.yml asks for, by function, taken before any is left out. */
+  private wanted: Map<FunctionName, WantedTrigger[]> | undefined;
+  private clients: DeployClients | undefined;
+
+  constructor(
+    private readonly serverless: ServerlessLike,
+    private readonly options: { stage?: string; region?: string } = {},
+    io: { log?: Partial<Log> } = {},
+  ) {
+    const log = io.log;
+    this.log = { notice: (m) => (log?.notice ?? console.error)(`csip-scan: ${m}`), warning: (m) => (log?.warning ?? console.error)(`csip-scan: ${m}`) };
+    this.hooks = {
+      "before:package:initialize": async () => this.refuseBrokenLimits(),
+      "before:deploy:deploy": async () => {
+        this.refuseBrokenLimits();
+        await this.keepUnchangedTimers();
+      },
+      "after:deploy:deploy": async () => this.completeDeploy(),
+    };
+  }
+
+  private readonly log: Log;
+
+  private get region(): string {
+    return this.options.region ?? this.serverless.service.provider.region ?? "ap-guangzhou";
+  }
+
+  /** The deployed name of a function of the table. */
+  private functionName(key: FunctionName): string {
+    const stage = this.options.stage ?? this.serverless.service.provider.stage ?? "dev";
+    return this.serverless.service.functions[key]?.name ?? `${this.serverless.service.service}-${stage}-${key}`;
+  }
+
+  private plan(): FunctionPlan[] {
+    const providerEnv = this.serverless.service.provider.environment?.variables ?? {};
+    return FUNCTION_NAMES.filter((key) => this.serverless.service.functions[key]).map((key) => {
+      const f = this.serverless.service.functions[key]!;
+      const environment = Object.fromEntries(Object.entries({ ...providerEnv, ...f.environment?.variables }).map(([k, v]) => [k, String(v)]));
+      return { name: this.functionName(key), environment, triggers: this.wanted?.get(key) ?? wantedTriggers(f.events ?? []) };
+    });
+  }
+
+  private refuseBrokenLimits(): void {
+    const problems = limitProblems(this.plan());
+    if (problems.length > 0) {
+      throw new this.serverless.classes.Error(`csip-scan: this deploy would break SCF's limits, so nothing was deployed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
+  }
+
+  private async cloud(): Promise<DeployClients> {
+    this.clients ??= deployClients(await deployCredentials(this.serverless.service.provider.credentials), this.region);
+    return this.clients;
+  }
+
+  /** The triggers SCF holds on a function; none when the function does not exist yet. */
+  private async existingTriggers(functionName: string): Promise<ExistingTrigger[]> {
+    const { scf } = await this.cloud();
+    const found: ExistingTrigger[] = [];
+    for (let Offset = 0; ; Offset += 100) {
+      let page;
+      try {
+        page = await scf.ListTriggers({ FunctionName: functionName, Namespace: NAMESPACE, Offset, Limit: 100 });
+      } catch (error) {
+        if (/^ResourceNotFound/.test((error as { code?: string }).code ?? "")) return [];
+        throw error;
+      }
+      found.push(...(page.Triggers ?? []));
+      if ((page.Triggers ?? []).length < 100) return found;
+    }
+  }
+
+  private async keepUnchangedTimers(): Promise<void> {
+    this.wanted = new Map(FUNCTION_NAMES.filter((key) => this.serverless.service.functions[key]).map((key) => [key, wantedTriggers(this.serverless.service.functions[key]!.events ?? [])]));
+    for (const [key, wanted] of this.wanted) {
+      if (!wanted.some((w) => w.type === "timer")) continue;
+      const keep = new Set(unchangedTimers(wanted, await this.existingTriggers(this.functionName(key))));
+      if (keep.size === 0) continue;
+      const f = this.serverless.service.functions[key]!;
+      f.events = (f.events ?? []).filter((event) => !("timer" in event && keep.has(String((event.timer as { name?: unknown }).name))));
+      this.log.notice(`${this.functionName(key)}: ${keep.size} timer(s) unchanged, left in place: ${[...keep].join(", ")}`);
+    }
+  }
+
+  private async completeDeploy(): Promise<void> {
+    const { scf, cam } = await this.cloud();
+    for (const key of FUNCTION_NAMES) {
+      if (!this.serverless.service.functions[key]) continue;
+      const functionName = this.functionName(key);
+      const wanted = this.wanted?.get(key) ?? wantedTriggers(this.serverless.service.functions[key]!.events ?? []);
+      for (const stale of staleTriggers(wanted, await this.existingTriggers(functionName), FUNCTIONS[key].owns)) {
+        await scf.DeleteTrigger({ FunctionName: functionName, Namespace: NAMESPACE, Type: stale.Type!, TriggerName: stale.TriggerName!, ...(stale.TriggerDesc ? { TriggerDesc: stale.TriggerDesc } : {}) });
+        this.log.notice(`${functionName}: deleted the ${stale.Type} trigger ${stale.TriggerName}, which the policy file no longer asks for`);
+      }
+    }
+    const { eventBridge } = await deploySettings(readEnvironment());
+    if (!eventBridge) return;
+    try {
+      const { OwnerUin } = await cam.GetUserAppId();
+      if (!OwnerUin) throw new Error("CAM GetUserAppId answered no OwnerUin");
+      const outcome = await ensureRule(await this.cloud(), { bus: eventBridge.bus, region: this.region, uin: OwnerUin, namespace: NAMESPACE, functionName: this.functionName("asset-change") });
+      this.log.notice(`EventBridge rule ${outcome.ruleId} on bus ${eventBridge.bus} ${outcome.created ? "created" : "updated"}, targeting ${this.functionName("asset-change")}`);
+    } catch (error) {
+      throw new this.serverless.classes.Error(`csip-scan: the EventBridge rule could not be made: ${describeError(error)}`);
+    }
+  }
+}
