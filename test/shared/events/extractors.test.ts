@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CloudEventSchema, type CloudEvent } from "../../../shared/events/change-event.ts";
-import { assetIdsOf, eventKey, EXTRACTORS } from "../../../shared/events/extractors.ts";
+import { assetIdsOf, eventKey, EXTRACTORS, eventPattern } from "../../../shared/events/extractors.ts";
 import tagAttach from "../../fixtures/events/eventbridge-tag-attach.json" with { type: "json" };
 import unknownType from "../../fixtures/events/eventbridge-unknown-type.json" with { type: "json" };
 
@@ -162,5 +162,16 @@ describe("eventKey", () => {
     [":CloudEvent:ApiCall", { eventName: "RunInstances" }, undefined],
   ])("type %s with data %j is %s", (type, data, key) => {
     expect(eventKey(CloudEventSchema.parse({ ...base, type, data }))).toBe(key);
+  });
+});
+
+describe("eventPattern", () => {
+  it("lets through the CloudAudit events of every product the table names, by source and type", () => {
+    const products = [...new Set(Object.keys(EXTRACTORS).map((key) => key.split(":")[0]!))];
+    expect(eventPattern()).toEqual({
+      source: products.map((p) => `${p}.cloud.tencent`),
+      type: products.flatMap((p) => [`${p}:CloudEvent:ApiCall`, `${p}:CloudEvent:ConsoleCall`]),
+    });
+    expect(products).toEqual(["cvm", "vpc", "clb", "dnspod", "cdb", "postgres", "tag"]);
   });
 });
