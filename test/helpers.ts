@@ -141,6 +141,9 @@ const HANDLER_ENV = ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "CSIP_EN
  */
 export async function startHandlerWorld(estate: EstateAssetInput[], options: EmulatorOptions = {}) {
   const emulator = await startEmulator({ estate, ...options });
+  const initialTiming = { ...emulator.state.scanTiming };
+  const initialReportDelay = emulator.state.reportDelayMs;
+  const initialNow = emulator.state.now;
   const hook = await startListener();
   Object.assign(process.env, {
     TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
@@ -162,6 +165,9 @@ export async function startHandlerWorld(estate: EstateAssetInput[], options: Emu
       emulator.state.tasks = [];
       emulator.state.pendingSync = [];
       emulator.state.whenUnauthorized = "no-task";
+      emulator.state.scanTiming = { ...initialTiming };
+      emulator.state.reportDelayMs = initialReportDelay;
+      emulator.state.now = initialNow;
       emulator.clearFaults();
       hook.received.length = 0;
     },

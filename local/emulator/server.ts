@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LOCAL_ACCOUNT, type EmulatorAccount } from "./accounts.ts";
-import { actionHandlers, type EmulatorState, type UnauthorizedAnswer } from "./actions.ts";
+import { actionHandlers, runAction, type EmulatorState, type UnauthorizedAnswer } from "./actions.ts";
 import { toEstateAssets, type EstateAssetInput } from "./estate.ts";
 import { checkParams } from "./params.ts";
+import { REPORT_PATH, reportPdf } from "./reports.ts";
+import { DEFAULT_SCAN_TIMING, type ScanTiming } from "./state.ts";
 import { expectedSignature, parseAuthorization, sameSignature, signedHost } from "./signature.ts";
 
 /** What the emulator gives instead of an answer. */
@@ -43,6 +45,15 @@ export interface EmulatorOptions {
   /** Largest Filter.Limit the list actions accept. */
   maxPageSize?: number;
   regions?: readonly string[];
+  /**
+   * The emulated clock (milliseconds since the epoch; default Date.now): task progress, the times in
+   * answers and report readiness. Signatures and the rate limit keep real time. Also `state.now`.
+   */
+  now?: () => number;
+  /** How long a scan-now task stays initial (0), then scanning (1); default 2 s and 6 s. Also `state.scanTiming`. */
+  scanTiming?: ScanTiming;
+  /** How long after a task is done its report is listed and has a link; default 0. Also `state.reportDelayMs`. */
+  reportDelayMs?: number;
 }
 
 export interface Emulator {
@@ -81,13 +92,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const accounts = options.accounts ?? [LOCAL_ACCOUNT];
   const regions = new Set(options.regions ?? DEFAULT_REGIONS);
   let rateLimit = options.rateLimit ?? 20;
+  const clock = options.now ?? Date.now;
   const state: EmulatorState = {
     estate: toEstateAssets(options.estate ?? []),
     pendingSync: [],
     tasks: [],
     whenUnauthorized: options.whenUnauthorized ?? "no-task",
     maxPageSize: options.maxPageSize ?? 100,
+    now: clock,
+    scanTiming: { ...(options.scanTiming ?? DEFAULT_SCAN_TIMING) },
+    reportDelayMs: options.reportDelayMs ?? 0,
+    startedAt: clock(),
   };
+  let origin = "";
   const calls: RecordedCall[] = [];
   const faults = new Map<string, Fault[]>();
   const windows = new Map<string, number[]>();
@@ -122,6 +139,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       send({ Error: { Code: code, Message: message } });
     };
 
+    if (req.method === "GET" && REPORT_PATH.test(new URL(req.url ?? "/", "http://emulator").pathname)) return sendReport(req, res);
     if (req.method !== "POST") return fail("UnsupportedProtocol", "Only POST requests with a JSON body are emulated.");
     try {
       const parsed: unknown = JSON.parse(body.toString("utf8") || "{}");
@@ -204,7 +222,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const problem = checkParams(action, params);
     if (problem) return fail(problem.code, problem.message);
     const before = new Set(state.tasks);
-    const answer = handler(params, { state, account, now });
+    const answer = runAction(handler, params, { state, account, now: state.now(), origin });
     if (fault?.type === "late") {
       // The work is done, but what it made is listed only later, and the caller hears of a failure.
       const made = state.tasks.filter((t) => !before.has(t));
@@ -221,6 +239,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if ("error" in answer) return fail(answer.error.code, answer.error.message);
     if (res.destroyed) return;
     send(answer.response);
+  };
+
+  /** A report's PDF, like the presigned COS link of the real service: no signature. */
+  const sendReport = (req: IncomingMessage, res: ServerResponse): void => {
+    const id = REPORT_PATH.exec(new URL(req.url ?? "/", "http://emulator").pathname)?.[1] ?? "";
+    const pdf = reportPdf(state, id, state.now());
+    if (!pdf) {
+      res.writeHead(404, { "content-type": "application/xml" });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/reports/${id}.pdf</Resource></Error>`);
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/pdf", "content-length": pdf.length, "content-disposition": `inline; filename="${id}.pdf"` });
+    res.end(pdf);
   };
 
   /** Late work not yet landed, with a promise of its landing. */
@@ -245,9 +276,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: origin,
     port,
     state,
     calls,

@@ -8,8 +8,12 @@ import * as z from "zod";
  */
 const items = z.array(z.looseObject({})).optional();
 const AssetListAnswer = z.looseObject({ Total: z.number().optional(), Data: items });
+const RiskListAnswer = z.looseObject({ TotalCount: z.number().optional(), Data: items });
 const AnswerSchemas = {
   assets: AssetListAnswer,
+  risks: RiskListAnswer,
+  reports: z.looseObject({ TotalCount: z.number().optional(), Data: items }),
+  reportUrls: z.looseObject({ Data: z.array(z.looseObject({ URL: z.string().optional(), LogId: z.string().optional() })).optional() }),
   tasks: z.looseObject({ TotalCount: z.number().optional(), Data: items }),
   created: z.looseObject({ TaskId: z.string().optional(), Status: z.number().optional(), UnAuthAsset: z.array(z.string()).optional() }),
   any: z.looseObject({}),
@@ -36,11 +40,20 @@ export const CSIP_ACTIONS = {
   StopRiskCenterTask: { access: "write", answer: AnswerSchemas.any },
   DeleteRiskScanTask: { access: "write", answer: AnswerSchemas.any },
   CreateAssetSyncTask: { access: "write", answer: AnswerSchemas.any },
+  // What a scan found (shared/results): its reports, their PDF links, and the current risks of assets.
+  DescribeTaskLogList: { access: "read", answer: AnswerSchemas.reports },
+  DescribeTaskLogURL: { access: "read", answer: AnswerSchemas.reportUrls },
+  DescribeRiskCenterAssetViewVULRiskList: { access: "read", answer: AnswerSchemas.risks, risks: "vul" },
+  DescribeRiskCenterAssetViewPortRiskList: { access: "read", answer: AnswerSchemas.risks, risks: "port" },
+  DescribeRiskCenterAssetViewWeakPasswordRiskList: { access: "read", answer: AnswerSchemas.risks, risks: "weakPassword" },
+  DescribeRiskCenterAssetViewCFGRiskList: { access: "read", answer: AnswerSchemas.risks, risks: "config" },
 } as const satisfies Record<string, ActionRow>;
 
 interface ActionRow {
   access: "read" | "write";
   lists?: string;
+  /** The kind of risk a per-asset risk list holds. */
+  risks?: string;
   answer: z.ZodType;
 }
 
@@ -50,6 +63,20 @@ export type ResponseOf<A extends CsipAction> = Awaited<ReturnType<Client[A]>>;
 
 /** The asset kinds the inventory list actions page: `cvm`, `publicIp`, `domain`, `db`. */
 export type ListedKind = { [A in CsipAction]: (typeof CSIP_ACTIONS)[A] extends { lists: infer K } ? K : never }[CsipAction];
+
+/** The kinds of risk the per-asset risk lists hold: `vul`, `port`, `weakPassword`, `config`. */
+export type RiskKind = { [A in CsipAction]: (typeof CSIP_ACTIONS)[A] extends { risks: infer K } ? K : never }[CsipAction];
+
+/** The per-asset risk list actions. */
+export type RiskListAction = { [A in CsipAction]: (typeof CSIP_ACTIONS)[A] extends { risks: string } ? A : never }[CsipAction];
+
+/** The risk list action of a kind of risk. */
+export function riskListOf(kind: RiskKind): RiskListAction {
+  return ALL_ACTIONS.find((a) => (CSIP_ACTIONS[a] as ActionRow).risks === kind) as RiskListAction;
+}
+
+/** DescribeScanTaskList's ScanStatus: 0 initial, 1 scanning, 2 done, 3 error, 4 stopped. */
+export const SCAN_STATUS = { initial: 0, scanning: 1, done: 2, error: 3, stopped: 4 } as const;
 
 /** The inventory list actions. */
 export type ListAction = { [A in CsipAction]: (typeof CSIP_ACTIONS)[A] extends { lists: string } ? A : never }[CsipAction];

@@ -1,0 +1,86 @@
+import type { TaskAssetObject } from "tencentcloud-sdk-nodejs/tencentcloud/services/csip/v20221121/csip_models.js";
+import type { SCAN_STATUS } from "../../shared/csip/actions.ts";
+import type { EstateAsset } from "./estate.ts";
+
+/** What the emulator holds: the estate, the tasks and the settings tests may change between steps. */
+
+export type ScanStatus = (typeof SCAN_STATUS)[keyof typeof SCAN_STATUS];
+
+/** How long a scan-now task waits (ScanStatus 0), then scans (1), in emulated milliseconds. */
+export interface ScanTiming {
+  queuedMs: number;
+  scanningMs: number;
+}
+
+/** A few seconds each, so that `npm start` shows finished tasks well within a minute. */
+export const DEFAULT_SCAN_TIMING: ScanTiming = { queuedMs: 2_000, scanningMs: 6_000 };
+
+/** How a task ended, fixed when it ended: what DescribeScanTaskList shows from then on. */
+export interface TaskEnd {
+  /** 2 done, 3 error, 4 stopped. */
+  status: ScanStatus;
+  /** Emulated milliseconds since the epoch. */
+  at: number;
+  /** When the task began scanning; absent when it was stopped before. */
+  startedAt?: number;
+  percent: number;
+  completeAssetNumber: number;
+  /** Risk rows on the task's assets when it ended (0 unless done). */
+  riskCount: number;
+  errorCode: number;
+  errorInfo: string;
+  /** The report of a done task (`rpt-…`); it is listed once `reportDelayMs` has passed. */
+  reportId?: string;
+  /** Whether DescribeTaskLogURL handed out the report's link (DescribeTaskLogList's NotViewNumber). */
+  reportViewed?: boolean;
+}
+
+export interface EmulatedTask {
+  TaskId: string;
+  TaskName: string;
+  AppId: string;
+  UIN: string;
+  Assets: TaskAssetObject[];
+  SelfDefiningAssets: string[];
+  ScanAssetType: number;
+  ScanItem: string;
+  TaskType: number;
+  ScanPlanContent: string;
+  TaskMode: number;
+  ScanFrom: string;
+  InsertTime: string;
+  MemberId: string[];
+  /** Emulated milliseconds since the epoch, for newest-first ordering and the task's progress. */
+  createdAt: number;
+  /** The IDs of the estate assets the task scans, fixed at creation (AssetNumber). */
+  covered: string[];
+  /** The state's scanTiming when the task was created. */
+  timing: ScanTiming;
+  end?: TaskEnd;
+}
+
+/**
+ * What CSIP does with a chunk holding unauthorized assets (undocumented, see ASSUMPTIONS.md): creates no
+ * task; creates one for the authorized assets and names it in the answer; or creates one and does not
+ * name it (so only a look at the task list finds it).
+ */
+export const UNAUTHORIZED_ANSWERS = ["no-task", "task-with-id", "task-without-id"] as const;
+export type UnauthorizedAnswer = (typeof UNAUTHORIZED_ANSWERS)[number];
+
+export interface EmulatorState {
+  /** The estate, with each asset's current risks; tests may change it between steps. */
+  estate: EstateAsset[];
+  /** Assets CSIP has not discovered yet: CreateAssetSyncTask adds them to the estate. */
+  pendingSync: EstateAsset[];
+  tasks: EmulatedTask[];
+  whenUnauthorized: UnauthorizedAnswer;
+  maxPageSize: number;
+  /** The emulated clock (milliseconds since the epoch): task progress, times in answers, report readiness. */
+  now: () => number;
+  /** The timing of tasks created from now on. */
+  scanTiming: ScanTiming;
+  /** How long after a task is done its report is listed and has a link. */
+  reportDelayMs: number;
+  /** The emulated time the emulator started: every risk's FirstTime. */
+  startedAt: number;
+}
