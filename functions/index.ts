@@ -1,5 +1,6 @@
 import { OWN_TRIGGER_PREFIX, type Config } from "../shared/config/schema.ts";
-import { timersOf } from "../shared/run/timer-run.ts";
+import { resultsTimer, timersOf } from "../shared/run/timer-run.ts";
+import { scanResultsHandler } from "./scan-results/index.ts";
 import { TRANSPORTS } from "../shared/events/transports/index.ts";
 import { assetChangeHandler } from "./asset-change/index.ts";
 import type { Handler, HandlerOptions } from "./options.ts";
@@ -48,6 +49,18 @@ export const FUNCTIONS = {
       }),
     // The function exists for change events: every trigger of a transport serverless.yml makes is its own.
     owns: Object.values(TRANSPORTS).flatMap((t) => ("config" in t && "trigger" in t.config ? [{ type: t.name }] : [])),
+  },
+  "scan-results": {
+    description: "csip-scan follows its scan tasks to their end and tells what they found",
+    timeoutSeconds: 300,
+    memoryMb: 128,
+    handler: scanResultsHandler,
+    // One timer, every `results.checkEvery`.
+    triggers: (config) => {
+      const timer = resultsTimer(config);
+      return [{ timer: { name: timer.name, parameters: { cronExpression: timer.cron.normalized, enable: true } } }];
+    },
+    owns: [{ type: "timer", prefix: OWN_TRIGGER_PREFIX }],
   },
 } satisfies Record<string, FunctionRow>;
 

@@ -15,7 +15,7 @@ export const FLOORS: readonly { name: string; paths: readonly string[] }[] = [
   { name: "events", paths: ["shared/events/"] },
   { name: "config", paths: ["shared/config/"] },
   { name: "doors", paths: ["shared/csip/", "shared/state/"] },
-  { name: "work", paths: ["shared/assets/", "shared/scan/", "shared/notify/"] },
+  { name: "work", paths: ["shared/assets/", "shared/scan/", "shared/notify/", "shared/results/"] },
   { name: "runs", paths: ["shared/run/"] },
   { name: "entries", paths: ["functions/"] },
   { name: "local", paths: ["local/"] },

@@ -3,7 +3,11 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { FUNCTION_NAMES, FUNCTIONS } from "../../functions/index.ts";
 import { expandGroups, kindsNeeded, policyGroups } from "../../shared/assets/expand.ts";
 import { configPath, loadConfig } from "../../shared/config/load.ts";
-import type { Config } from "../../shared/config/schema.ts";
+import { DurationSchema, durationMs, type Config } from "../../shared/config/schema.ts";
+import { resultsReport, type ResultsReport } from "../../shared/notify/results-report.ts";
+import { runsFromTaskList } from "../../shared/results/open-runs.ts";
+import { reportLinks } from "../../shared/results/reports.ts";
+import { resultsOf } from "../../shared/run/scan-results.ts";
 import { readEnvironment, type Environment } from "../../shared/env.ts";
 import { ConfigError, CsipScanError, EventError, NotFoundError } from "../../shared/errors.ts";
 import { createLogger, silentLogger } from "../../shared/log.ts";
@@ -20,7 +24,11 @@ import { startEmulator } from "../emulator/server.ts";
 import { AccountFileError } from "../cloud/account.ts";
 import { formatAccount, rehearseDeploy } from "../deploy/rehearse.ts";
 import { connectLocal, DEMO_INVENTORY, localOverrides } from "../environment.ts";
+import { followResults } from "../results-follower.ts";
 import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
+
+/** How often local mode looks for results when the emulator answers (its scans take seconds). */
+const LOCAL_RESULTS_EVERY_MS = 5_000;
 
 /** Wrong usage of the CLI itself. */
 class UsageError extends CsipScanError {
@@ -191,6 +199,42 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
+  results: {
+    summary: "print the recent runs' tasks with their state, risks, worst findings and report links, sending nothing",
+    usage: "csip-scan results [--policy NAME] [--since 7d] [--json] [--config FILE]",
+    options: { ...CONFIG_OPTION, policy: { type: "string" }, since: { type: "string" }, json: { type: "boolean" } },
+    async run(values, _, env) {
+      const config = await readConfig(values, env);
+      const since = (values.since as string | undefined) ?? "7d";
+      if (!DurationSchema.safeParse(since).success) throw new UsageError(`--since "${since}" is not a duration such as 12h or 7d`);
+      if (typeof values.policy === "string") findPolicy(config, values.policy);
+      const connection = await connectLocal(config, { env, say: err });
+      try {
+        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
+        const found = await runsFromTaskList(run.csip, run.clock.now() - durationMs(since));
+        const reports: ResultsReport[] = [];
+        for (const open of found.runs.filter((r) => values.policy === undefined || r.policy === values.policy)) {
+          const policy = config.policies.find((p) => p.name === open.policy);
+          if (!policy) continue;
+          const tasks = open.taskIds.map((id) => found.tasks.get(id)!);
+          const links = await reportLinks(run.csip, tasks.filter((t) => t.state === "done").map((t) => t.taskId));
+          const withLinks = tasks.map((t) => (links.has(t.taskId) ? { ...t, reportUrl: links.get(t.taskId)! } : t));
+          reports.push(resultsReport((await resultsOf(run, policy, open, withLinks, false)).results));
+        }
+        reports.sort((a, b) => b.scheduledTime.localeCompare(a.scheduledTime));
+        if (values.json) {
+          out(JSON.stringify(reports, null, 2));
+          return 0;
+        }
+        if (reports.length === 0) out(`No runs of csip-scan in CSIP's task list since ${since} ago.`);
+        for (const report of reports) out(formatResults(report));
+        return 0;
+      } finally {
+        await connection.close();
+      }
+    },
+  },
+
   "rehearse-deploy": {
     summary: "run the real serverless deploy fully offline, against local stand-ins of SCF, COS, CAM, Tag and EventBridge",
     usage: "csip-scan rehearse-deploy [--config FILE] [--account DIR] [--record FILE]",
@@ -263,16 +307,36 @@ const COMMANDS: Record<string, Command> = {
         }
       }
       const scheduler = interrupted ? undefined : startScheduler(config, fire);
-      if (!interrupted) out("\nWaiting for the schedules. Ctrl-C stops.");
+      // The scan-results timer of local mode: the emulator's scans end in seconds, so it looks often.
+      const every = connection.emulator ? LOCAL_RESULTS_EVERY_MS : durationMs(config.results.checkEvery);
+      const follower = interrupted
+        ? undefined
+        : followResults(services, every, (summary) => {
+            for (const t of summary.told) out(`\n<<< ${showTime(new Date(), config.timezone)}  results of ${t.policy} (${t.scheduledTime}): ${t.status}, ${t.riskCount} risk(s)`);
+          });
+      if (!interrupted) out(`\nWaiting for the schedules; results are looked for every ${Math.round(every / 1000)} s. Ctrl-C stops.`);
       await interruption;
       out("Stopping.");
       await scheduler?.stop();
+      await follower?.stop();
       await connection.close();
       out("Stopped.");
       return 0;
     },
   },
 };
+
+/** A person's reading of a run's results. */
+function formatResults(r: ResultsReport): string {
+  const lines = [`${r.policy}  scheduled ${r.scheduledTime}  ${r.status}, ${r.riskCount} risk(s)${r.riskCountChange !== null ? ` (${r.riskCountChange >= 0 ? "+" : ""}${r.riskCountChange} since ${r.previous?.scheduledTime ?? "?"})` : ""}`];
+  for (const t of r.tasks) {
+    const time = t.durationSeconds !== undefined ? `, ${t.durationSeconds} s` : "";
+    lines.push(`  task ${t.taskId} ${t.status}: ${t.assetsScanned}/${t.assets} assets, ${t.riskCount} risk(s)${time}${t.error ? `, error: ${t.error}` : ""}${t.reportUrl ? `\n    report ${t.reportUrl}` : ""}`);
+  }
+  for (const f of r.findings) lines.push(`  ${f.level.padEnd(7)} ${f.asset}${f.assetName ? ` (${f.assetName})` : ""}: ${f.name}${f.cve && !f.name.includes(f.cve) ? ` ${f.cve}` : ""}`);
+  if (r.findingsTotal > r.findings.length) lines.push(`  … ${r.findingsTotal - r.findings.length} more current finding(s)`);
+  return lines.join("\n");
+}
 
 function untilInterrupted(): Promise<void> {
   return new Promise((resolve) => {

@@ -32,7 +32,7 @@ export const ROBOT_HOSTS = {
   feishu: ["open.feishu.cn", "open.larksuite.com"],
   slack: ["hooks.slack.com"],
 } as const satisfies Record<Exclude<(typeof NOTIFIER_TYPES)[number], "webhook">, readonly string[]>;
-export const NOTIFY_ON = ["unauthorized", "failure", "summary"] as const;
+export const NOTIFY_ON = ["unauthorized", "failure", "summary", "results"] as const;
 export const UNAUTHORIZED_ACTIONS = ["scan-authorized", "notify-only"] as const;
 
 const name = z.string().min(1);
@@ -125,7 +125,8 @@ export const PolicySchema = z.strictObject({
   scanItems: z.array(z.enum(SCAN_ITEMS)).min(1),
   mode: z.enum(Object.keys(TASK_MODES) as [keyof typeof TASK_MODES]).default("standard"),
   notify: z.array(name).default([]),
-  notifyOn: z.array(z.enum(NOTIFY_ON)).default(["unauthorized", "failure"]),
+  /** Why to tell the notifiers: unauthorized assets, a failure, every run (summary), what the scan found (results). */
+  notifyOn: z.array(z.enum(NOTIFY_ON)).default(["unauthorized", "failure", "results"]),
   onAssetChange: bool().default(false),
   memberIds: z.array(z.string().min(1)).min(1).optional(),
   maxAssetsPerTask: numeric(z.number().int().min(1).max(10000)).default(200),
@@ -187,6 +188,25 @@ export const AssetChangeSchema = z.strictObject({
 });
 export type AssetChangeSettings = z.infer<typeof AssetChangeSchema>;
 
+/** How scan results are followed (the scan-results function, shared/run/scan-results.ts). */
+export const ResultsSchema = z.strictObject({
+  /** How often the scan-results timer looks at open tasks: minutes (1m-59m) or hours (1h-23h). */
+  checkEvery: DurationSchema.refine((d) => everyCron(d) !== undefined, "must be 1m to 59m, or 1h to 23h").default("10m"),
+  /** When a run's tasks have not all ended after this long, its results are sent with what is known. */
+  giveUpAfter: DurationSchema.default("24h"),
+  /** How many of the worst current findings a results message shows. */
+  topFindings: numeric(z.number().int().min(0).max(50)).default(5),
+});
+
+/** The SCF cron that fires every `checkEvery`: `0 *\/10 * * * * *` for 10m, `0 0 *\/2 * * * *` for 2h. */
+export function everyCron(duration: string): string | undefined {
+  const value = Number(duration.slice(0, -1));
+  const unit = duration.slice(-1);
+  if (unit === "m" && value >= 1 && value <= 59) return `0 */${value} * * * * *`;
+  if (unit === "h" && value >= 1 && value <= 23) return `0 0 */${value} * * * *`;
+  return undefined;
+}
+
 export const ConfigSchema = z.strictObject({
   version: z.literal(1),
   /** Default region of API calls; else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -202,6 +222,7 @@ export const ConfigSchema = z.strictObject({
   timeouts: TimeoutsSchema.prefault({}),
   state: StateSchema.prefault({}),
   assetChange: AssetChangeSchema.prefault({}),
+  results: ResultsSchema.prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -89,14 +89,22 @@ export function plainValue(value: string): string {
   return visibleLine(value);
 }
 
-function text(pieces: readonly Piece[], escape: (value: string) => string): string {
-  return pieces.map((p) => (typeof p === "string" ? p : escape(p.value))).join("");
+/**
+ * A link a channel may render as a link: http(s), a plain host, and a path of URL characters without
+ * brackets, spaces or quotes (a report's presigned PDF link is one). Anything else is shown as text.
+ */
+const SAFE_LINK = /^https?:\/\/[A-Za-z0-9.-]+(:\d+)?(\/[A-Za-z0-9._~%\/!$&*+,;=:@?-]*)?$/;
+
+function text(pieces: readonly Piece[], escape: (value: string) => string, link?: (url: string, label: string) => string): string {
+  return pieces
+    .map((p) => (typeof p === "string" ? p : "value" in p ? escape(p.value) : link && SAFE_LINK.test(p.link) ? link(p.link, escape(p.label)) : escape(p.link)))
+    .join("");
 }
 
 /** Markdown as WeCom and DingTalk robots read it. */
 function markdown(message: Message): string {
   const lines = message.lines.map((line) => {
-    const body = text(line.pieces, markdownValue);
+    const body = text(line.pieces, markdownValue, (url, label) => `[${label}](${url})`);
     return line.kind === "heading" ? `**${body}**` : line.kind === "item" ? `- ${body}` : body;
   });
   return [`### ${text(message.title, markdownValue)}`, ...lines].join("\n");
@@ -104,7 +112,7 @@ function markdown(message: Message): string {
 
 function slackText(message: Message): string {
   const lines = message.lines.map((line) => {
-    const body = text(line.pieces, slackValue);
+    const body = text(line.pieces, slackValue, (url, label) => `<${url}|${label}>`);
     return line.kind === "heading" ? `*${body}*` : line.kind === "item" ? `• ${body}` : body;
   });
   return [`*${text(message.title, slackValue)}*`, ...lines].join("\n");

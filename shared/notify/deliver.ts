@@ -6,8 +6,17 @@ import { HttpFailure, post, type HttpAnswer } from "../net/http.ts";
 import { withRetry } from "../retry.ts";
 import { registerSecret, scrub } from "../secrets.ts";
 import { CHAT_CHANNELS, webhookVerdict, type ChannelRequest, type Verdict } from "./channels.ts";
-import { runMessage, splitMessage, testMessage, type Message } from "./message.ts";
+import { resultsMessage, runMessage, splitMessage, testMessage, type Message } from "./message.ts";
 import type { RunReport } from "./report.ts";
+import type { ResultsReport } from "./results-report.ts";
+
+/** What a notifier is sent: a run's report, or the results of its scans. */
+export type Report = RunReport | ResultsReport;
+
+/** The chat message of a report. */
+function messageOf(report: Report, language: Notifier["language"]): Message {
+  return report.schema === "csip-scan.results/v1" ? resultsMessage(report, language) : runMessage(report, language);
+}
 import { webhookRequest } from "./webhook.ts";
 import { robotLimiter, type WindowLimiter } from "./window-limiter.ts";
 
@@ -22,7 +31,7 @@ export interface DeliveryResult {
 }
 
 /** Sends one report through one notifier. */
-export type Deliver = (name: string, notifier: Notifier, report: RunReport) => Promise<DeliveryResult>;
+export type Deliver = (name: string, notifier: Notifier, report: Report) => Promise<DeliveryResult>;
 
 export interface DeliveryOptions {
   now?: () => Date;
@@ -84,7 +93,7 @@ export function deliverTest(name: string, notifier: Notifier, options: DeliveryO
   return deliverTo(name, notifier, { test: true }, options);
 }
 
-async function deliverTo(name: string, notifier: Notifier, what: { report?: RunReport; test?: boolean }, options: DeliveryOptions): Promise<DeliveryResult> {
+async function deliverTo(name: string, notifier: Notifier, what: { report?: Report; test?: boolean }, options: DeliveryOptions): Promise<DeliveryResult> {
   const now = options.now ?? (() => new Date());
   registerUrlSecrets(notifier.url);
   registerSecret(notifier.secret);
@@ -102,7 +111,7 @@ async function deliverTo(name: string, notifier: Notifier, what: { report?: RunR
       if (!options.allowLocal && (url.protocol !== "https:" || !channel.hosts.includes(hostOf(url)))) {
         throw new DeliveryError(name, `a ${notifier.type} robot URL must be https:// on ${channel.hosts.join(" or ")}`, false);
       }
-      const message: Message = what.report ? runMessage(what.report, notifier.language) : testMessage(notifier.language);
+      const message: Message = what.report ? messageOf(what.report, notifier.language) : testMessage(notifier.language);
       const parts = splitMessage(message, (m) => channel.fits(m, notifier));
       requests = parts.map((part) => () => channel.render(part, notifier, now()));
       judge = channel.judge;

@@ -1,11 +1,17 @@
 import type { RunReport } from "./report.ts";
+import type { ReportedFinding, ResultsReport, ResultsStatus } from "./results-report.ts";
 
 /**
  * What a chat message says, before a channel renders it: a title and lines. Every value that comes
  * from outside (asset names, IDs, error texts) stays a separate `value` so that each channel can
  * neutralise it for its own markup.
  */
-export type Piece = string | { value: string };
+export type Piece = string | { value: string } | { link: string; label: string };
+
+/** A piece's text as it reads without markup. */
+export function pieceText(p: Piece): string {
+  return typeof p === "string" ? p : "value" in p ? p.value : p.link;
+}
 export interface MessageLine {
   /** "heading" starts a section; "item" is a list entry; "text" is a plain line. */
   kind: "heading" | "item" | "text";
@@ -122,7 +128,7 @@ export function splitMessage(message: Message, fits: (m: Message) => boolean, ma
 
 /** A line cut into lines that each fit, at code point (so UTF-8 character) boundaries. */
 function breakLine(line: MessageLine, alone: (line: MessageLine) => boolean): MessageLine[] {
-  const chars = Array.from(line.pieces.map((p) => (typeof p === "string" ? p : p.value)).join(""));
+  const chars = Array.from(line.pieces.map(pieceText).join(""));
   const piece = (from: number, to: number): MessageLine => ({ kind: line.kind, pieces: [{ value: chars.slice(from, to).join("") }] });
   const out: MessageLine[] = [];
   for (let start = 0; start < chars.length; ) {
@@ -137,4 +143,101 @@ function breakLine(line: MessageLine, alone: (line: MessageLine) => boolean): Me
     start += lo;
   }
   return out;
+}
+
+/** The fixed text of results messages, per language. */
+const RESULTS_TEXT = {
+  en: {
+    title: (policy: string): Piece[] => ["csip-scan: results of policy ", { value: policy }],
+    scheduled: "Scheduled for",
+    status: {
+      "all clear": (r: ResultsReport) => `All clear: ${assetsOf(r)} assets scanned, no risk found.`,
+      "risks found": (r: ResultsReport) => `Risks found: ${r.riskCount}.`,
+      failed: (r: ResultsReport) => `Not every task finished: ${r.riskCount} risks found by those that did.`,
+      incomplete: (r: ResultsReport) => `Still running after the time allowed: ${r.stillRunning.length} task(s); ${r.riskCount} risks found so far.`,
+    } satisfies Record<ResultsStatus, (r: ResultsReport) => string>,
+    change: (change: number, previous: string) => (change === 0 ? `No change since the previous run (${previous}).` : `${change > 0 ? "+" : ""}${change} since the previous run (${previous}).`),
+    tasks: "Tasks:",
+    task: (t: ResultsReport["tasks"][number]) =>
+      `${t.status}, ${t.assetsScanned}/${t.assets} assets scanned, ${t.riskCount} risks${t.durationSeconds !== undefined ? `, ${duration(t.durationSeconds)}` : ""}`,
+    report: "report",
+    noReport: "no report yet",
+    worst: (shown: number, total: number) => `Worst current findings (${shown} of ${total}):`,
+    fix: "Fix:",
+    added: (n: number) => `New since the previous run (${n}):`,
+    gone: (n: number) => `Gone since the previous run (${n}):`,
+    more: (n: number) => `… and ${n} more`,
+    note: "Findings are the scanned assets' current risks in CSIP (the risk lists do not filter by task).",
+  },
+  zh: {
+    title: (policy: string): Piece[] => ["csip-scan：策略 ", { value: policy }, " 的扫描结果"],
+    scheduled: "计划时间",
+    status: {
+      "all clear": (r: ResultsReport) => `一切正常：已扫描 ${assetsOf(r)} 个资产，未发现风险。`,
+      "risks found": (r: ResultsReport) => `发现风险：${r.riskCount} 个。`,
+      failed: (r: ResultsReport) => `部分任务未完成：已完成的任务发现风险 ${r.riskCount} 个。`,
+      incomplete: (r: ResultsReport) => `超过等待时间仍在运行：${r.stillRunning.length} 个任务；目前发现风险 ${r.riskCount} 个。`,
+    } satisfies Record<ResultsStatus, (r: ResultsReport) => string>,
+    change: (change: number, previous: string) => (change === 0 ? `与上次运行（${previous}）相比没有变化。` : `与上次运行（${previous}）相比 ${change > 0 ? "+" : ""}${change}。`),
+    tasks: "任务：",
+    task: (t: ResultsReport["tasks"][number]) =>
+      `${t.status}，已扫描 ${t.assetsScanned}/${t.assets} 个资产，风险 ${t.riskCount} 个${t.durationSeconds !== undefined ? `，用时 ${duration(t.durationSeconds)}` : ""}`,
+    report: "报告",
+    noReport: "报告尚未生成",
+    worst: (shown: number, total: number) => `最严重的当前风险（${shown}/${total}）：`,
+    fix: "修复建议：",
+    added: (n: number) => `较上次新增（${n}）：`,
+    gone: (n: number) => `较上次消失（${n}）：`,
+    more: (n: number) => `… 另有 ${n} 个`,
+    note: "风险为被扫描资产在云安全中心的当前风险（风险列表不按任务筛选）。",
+  },
+} as const;
+
+function assetsOf(r: ResultsReport): number {
+  return r.tasks.reduce((n, t) => n + t.assetsScanned, 0);
+}
+
+function duration(seconds: number): string {
+  return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function findingPieces(f: ReportedFinding, fixLabel?: string): Piece[] {
+  const pieces: Piece[] = [`${f.level} `, { value: f.asset }];
+  if (f.assetName && f.assetName !== f.asset) pieces.push(" (", { value: f.assetName }, ")");
+  pieces.push(": ", { value: f.name });
+  if (f.cve && !f.name.includes(f.cve)) pieces.push(" ", { value: f.cve });
+  if (fixLabel && f.fix) pieces.push(` ${fixLabel} `, { value: f.fix });
+  return pieces;
+}
+
+/** The chat message for a results report: status, tasks, the worst findings, the change since the last run. */
+export function resultsMessage(report: ResultsReport, language: Language): Message {
+  const t = RESULTS_TEXT[language];
+  const lines: MessageLine[] = [
+    { kind: "text", pieces: [`${t.scheduled} ${report.scheduledTime}`] },
+    { kind: "text", pieces: [t.status[report.status](report)] },
+  ];
+  if (report.previous && report.riskCountChange !== null) lines.push({ kind: "text", pieces: [t.change(report.riskCountChange, report.previous.scheduledTime)] });
+  lines.push({ kind: "heading", pieces: [t.tasks] });
+  for (const task of report.tasks) {
+    const pieces: Piece[] = [{ value: task.taskId }, ` ${t.task(task)}`];
+    if (task.error) pieces.push(": ", { value: task.error });
+    if (task.reportUrl) pieces.push(", ", { link: task.reportUrl, label: t.report });
+    else if (task.status === "done") pieces.push(`, ${t.noReport}`);
+    lines.push({ kind: "item", pieces });
+  }
+  if (report.findings.length > 0) {
+    lines.push({ kind: "heading", pieces: [t.worst(report.findings.length, report.findingsTotal)] });
+    for (const f of report.findings) lines.push({ kind: "item", pieces: findingPieces(f, t.fix) });
+  }
+  const listChanges = (heading: string, count: number, items: Piece[][]): void => {
+    if (count === 0) return;
+    lines.push({ kind: "heading", pieces: [heading] });
+    for (const pieces of items) lines.push({ kind: "item", pieces });
+    if (count > items.length) lines.push({ kind: "text", pieces: [t.more(count - items.length)] });
+  };
+  listChanges(t.added(report.newFindingsCount), report.newFindingsCount, report.newFindings.map((f) => findingPieces(f)));
+  listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${f.level} `, { value: f.asset }, ": ", { value: f.name }]));
+  if (report.findingsTotal > 0) lines.push({ kind: "text", pieces: [t.note] });
+  return { title: t.title(report.policy), lines };
 }

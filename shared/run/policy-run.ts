@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import * as z from "zod";
 import type { Asset } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
 import { errorFacts } from "../errors.ts";
@@ -7,6 +7,7 @@ import type { DeliveryResult } from "../notify/deliver.ts";
 import type { RunError, RunFacts, UnauthorizedAsset } from "../notify/report.ts";
 import { createScanTasks, TaskProgressSchema, type CreatedTask } from "../scan/create-tasks.ts";
 import type { PlannedTask } from "../scan/requests.ts";
+import { trackRun } from "../results/open-runs.ts";
 import type { RunNames } from "../state/keys.ts";
 import type { RunContext } from "./services.ts";
 
@@ -16,7 +17,10 @@ import type { RunContext } from "./services.ts";
  */
 
 /** The record of one policy run in the state store: what its tasks and its notifications have done. */
-export const RunRecordSchema = TaskProgressSchema.extend(NotifyProgressSchema.shape);
+export const RunRecordSchema = TaskProgressSchema.extend(NotifyProgressSchema.shape).extend({
+  /** The tasks put in the open runs whose results are still to be told (shared/results/), and when first. */
+  tracked: z.object({ taskIds: z.array(z.string()), at: z.number() }).optional(),
+});
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
 /** What creating and announcing did. */
@@ -78,6 +82,13 @@ export async function createAndAnnounce(
       result.errors = outcome.failures.map((f) => ({ code: f.code, ...(f.requestId ? { requestId: f.requestId } : {}), message: `chunk ${f.chunk}: ${f.message}` }));
       result.unauthorized = outcome.unauthorized.map((value) => describeUnauthorized(value, soFar.knownAssets, policy));
       result.durationsMs.tasks = run.clock.now() - tasksStarted;
+      // A retry that made the missing tasks adds them; `giveUpAfter` still counts from the first.
+      const taskIds = result.tasks.map((t) => t.taskId);
+      if (taskIds.length > 0 && taskIds.join() !== record.tracked?.taskIds.join()) {
+        record.tracked = { taskIds, at: record.tracked?.at ?? run.clock.now() };
+        await trackRun(run.store, { run: key, policy: policy.name, trigger: soFar.trigger, scheduledTime: soFar.scheduledTime, taskIds, createdAt: record.tracked.at });
+        await save();
+      }
 
       const notifyStarted = run.clock.now();
       const facts: RunFacts = {

@@ -1,5 +1,5 @@
 import { isFireTime, latestFireTime, parseScfCron, type ScfCron } from "../config/scf-cron.ts";
-import type { Config, Policy } from "../config/schema.ts";
+import { everyCron, type Config, type Policy } from "../config/schema.ts";
 import { policyNamedByMessage, type TimerEvent } from "../events/timer-event.ts";
 import { timerName } from "../state/keys.ts";
 import { runScheduledScan } from "./scheduled-scan.ts";
@@ -51,6 +51,18 @@ export function timersOf(config: Config): Timer[] {
     timers.set(schedule, timer);
   }
   return [...timers.values()];
+}
+
+/** The scan-results timer: its schedule from `results.checkEvery`, named like the others. */
+export function resultsTimer(config: Config): { name: string; cron: ScfCron } {
+  const parsed = parseScfCron(everyCron(config.results.checkEvery)!);
+  if (!parsed.ok) throw new Error(`results.checkEvery gives no cron: ${parsed.problems.join("; ")}`);
+  return { name: timerName(parsed.cron.normalized), cron: parsed.cron };
+}
+
+/** The slot of a scan-results invocation: its `Time` when that is a fire time, else the latest fire time. */
+export function resultsSlot(config: Config, time: string, now: Date): Date {
+  return slotOf(resultsTimer(config).cron, time, now, config.timezone).at ?? now;
 }
 
 /** The policies a timer event stands for, and their schedule; undefined for a timer no policy has any more. */

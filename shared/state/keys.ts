@@ -48,6 +48,39 @@ export function changeRunNames(policy: string, eventIds: readonly string[]): Run
   return runNames(policy, `evt-${batch}`);
 }
 
+/** What a task name says: the policy, the occasion (slot stamp or event batch), the chunk. */
+export interface ParsedTaskName {
+  policy: string;
+  occasion: string;
+  chunk: number;
+  /** The names of the run the task belongs to. */
+  run: RunNames;
+}
+
+/**
+ * A task name csip-scan gave, read back (how the results are found in CSIP's task list when no shared
+ * state store knows the runs); undefined for any other name.
+ */
+export function parseTaskName(name: string): ParsedTaskName | undefined {
+  const match = /^csip-scan:([A-Za-z][A-Za-z0-9_-]{0,59}):(\d{8}T\d{6}Z|evt-[0-9a-f]{16}):(\d+)$/.exec(name);
+  if (!match) return undefined;
+  const [, policy, occasion, chunk] = match as unknown as [string, string, string, string];
+  return { policy, occasion, chunk: Number(chunk), run: runNames(policy, occasion) };
+}
+
+/** The collection of runs whose results are still to be told (shared/results/open-runs.ts), each under its record key. */
+export const OPEN_RUNS = "results-open";
+
+/** The lock of telling a run's results, and the record that they were told. */
+export function resultsKey(recordKey: string): string {
+  return `results/${recordKey}`;
+}
+
+/** What the last told results of a policy found: the comparison of its next run starts there. */
+export function lastResultsKey(policy: string): string {
+  return `results-last/${policy}`;
+}
+
 /** When a policy last scanned an asset because it changed (its `cooldown`). */
 export function cooldownKey(policy: string, asset: string): string {
   return `cooldown/${policy}/${asset}`;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as z from "zod";
 import { describeError, LockBusyError } from "../errors.ts";
@@ -22,6 +22,16 @@ export interface StateStore {
   set(key: string, value: unknown): Promise<void>;
   /** Runs `fn` holding the lock `key`; waits up to `waitMs` for it. A holder that died frees it after `ttlMs`. */
   withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T>;
+  /**
+   * A collection: values under ids, listed whole (the runs whose results are still to be told). Each
+   * value stands alone, so writers need no lock to add or remove their own.
+   */
+  put(collection: string, id: string, value: unknown): Promise<void>;
+  remove(collection: string, id: string): Promise<void>;
+  /** Every value of a collection that has the shape `schema` describes; others are skipped with a warning. */
+  list<T>(collection: string, schema: z.ZodType<T>): Promise<T[]>;
+  /** Whether what the store remembers outlives this process (false once it falls back to memory). */
+  durable(): Promise<boolean>;
 }
 
 /** A file name for a key: readable, and unique through a short hash. */
@@ -38,7 +48,20 @@ function fileName(key: string): string {
  */
 export class FileStateStore implements StateStore {
   private readonly memory = new Map<string, string>();
+  private readonly memoryCollections = new Map<string, Map<string, string>>();
   private writable = true;
+
+  private probed: Promise<boolean> | undefined;
+
+  /** Tries a write once (a probe file), so the answer holds before anything else was written. */
+  durable(): Promise<boolean> {
+    this.probed ??= (async () => {
+      if (!this.writable) return false;
+      await this.set("probe/durable", { at: this.now() });
+      return this.writable;
+    })();
+    return this.probed;
+  }
   /** Read failures already warned about, by error code: one warning each, not one per key. */
   private readonly readFailures = new Set<string>();
 
@@ -93,6 +116,60 @@ export class FileStateStore implements StateStore {
       }
     }
     this.memory.set(key, text);
+  }
+
+  private collectionDir(collection: string): string {
+    return join(this.dir, "collections", fileName(collection));
+  }
+
+  async put(collection: string, id: string, value: unknown): Promise<void> {
+    const text = JSON.stringify(value);
+    if (this.writable) {
+      const dir = this.collectionDir(collection);
+      const file = join(dir, `${fileName(id)}.json`);
+      const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(temp, text);
+        await rename(temp, file);
+        return;
+      } catch (error) {
+        this.writable = false;
+        this.warn(`state folder ${this.dir} cannot be written (${describeError(error)}); remembering in memory only`);
+      }
+    }
+    const values = this.memoryCollections.get(collection) ?? new Map<string, string>();
+    values.set(id, text);
+    this.memoryCollections.set(collection, values);
+  }
+
+  async remove(collection: string, id: string): Promise<void> {
+    this.memoryCollections.get(collection)?.delete(id);
+    if (this.writable) await unlink(join(this.collectionDir(collection), `${fileName(id)}.json`)).catch(() => {});
+  }
+
+  async list<T>(collection: string, schema: z.ZodType<T>): Promise<T[]> {
+    const texts = [...(this.memoryCollections.get(collection)?.values() ?? [])];
+    if (this.writable) {
+      const dir = this.collectionDir(collection);
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names.filter((n) => n.endsWith(".json"))) {
+        const text = await readFile(join(dir, name), "utf8").catch(() => undefined);
+        if (text !== undefined) texts.push(text);
+      }
+    }
+    const values: T[] = [];
+    for (const text of texts) {
+      let parsed: z.ZodSafeParseResult<T> | undefined;
+      try {
+        parsed = schema.safeParse(JSON.parse(text));
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed?.success) values.push(parsed.data);
+      else this.warn(`a value of state collection ${collection} is corrupt or of the wrong shape; skipped`);
+    }
+    return values;
   }
 
   async withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T> {

@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../shared/config/load.ts";
 import { parseAssetChangeDelivery } from "../../shared/events/delivery.ts";
 import { runAssetChange } from "../../shared/run/asset-change.ts";
+import { runScanResults } from "../../shared/run/scan-results.ts";
 import { runScheduledScan } from "../../shared/run/scheduled-scan.ts";
 import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
 import { envOf, runWith, sdkClient } from "../helpers.ts";
 
 let emulator: Emulator;
 beforeAll(async () => {
-  emulator = await startEmulator({ estate: [{ kind: "cvm", id: "ins-cam00001", tags: { env: "prod" } }], rateLimit: false });
+  emulator = await startEmulator({ estate: [{ kind: "cvm", id: "ins-cam00001", tags: { env: "prod" } }], rateLimit: false, scanTiming: { queuedMs: 0, scanningMs: 0 } });
 });
 afterAll(() => emulator.close());
 
@@ -38,6 +39,8 @@ policies:
     await runScheduledScan(run(), { policy: "p", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
     const event = { specversion: "1.0", id: "cam-1", type: "cvm:CloudEvent:ApiCall", source: "cvm.cloud.tencent", data: { eventName: "RunInstances", responseElements: { InstanceIdSet: ["ins-cam00001", "ins-unknown1"] } } };
     await runAssetChange(run(), parseAssetChangeDelivery(event));
+    // And following the tasks to their end: their states, reports and links, the assets' risks.
+    await runScanResults(run(), new Date());
 
     const called = new Set(emulator.calls.map((c) => `csip:${c.action}`));
     const policy = JSON.parse(readFileSync("docs/cam-policy.json", "utf8")) as { statement: { effect: string; action: string[]; resource: string[] }[] };

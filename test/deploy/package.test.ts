@@ -56,8 +56,9 @@ beforeAll(() => {
 
 describe("serverless package, offline", () => {
   it("holds the bundles and the policy file only, each bundle under 1 MB", () => {
-    expect([...zip.keys()].sort()).toEqual(["config/scan-policies.yaml", "dist/asset-change/index.js", "dist/package.json", "dist/scheduled-scan/index.js"]);
-    for (const name of ["dist/asset-change/index.js", "dist/scheduled-scan/index.js"]) expect(zip.get(name)!.length).toBeLessThan(1024 * 1024);
+    const bundles = ["dist/asset-change/index.js", "dist/scan-results/index.js", "dist/scheduled-scan/index.js"];
+    expect([...zip.keys()].sort()).toEqual(["config/scan-policies.yaml", ...bundles.slice(0, 1), "dist/package.json", ...bundles.slice(1)]);
+    for (const name of bundles) expect(zip.get(name)!.length).toBeLessThan(1024 * 1024);
   });
 
   it("ships no secret", () => {
@@ -113,6 +114,7 @@ describe("the packaged handlers", () => {
   it.each([
     ["scheduled-scan", { Type: "Timer", TriggerName: "nightly-prod", Time: "2026-11-29T19:00:00Z" }],
     ["asset-change", { specversion: "1.0", id: "zip-1", type: "cvm:CloudEvent:ApiCall", source: "cvm.cloud.tencent", data: { eventName: "RunInstances", responseElements: { InstanceIdSet: ["ins-zip00001"] } } }],
+    ["scan-results", { Type: "Timer", TriggerName: "csip-scan-results", Time: "2026-11-29T19:10:00Z" }],
   ])("%s resolves and runs from the zip with no node_modules beside it", async (fn, event) => {
     const script = `require("./dist/${fn}/index.js").main_handler(${JSON.stringify(event)}, { getRemainingTimeInMillis: () => 60000 })` +
       `.then((s) => console.log(JSON.stringify(s)), (e) => { console.error(e.message); process.exit(1); })`;

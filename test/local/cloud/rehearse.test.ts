@@ -81,11 +81,13 @@ describe("a first rehearsal, in a fresh account", () => {
     expect(first.output).not.toMatch(/refused/);
   });
 
-  it("creates both functions on Nodejs18.15", () => {
+  it("creates the three functions on Nodejs18.15", () => {
     expect(first.account.functions.map((f) => [f.FunctionName, f.Runtime]).sort()).toEqual([
       ["csip-scan-dev-asset-change", "Nodejs18.15"],
+      ["csip-scan-dev-scan-results", "Nodejs18.15"],
       ["csip-scan-dev-scheduled-scan", "Nodejs18.15"],
     ]);
+    expect(triggersOf(first, "scan-results")).toEqual([`timer ${timerName("0 */10 * * * * *")}`]);
   });
 
   it("13 policies on 3 schedules: 3 timers, named from their schedules", () => {
@@ -104,7 +106,7 @@ describe("a first rehearsal, in a fresh account", () => {
   });
 
   it("records each call as sent", () => {
-    expect(calls(firstRecord, "CreateFunction").map((c) => c.params.FunctionName)).toEqual(["csip-scan-dev-scheduled-scan", "csip-scan-dev-asset-change"]);
+    expect(calls(firstRecord, "CreateFunction").map((c) => c.params.FunctionName)).toEqual(["csip-scan-dev-scheduled-scan", "csip-scan-dev-asset-change", "csip-scan-dev-scan-results"]);
     expect(new Set(firstRecord.map((c) => c.service))).toEqual(new Set(["cam", "cos", "scf", "tag", "eb"]));
   });
 });

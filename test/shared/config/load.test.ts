@@ -46,10 +46,12 @@ describe("shipped configs", () => {
 
 describe("parseConfig", () => {
   it("applies the documented defaults", () => {
-    const policy = parseConfig(GOOD, "p.yaml", envOf()).policies[0]!;
+    const config = parseConfig(GOOD, "p.yaml", envOf());
+    expect(config.results).toEqual({ checkEvery: "10m", giveUpAfter: "24h", topFindings: 5 });
+    const policy = config.policies[0]!;
     expect(policy).toMatchObject({
       mode: "standard",
-      notifyOn: ["unauthorized", "failure"],
+      notifyOn: ["unauthorized", "failure", "results"],
       onAssetChange: false,
       maxAssetsPerTask: 200,
       unauthorized: "scan-authorized",

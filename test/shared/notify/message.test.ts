@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CHAT_CHANNELS } from "../../../shared/notify/channels.ts";
-import { splitMessage, type Message, type MessageLine } from "../../../shared/notify/message.ts";
+import { pieceText, splitMessage, type Message, type MessageLine } from "../../../shared/notify/message.ts";
 
-const textOf = (line: MessageLine): string => line.pieces.map((p) => (typeof p === "string" ? p : p.value)).join("");
+const textOf = (line: MessageLine): string => line.pieces.map(pieceText).join("");
 const titleOf = (message: Message): string => textOf({ kind: "text", pieces: message.title });
 
 function messageOf(count: number): Message {

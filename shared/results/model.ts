@@ -1,0 +1,83 @@
+import { SCAN_STATUS, type RiskKind } from "../csip/actions.ts";
+import type { RunTrigger } from "../notify/report.ts";
+
+/** A task's state in words, from DescribeScanTaskList's ScanStatus; `ended` once it will not change. */
+export const TASK_STATES = {
+  [SCAN_STATUS.initial]: { state: "waiting", ended: false },
+  [SCAN_STATUS.scanning]: { state: "scanning", ended: false },
+  [SCAN_STATUS.done]: { state: "done", ended: true },
+  [SCAN_STATUS.error]: { state: "failed", ended: true },
+  [SCAN_STATUS.stopped]: { state: "stopped", ended: true },
+} as const;
+
+export type TaskState = (typeof TASK_STATES)[keyof typeof TASK_STATES]["state"] | "not found";
+
+/** What CSIP says of one task, in words. */
+export interface TaskResult {
+  taskId: string;
+  taskName: string;
+  state: TaskState;
+  ended: boolean;
+  /** Assets in the task, and how many are scanned. */
+  assets: number;
+  assetsScanned: number;
+  riskCount: number;
+  /** Seconds from StartTime to EndTime, when both are known. */
+  durationSeconds?: number;
+  /** When it ended (EndTime), ms since the epoch. */
+  endedAt?: number;
+  /** CSIP's ErrorInfo when the task failed. */
+  error?: string;
+  /** The report's temporary PDF link (DescribeTaskLogURL), when there is one yet. */
+  reportUrl?: string;
+  /** Asset IDs (and typed-in addresses) the task covers, to select the current findings. */
+  scope: { assets: string[]; typedIn: string[]; everything: boolean };
+}
+
+/** Severity of a finding, most severe first (CSIP's `Level`). */
+export const LEVELS = ["extreme", "high", "middle", "low", "info"] as const;
+export type Level = (typeof LEVELS)[number] | "unknown";
+
+/** One current risk of a scanned asset (the per-asset risk lists do not filter by task). */
+export interface Finding {
+  /** CSIP's risk ID: what the comparison with the previous run counts as the same finding. */
+  id: string;
+  kind: RiskKind;
+  asset: string;
+  assetName?: string;
+  level: Level;
+  name: string;
+  cve?: string;
+  /** CSIP's fix text, shortened. */
+  fix?: string;
+}
+
+/** How this run's findings compare with the previous run of the same policy. */
+export interface Comparison {
+  previous: { scheduledTime: string; riskCount: number } | undefined;
+  riskCountChange: number | undefined;
+  /** Findings by ID that the previous run did not have, and those it had that are gone. */
+  newFindings: Finding[];
+  goneFindings: { id: string; name: string; asset: string; level: Level }[];
+}
+
+/** The results of one policy run: its tasks to their end (or as far as known), what they found, the change. */
+export interface RunResults {
+  policy: string;
+  trigger: RunTrigger;
+  scheduledTime: string;
+  /** The record key of the run (shared/state/keys.ts): its identity. */
+  run: string;
+  tasks: TaskResult[];
+  /** Every task ended. */
+  ended: boolean;
+  /** Sent before every task ended: `results.giveUpAfter` passed. */
+  gaveUp: boolean;
+  riskCount: number;
+  /** Every task ended, none failed, and no risk was found. */
+  allClear: boolean;
+  /** The worst current findings on the scanned assets, most severe first, at most `results.topFindings`. */
+  findings: Finding[];
+  findingsTotal: number;
+  comparison: Comparison;
+}
