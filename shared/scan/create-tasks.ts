@@ -81,8 +81,11 @@ export function withoutAssets(request: ScanTaskRequest, refused: readonly string
   return undefined;
 }
 
-/** What a submission came to: CSIP's answer, or the tasks found under the name after an ambiguous failure. */
-type Submitted = { answer: Models.CreateRiskCenterScanTaskResponse; afterAmbiguity: boolean } | { found: ListedTask[] };
+/**
+ * What a submission came to: CSIP's answer, or the tasks found under the name after an ambiguous
+ * failure. `afterAmbiguity`: a create was sent that may still land, so the name is looked up once more.
+ */
+type Submitted = { answer: Models.CreateRiskCenterScanTaskResponse; afterAmbiguity: boolean } | { found: ListedTask[]; afterAmbiguity: boolean };
 
 /**
  * Creates each planned task at most once. A write is retried directly only on RequestLimitExceeded
@@ -164,7 +167,8 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
         // unrecorded, and the next invocation would make it again.
         if (!(await waitForLateCreate(backoffMs(ctx.retry, attempt - 1)))) throw error;
         const found = await lookUp(request.TaskName);
-        if (found.length > 0) return { found };
+        // Found after the second ambiguous create: the other may still land.
+        if (found.length > 0) return { found, afterAmbiguity: attempt > 1 };
         if (attempt >= ctx.retry.attempts) throw error;
       }
     }
@@ -188,7 +192,7 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
         // CSIP may have made a task for the authorized assets without naming it: look before anything else.
         const made = await lookUp(request.TaskName);
         if (made.length > 0) {
-          result = { found: made };
+          result = { found: made, afterAmbiguity: result.afterAmbiguity };
         } else if (policy.unauthorized === "scan-authorized") {
           const rest = withoutAssets(request, result.answer.UnAuthAsset ?? []);
           if (!rest) {
@@ -201,7 +205,9 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
         }
       }
       if ("found" in result) {
-        await adopt(chunk, submitted, result.found);
+        let found = result.found;
+        if (result.afterAmbiguity && (await waitForLateCreate())) found = await lookUp(request.TaskName);
+        await adopt(chunk, submitted, found.length > 0 ? found : result.found);
         continue;
       }
       const { answer, afterAmbiguity } = result;
