@@ -2,12 +2,16 @@
 import { benchAssetChange } from "./asset-change.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { benchRateLimit } from "./rate-limit.ts";
+import { benchResults } from "./results.ts";
+import { benchTimers } from "./timers.ts";
 
 const only = process.argv[2];
 const benches: Record<string, () => void | Promise<void>> = {
   "cold-start": benchColdStart,
   "rate-limit": benchRateLimit,
   "asset-change": benchAssetChange,
+  timers: benchTimers,
+  results: benchResults,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (!only || only === name) await run();
