@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { sleep } from "../../shared/clock.ts";
 import { createCsipClient } from "../../shared/csip/client.ts";
 import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
+import { startEmulator } from "../../local/emulator/server.ts";
 import { startListener } from "../helpers.ts";
 
 // The CLI as people run it: a real process, real exit codes, real output.
@@ -370,6 +371,45 @@ policies:
     }
   });
 
+  it("invoke scan-results runs the SCF handler on a timer event", () => {
+    const { status, stdout } = cli("invoke", "scan-results", "--event", "local/events/results-timer.json");
+    expect(status).toBe(0);
+    // A fresh emulator holds no task yet: a look that finds nothing open, in the state store.
+    expect(JSON.parse(stdout)).toMatchObject({ trigger: "results", source: "state store", open: 0, told: [], ok: true });
+  });
+
+  it("results prints a run's tasks, risks, worst findings and report link, sending nothing", async () => {
+    const emulator = await startEmulator({
+      estate: [{ kind: "cvm", id: "ins-cli00001", name: "web-1", tags: { tier: "web" }, risks: [{ kind: "vul", level: "high", name: "Curl authentication bypass", cve: "CVE-2023-27536" }] }],
+      scanTiming: { queuedMs: 0, scanningMs: 0 },
+      rateLimit: false,
+    });
+    const hook = await startListener();
+    try {
+      const file = tempConfig(`version: 1
+notifiers:
+  hook: { type: webhook, url: "${hook.url}" }
+assetGroups:
+  web: { include: [{ tags: { tier: web } }] }
+policies:
+  - { name: nightly, schedule: "0 0 3 * * * *", targets: [web], scanItems: [port], notify: [hook] }
+`);
+      const env = { TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId, TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey, CSIP_ENDPOINT: emulator.url, CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1" };
+      const run = spawnCli(["run", "--policy", "nightly", "--time", "2026-11-29T03:00:00Z", "--config", file], env);
+      expect(await run.ended()).toBe(0);
+      const results = spawnCli(["results", "--config", file, "--json"], env);
+      expect(await results.ended()).toBe(0);
+      const [report] = JSON.parse(results.stdout) as { policy: string; status: string; riskCount: number; tasks: { reportUrl?: string }[]; findings: { cve?: string }[] }[];
+      expect(report).toMatchObject({ policy: "nightly", status: "risks found", riskCount: 1, findings: [{ cve: "CVE-2023-27536" }] });
+      expect(report!.tasks[0]!.reportUrl).toMatch(new RegExp(`^${emulator.url}/reports/rpt-`));
+      // Nothing was sent but what the run itself said (no results message).
+      expect(hook.received.map((r) => (JSON.parse(r.body) as { schema: string }).schema)).not.toContain("csip-scan.results/v1");
+    } finally {
+      await emulator.close();
+      await hook.close();
+    }
+  });
+
   it("rehearse-deploy refuses a broken policy file before building or deploying: exit 2", () => {
     const file = tempConfig("version: 1\npolicies: []\n");
     const { status, stderr } = cli("rehearse-deploy", "--config", file);
@@ -377,7 +417,7 @@ policies:
     expect(stderr).toContain(`${file}:2:11 policies: must list at least 1 item`);
   });
 
-  it.each(["validate", "plan", "run", "invoke", "emulator", "start", "notify-test", "rehearse-deploy"])("%s --help", (command) => {
+  it.each(["validate", "plan", "run", "invoke", "emulator", "start", "notify-test", "rehearse-deploy", "results"])("%s --help", (command) => {
     const { status, stdout } = cli(command, "--help");
     expect(status).toBe(0);
     expect(stdout).toContain(`csip-scan ${command}`);
