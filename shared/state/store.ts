@@ -102,20 +102,25 @@ export class FileStateStore implements StateStore {
 
   async set(key: string, value: unknown): Promise<void> {
     const text = JSON.stringify(value);
-    if (this.writable) {
-      const file = join(this.dir, `${fileName(key)}.json`);
-      const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-      try {
-        await mkdir(this.dir, { recursive: true });
-        await writeFile(temp, text);
-        await rename(temp, file);
-        return;
-      } catch (error) {
-        this.writable = false;
-        this.warn(`state folder ${this.dir} cannot be written (${describeError(error)}); remembering in memory only`);
-      }
-    }
+    if (await this.writeAtomic(this.dir, fileName(key), text)) return;
     this.memory.set(key, text);
+  }
+
+  /** Write one file atomically (temp file, then rename); false once the folder proved unwritable. */
+  private async writeAtomic(dir: string, name: string, text: string): Promise<boolean> {
+    if (!this.writable) return false;
+    const file = join(dir, `${name}.json`);
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(temp, text);
+      await rename(temp, file);
+      return true;
+    } catch (error) {
+      this.writable = false;
+      this.warn(`state folder ${this.dir} cannot be written (${describeError(error)}); remembering in memory only`);
+      return false;
+    }
   }
 
   private collectionDir(collection: string): string {
@@ -124,20 +129,7 @@ export class FileStateStore implements StateStore {
 
   async put(collection: string, id: string, value: unknown): Promise<void> {
     const text = JSON.stringify(value);
-    if (this.writable) {
-      const dir = this.collectionDir(collection);
-      const file = join(dir, `${fileName(id)}.json`);
-      const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-      try {
-        await mkdir(dir, { recursive: true });
-        await writeFile(temp, text);
-        await rename(temp, file);
-        return;
-      } catch (error) {
-        this.writable = false;
-        this.warn(`state folder ${this.dir} cannot be written (${describeError(error)}); remembering in memory only`);
-      }
-    }
+    if (await this.writeAtomic(this.collectionDir(collection), fileName(id), text)) return;
     const values = this.memoryCollections.get(collection) ?? new Map<string, string>();
     values.set(id, text);
     this.memoryCollections.set(collection, values);
