@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { buffer } from "node:stream/consumers";
 import type { EmulatorAccount } from "../emulator/accounts.ts";
 import { freshAccount, type AccountState } from "./account.ts";
 import { handleCloudApi } from "./cloud-api.ts";
@@ -37,14 +38,6 @@ export interface CloudStandIn {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
 
 /** Starts the stand-ins on 127.0.0.1 (a free port unless given), serving `account` and changing it in place. */
 export async function startCloudStandIn(options: CloudStandInOptions = {}): Promise<CloudStandIn> {
@@ -55,7 +48,7 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
   const refusedHosts: string[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const body = await readBody(req);
+    const body = await buffer(req);
     const host = String(req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
     const url = new URL(req.url ?? "/", "http://stand-in");
     const method = req.method ?? "GET";
