@@ -170,7 +170,8 @@ async function tellRun(
         await run.store.set(key, record);
         return told;
       }
-      if (open.trigger !== "asset-change") await rememberResults(run.store, policy.name, open.scheduledTime, results.riskCount, findings);
+      // Only a run whose every task ended done is the baseline for the next comparison.
+      if (open.trigger !== "asset-change" && allDone(results.tasks)) await rememberResults(run.store, policy.name, open.scheduledTime, results.riskCount, findings);
       return finish(told);
     });
   } catch (error) {
@@ -178,6 +179,9 @@ async function tellRun(
     throw error;
   }
 }
+
+/** Every task ended done (none failed, gone, or still running). */
+const allDone = (tasks: readonly TaskResult[]): boolean => tasks.every((t) => t.state === "done");
 
 function scopeOf(tasks: readonly TaskResult[]): TaskResult["scope"] {
   return {
@@ -195,10 +199,12 @@ export async function resultsOf(run: RunContext, policy: Policy, open: OpenRun, 
   const riskCount = tasks.reduce((n, t) => n + t.riskCount, 0);
   const { findings } = await currentFindings(run.csip, scopeOf(tasks), policy.memberIds);
   const ended = tasks.every((t) => t.ended);
-  const comparison =
+  const compared =
     open.trigger !== "asset-change" && (await run.store.durable())
       ? await compareWithPrevious(run.store, policy.name, riskCount, findings)
       : { previous: undefined, riskCountChange: undefined, newFindings: [], goneFindings: [] };
+  // A failed or unfinished task counts no risks: its 0 is not a change in risk.
+  const comparison = allDone(tasks) ? compared : { ...compared, riskCountChange: undefined };
   const results: RunResults = {
     policy: policy.name,
     trigger: open.trigger,
@@ -208,7 +214,7 @@ export async function resultsOf(run: RunContext, policy: Policy, open: OpenRun, 
     ended,
     gaveUp,
     riskCount,
-    allClear: ended && tasks.every((t) => t.state === "done") && riskCount === 0,
+    allClear: allDone(tasks) && riskCount === 0,
     findings: findings.slice(0, run.config.results.topFindings),
     findingsTotal: findings.length,
     comparison,

@@ -128,6 +128,28 @@ describe("scan-results main_handler", () => {
     }
   });
 
+  it("a failed run shows no change in its risk count and is not the baseline: the next run compares with the last one done", async () => {
+    const web2 = emulator.state.estate.find((a) => a.id === "ins-res00002")!;
+    const w = world();
+    const runAt = async (day: string) => {
+      await w.scan(`2026-11-${day}T03:00:05Z`, `2026-11-${day}T03:00:00Z`);
+      await w.results(`2026-11-${day}T03:10:00Z`);
+      return told().at(-1)!;
+    };
+    try {
+      const one = await runAt("27");
+      web2.scanError = "agent offline";
+      const two = await runAt("28");
+      delete web2.scanError;
+      const three = await runAt("29");
+      expect([one.status, one.riskCount]).toEqual(["risks found", 3]);
+      expect([two.status, two.riskCount, two.previous?.scheduledTime, two.riskCountChange]).toEqual(["failed", 0, "2026-11-27T03:00:00.000Z", null]);
+      expect([three.status, three.previous, three.riskCountChange]).toEqual(["risks found", { scheduledTime: "2026-11-27T03:00:00.000Z", riskCount: 3 }, 0]);
+    } finally {
+      delete web2.scanError;
+    }
+  });
+
   it("two looks at once tell a run once", async () => {
     const w = world();
     await w.scan("2026-11-29T03:00:05Z");
