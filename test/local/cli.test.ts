@@ -20,9 +20,11 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** A policy file in a fresh folder, its state kept beside it (not in the checkout), so a test runs the same every time. */
 function tempConfig(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), "csip-scan-cli-")), "policies.yaml");
-  writeFileSync(file, text);
+  const dir = mkdtempSync(join(tmpdir(), "csip-scan-cli-"));
+  const file = join(dir, "policies.yaml");
+  writeFileSync(file, `${text.endsWith("\n") ? text : `${text}\n`}state: { path: "${join(dir, "state")}" }\n`);
   return file;
 }
 
