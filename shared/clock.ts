@@ -34,9 +34,6 @@ export function deadlineIn(totalMs: number, reserveMs: number, now: () => number
   };
 }
 
-/** A deadline that never comes: for work that no function's limit bounds (the CLI's plan). */
-export const NO_DEADLINE: Deadline = { remainingMs: () => Number.MAX_SAFE_INTEGER, expired: () => false };
-
 /** What SCF's Node.js context offers about time; both fields are optional here. */
 export interface ScfContextTime {
   getRemainingTimeInMillis?: () => number;
