@@ -154,8 +154,8 @@ async function tellRun(
       const { results, findings } = await resultsOf(run, policy, open, tasks.map((t) => (links.has(t.taskId) ? { ...t, reportUrl: links.get(t.taskId)! } : t)), gaveUp);
       const report = resultsReport(results);
       const notifications: DeliveryResult[] = [];
+      const hash = createHash("sha256").update(JSON.stringify(report)).digest("hex");
       for (const name of policy.notify) {
-        const hash = createHash("sha256").update(JSON.stringify(report)).digest("hex");
         if (record.notified[name] === hash) {
           notifications.push({ notifier: name, delivered: true, via: "sent before" });
           continue;
