@@ -1,4 +1,5 @@
 import type { Language } from "../../notify/message.ts";
+import { shorten } from "../findings.ts";
 import type { HistoryFinding, PolicyHistory } from "../history.ts";
 import { LEVELS, type Level } from "../model.ts";
 import { chartLegend, trendChart } from "./chart.ts";
@@ -27,7 +28,7 @@ td.n,th.n{text-align:right;white-space:nowrap}.t{white-space:nowrap;color:#59636
 .chart{width:100%;height:auto}.chart text{font-size:11px;fill:#59636e}.grid{stroke:#eaeef2}.axis{stroke:#8c959f}.hit{fill:transparent}
 .s-extreme{fill:#8e0d0d}.s-high{fill:#e5484d}.s-middle{fill:#f59e0b}.s-low{fill:#e9d34f}.s-info{fill:#94a3b8}.s-unknown{fill:#c4c4c4}.clear{fill:#1a7f37}.failed{fill:#6e7781}
 .key{display:inline-flex;align-items:center;gap:4px;margin-right:14px;font-size:12px;color:#59636e}
-ul.changes{margin:4px 0;padding-left:20px}`;
+ul.changes{margin:4px 0;padding-left:20px}small{font-size:inherit;color:#59636e}.findings td[class^=l-]{font-weight:600;white-space:nowrap}`;
 
 /** Times in the config's zone: `2026-11-29 11:00`, and the day alone. */
 function timeFormats(zone: string): { time: (ms: number) => string; day: (ms: number) => string } {
@@ -55,8 +56,16 @@ function byFinding(a: HistoryFinding, b: HistoryFinding): number {
 const sameFinding = (a: HistoryFinding, b: HistoryFinding): boolean => a.level === b.level && a.name === b.name && a.cve === b.cve && a.fix === b.fix;
 
 function asset(f: Pick<HistoryFinding, "asset" | "assetName">): string {
-  return f.assetName && f.assetName !== f.asset ? `${esc(f.asset)} <span class="t">${esc(f.assetName)}</span>` : esc(f.asset);
+  return f.assetName && f.assetName !== f.asset ? `${esc(f.asset)} <small>${esc(f.assetName)}</small>` : esc(f.asset);
 }
+
+/**
+ * Fix text written in full, most severe first, before the rest is cut to `SHORT_FIX` characters: a
+ * thousand different risks with long fix texts would otherwise double the page (the whole text is in
+ * CSIP's console and the task's PDF report).
+ */
+const FIX_CHARS = 20_000;
+const SHORT_FIX = 40;
 
 /**
  * The findings table: one row per finding, and the severity, name, CVE and fix of one risk written
@@ -67,17 +76,20 @@ function findingsTable(findings: readonly HistoryFinding[], t: PageText, day: (m
   const sorted = [...findings].sort(byFinding);
   const c = t.columns;
   const rows: string[] = [];
+  let fixChars = 0;
   for (let i = 0; i < sorted.length; ) {
     let end = i + 1;
     while (end < sorted.length && sameFinding(sorted[i]!, sorted[end]!)) end++;
     const f = sorted[i]!;
     const span = end - i > 1 ? ` rowspan=${end - i}` : "";
+    const fix = fixChars < FIX_CHARS ? (f.fix ?? "") : shorten(f.fix ?? "", SHORT_FIX);
+    fixChars += fix.length;
     for (let j = i; j < end; j++) {
       const g = sorted[j]!;
       const seen = `<td class=t>${g.firstSeen !== undefined ? day(g.firstSeen) : t.unknown}`;
       rows.push(
         j === i
-          ? `<tr><td class="sev l-${f.level}"${span}>${esc(t.levels[f.level])}<td${span}>${esc(f.name)}<td${span}>${esc(f.cve ?? "")}<td${span}>${esc(f.fix ?? "")}<td>${asset(g)}${seen}`
+          ? `<tr><td class=l-${f.level}${span}>${esc(t.levels[f.level])}<td${span}>${esc(f.name)}<td${span}>${esc(f.cve ?? "")}<td${span}>${esc(fix)}<td>${asset(g)}${seen}`
           : `<tr><td>${asset(g)}${seen}`,
       );
     }
