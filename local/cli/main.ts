@@ -256,7 +256,7 @@ const COMMANDS: Record<string, Command> = {
         now: new Date(),
         warn: err,
       });
-      out(`${written.file}: ${written.policies} policies, ${written.runs} run(s) since ${since} ago (history of ${config.state.path})`);
+      out(`${written.file}: ${written.policies} ${written.policies === 1 ? "policy" : "policies"}, ${written.runs} run(s) since ${since} ago (history of ${config.state.path})`);
       return 0;
     },
   },

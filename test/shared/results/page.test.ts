@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FINDINGS_KEPT, readHistory, recordRun, withRun, type PolicyHistory } from "../../../shared/results/history.ts";
 import { resultsPage } from "../../../shared/results/page/render.ts";
 import { FileStateStore } from "../../../shared/state/store.ts";
