@@ -28,7 +28,7 @@ td.n,th.n{text-align:right;white-space:nowrap}.t{white-space:nowrap;color:#59636
 .chart{width:100%;height:auto}.chart text{font-size:11px;fill:#59636e}.grid{stroke:#eaeef2}.axis{stroke:#8c959f}.hit{fill:transparent}
 .s-extreme{fill:#8e0d0d}.s-high{fill:#e5484d}.s-middle{fill:#f59e0b}.s-low{fill:#e9d34f}.s-info{fill:#94a3b8}.s-unknown{fill:#c4c4c4}.clear{fill:#1a7f37}.failed{fill:#6e7781}
 .key{display:inline-flex;align-items:center;gap:4px;margin-right:14px;font-size:12px;color:#59636e}
-ul.changes{margin:4px 0;padding-left:20px}small{font-size:inherit;color:#59636e}.findings td[class^=l-]{font-weight:600;white-space:nowrap}`;
+ul.changes{margin:4px 0;padding-left:20px}.findings td:nth-child(3){white-space:nowrap}small{font-size:inherit;color:#59636e}.findings td[class^=l-]{font-weight:600;white-space:nowrap}`;
 
 /** Times in the config's zone: `2026-11-29 11:00`, and the day alone. */
 function timeFormats(zone: string): { time: (ms: number) => string; day: (ms: number) => string } {
