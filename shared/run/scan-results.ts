@@ -11,8 +11,8 @@ import type { Finding, RunResults, TaskResult } from "../results/model.ts";
 import { closeRun, openRuns, runsFromTaskList, type OpenRun } from "../results/open-runs.ts";
 import { reportLinks } from "../results/reports.ts";
 import { taskStates } from "../results/task-states.ts";
-import { publishResultsPage } from "./results-page.ts";
 import { resultsKey } from "../state/keys.ts";
+import { publishResultsPage } from "./results-page.ts";
 import type { RunContext } from "./services.ts";
 
 /** What telling one run's results did. */
