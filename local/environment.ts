@@ -7,6 +7,7 @@ import { credentialsFrom } from "../shared/csip/credentials.ts";
 import type { Environment } from "../shared/env.ts";
 import { isLoopbackUrl } from "../shared/net/address-policy.ts";
 import { networkDelivery, type Deliver } from "../shared/notify/deliver.ts";
+import { folderPagePublisher, type PagePublisher } from "../shared/results/publish.ts";
 import { regionOf, sdkClientFor, type ServiceOverrides } from "../shared/run/services.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
 import { LOCAL_ACCOUNT } from "./emulator/accounts.ts";
@@ -22,6 +23,8 @@ export interface LocalConnection {
   /** With the emulator, a state store as fresh as the emulator's tasks; otherwise the config's. */
   store?: StateStore;
   emulator?: Emulator;
+  /** Each policy's results page, a file under the config's state folder (`pages/`): it outlives the emulator's state. */
+  pages: PagePublisher;
   close(): Promise<void>;
 }
 
@@ -35,8 +38,9 @@ export async function connectLocal(
   options: { env: Environment; say: (line: string) => void; inventory?: string },
 ): Promise<LocalConnection> {
   const { env } = options;
+  const pages = folderPagePublisher(join(config.state.path, "pages"));
   if (credentialsFrom(env)) {
-    return { csip: sdkClientFor(config, env), deliver: networkDelivery({ allowLocal: env.allowLocalWebhooks }), close: async () => {} };
+    return { csip: sdkClientFor(config, env), deliver: networkDelivery({ allowLocal: env.allowLocalWebhooks }), pages, close: async () => {} };
   }
   const emulator = await startEmulator({ estate: await readEstate(options.inventory ?? DEMO_INVENTORY) });
   options.say(
@@ -67,6 +71,7 @@ export async function connectLocal(
     deliver,
     emulator,
     store,
+    pages,
     close: async () => {
       await emulator.close();
       await rm(stateDir, { recursive: true, force: true });
@@ -76,5 +81,5 @@ export async function connectLocal(
 
 /** What runs use instead of the defaults on this connection. */
 export function localOverrides(connection: LocalConnection): ServiceOverrides {
-  return { sdk: connection.csip, deliver: connection.deliver, ...(connection.store ? { store: connection.store } : {}) };
+  return { sdk: connection.csip, deliver: connection.deliver, pages: connection.pages, ...(connection.store ? { store: connection.store } : {}) };
 }

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { FUNCTION_NAMES, FUNCTIONS } from "../../functions/index.ts";
 import { expandGroups, kindsNeeded, policyGroups } from "../../shared/assets/expand.ts";
@@ -25,6 +26,7 @@ import { AccountFileError } from "../cloud/account.ts";
 import { formatAccount, rehearseDeploy } from "../deploy/rehearse.ts";
 import { connectLocal, DEMO_INVENTORY, localOverrides } from "../environment.ts";
 import { followResults } from "../results-follower.ts";
+import { writeReport } from "../report.ts";
 import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
 
 /** How often local mode looks for results when the emulator answers (its scans take seconds). */
@@ -235,6 +237,30 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
+  report: {
+    summary: "write one self-contained HTML page of each policy's recent runs: risk trend, last findings, what changed, tasks",
+    usage: "csip-scan report [--policy NAME] [--since 30d] [--language zh|en] [--out FILE] [--config FILE]",
+    options: { ...CONFIG_OPTION, policy: { type: "string" }, since: { type: "string" }, language: { type: "string" }, out: { type: "string" } },
+    async run(values, _, env) {
+      const config = await readConfig(values, env);
+      const since = (values.since as string | undefined) ?? "30d";
+      if (!DurationSchema.safeParse(since).success) throw new UsageError(`--since "${since}" is not a duration such as 12h or 30d`);
+      const language = (values.language as string | undefined) ?? "en";
+      if (language !== "en" && language !== "zh") throw new UsageError(`--language "${language}" is not zh or en`);
+      if (typeof values.policy === "string") findPolicy(config, values.policy);
+      const written = await writeReport(config, {
+        ...(typeof values.policy === "string" ? { policy: values.policy } : {}),
+        since,
+        language,
+        out: (values.out as string | undefined) ?? "csip-scan-report.html",
+        now: new Date(),
+        warn: err,
+      });
+      out(`${written.file}: ${written.policies} ${written.policies === 1 ? "policy" : "policies"}, ${written.runs} run(s) since ${since} ago (history of ${config.state.path})`);
+      return 0;
+    },
+  },
+
   "rehearse-deploy": {
     summary: "run the real serverless deploy fully offline, against local stand-ins of SCF, COS, CAM, Tag and EventBridge",
     usage: "csip-scan rehearse-deploy [--config FILE] [--account DIR] [--record FILE]",
@@ -309,10 +335,17 @@ const COMMANDS: Record<string, Command> = {
       const scheduler = interrupted ? undefined : startScheduler(config, fire);
       // The scan-results timer of local mode: the emulator's scans end in seconds, so it looks often.
       const every = connection.emulator ? LOCAL_RESULTS_EVERY_MS : durationMs(config.results.checkEvery);
+      const pagesShown = new Set<string>();
       const follower = interrupted
         ? undefined
         : followResults(services, every, (summary) => {
-            for (const t of summary.told) out(`\n<<< ${showTime(new Date(), config.timezone)}  results of ${t.policy} (${t.scheduledTime}): ${t.status}, ${t.riskCount} risk(s)`);
+            for (const t of summary.told) {
+              out(`\n<<< ${showTime(new Date(), config.timezone)}  results of ${t.policy} (${t.scheduledTime}): ${t.status}, ${t.riskCount} risk(s)`);
+              if (t.page && !pagesShown.has(t.policy)) {
+                pagesShown.add(t.policy);
+                out(`    results page, rewritten after each run: ${t.page.startsWith("file:") ? fileURLToPath(t.page) : t.page}`);
+              }
+            }
           });
       if (!interrupted) out(`\nWaiting for the schedules; results are looked for every ${Math.round(every / 1000)} s. Ctrl-C stops.`);
       await interruption;

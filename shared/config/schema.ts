@@ -196,6 +196,10 @@ export const ResultsSchema = z.strictObject({
   giveUpAfter: DurationSchema.default("24h"),
   /** How many of the worst current findings a results message shows. */
   topFindings: numeric(z.number().int().min(0).max(50)).default(5),
+  /** How many runs of each policy the results page shows: the history keeps the last ones (shared/results/history.ts). */
+  history: numeric(z.number().int().min(1).max(100)).default(30),
+  /** How long the results message's link to the policy's page works (a presigned COS URL on SCF). */
+  pageLinkValidFor: DurationSchema.default("7d"),
 });
 
 /** The SCF cron that fires every `checkEvery`: `0 *\/10 * * * * *` for 10m, `0 0 *\/2 * * * *` for 2h. */

@@ -168,6 +168,7 @@ const RESULTS_TEXT = {
     gone: (n: number) => `Gone since the previous run (${n}):`,
     more: (n: number) => `… and ${n} more`,
     note: "Findings are the scanned assets' current risks in CSIP (the risk lists do not filter by task).",
+    page: "Results page: the trend and every current finding",
   },
   zh: {
     title: (policy: string): Piece[] => ["csip-scan：策略 ", { value: policy }, " 的扫描结果"],
@@ -190,6 +191,7 @@ const RESULTS_TEXT = {
     gone: (n: number) => `较上次消失（${n}）：`,
     more: (n: number) => `… 另有 ${n} 个`,
     note: "风险为被扫描资产在云安全中心的当前风险（风险列表不按任务筛选）。",
+    page: "结果页面：趋势与全部当前风险",
   },
 } as const;
 
@@ -218,6 +220,7 @@ export function resultsMessage(report: ResultsReport, language: Language): Messa
     { kind: "text", pieces: [t.status[report.status](report)] },
   ];
   if (report.previous && report.riskCountChange !== null) lines.push({ kind: "text", pieces: [t.change(report.riskCountChange, report.previous.scheduledTime)] });
+  if (report.page) lines.push({ kind: "text", pieces: [{ link: report.page, label: t.page }] });
   lines.push({ kind: "heading", pieces: [t.tasks] });
   for (const task of report.tasks) {
     const pieces: Piece[] = [{ value: task.taskId }, ` ${t.task(task)}`];

@@ -45,6 +45,8 @@ export interface ResultsReport {
   /** TaskIds still running when `results.giveUpAfter` passed. */
   stillRunning: string[];
   note: string;
+  /** The policy's results page (trend, every current finding), when one was published: a link valid for `results.pageLinkValidFor`. */
+  page?: string;
 }
 
 export const FINDINGS_NOTE =
@@ -53,7 +55,8 @@ export const FINDINGS_NOTE =
 /** At most this many new or gone findings are listed; the counts are always whole. */
 const LISTED_CHANGES = 20;
 
-function statusOf(r: RunResults): ResultsStatus {
+/** A run's status in one word: failed before incomplete before all clear. */
+export function statusOf(r: RunResults): ResultsStatus {
   if (r.tasks.some((t) => t.state === "failed" || t.state === "stopped" || t.state === "not found")) return "failed";
   if (r.gaveUp) return "incomplete";
   return r.allClear ? "all clear" : "risks found";
@@ -61,8 +64,8 @@ function statusOf(r: RunResults): ResultsStatus {
 
 const finding = (f: Finding): ReportedFinding => ({ id: f.id, kind: f.kind, asset: f.asset, level: f.level, name: f.name, ...(f.assetName ? { assetName: f.assetName } : {}), ...(f.cve ? { cve: f.cve } : {}), ...(f.fix ? { fix: f.fix } : {}) });
 
-/** The results report of a run. */
-export function resultsReport(r: RunResults): ResultsReport {
+/** The results report of a run, linking the policy's results page when there is one. */
+export function resultsReport(r: RunResults, page?: string): ResultsReport {
   return {
     schema: "csip-scan.results/v1",
     policy: r.policy,
@@ -91,5 +94,6 @@ export function resultsReport(r: RunResults): ResultsReport {
     goneFindingsCount: r.comparison.goneFindings.length,
     stillRunning: r.tasks.filter((t) => !t.ended).map((t) => t.taskId),
     note: FINDINGS_NOTE,
+    ...(page ? { page } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { riskListOf, type RiskKind } from "../csip/actions.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
 import { LEVELS, type Finding, type Level } from "./model.ts";
+import { csipTimeMs } from "./task-states.ts";
 
 type Row = Record<string, unknown>;
 const str = (v: unknown): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
@@ -82,6 +83,7 @@ export async function currentFindings(
     const id = str(row.Id) || `${kind}:${asset}:${table.name(row)}`;
     const cve = table.cve?.(row);
     const fix = table.fix(row);
+    const firstSeen = csipTimeMs(str(row.FirstTime));
     found.set(id, {
       id,
       kind,
@@ -91,6 +93,7 @@ export async function currentFindings(
       name: table.name(row),
       ...(cve ? { cve } : {}),
       ...(fix ? { fix: shorten(fix) } : {}),
+      ...(firstSeen !== undefined ? { firstSeen } : {}),
     });
   };
   for (const kind of RISK_KIND_NAMES) {

@@ -50,6 +50,8 @@ export interface Finding {
   cve?: string;
   /** CSIP's fix text, shortened. */
   fix?: string;
+  /** When CSIP first found it (the row's FirstTime), ms since the epoch. */
+  firstSeen?: number;
 }
 
 /** How this run's findings compare with the previous run of the same policy. */

@@ -12,6 +12,7 @@ import { closeRun, openRuns, runsFromTaskList, type OpenRun } from "../results/o
 import { reportLinks } from "../results/reports.ts";
 import { taskStates } from "../results/task-states.ts";
 import { resultsKey } from "../state/keys.ts";
+import { publishResultsPage } from "./results-page.ts";
 import type { RunContext } from "./services.ts";
 
 /** What telling one run's results did. */
@@ -23,6 +24,8 @@ export interface ToldRun {
   status: ResultsReport["status"] | "not asked for (notifyOn)" | "policy no longer in the file";
   riskCount: number;
   notifications: DeliveryResult[];
+  /** The link to the policy's results page, when one was published. */
+  page?: string;
 }
 
 /** What one scan-results invocation did. */
@@ -152,7 +155,9 @@ async function tellRun(
       const links = await reportLinks(run.csip, tasks.filter((t) => t.state === "done").map((t) => t.taskId));
       if (holdForReports && tasks.some((t) => t.state === "done" && !links.has(t.taskId))) return "held";
       const { results, findings } = await resultsOf(run, policy, open, tasks.map((t) => (links.has(t.taskId) ? { ...t, reportUrl: links.get(t.taskId)! } : t)), gaveUp);
-      const report = resultsReport(results);
+      // The policy's results page (shared/run/results-page.ts): the history gains this run, the message links the page.
+      const page = await publishResultsPage(run, results, findings);
+      const report = resultsReport(results, page);
       const notifications: DeliveryResult[] = [];
       const hash = createHash("sha256").update(JSON.stringify(report)).digest("hex");
       for (const name of policy.notify) {
@@ -164,7 +169,7 @@ async function tellRun(
         notifications.push(result);
         if (result.delivered) record.notified[name] = hash;
       }
-      const told: ToldRun = { ...base, riskCount: results.riskCount, status: report.status, notifications };
+      const told: ToldRun = { ...base, riskCount: results.riskCount, status: report.status, notifications, ...(page ? { page } : {}) };
       if (!notifications.every((n) => n.delivered)) {
         // Tried again by the next invocation; the notifiers already told are not told twice.
         await run.store.set(key, record);

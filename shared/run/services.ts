@@ -9,6 +9,7 @@ import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { networkDelivery, type Deliver } from "../notify/deliver.ts";
+import type { PagePublisher } from "../results/publish.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { FileStateStore, type StateStore } from "../state/store.ts";
 
@@ -28,6 +29,8 @@ export interface Services {
   clock: Clock;
   /** Delivery to notifiers, bounded by a run's deadline. */
   deliverWithin(deadline: Deadline): Deliver;
+  /** Where each policy's results page goes; none, no page. */
+  pages?: PagePublisher;
 }
 
 /** What a caller may give instead of the defaults (the CLI's local mode, tests). */
@@ -37,6 +40,7 @@ export interface ServiceOverrides {
   store?: StateStore;
   deliver?: Deliver;
   clock?: Clock;
+  pages?: PagePublisher;
 }
 
 /** The region of API calls: the config's, else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -72,6 +76,7 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     logger,
     clock,
     deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep }),
+    ...(overrides.pages ? { pages: overrides.pages } : {}),
   };
 }
 
@@ -88,6 +93,7 @@ export interface RunContext {
   deadline: Deadline;
   retry: RetryPolicy;
   requestTimeoutMs: number;
+  pages?: PagePublisher;
 }
 
 /**
@@ -117,6 +123,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     deadline,
     retry: config.retry,
     requestTimeoutMs: config.timeouts.requestSeconds * 1000,
+    ...(services.pages ? { pages: services.pages } : {}),
   };
 }
 

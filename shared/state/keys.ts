@@ -81,6 +81,11 @@ export function lastResultsKey(policy: string): string {
   return `results-last/${policy}`;
 }
 
+/** The last runs of a policy as its results page shows them (shared/results/history.ts). */
+export function historyKey(policy: string): string {
+  return `results-history/${policy}`;
+}
+
 /** When a policy last scanned an asset because it changed (its `cooldown`). */
 export function cooldownKey(policy: string, asset: string): string {
   return `cooldown/${policy}/${asset}`;

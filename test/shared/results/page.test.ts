@@ -1,0 +1,158 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { FINDINGS_KEPT, readHistory, recordRun, withRun, type PolicyHistory } from "../../../shared/results/history.ts";
+import { resultsPage } from "../../../shared/results/page/render.ts";
+import { FileStateStore } from "../../../shared/state/store.ts";
+import { finding, HOSTILE, results, task } from "./page-fixtures.ts";
+
+const EMPTY: PolicyHistory = { policy: "nightly", runs: [], latest: null };
+const day = (d: number): string => `2026-11-${String(d).padStart(2, "0")}T19:00:00.000Z`;
+const page = (histories: PolicyHistory[], over: { timezone?: string; language?: "zh" | "en" } = {}): string =>
+  resultsPage({ histories, timezone: over.timezone ?? "Asia/Shanghai", language: over.language ?? "en", generatedAt: new Date("2026-11-30T00:00:00Z"), since: "30d" });
+
+describe("results history", () => {
+  it("keeps the last `limit` runs, oldest first, and a retried look replaces its run instead of adding one", () => {
+    let h = EMPTY;
+    for (let d = 1; d <= 5; d++) h = withRun(h, results(day(d), [finding("a")]), [finding("a")], 3);
+    expect(h.runs.map((r) => r.scheduledTime)).toEqual([day(3), day(4), day(5)]);
+    h = withRun(h, results(day(5), [finding("a"), finding("b")]), [finding("a"), finding("b")], 3);
+    expect(h.runs.map((r) => [r.scheduledTime, r.findingsTotal])).toEqual([
+      [day(3), 1],
+      [day(4), 1],
+      [day(5), 2],
+    ]);
+  });
+
+  it("counts the findings by severity, and keeps the newest run's findings, at most FINDINGS_KEPT, most severe first", () => {
+    const many = Array.from({ length: FINDINGS_KEPT + 5 }, (_, i) => finding(`f${i}`, { level: i === FINDINGS_KEPT + 4 ? "extreme" : "low" }));
+    const h = withRun(EMPTY, results(day(1), many), many, 30);
+    expect(h.runs[0]!.byLevel).toEqual({ low: FINDINGS_KEPT + 4, extreme: 1 });
+    expect(h.runs[0]!.findingsTotal).toBe(FINDINGS_KEPT + 5);
+    expect(h.latest!.findings).toHaveLength(FINDINGS_KEPT);
+    expect(h.latest!.findings[0]!.level).toBe("extreme");
+  });
+
+  it("a late-told older run is a point of the trend but does not replace the newest run's findings", () => {
+    let h = withRun(EMPTY, results(day(2), [finding("new")]), [finding("new")], 30);
+    h = withRun(h, results(day(1), [finding("old")]), [finding("old")], 30);
+    expect(h.runs.map((r) => r.scheduledTime)).toEqual([day(1), day(2)]);
+    expect(h.latest!.findings.map((f) => f.id)).toEqual(["new"]);
+  });
+
+  it("first seen: the run that first had it, carried run to run; CSIP's FirstTime when earlier; new again after it went", () => {
+    const csipEarlier = Date.parse("2026-10-01T00:00:00Z");
+    let h = withRun(EMPTY, results(day(1), [finding("a")]), [finding("a")], 30);
+    h = withRun(h, results(day(2), [finding("a"), finding("b", { firstSeen: csipEarlier })], { previous: [finding("a")] }), [finding("a"), finding("b", { firstSeen: csipEarlier })], 30);
+    const seen = (hh: PolicyHistory) => Object.fromEntries(hh.latest!.findings.map((f) => [f.id, f.firstSeen]));
+    expect(seen(h)).toEqual({ a: Date.parse(day(1)), b: csipEarlier });
+    h = withRun(h, results(day(3), [finding("b")]), [finding("b")], 30);
+    h = withRun(h, results(day(4), [finding("a"), finding("b")]), [finding("a"), finding("b")], 30);
+    expect(seen(h)).toEqual({ a: Date.parse(day(4)), b: csipEarlier });
+  });
+
+  it("is stored per policy and read back; two runs of one policy recorded at once both stay", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-history-"));
+    try {
+      const store = new FileStateStore(dir);
+      await Promise.all([recordRun(store, results(day(1), [finding("a")]), [finding("a")], 30), recordRun(store, results(day(2), []), [], 30)]);
+      expect((await readHistory(store, "nightly")).runs.map((r) => r.scheduledTime)).toEqual([day(1), day(2)]);
+      expect(await readHistory(store, "other")).toEqual({ policy: "other", runs: [], latest: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("results page", () => {
+  const three = (): PolicyHistory => {
+    const first = [finding("a", { level: "middle" }), finding("gone", { level: "low", name: "old risk" })];
+    const last = [finding("a", { level: "middle" }), finding("x", { level: "extreme", name: "Log4j RCE", cve: "CVE-2021-44228", fix: "Upgrade log4j." }), finding("i", { level: "info", asset: "ins-00000002" })];
+    let h = withRun(EMPTY, results(day(27), first), first, 30);
+    h = withRun(h, results(day(28), [], { tasks: [task({ riskCount: 0 })] }), [], 30);
+    return withRun(h, results(day(29), last, { previous: first }), last, 30);
+  };
+
+  it("draws the trend as inline SVG: one path per severity, a mark under the all-clear run, times in the config's zone", () => {
+    const html = page([three()]);
+    const chart = /<svg class="chart"[\s\S]*?<\/svg>/.exec(html)![0];
+    expect([...chart.matchAll(/<path class="s-(\w+)" d="M/g)].map((m) => m[1])).toEqual(["extreme", "middle", "low", "info"]);
+    expect(chart.match(/<circle class="clear"/g)).toHaveLength(1);
+    // 19:00 UTC is 03:00 the next day in Shanghai.
+    expect(chart).toContain(">2026-11-28 03:00<");
+    expect(page([three()], { timezone: "UTC" })).toContain(">2026-11-27 19:00<");
+  });
+
+  it("lists the last run's findings most severe first with asset, name, CVE, fix and first seen; what is new and gone; tasks with report links", () => {
+    const html = page([three()]);
+    const table = /<table class="findings">[\s\S]*?<\/table>/.exec(html)![0];
+    expect([...table.matchAll(/<tr><td class=l-(\w+)/g)].map((m) => m[1])).toEqual(["extreme", "middle", "info"]);
+    expect(table).toContain("<td class=l-extreme>critical<td>Log4j RCE<td>CVE-2021-44228<td>Upgrade log4j.<td>ins-00000001 <small>web-1</small><td class=t>2026-11-30");
+    expect(html).toMatch(/New since the run before \(2\)[\s\S]*Log4j RCE[\s\S]*finding i<\/li>/);
+    expect(html).toMatch(/Gone since the run before \(1\)[\s\S]*old risk<\/li>/);
+    expect(html).toContain('<a href="https://csip-report.example.test/r/1.pdf?q-sign-time=1;2" rel="noreferrer noopener">PDF report</a>');
+    expect(html).toContain('<span class="badge b-clear">All clear</span>');
+  });
+
+  it("shows an all-clear last run as such, and a policy without runs says so", () => {
+    const clear = withRun(EMPTY, results(day(1), [], { tasks: [task({ riskCount: 0, assetsScanned: 7 })] }), [], 30);
+    expect(page([clear])).toContain('<p class="clearbox">&#10003; All clear: 7 asset(s) scanned, no risk found.</p>');
+    expect(page([EMPTY])).toContain("No run of this policy was told in the last 30d.");
+  });
+
+  it("one risk on many assets is written once (rowspan), so the page stays small", () => {
+    const same = Array.from({ length: 3 }, (_, i) => finding(`s${i}`, { asset: `ins-0000000${i}`, name: "same", fix: "the same long fix text" }));
+    const html = page([withRun(EMPTY, results(day(1), same), same, 30)]);
+    expect(html.match(/the same long fix text/g)).toHaveLength(1);
+    expect(html).toContain("<td rowspan=3>same");
+  });
+
+  it("in Chinese", () => {
+    const html = page([three()], { language: "zh" });
+    expect(html).toContain('<html lang="zh-CN">');
+    expect(html).toContain("<td class=l-extreme>严重");
+    expect(html).toContain("较上次新增（2）");
+  });
+
+  it("loads nothing and runs nothing: a CSP forbids every load and every script, and allows only its own style by hash", () => {
+    const html = page([three()]);
+    const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)![1]!;
+    const style = /<style>([\s\S]*?)<\/style>/.exec(html)![1]!;
+    expect(csp).toBe(`default-src 'none'; style-src 'sha256-${createHash("sha256").update(style).digest("base64")}'; img-src 'none'; base-uri 'none'; form-action 'none'`);
+    expect(html.indexOf("Content-Security-Policy")).toBeLessThan(html.indexOf("<style>"));
+    expect(html).not.toMatch(/<script|\bsrc=|@import|url\(/i);
+  });
+});
+
+describe("results page with hostile values from CSIP", () => {
+  // Every value CSIP returns goes into the page: finding names, assets, asset names, CVE, fix text,
+  // task IDs, task errors and report links.
+  const hostileHistory = (): PolicyHistory => {
+    const findings = HOSTILE.map((text, i) => finding(`h${i}`, { name: text, asset: text, assetName: text, cve: text, fix: text, level: "high" }));
+    const tasks = HOSTILE.map((text, i) => task({ taskId: text, state: "failed", error: text, reportUrl: i % 2 ? "javascript:alert(1)" : text }));
+    const first = withRun(EMPTY, results(day(1), [finding("gone", { name: HOSTILE[0], asset: HOSTILE[1] })]), [finding("gone", { name: HOSTILE[0], asset: HOSTILE[1] })], 30);
+    return withRun(first, results(day(2), findings, { tasks, previous: [finding("gone", { name: HOSTILE[0], asset: HOSTILE[1] })] }), findings, 30);
+  };
+
+  it("writes no element, attribute or link of theirs: only the page's own tags, and every hostile text escaped", () => {
+    const html = page([hostileHistory()]);
+    const tags = new Set([...html.matchAll(/<([a-zA-Z][a-zA-Z0-9]*)/g)].map((m) => m[1]!.toLowerCase()));
+    const own = ["html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "section", "svg", "line", "text", "path", "circle", "rect", "div", "span", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "small", "a", "nav"];
+    expect([...tags].filter((t) => !own.includes(t))).toEqual([]);
+    // The only links are the page's own anchors: a hostile report link is text.
+    expect([...html.matchAll(/<a href="([^"]*)"/g)].map((m) => m[1])).toEqual([]);
+    // No event handler in any real tag (a hostile `<` is always escaped, so every `<` here opens the page's own).
+    expect([...html.matchAll(/<[a-zA-Z][^>]*>/g)].map((m) => m[0]).filter((tag) => /\son\w+\s*=|javascript:/i.test(tag))).toEqual([]);
+    expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(html).toContain("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;");
+    expect(html).toContain("&amp;lt;already escaped&amp;gt; &#39; &quot; `");
+    expect(html.match(/<style>/g)).toHaveLength(1);
+  });
+
+  it("the policy name and time zone are escaped too", () => {
+    const html = page([{ ...hostileHistory(), policy: HOSTILE[0] }], { timezone: "UTC" });
+    expect(html).not.toContain("<script>");
+  });
+});
