@@ -93,8 +93,10 @@ export function environmentViolation(variables: readonly { Key: string; Value: s
       );
 }
 
-/** What SCF does with one trigger type: its name rule, how it keeps TriggerDesc, whether UpdateTrigger takes it. */
+/** What SCF does with one trigger type: its name rule, how it keeps TriggerDesc, which actions take it. */
 export interface TriggerKind {
+  /** CreateTrigger takes it: its Type document lists cos, cls, timer, ckafka and http ("目前支持"). */
+  creatable: boolean;
   name: { pattern: RegExp; rule: string };
   /** TriggerDesc as SCF keeps and shows it, from what CreateTrigger was sent. */
   storedDesc(sent: string, triggerName: string): string | Violation;
@@ -119,6 +121,7 @@ const asSent = (sent: string): string => (sent === "" ? "{}" : sent);
 
 export const TRIGGER_KINDS: Readonly<Record<string, TriggerKind>> = {
   timer: {
+    creatable: true,
     // https://cloud.tencent.com/document/product/583/9708: a letter first, letters, digits, - and _, at most 60.
     name: { pattern: /^[A-Za-z][A-Za-z0-9_-]{0,59}$/, rule: "a letter first, then letters, digits, - and _, at most 60 characters" },
     storedDesc: (sent) => timerDesc(sent),
@@ -127,6 +130,7 @@ export const TRIGGER_KINDS: Readonly<Record<string, TriggerKind>> = {
     customArgument: true,
   },
   ckafka: {
+    creatable: true,
     name: { pattern: /^ckafka-[a-z0-9]+-.+$/, rule: "INSTANCE-TOPIC, such as ckafka-0a1b2c3d-my-topic" },
     storedDesc: (sent, triggerName) => {
       try {
@@ -140,11 +144,12 @@ export const TRIGGER_KINDS: Readonly<Record<string, TriggerKind>> = {
     statusUpdatable: true,
     customArgument: false,
   },
-  cmq: { name: ANY_NAME, storedDesc: (_sent, triggerName) => JSON.stringify({ topicName: triggerName }), updatable: false, statusUpdatable: false, customArgument: false },
-  cos: { name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: true, customArgument: false },
-  cls: { name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
-  http: { name: ANY_NAME, storedDesc: asSent, updatable: true, statusUpdatable: false, customArgument: false },
-  apigw: { name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
+  // CMQ moved to TDMQ; DeleteTrigger still lists cmq and apigw, so triggers of both may exist and be deleted.
+  cmq: { creatable: false, name: ANY_NAME, storedDesc: (_sent, triggerName) => JSON.stringify({ topicName: triggerName }), updatable: false, statusUpdatable: false, customArgument: false },
+  cos: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: true, customArgument: false },
+  cls: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
+  http: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: true, statusUpdatable: false, customArgument: false },
+  apigw: { creatable: false, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
 };
 
 /** Enable as CreateTrigger and UpdateTrigger take it: OPEN or CLOSE. */

@@ -5,7 +5,7 @@ import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts
 import { ensureRule } from "./event-bridge.ts";
 import { limitProblems, type FunctionPlan } from "./limits.ts";
 import { deploySettings } from "./settings.ts";
-import { staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
+import { deleteTriggerRequest, staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
 
 /** What the plugin reads of the serverless instance (Serverless Framework v3). */
 interface ServerlessLike {
@@ -125,7 +125,7 @@ export class CsipScanDeployPlugin {
       const functionName = this.functionName(key);
       const wanted = this.wanted?.get(key) ?? wantedTriggers(this.serverless.service.functions[key]!.events ?? []);
       for (const stale of staleTriggers(wanted, await this.existingTriggers(functionName), FUNCTIONS[key].owns)) {
-        await scf.DeleteTrigger({ FunctionName: functionName, Namespace: NAMESPACE, Type: stale.Type!, TriggerName: stale.TriggerName!, ...(stale.TriggerDesc ? { TriggerDesc: stale.TriggerDesc } : {}) });
+        await scf.DeleteTrigger(deleteTriggerRequest(functionName, NAMESPACE, stale));
         this.log.notice(`${functionName}: deleted the ${stale.Type} trigger ${stale.TriggerName}, which the policy file no longer asks for`);
       }
     }
