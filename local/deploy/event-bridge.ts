@@ -13,10 +13,18 @@ export interface RuleOutcome {
 }
 
 /**
+ * The qualifier the target invokes: `$LATEST`, the version every public example of an SCF target names
+ * (CreateTarget's TargetDescription document, the Terraform provider's tencentcloud_eb_event_target
+ * example), and the one the deploy updates; CreateTarget refuses a qualifier the function lacks
+ * (ResourceNotFound.Version). Evidence: local/cloud/ASSUMPTIONS.md.
+ */
+export const TARGET_QUALIFIER = "$LATEST";
+
+/**
  * Creates or updates the rule that sends the events the extractor table handles (its pattern) to the
  * asset-change function, on the named bus. The target's resource is the function's QCS name
- * (`qcs::scf:REGION:uin/UIN:namespace/NAMESPACE/function/NAME/$DEFAULT`, as the CreateTarget example
- * writes it); targets of the rule that point elsewhere are removed, since the rule is csip-scan's own.
+ * (`qcs::scf:REGION:uin/UIN:namespace/NAMESPACE/function/NAME/$LATEST`); targets of the rule that point
+ * elsewhere (an earlier deploy's `$DEFAULT` one too) are removed, since the rule is csip-scan's own.
  */
 export async function ensureRule(
   clients: DeployClients,
@@ -45,7 +53,7 @@ export async function ensureRule(
     ruleId = made.RuleId;
   }
 
-  const resource = `qcs::scf:${target.region}:uin/${target.uin}:namespace/${target.namespace}/function/${target.functionName}/$DEFAULT`;
+  const resource = `qcs::scf:${target.region}:uin/${target.uin}:namespace/${target.namespace}/function/${target.functionName}/${TARGET_QUALIFIER}`;
   const targets = (await clients.eb.ListTargets({ EventBusId, RuleId: ruleId, Limit: 100 })).Targets ?? [];
   let removed = 0;
   for (const t of targets) {
