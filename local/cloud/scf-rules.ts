@@ -119,6 +119,19 @@ export function timerDesc(sent: string): string | Violation {
 
 const asSent = (sent: string): string => (sent === "" ? "{}" : sent);
 
+const integerIn = (min: number, max: number) => (value: string): boolean => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max;
+
+/**
+ * A CKafka TriggerDesc's fields, all strings and all required (trigger description 583/39901): a batch of
+ * up to 10,000 messages (583/17530), a start point, retries, and a wait of 1 to 60 seconds.
+ */
+const CKAFKA_DESC: Readonly<Record<string, (value: string) => boolean>> = {
+  maxMsgNum: integerIn(1, 10_000),
+  offset: (value) => value === "latest" || value === "earliest" || /^\d{13}$/.test(value),
+  retry: integerIn(0, Number.MAX_SAFE_INTEGER),
+  timeOut: integerIn(1, 60),
+};
+
 export const TRIGGER_KINDS: Readonly<Record<string, TriggerKind>> = {
   timer: {
     creatable: true,
@@ -133,12 +146,15 @@ export const TRIGGER_KINDS: Readonly<Record<string, TriggerKind>> = {
     creatable: true,
     name: { pattern: /^ckafka-[a-z0-9]+-.+$/, rule: "INSTANCE-TOPIC, such as ckafka-0a1b2c3d-my-topic" },
     storedDesc: (sent, triggerName) => {
+      let desc: Record<string, unknown>;
       try {
-        const desc = JSON.parse(sent) as Record<string, unknown>;
-        return JSON.stringify({ ...desc, topicName: /^ckafka-[a-z0-9]+-(.+)$/.exec(triggerName)?.[1] ?? "" });
+        desc = JSON.parse(sent) as Record<string, unknown>;
       } catch {
-        return violation("InvalidParameterValue.TriggerDesc", "A CKafka trigger's TriggerDesc must be JSON such as {\"maxMsgNum\":\"100\",\"offset\":\"latest\"}.");
+        return violation("InvalidParameterValue.TriggerDesc", "A CKafka trigger's TriggerDesc must be JSON such as {\"maxMsgNum\":\"100\",\"offset\":\"latest\",\"retry\":\"10000\",\"timeOut\":\"60\"}.");
       }
+      const wrong = Object.entries(CKAFKA_DESC).find(([field, valid]) => typeof desc[field] !== "string" || !valid(desc[field] as string));
+      if (wrong) return violation("InvalidParameterValue.TriggerDesc", `A CKafka trigger's TriggerDesc.${wrong[0]} is missing or out of range (583/39901, 583/17530).`);
+      return JSON.stringify({ ...desc, topicName: /^ckafka-[a-z0-9]+-(.+)$/.exec(triggerName)?.[1] ?? "" });
     },
     updatable: true,
     statusUpdatable: true,

@@ -174,7 +174,7 @@ describe("timer triggers", () => {
       let created = 0;
       for (let n = 1; n <= 10; n++) if ("ok" in await settle(scf.CreateTrigger(timer("ten-timers", "timer-" + n)))) created++;
       return [created, await settle(scf.CreateTrigger(timer("ten-timers", "timer-11"))),
-              await settle(scf.CreateTrigger({ FunctionName: "ten-timers", TriggerName: "ckafka-0a1b2c3d-events", Type: "ckafka", TriggerDesc: '{"maxMsgNum":"100","offset":"latest"}' }))];`);
+              await settle(scf.CreateTrigger({ FunctionName: "ten-timers", TriggerName: "ckafka-0a1b2c3d-events", Type: "ckafka", TriggerDesc: '{"maxMsgNum":"100","offset":"latest","retry":"10000","timeOut":"60"}' }))];`);
     expect(created).toBe(10);
     expect(eleventh).toMatchObject({ error: "LimitExceeded.Trigger", message: expect.stringContaining("at most 10 triggers of one type") });
     expect(otherType).toHaveProperty("ok");
@@ -249,6 +249,20 @@ describe("timer triggers", () => {
     const deleted = await run<Settled>(`return settle(scf.DeleteTrigger({ FunctionName: "queued", TriggerName: "csip-asset-change", Type: "cmq" }));`);
     expect(deleted).toHaveProperty("ok");
     expect(queued.Triggers).toEqual([]);
+  });
+
+  it.each([
+    ["10,000 messages a batch, SCF's most", { maxMsgNum: "10000", offset: "latest", retry: "10000", timeOut: "60" }, undefined],
+    ["10,001 messages a batch", { maxMsgNum: "10001", offset: "latest", retry: "10000", timeOut: "60" }, "InvalidParameterValue.TriggerDesc"],
+    ["no retry and timeOut (both required by the trigger description)", { maxMsgNum: "100", offset: "latest" }, "InvalidParameterValue.TriggerDesc"],
+    ["a wait of 61 seconds", { maxMsgNum: "100", offset: "latest", retry: "10000", timeOut: "61" }, "InvalidParameterValue.TriggerDesc"],
+  ])("CKafka: %s", async (_what, desc, code) => {
+    const got = await run<Settled>(`
+      await settle(scf.CreateFunction(fn("kafka")));
+      const made = await settle(scf.CreateTrigger({ FunctionName: "kafka", TriggerName: "ckafka-0a1b2c3d-events", Type: "ckafka", TriggerDesc: ${JSON.stringify(JSON.stringify(desc))} }));
+      if ("ok" in made) await scf.DeleteTrigger({ FunctionName: "kafka", TriggerName: "ckafka-0a1b2c3d-events", Type: "ckafka" });
+      return made;`);
+    expect(errorOf(got)).toBe(code);
   });
 
   it("are refused for a type SCF does not have", async () => {
