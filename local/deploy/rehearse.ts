@@ -98,7 +98,7 @@ export async function rehearseDeploy(options: RehearseOptions): Promise<Rehearsa
   const home = await mkdtemp(join(tmpdir(), "csip-scan-rehearsal-home-"));
   let exitCode = 1;
   try {
-    // The plugin reads only ~/credentials (INI, [default]); see /tmp/plugin-report.md §3.
+    // The pinned plugin reads only ~/credentials (INI, [default]: provider/tencentProvider.js).
     const credentials = `[default]\ntencent_secret_id = ${REHEARSAL_ACCOUNT.secretId}\ntencent_secret_key = ${REHEARSAL_ACCOUNT.secretKey}\n`;
     await writeFile(join(home, "credentials"), credentials, { mode: 0o600 });
     const env: Record<string, string> = {
