@@ -1,5 +1,25 @@
+import { describeError } from "../../shared/errors.ts";
 import { eventPattern } from "../../shared/events/extractors.ts";
 import type { DeployClients } from "./cloud.ts";
+
+/**
+ * What to do about CreateTarget's documented errors (FailedOperation.CreateTrigger, ResourceNotFound.Role,
+ * ResourceNotFound.Version, LimitExceeded.Trigger): an SCF target makes a trigger on the function.
+ */
+const TARGET_ERROR_HINTS: Readonly<Record<string, string>> = {
+  "ResourceNotFound.Role": "activate EventBridge in its console once: that creates its service role, which a target needs to make the function's trigger",
+  "ResourceNotFound.Version": "the function lacks the version the target names: deploy the functions first",
+  "LimitExceeded.Trigger": "the function already holds 10 EventBridge triggers: delete targets of other rules that point at it",
+  "FailedOperation.CreateTrigger": "SCF could not make the target's trigger, often because the function is still updating: deploy again in a minute",
+};
+
+/** Why the rule could not be made, for people: the error, its code and RequestId, and what to do when known. */
+export function ruleErrorMessage(error: unknown): string {
+  const { code, requestId } = (error ?? {}) as { code?: unknown; requestId?: unknown };
+  const where = [typeof code === "string" ? code : undefined, typeof requestId === "string" ? `RequestId ${requestId}` : undefined].filter(Boolean).join(", ");
+  const hint = typeof code === "string" && Object.hasOwn(TARGET_ERROR_HINTS, code) ? `: ${TARGET_ERROR_HINTS[code]}` : "";
+  return `${describeError(error)}${where ? ` (${where})` : ""}${hint}`;
+}
 
 /** The rule csip-scan keeps on the bus: one, found again by this name. */
 export const RULE_NAME = "csip-scan-asset-change";

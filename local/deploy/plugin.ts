@@ -1,9 +1,8 @@
 import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from "../../functions/index.ts";
 import { readEnvironment } from "../../shared/env.ts";
-import { describeError } from "../../shared/errors.ts";
 import { ckafkaChange, createCkafkaRequest, wantedCkafka, type WantedCkafka } from "./ckafka.ts";
 import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts";
-import { ensureRule } from "./event-bridge.ts";
+import { ensureRule, ruleErrorMessage } from "./event-bridge.ts";
 import { limitProblems, type FunctionPlan } from "./limits.ts";
 import { deploySettings } from "./settings.ts";
 import { deleteTriggerRequest, staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
@@ -164,7 +163,7 @@ export class CsipScanDeployPlugin {
       const outcome = await ensureRule(await this.cloud(), { bus: eventBridge.bus, region: this.region, uin: OwnerUin, namespace: NAMESPACE, functionName: this.functionName("asset-change") });
       this.log.notice(`EventBridge rule ${outcome.ruleId} on bus ${eventBridge.bus} ${outcome.created ? "created" : "updated"}, targeting ${this.functionName("asset-change")}`);
     } catch (error) {
-      throw new this.serverless.classes.Error(`csip-scan: the EventBridge rule could not be made: ${describeError(error)}`);
+      throw new this.serverless.classes.Error(`csip-scan: the EventBridge rule could not be made: ${ruleErrorMessage(error)}`);
     }
   }
 }
