@@ -17,5 +17,6 @@ function settings() {
 }
 
 module.exports.region = async () => (await settings()).region;
+module.exports.runtime = async () => (await settings()).runtime;
 module.exports.environment = async () => (await settings()).environment;
 module.exports.functions = async () => (await settings()).functions;

@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { FUNCTION_NAMES, FUNCTIONS } from "../../functions/index.ts";
 import { expandGroups, kindsNeeded, policyGroups } from "../../shared/assets/expand.ts";
-import { configPath, loadConfig } from "../../shared/config/load.ts";
+import { configWarnings } from "../../shared/config/checks.ts";
+import { configPath, formatKeyPath, loadConfig } from "../../shared/config/load.ts";
 import { DurationSchema, durationMs, type Config } from "../../shared/config/schema.ts";
 import { resultsReport, type ResultsReport } from "../../shared/notify/results-report.ts";
 import { runsFromTaskList } from "../../shared/results/open-runs.ts";
@@ -63,6 +64,7 @@ const COMMANDS: Record<string, Command> = {
       const file = configPath(values.config as string | undefined, env);
       const { config } = await loadConfig(file, env);
       out(`${file}: ${config.policies.length} policies, ${Object.keys(config.assetGroups).length} asset groups, ${Object.keys(config.notifiers).length} notifiers: valid`);
+      for (const warning of configWarnings(config)) out(`  warning: ${formatKeyPath(warning.path)} ${warning.message}`);
       return 0;
     },
   },

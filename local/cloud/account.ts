@@ -122,9 +122,26 @@ export type AccountState = z.infer<typeof AccountStateSchema>;
 
 export const ACCOUNT_FILE = "account.json";
 
-/** An empty account of the key pair's owner. */
+/**
+ * The service role EventBridge's console creates when the service is activated, which CreateTarget needs
+ * to make the SCF trigger of a target (ASSUMPTIONS.md: the name is not documented in the API reference).
+ */
+export const EB_SERVICE_ROLE = "EB_QCSRole";
+
+/**
+ * An account of the key pair's owner with no resources, where EventBridge has been activated (the stand-in
+ * serves the default bus), so it holds EventBridge's service role.
+ */
 export function freshAccount(owner: Pick<EmulatorAccount, "appId" | "uin">): AccountState {
-  return { version: 1, appId: owner.appId, uin: owner.uin, functions: [], buckets: [], objects: [], tags: {}, roles: [], rules: [], targets: [] };
+  const role: CamRole = {
+    RoleId: "4611686018427387904",
+    RoleName: EB_SERVICE_ROLE,
+    PolicyDocument: JSON.stringify({ version: "2.0", statement: [{ action: "name/sts:AssumeRole", effect: "allow", principal: { service: "eb.cloud.tencent.com" } }] }),
+    Description: "EventBridge service role",
+    AddTime: "2021-04-16 00:00:00",
+    PolicyIds: [],
+  };
+  return { version: 1, appId: owner.appId, uin: owner.uin, functions: [], buckets: [], objects: [], tags: {}, roles: [role], rules: [], targets: [] };
 }
 
 /** A resource ID in the services' style: `lam-` and eight lower-case letters and digits. */

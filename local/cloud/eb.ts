@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
-import { resourceId, type AccountState, type EbRule, type EbTarget } from "./account.ts";
+import { EB_SERVICE_ROLE, resourceId, type AccountState, type EbRule, type EbTarget, type ScfFunction } from "./account.ts";
 import { fail, int, isAnswer, ok, ordered, page, records, text, type Action, type ActionContext, type Answer, type Params } from "./action.ts";
-import { beijingIso } from "./clock.ts";
+import { beijingIso, beijingTime } from "./clock.ts";
+import { SCF_LIMITS } from "./scf-rules.ts";
+import { statusOf } from "./scf-state.ts";
 
 /**
  * EventBridge (2021-04-16): rules and targets on the `default` event bus, the Tencent Cloud service bus
@@ -163,31 +165,51 @@ const deleteRule: Action = (params, context) => {
 const TARGET_TYPES = ["scf", "cls", "amp", "ckafka", "es"];
 /** `qcs::scf:REGION:uin/UIN:namespace/NAMESPACE/function/NAME/QUALIFIER` (CreateTarget's TargetDescription document). */
 const SCF_RESOURCE = /^qcs::scf:([a-z0-9-]+):uin\/(\d+):namespace\/([^/]+)\/function\/([^/]+)\/([^/]+)$/;
+/** The qualifiers a stand-in function has: it publishes no versions and has no aliases (ASSUMPTIONS.md). */
+const QUALIFIERS: readonly string[] = ["$LATEST"];
+/** The SCF trigger a target makes on its function (ASSUMPTIONS.md: the type and name SCF shows are not documented). */
+const TARGET_TRIGGER_TYPE = "eb";
 
-function targetProblem(type: string, description: Params, context: ActionContext): Answer | undefined {
-  if (!TARGET_TYPES.includes(type)) return fail("InvalidParameterValue.Type", `Target type \`${type}\` is not one of ${TARGET_TYPES.join(", ")}.`);
-  if (type !== "scf") return undefined;
+/** The function an SCF target delivers to, with the qualifier it names, or the error CreateTarget answers. */
+function scfTargetOf(description: Params, context: ActionContext): { f: ScfFunction; qualifier: string } | Answer {
   const resource = text(description, "ResourceDescription");
   const match = SCF_RESOURCE.exec(resource);
   if (!match) return fail("InvalidParameterValue.TargetDescription", `ResourceDescription \`${resource}\` is not qcs::scf:REGION:uin/UIN:namespace/NS/function/NAME/QUALIFIER.`);
-  const [, region, uin, namespace, name] = match;
+  const [, region, uin, namespace, name, qualifier] = match;
   if (uin !== context.account.uin) return fail("InvalidParameterValue.TargetDescription", `ResourceDescription names uin ${uin}, not this account's ${context.account.uin}.`);
-  const exists = context.account.functions.some((f) => f.Region === region && f.Namespace === namespace && f.FunctionName === name);
-  return exists ? undefined : fail("ResourceNotFound.Function", `Function \`${name}\` does not exist in namespace ${namespace} of ${region}.`);
+  if (!context.account.roles.some((r) => r.RoleName === EB_SERVICE_ROLE)) {
+    return fail("ResourceNotFound.Role", `EventBridge's service role ${EB_SERVICE_ROLE} does not exist: activate EventBridge in its console, which creates it.`);
+  }
+  const f = context.account.functions.find((fn) => fn.Region === region && fn.Namespace === namespace && fn.FunctionName === name);
+  if (!f) return fail("ResourceNotFound.Function", `Function \`${name}\` does not exist in namespace ${namespace} of ${region}.`);
+  if (!QUALIFIERS.includes(qualifier!)) return fail("ResourceNotFound.Version", `Function \`${name}\` has no version or alias \`${qualifier}\`; it has ${QUALIFIERS.join(", ")}.`);
+  if (statusOf(f, context.now) !== "Active") return fail("FailedOperation.CreateTrigger", `Function \`${name}\` is ${statusOf(f, context.now)}; its trigger can be made when it is Active.`);
+  const made = f.Triggers.filter((t) => t.Type === TARGET_TRIGGER_TYPE).length;
+  if (made >= SCF_LIMITS.triggersPerType) {
+    return fail("LimitExceeded.Trigger", `Function \`${name}\` already has ${made} EventBridge triggers; a function holds at most ${SCF_LIMITS.triggersPerType} triggers of one type.`);
+  }
+  return { f, qualifier: qualifier! };
 }
 
+/**
+ * CreateTarget: an `scf` target also makes the SCF trigger through which EventBridge invokes the function,
+ * and needs EventBridge's service role, the function and its qualifier; its documented errors are
+ * FailedOperation.CreateTrigger, ResourceNotFound.Role, ResourceNotFound.Version and LimitExceeded.Trigger.
+ */
 const createTarget: Action = (params, context) => {
   const rule = ruleOf(params, context);
   if (isAnswer(rule)) return rule;
+  const type = text(params, "Type");
+  if (!TARGET_TYPES.includes(type)) return fail("InvalidParameterValue.Type", `Target type \`${type}\` is not one of ${TARGET_TYPES.join(", ")}.`);
   const description = (params.TargetDescription ?? {}) as Params;
-  const problem = targetProblem(text(params, "Type"), description, context);
-  if (problem) return problem;
+  const scf = type === "scf" ? scfTargetOf(description, context) : undefined;
+  if (isAnswer(scf)) return scf;
   const target: EbTarget = {
     Region: rule.Region,
     EventBusId: rule.EventBusId,
     RuleId: rule.RuleId,
     TargetId: resourceId("target"),
-    Type: text(params, "Type"),
+    Type: type,
     TargetDescription: description,
     EnableBatchDelivery: params.EnableBatchDelivery === true,
     BatchTimeout: int(params, "BatchTimeout", 0),
@@ -195,6 +217,17 @@ const createTarget: Action = (params, context) => {
     AddTime: beijingIso(context.now),
   };
   context.account.targets.push(target);
+  scf?.f.Triggers.push({
+    Type: TARGET_TRIGGER_TYPE,
+    TriggerName: target.TargetId,
+    TriggerDesc: JSON.stringify({ eventBusId: rule.EventBusId, ruleId: rule.RuleId }),
+    Enable: 1,
+    Qualifier: scf.qualifier,
+    CustomArgument: "",
+    Description: "",
+    AddTime: beijingTime(context.now),
+    ModTime: beijingTime(context.now),
+  });
   return ok({ TargetId: target.TargetId });
 };
 
@@ -229,10 +262,12 @@ const listTargets: Action = (params, context) => {
   });
 };
 
+/** DeleteTarget, and the SCF trigger the target made goes with it. */
 const deleteTarget: Action = (params, context) => {
   const target = targetOf(params, context);
   if (isAnswer(target)) return target;
   context.account.targets = context.account.targets.filter((t) => t !== target);
+  for (const f of context.account.functions) f.Triggers = f.Triggers.filter((t) => !(t.Type === TARGET_TRIGGER_TYPE && t.TriggerName === target.TargetId));
   return ok();
 };
 

@@ -1,8 +1,11 @@
 /**
- * One line per API call the stand-ins answered, for a rehearsal's `--record FILE`:
+ * One line per request a rehearsed deploy made, to any host, for a rehearsal's `--record FILE`:
  * `{"service":"scf","action":"CreateTrigger","params":{...}}`, with `"error":"CODE"` when the call failed.
  * `params` are as sent (in the form dialect every value is a string), without the common parameters, and
- * with nothing secret: environment values and inline code are replaced by their size.
+ * with nothing secret: environment values and inline code are replaced by their size. Requests that were
+ * not Tencent Cloud API or COS calls have lines too: `tools` (the plugin's own host, made unreachable),
+ * `refused` (a host the stand-in does not serve) and `redirect` (refused inside the deploy, before any
+ * connection: local/deploy/seal.cjs).
  */
 
 export interface RecordedCall {
@@ -37,4 +40,12 @@ export function recordedCall(service: string, action: string, params: Record<str
 /** The record file: one JSON object per line. */
 export function toJsonLines(calls: readonly RecordedCall[]): string {
   return calls.map((call) => `${JSON.stringify(call)}\n`).join("");
+}
+
+/** The line local/deploy/redirect.cjs and seal.cjs print for each refusal: `[csip-scan redirect] refused KIND TARGET`. */
+const REFUSAL_LINE = /^\[csip-scan redirect\] refused (\S+) (.+)$/gm;
+
+/** A record line per refusal the redirect printed in a deploy's output. */
+export function redirectRefusals(output: string): RecordedCall[] {
+  return [...output.matchAll(REFUSAL_LINE)].map(([, kind, target]) => ({ service: "redirect", action: `refused ${kind}`, params: { target: target! }, error: "Refused" }));
 }

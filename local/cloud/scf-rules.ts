@@ -93,8 +93,10 @@ export function environmentViolation(variables: readonly { Key: string; Value: s
       );
 }
 
-/** What SCF does with one trigger type: its name rule, how it keeps TriggerDesc, whether UpdateTrigger takes it. */
+/** What SCF does with one trigger type: its name rule, how it keeps TriggerDesc, which actions take it. */
 export interface TriggerKind {
+  /** CreateTrigger takes it: its Type document lists cos, cls, timer, ckafka and http ("目前支持"). */
+  creatable: boolean;
   name: { pattern: RegExp; rule: string };
   /** TriggerDesc as SCF keeps and shows it, from what CreateTrigger was sent. */
   storedDesc(sent: string, triggerName: string): string | Violation;
@@ -117,8 +119,22 @@ export function timerDesc(sent: string): string | Violation {
 
 const asSent = (sent: string): string => (sent === "" ? "{}" : sent);
 
+const integerIn = (min: number, max: number) => (value: string): boolean => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max;
+
+/**
+ * A CKafka TriggerDesc's fields, all strings and all required (trigger description 583/39901): a batch of
+ * up to 10,000 messages (583/17530), a start point, retries, and a wait of 1 to 60 seconds.
+ */
+const CKAFKA_DESC: Readonly<Record<string, (value: string) => boolean>> = {
+  maxMsgNum: integerIn(1, 10_000),
+  offset: (value) => value === "latest" || value === "earliest" || /^\d{13}$/.test(value),
+  retry: integerIn(0, Number.MAX_SAFE_INTEGER),
+  timeOut: integerIn(1, 60),
+};
+
 export const TRIGGER_KINDS: Readonly<Record<string, TriggerKind>> = {
   timer: {
+    creatable: true,
     // https://cloud.tencent.com/document/product/583/9708: a letter first, letters, digits, - and _, at most 60.
     name: { pattern: /^[A-Za-z][A-Za-z0-9_-]{0,59}$/, rule: "a letter first, then letters, digits, - and _, at most 60 characters" },
     storedDesc: (sent) => timerDesc(sent),
@@ -127,24 +143,29 @@ export const TRIGGER_KINDS: Readonly<Record<string, TriggerKind>> = {
     customArgument: true,
   },
   ckafka: {
+    creatable: true,
     name: { pattern: /^ckafka-[a-z0-9]+-.+$/, rule: "INSTANCE-TOPIC, such as ckafka-0a1b2c3d-my-topic" },
     storedDesc: (sent, triggerName) => {
+      let desc: Record<string, unknown>;
       try {
-        const desc = JSON.parse(sent) as Record<string, unknown>;
-        return JSON.stringify({ ...desc, topicName: /^ckafka-[a-z0-9]+-(.+)$/.exec(triggerName)?.[1] ?? "" });
+        desc = JSON.parse(sent) as Record<string, unknown>;
       } catch {
-        return violation("InvalidParameterValue.TriggerDesc", "A CKafka trigger's TriggerDesc must be JSON such as {\"maxMsgNum\":\"100\",\"offset\":\"latest\"}.");
+        return violation("InvalidParameterValue.TriggerDesc", "A CKafka trigger's TriggerDesc must be JSON such as {\"maxMsgNum\":\"100\",\"offset\":\"latest\",\"retry\":\"10000\",\"timeOut\":\"60\"}.");
       }
+      const wrong = Object.entries(CKAFKA_DESC).find(([field, valid]) => typeof desc[field] !== "string" || !valid(desc[field] as string));
+      if (wrong) return violation("InvalidParameterValue.TriggerDesc", `A CKafka trigger's TriggerDesc.${wrong[0]} is missing or out of range (583/39901, 583/17530).`);
+      return JSON.stringify({ ...desc, topicName: /^ckafka-[a-z0-9]+-(.+)$/.exec(triggerName)?.[1] ?? "" });
     },
     updatable: true,
     statusUpdatable: true,
     customArgument: false,
   },
-  cmq: { name: ANY_NAME, storedDesc: (_sent, triggerName) => JSON.stringify({ topicName: triggerName }), updatable: false, statusUpdatable: false, customArgument: false },
-  cos: { name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: true, customArgument: false },
-  cls: { name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
-  http: { name: ANY_NAME, storedDesc: asSent, updatable: true, statusUpdatable: false, customArgument: false },
-  apigw: { name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
+  // CMQ moved to TDMQ; DeleteTrigger still lists cmq and apigw, so triggers of both may exist and be deleted.
+  cmq: { creatable: false, name: ANY_NAME, storedDesc: (_sent, triggerName) => JSON.stringify({ topicName: triggerName }), updatable: false, statusUpdatable: false, customArgument: false },
+  cos: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: true, customArgument: false },
+  cls: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
+  http: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: true, statusUpdatable: false, customArgument: false },
+  apigw: { creatable: false, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
 };
 
 /** Enable as CreateTrigger and UpdateTrigger take it: OPEN or CLOSE. */

@@ -6,8 +6,9 @@ import { findFunction, statusOf, triggerInfoView, triggerView } from "./scf-stat
 
 /**
  * SCF triggers (2018-04-16): CreateTrigger, DeleteTrigger, ListTriggers, UpdateTrigger, UpdateTriggerStatus.
- * A trigger is known by its type and name within its function. The per-type rules (names, how TriggerDesc
- * is kept) are the TRIGGER_KINDS table.
+ * A trigger is known by its type, name and qualifier (the version or alias it points to, `$LATEST` when a
+ * request names none, as each of these actions documents) within its function. The per-type rules (names,
+ * how TriggerDesc is kept, which types CreateTrigger takes) are the TRIGGER_KINDS table.
  */
 
 function kindOf(type: string, action: string): TriggerKind | Answer {
@@ -21,11 +22,15 @@ function enableOf(params: Params, fallback: number): number | Answer {
   return value ?? fail("InvalidParameterValue.Enable", `Enable must be OPEN or CLOSE (was \`${text(params, "Enable")}\`).`);
 }
 
+/** The qualifier a request names: "默认为 $LATEST" in CreateTrigger, DeleteTrigger and UpdateTrigger's documents. */
+const qualifierOf = (params: Params): string => text(params, "Qualifier") || "$LATEST";
+
 function triggerOf(f: ScfFunction, params: Params): ScfTrigger | Answer {
   const type = text(params, "Type");
   const name = text(params, "TriggerName");
-  const found = f.Triggers.find((t) => t.Type === type && t.TriggerName === name);
-  return found ?? fail("ResourceNotFound.Trigger", `Function \`${f.FunctionName}\` has no ${type} trigger named \`${name}\`.`);
+  const qualifier = qualifierOf(params);
+  const found = f.Triggers.find((t) => t.Type === type && t.TriggerName === name && t.Qualifier === qualifier);
+  return found ?? fail("ResourceNotFound.Trigger", `Function \`${f.FunctionName}\` has no ${type} trigger named \`${name}\` on qualifier ${qualifier}.`);
 }
 
 const createTrigger: Action = (params, context: ActionContext) => {
@@ -34,15 +39,20 @@ const createTrigger: Action = (params, context: ActionContext) => {
   const type = text(params, "Type");
   const kind = kindOf(type, "CreateTrigger");
   if (isAnswer(kind)) return kind;
+  if (!kind.creatable) {
+    const types = Object.entries(TRIGGER_KINDS).flatMap(([t, k]) => (k.creatable ? [t] : []));
+    return fail("InvalidParameterValue.Type", `CreateTrigger: trigger type \`${type}\` is not one of ${types.join(", ")}.`);
+  }
   if (statusOf(f, context.now) !== "Active") {
     return fail("FailedOperation.CreateTrigger", `Function \`${f.FunctionName}\` is ${statusOf(f, context.now)}; triggers can be added when it is Active.`);
   }
   const name = text(params, "TriggerName");
+  const qualifier = qualifierOf(params);
   if (!kind.name.pattern.test(name)) {
     return fail("InvalidParameterValue.TriggerName", `${type} trigger name \`${name}\` is invalid: ${kind.name.rule}.`);
   }
-  if (f.Triggers.some((t) => t.Type === type && t.TriggerName === name)) {
-    return fail("ResourceInUse.Trigger", `Function \`${f.FunctionName}\` already has a ${type} trigger named \`${name}\`.`);
+  if (f.Triggers.some((t) => t.Type === type && t.TriggerName === name && t.Qualifier === qualifier)) {
+    return fail("ResourceInUse.Trigger", `Function \`${f.FunctionName}\` already has a ${type} trigger named \`${name}\` on qualifier ${qualifier}.`);
   }
   const sameType = f.Triggers.filter((t) => t.Type === type).length;
   if (sameType >= SCF_LIMITS.triggersPerType) {
@@ -63,7 +73,7 @@ const createTrigger: Action = (params, context: ActionContext) => {
     TriggerName: name,
     TriggerDesc: desc,
     Enable: enable,
-    Qualifier: text(params, "Qualifier") || "$LATEST",
+    Qualifier: qualifier,
     CustomArgument: text(params, "CustomArgument"),
     Description: text(params, "Description"),
     AddTime: beijingTime(context.now),

@@ -7,13 +7,14 @@ import { handleCloudApi } from "./cloud-api.ts";
 import { handleCos, isCosHost } from "./cos.ts";
 import { REHEARSAL_ACCOUNT } from "./credentials.ts";
 import type { RecordedCall } from "./record.ts";
-import { handleTools, isToolsHost } from "./tools.ts";
+import { isToolsHost, toolsCallName } from "./tools.ts";
 
 /**
  * One HTTP server on 127.0.0.1 standing in for the Tencent Cloud hosts a deploy talks to. Requests arrive
  * through local/deploy/redirect.cjs with their original Host header, which picks the service (and which the
  * signatures cover): `*.tencentcloudapi.com` → the Cloud API (scf, cam, tag, eb), COS service and bucket
- * hosts → COS, `*.apigw.tencentcs.com` → the plugin's tools endpoints. Anything else is refused loudly.
+ * hosts → COS. The plugin's tools host (`*.apigw.tencentcs.com`) is unreachable: its connection is dropped.
+ * Anything else is refused loudly. Every request, of any host, is recorded.
  */
 
 export interface CloudStandInOptions {
@@ -31,7 +32,7 @@ export interface CloudStandIn {
   url: string;
   port: number;
   readonly account: AccountState;
-  /** Every Cloud API and COS call, in arrival order. */
+  /** Every request that reached the stand-in, in arrival order: Cloud API and COS calls, tools and refused hosts too. */
   readonly calls: RecordedCall[];
   /** Hosts that reached the stand-in but are none of its services. */
   readonly refusedHosts: string[];
@@ -66,11 +67,11 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
       res.writeHead(answer.status, answer.headers);
       res.end(method === "HEAD" ? undefined : answer.body);
     } else if (isToolsHost(host)) {
-      const answer = handleTools(url.pathname);
-      res.writeHead(answer.status, { "content-type": "application/json" });
-      res.end(answer.body);
+      calls.push({ service: "tools", action: toolsCallName(url.pathname), params: { host }, error: "Unreachable" });
+      res.socket?.destroy();
     } else {
       refusedHosts.push(host);
+      calls.push({ service: "refused", action: `${method} ${url.pathname}`, params: { host }, error: "NotServed" });
       res.writeHead(421, { "content-type": "text/plain" });
       res.end(`The csip-scan cloud stand-in does not serve ${host || "(no Host header)"}.\n`);
     }

@@ -1,7 +1,8 @@
 /**
- * The plugin's own HTTP endpoints on `*.apigw.tencentcs.com` (serverless-tencent-tools): a telemetry report,
- * whose answer is ignored, and the "real-name authentication" check, without which `serverless deploy`
- * exits 255. Unsigned plain HTTP; the answers are the ones the plugin reads (/tmp/plugin-report.md §6).
+ * The plugin's own HTTP endpoints on `*.apigw.tencentcs.com` (serverless-tencent-tools): a telemetry report
+ * and a "real-name authentication" check. They are not Tencent Cloud's API, and a deploy must not depend on
+ * them (scripts/serverless-preload.cjs turns both off), so the stand-in makes that host unreachable: it
+ * drops the connection without an answer, as a network failure would, and records the request.
  */
 
 /** Whether the host is one of the plugin's API gateway endpoints. */
@@ -9,13 +10,13 @@ export function isToolsHost(host: string): boolean {
   return /\.apigw\.tencentcs\.com$/.test(host);
 }
 
-const PATHS: Readonly<Record<string, unknown>> = {
-  "/release/dataReport": {},
-  "/release/getUserAuthInfo": { Error: false, Message: { Authentication: 1 } },
+/** The paths the pinned plugin calls, named for the record (serverless-tencent-tools 0.0.11). */
+const TOOLS_CALLS: Readonly<Record<string, string>> = {
+  "/release/dataReport": "DataReport",
+  "/release/getUserAuthInfo": "GetUserAuthInfo",
 };
 
-/** The answer to a path of the tools endpoint; an unknown path is a loud 404. */
-export function handleTools(path: string): { status: number; body: string } {
-  const answer = Object.hasOwn(PATHS, path) ? PATHS[path] : undefined;
-  return answer === undefined ? { status: 404, body: JSON.stringify({ Error: true, Message: `${path} is not emulated` }) } : { status: 200, body: JSON.stringify(answer) };
+/** The record's name for a request to the tools host: the call it is, or its path. */
+export function toolsCallName(path: string): string {
+  return Object.hasOwn(TOOLS_CALLS, path) ? TOOLS_CALLS[path]! : path;
 }

@@ -1,5 +1,25 @@
+import { describeError } from "../../shared/errors.ts";
 import { eventPattern } from "../../shared/events/extractors.ts";
 import type { DeployClients } from "./cloud.ts";
+
+/**
+ * What to do about CreateTarget's documented errors (FailedOperation.CreateTrigger, ResourceNotFound.Role,
+ * ResourceNotFound.Version, LimitExceeded.Trigger): an SCF target makes a trigger on the function.
+ */
+const TARGET_ERROR_HINTS: Readonly<Record<string, string>> = {
+  "ResourceNotFound.Role": "activate EventBridge in its console once: that creates its service role, which a target needs to make the function's trigger",
+  "ResourceNotFound.Version": "the function lacks the version the target names: deploy the functions first",
+  "LimitExceeded.Trigger": "the function already holds 10 EventBridge triggers: delete targets of other rules that point at it",
+  "FailedOperation.CreateTrigger": "SCF could not make the target's trigger, often because the function is still updating: deploy again in a minute",
+};
+
+/** Why the rule could not be made, for people: the error, its code and RequestId, and what to do when known. */
+export function ruleErrorMessage(error: unknown): string {
+  const { code, requestId } = (error ?? {}) as { code?: unknown; requestId?: unknown };
+  const where = [typeof code === "string" ? code : undefined, typeof requestId === "string" ? `RequestId ${requestId}` : undefined].filter(Boolean).join(", ");
+  const hint = typeof code === "string" && Object.hasOwn(TARGET_ERROR_HINTS, code) ? `: ${TARGET_ERROR_HINTS[code]}` : "";
+  return `${describeError(error)}${where ? ` (${where})` : ""}${hint}`;
+}
 
 /** The rule csip-scan keeps on the bus: one, found again by this name. */
 export const RULE_NAME = "csip-scan-asset-change";
@@ -13,10 +33,18 @@ export interface RuleOutcome {
 }
 
 /**
+ * The qualifier the target invokes: `$LATEST`, the version every public example of an SCF target names
+ * (CreateTarget's TargetDescription document, the Terraform provider's tencentcloud_eb_event_target
+ * example), and the one the deploy updates; CreateTarget refuses a qualifier the function lacks
+ * (ResourceNotFound.Version). Evidence: local/cloud/ASSUMPTIONS.md.
+ */
+export const TARGET_QUALIFIER = "$LATEST";
+
+/**
  * Creates or updates the rule that sends the events the extractor table handles (its pattern) to the
  * asset-change function, on the named bus. The target's resource is the function's QCS name
- * (`qcs::scf:REGION:uin/UIN:namespace/NAMESPACE/function/NAME/$DEFAULT`, as the CreateTarget example
- * writes it); targets of the rule that point elsewhere are removed, since the rule is csip-scan's own.
+ * (`qcs::scf:REGION:uin/UIN:namespace/NAMESPACE/function/NAME/$LATEST`); targets of the rule that point
+ * elsewhere (an earlier deploy's `$DEFAULT` one too) are removed, since the rule is csip-scan's own.
  */
 export async function ensureRule(
   clients: DeployClients,
@@ -45,7 +73,7 @@ export async function ensureRule(
     ruleId = made.RuleId;
   }
 
-  const resource = `qcs::scf:${target.region}:uin/${target.uin}:namespace/${target.namespace}/function/${target.functionName}/$DEFAULT`;
+  const resource = `qcs::scf:${target.region}:uin/${target.uin}:namespace/${target.namespace}/function/${target.functionName}/${TARGET_QUALIFIER}`;
   const targets = (await clients.eb.ListTargets({ EventBusId, RuleId: ruleId, Limit: 100 })).Targets ?? [];
   let removed = 0;
   for (const t of targets) {

@@ -1,11 +1,11 @@
 import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from "../../functions/index.ts";
 import { readEnvironment } from "../../shared/env.ts";
-import { describeError } from "../../shared/errors.ts";
+import { ckafkaChange, createCkafkaRequest, wantedCkafka, type WantedCkafka } from "./ckafka.ts";
 import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts";
-import { ensureRule } from "./event-bridge.ts";
+import { ensureRule, ruleErrorMessage } from "./event-bridge.ts";
 import { limitProblems, type FunctionPlan } from "./limits.ts";
 import { deploySettings } from "./settings.ts";
-import { staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
+import { deleteTriggerRequest, staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
 
 /** What the plugin reads of the serverless instance (Serverless Framework v3). */
 interface ServerlessLike {
@@ -29,14 +29,17 @@ const NAMESPACE = "default";
  * The project's serverless plugin, run around serverless-tencent-scf's deploy:
  * - before packaging: refuses a deploy that would break SCF's limits, before any call;
  * - before the deploy: leaves out of the service the timers SCF already holds as they are, so the pinned
- *   plugin (which compares crons as if they had five fields) does not delete and recreate them;
- * - after the deploy: deletes the triggers csip-scan owns that the policy file no longer asks for, and
- *   makes the EventBridge rule of `assetChange.eventBridge`.
+ *   plugin (which compares crons as if they had five fields) does not delete and recreate them, and the
+ *   CKafka triggers, which it makes only for a batch of 2 to 999 (local/deploy/ckafka.ts);
+ * - after the deploy: makes those CKafka triggers, deletes the triggers csip-scan owns that the policy
+ *   file no longer asks for, and makes the EventBridge rule of `assetChange.eventBridge`.
  */
 export class CsipScanDeployPlugin {
   readonly hooks: Record<string, () => Promise<void>>;
   /** The triggers serverless.yml asks for, by function, taken before any is left out. */
   private wanted: Map<FunctionName, WantedTrigger[]> | undefined;
+  /** The CKafka triggers taken out of the service before the deploy, by function. */
+  private ckafka = new Map<FunctionName, WantedCkafka[]>();
   private clients: DeployClients | undefined;
 
   constructor(
@@ -51,6 +54,7 @@ export class CsipScanDeployPlugin {
       "before:deploy:deploy": async () => {
         this.refuseBrokenLimits();
         await this.keepUnchangedTimers();
+        this.takeCkafkaTriggers();
       },
       "after:deploy:deploy": async () => this.completeDeploy(),
     };
@@ -118,14 +122,36 @@ export class CsipScanDeployPlugin {
     }
   }
 
+  private takeCkafkaTriggers(): void {
+    for (const key of FUNCTION_NAMES) {
+      const f = this.serverless.service.functions[key];
+      if (!f?.events?.some((event) => "ckafka" in event)) continue;
+      this.ckafka.set(key, wantedCkafka(f.events));
+      f.events = f.events.filter((event) => !("ckafka" in event));
+    }
+  }
+
+  /** Creates each CKafka trigger taken out of the service that SCF does not hold as wanted. */
+  private async makeCkafkaTriggers(key: FunctionName, functionName: string): Promise<void> {
+    const { scf } = await this.cloud();
+    for (const wanted of this.ckafka.get(key) ?? []) {
+      const change = ckafkaChange(wanted, await this.existingTriggers(functionName));
+      if (change.action === "keep") continue;
+      if (change.replace) await scf.DeleteTrigger(deleteTriggerRequest(functionName, NAMESPACE, change.replace));
+      await scf.CreateTrigger(createCkafkaRequest(functionName, NAMESPACE, wanted));
+      this.log.notice(`${functionName}: ${change.replace ? "replaced" : "created"} the CKafka trigger ${wanted.name} (maxMsgNum ${wanted.desc.maxMsgNum})`);
+    }
+  }
+
   private async completeDeploy(): Promise<void> {
     const { scf, cam } = await this.cloud();
     for (const key of FUNCTION_NAMES) {
       if (!this.serverless.service.functions[key]) continue;
       const functionName = this.functionName(key);
+      await this.makeCkafkaTriggers(key, functionName);
       const wanted = this.wanted?.get(key) ?? wantedTriggers(this.serverless.service.functions[key]!.events ?? []);
       for (const stale of staleTriggers(wanted, await this.existingTriggers(functionName), FUNCTIONS[key].owns)) {
-        await scf.DeleteTrigger({ FunctionName: functionName, Namespace: NAMESPACE, Type: stale.Type!, TriggerName: stale.TriggerName!, ...(stale.TriggerDesc ? { TriggerDesc: stale.TriggerDesc } : {}) });
+        await scf.DeleteTrigger(deleteTriggerRequest(functionName, NAMESPACE, stale));
         this.log.notice(`${functionName}: deleted the ${stale.Type} trigger ${stale.TriggerName}, which the policy file no longer asks for`);
       }
     }
@@ -137,7 +163,7 @@ export class CsipScanDeployPlugin {
       const outcome = await ensureRule(await this.cloud(), { bus: eventBridge.bus, region: this.region, uin: OwnerUin, namespace: NAMESPACE, functionName: this.functionName("asset-change") });
       this.log.notice(`EventBridge rule ${outcome.ruleId} on bus ${eventBridge.bus} ${outcome.created ? "created" : "updated"}, targeting ${this.functionName("asset-change")}`);
     } catch (error) {
-      throw new this.serverless.classes.Error(`csip-scan: the EventBridge rule could not be made: ${describeError(error)}`);
+      throw new this.serverless.classes.Error(`csip-scan: the EventBridge rule could not be made: ${ruleErrorMessage(error)}`);
     }
   }
 }

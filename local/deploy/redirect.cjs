@@ -1,14 +1,16 @@
 // Preloaded (NODE_OPTIONS=--require /ABSOLUTE/PATH/redirect.cjs) into `serverless deploy` for a rehearsal.
 //
 // Every HTTP(S) request for a Tencent Cloud host the stand-ins serve (*.tencentcloudapi.com, COS on
-// *.myqcloud.com and *.tencentcos.cn, the plugin's *.apigw.tencentcs.com) is sent over plain HTTP to the
-// stand-in named by CSIP_SCAN_CLOUD_STANDIN (http://127.0.0.1:PORT), with its original Host header: the
-// signatures (v1, TC3, COS q-sign) cover that host, so they still verify. The plugin's and the SDKs' own
-// code runs unchanged; they look up http(s).request at call time (node-fetch, request), so patching those
-// two functions is enough.
+// *.myqcloud.com and *.tencentcos.cn, and the plugin's *.apigw.tencentcs.com, which the stand-in makes
+// unreachable) is sent over plain HTTP to the stand-in named by CSIP_SCAN_CLOUD_STANDIN
+// (http://127.0.0.1:PORT), with its original Host header: the signatures (v1, TC3, COS q-sign) cover that
+// host, so they still verify. The plugin's and the SDKs' own code runs unchanged; they look up
+// http(s).request at call time (node-fetch, request), so patching those two functions is enough.
 //
 // Nothing else may reach the network: a request for any other host that is not this machine fails with an
-// error naming it, name resolution is refused for every name but localhost, and proxy variables are unset.
+// error naming it, name resolution is refused for every name but localhost, proxy variables are unset, and
+// seal.cjs refuses every other path off the machine (fetch, net/tls, http2, dns queries, child processes).
+// Each refusal prints `[csip-scan redirect] refused KIND TARGET` to stderr.
 "use strict";
 
 const http = require("node:http");
@@ -16,6 +18,7 @@ const https = require("node:https");
 const dns = require("node:dns");
 const net = require("node:net");
 const { urlToHttpOptions } = require("node:url");
+const { isLoopback, seal } = require("./seal.cjs");
 
 const LOADED = Symbol.for("csip-scan.redirect");
 if (!globalThis[LOADED]) {
@@ -29,7 +32,6 @@ function install() {
     delete process.env[name];
   }
   const REDIRECTED = /(^|\.)(tencentcloudapi\.com|myqcloud\.com|tencentcos\.cn)$|\.apigw\.tencentcs\.com$/i;
-  const LOCAL = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
 
   const httpRequest = http.request;
   const httpsRequest = https.request;
@@ -73,9 +75,9 @@ function install() {
     return function redirected(...args) {
       const { options, callback } = normalize(args);
       const host = hostOf(options);
-      if (options.socketPath || LOCAL.has(host)) return original.apply(module, args);
+      if (options.socketPath || isLoopback(host)) return original.apply(module, args);
       if (!REDIRECTED.test(host)) {
-        process.stderr.write(`[csip-scan redirect] refused ${host}\n`);
+        process.stderr.write(`[csip-scan redirect] refused ${defaultProtocol.slice(0, -1)} ${host}\n`);
         const { agent: _agent, ...rest } = options;
         return httpRequest({ ...rest, protocol: "http:", agent: undefined, createConnection: refusingSocket(host) }, callback);
       }
@@ -112,14 +114,15 @@ function install() {
   const lookup = dns.lookup;
   dns.lookup = function guardedLookup(host, options, callback) {
     const done = typeof options === "function" ? options : callback;
-    if (!LOCAL.has(String(host).toLowerCase())) {
-      process.stderr.write(`[csip-scan redirect] refused to resolve ${host}\n`);
+    if (!isLoopback(host)) {
+      process.stderr.write(`[csip-scan redirect] refused resolve ${host}\n`);
       return process.nextTick(() => done(refuse(host)));
     }
     return lookup.call(this, host, options, callback);
   };
   const promisesLookup = dns.promises.lookup;
-  dns.promises.lookup = (host, options) => (LOCAL.has(String(host).toLowerCase()) ? promisesLookup(host, options) : Promise.reject(refuse(host)));
+  dns.promises.lookup = (host, options) => (isLoopback(host) ? promisesLookup(host, options) : Promise.reject(refuse(host)));
+  seal();
 }
 
 /** The stand-in's address: it must be plain HTTP on this machine, or the preload refuses to start. */

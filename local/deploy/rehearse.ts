@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freshAccount, loadAccount, saveAccount, type AccountState } from "../cloud/account.ts";
 import { REHEARSAL_ACCOUNT } from "../cloud/credentials.ts";
-import { toJsonLines } from "../cloud/record.ts";
+import { redirectRefusals, toJsonLines } from "../cloud/record.ts";
 import { redirectedEnv } from "../cloud/redirected.ts";
 import { startCloudStandIn } from "../cloud/server.ts";
 
@@ -22,7 +22,10 @@ export interface RehearseOptions {
   configPath: string;
   /** Where the emulated account is kept between rehearsals; a fresh temporary account when absent. */
   accountDir?: string;
-  /** Where to write one JSON line per API call the deploy made. */
+  /**
+   * Where to write one JSON line per request the deploy made, to any host: those the stand-in answered or
+   * dropped, then those the redirect refused inside the deploy's processes (local/cloud/record.ts).
+   */
   recordFile?: string;
   /** The project to build and deploy (default: the current folder). */
   projectRoot?: string;
@@ -95,7 +98,7 @@ export async function rehearseDeploy(options: RehearseOptions): Promise<Rehearsa
   const home = await mkdtemp(join(tmpdir(), "csip-scan-rehearsal-home-"));
   let exitCode = 1;
   try {
-    // The plugin reads only ~/credentials (INI, [default]); see /tmp/plugin-report.md §3.
+    // The pinned plugin reads only ~/credentials (INI, [default]: provider/tencentProvider.js).
     const credentials = `[default]\ntencent_secret_id = ${REHEARSAL_ACCOUNT.secretId}\ntencent_secret_key = ${REHEARSAL_ACCOUNT.secretKey}\n`;
     await writeFile(join(home, "credentials"), credentials, { mode: 0o600 });
     const env: Record<string, string> = {
@@ -117,7 +120,7 @@ export async function rehearseDeploy(options: RehearseOptions): Promise<Rehearsa
     await standIn.close();
     await rm(home, { recursive: true, force: true });
     if (options.accountDir) await saveAccount(options.accountDir, account);
-    if (options.recordFile) await writeFile(options.recordFile, toJsonLines(standIn.calls));
+    if (options.recordFile) await writeFile(options.recordFile, toJsonLines([...standIn.calls, ...redirectRefusals(output.join(""))]));
   }
   return { exitCode, output: masked(output.join(""), account), account };
 }

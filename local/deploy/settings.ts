@@ -9,6 +9,8 @@ export const DEPLOYED_CONFIG = "/var/user/config/scan-policies.yaml";
 /** The parts of serverless.yml that come from the policy file and the function table. */
 export interface DeploySettings {
   region: string;
+  /** serverless.yml's `provider.runtime`: the policy file's `runtime`. */
+  runtime: string;
   /** The functions' environment: where the policy file is, and every variable it names that is set here. */
   environment: Record<string, string>;
   /** serverless.yml's `functions` section. */
@@ -41,5 +43,5 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
     };
   }
   const eventBridge = config.assetChange.eventBridge;
-  return { region: regionOf(config, env), environment, functions, ...(eventBridge ? { eventBridge } : {}) };
+  return { region: regionOf(config, env), runtime: config.runtime, environment, functions, ...(eventBridge ? { eventBridge } : {}) };
 }

@@ -14,6 +14,8 @@ export interface ExistingTrigger {
   TriggerName?: string;
   TriggerDesc?: string;
   Enable?: number;
+  /** The version or alias it points to: part of its identity, so DeleteTrigger must name it. */
+  Qualifier?: string;
 }
 
 /** The serverless.yml events of a function as the triggers they make (a CKafka trigger is named INSTANCE-TOPIC). */
@@ -66,4 +68,29 @@ export type Ownership = readonly { type: string; prefix?: string }[];
 export function staleTriggers(wanted: readonly WantedTrigger[], existing: readonly ExistingTrigger[], owns: Ownership): ExistingTrigger[] {
   const owned = (t: ExistingTrigger): boolean => owns.some((o) => o.type === t.Type && (o.prefix === undefined || (t.TriggerName ?? "").startsWith(o.prefix)));
   return existing.filter((t) => owned(t) && !wanted.some((w) => w.type === t.Type && w.name === t.TriggerName));
+}
+
+/**
+ * The DeleteTrigger request for a trigger SCF holds. Qualifier is part of a trigger's identity and
+ * DeleteTrigger takes `$LATEST` when none is sent, so the one ListTriggers gave is sent back: a trigger on
+ * `$DEFAULT` or a version would otherwise not be found. TriggerDesc is needed for COS triggers only
+ * (DeleteTrigger's document), and sent whenever known.
+ * https://cloud.tencent.com/document/api/583/18588
+ */
+export function deleteTriggerRequest(functionName: string, namespace: string, trigger: ExistingTrigger): {
+  FunctionName: string;
+  Namespace: string;
+  Type: string;
+  TriggerName: string;
+  TriggerDesc?: string;
+  Qualifier?: string;
+} {
+  return {
+    FunctionName: functionName,
+    Namespace: namespace,
+    Type: trigger.Type ?? "",
+    TriggerName: trigger.TriggerName ?? "",
+    ...(trigger.TriggerDesc ? { TriggerDesc: trigger.TriggerDesc } : {}),
+    ...(trigger.Qualifier ? { Qualifier: trigger.Qualifier } : {}),
+  };
 }

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { webhookUrlProblem } from "../net/address-policy.ts";
 import { isTimeZone, parseScfCron } from "./scf-cron.ts";
 import { SCF_LIMITS } from "./scf-limits.ts";
-import { OWN_TRIGGER_PREFIX, ROBOT_HOSTS, TRIGGER_NAME, type AssetGroup } from "./schema.ts";
+import { OWN_TRIGGER_PREFIX, ROBOT_HOSTS, TRIGGER_NAME, type AssetGroup, type Config } from "./schema.ts";
 
 export interface PathProblem {
   path: (string | number)[];
@@ -138,6 +138,25 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
     });
   }
   return problems;
+}
+
+/**
+ * Settings that are valid but may fail on a real account, one row each: `validate` prints them as
+ * warnings. SCF's CreateTrigger document lists the types cos, cls, timer, ckafka and http; CMQ has moved
+ * to TDMQ, so a `cmq` trigger may be refused (https://cloud.tencent.com/document/api/583/18589).
+ */
+const WARNINGS: readonly { path: (string | number)[]; applies(config: Config): boolean; message: string }[] = [
+  {
+    path: ["assetChange", "cmq"],
+    applies: (config) => config.assetChange.cmq !== undefined,
+    message:
+      "makes a cmq trigger, a type SCF's CreateTrigger no longer lists (CMQ moved to TDMQ), so the deploy may be refused: deliver the events through assetChange.eventBridge or assetChange.ckafka instead",
+  },
+];
+
+/** The warnings of a valid policy file. */
+export function configWarnings(config: Config): PathProblem[] {
+  return WARNINGS.filter((w) => w.applies(config)).map(({ path, message }) => ({ path, message }));
 }
 
 /** Why a chat robot's URL cannot be its robot's: another host, a port, or a user name before the host. */

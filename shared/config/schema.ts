@@ -211,6 +211,17 @@ export function everyCron(duration: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The SCF runtime the functions are deployed on. The default is the newest Node.js runtime SCF's
+ * CreateFunction reference lists (https://cloud.tencent.com/document/api/583/18586); the bundles target
+ * Node 18 (scripts/build.js), so older runtimes are refused. A newer runtime the console offers may be set.
+ */
+export const DEFAULT_RUNTIME = "Nodejs18.15";
+const RuntimeSchema = z
+  .string()
+  .regex(/^Nodejs(1[89]|[2-9]\d)\.\d+$/, "must be an SCF Node.js runtime of Node 18 or newer, such as Nodejs18.15")
+  .default(DEFAULT_RUNTIME);
+
 export const ConfigSchema = z.strictObject({
   version: z.literal(1),
   /** Default region of API calls; else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -218,6 +229,8 @@ export const ConfigSchema = z.strictObject({
   timezone: z.string().default("Asia/Shanghai"),
   /** Use the international endpoint csip.intl.tencentcloudapi.com. */
   intl: bool().default(false),
+  /** The functions' SCF runtime (DEFAULT_RUNTIME). */
+  runtime: RuntimeSchema,
   notifiers: z.record(KeyName, NotifierSchema).default({}),
   assetGroups: z.record(KeyName, AssetGroupSchema).default({}),
   policies: z.array(PolicySchema).min(1),

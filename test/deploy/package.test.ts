@@ -28,7 +28,7 @@ function copyProject(): void {
   writeFileSync(
     join(work, "config", "scan-policies.yaml"),
     readFileSync(join(ROOT, "config", "scan-policies.yaml"), "utf8") +
-      "\nassetChange:\n  cmq: { topic: csip-asset-change }\n  ckafka: { instance: ckafka-0a1b2c3d, topic: asset-events, maxMsgNum: 50 }\n",
+      "\nruntime: Nodejs20.15\nassetChange:\n  cmq: { topic: csip-asset-change }\n  ckafka: { instance: ckafka-0a1b2c3d, topic: asset-events, maxMsgNum: 50 }\n",
   );
 }
 
@@ -82,10 +82,10 @@ describe("serverless package, offline", () => {
     ]);
   });
 
-  it("takes region and environment from the config and the deployer's variables", () => {
+  it("takes runtime, region and environment from the config and the deployer's variables", () => {
     expect(printed.provider).toMatchObject({
       name: "tencent",
-      runtime: "Nodejs18.15",
+      runtime: "Nodejs20.15",
       region: "ap-guangzhou",
       memorySize: 128,
       role: "csip-scan-scf",

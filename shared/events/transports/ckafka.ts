@@ -15,11 +15,18 @@ const CkafkaSchema = z.object({
   msgBody: CloudEventTextSchema,
 });
 
+/** The most messages SCF delivers to one invocation of a CKafka trigger. */
+export const CKAFKA_MAX_MSG_NUM = 10_000;
+
 const CkafkaSettingsSchema = z.strictObject({
   instance: z.string().min(1),
   topic: z.string().min(1),
-  /** Messages per invocation: serverless-tencent-scf creates the trigger only for 2 to 999. */
-  maxMsgNum: z.preprocess(numberFromText, z.number().int().min(2).max(999)).default(100),
+  /**
+   * Messages per invocation, "up to 10,000" (https://cloud.tencent.com/document/product/583/17530). The
+   * pinned plugin creates a CKafka trigger only for 2 to 999, so the project's deploy plugin makes these
+   * triggers itself (local/deploy/ckafka.ts).
+   */
+  maxMsgNum: z.preprocess(numberFromText, z.number().int().min(1).max(CKAFKA_MAX_MSG_NUM)).default(100),
   offset: z.enum(["latest", "earliest"]).default("latest"),
 });
 
@@ -31,8 +38,9 @@ export const ckafka = {
   config: {
     key: "ckafka" as const,
     schema: CkafkaSettingsSchema,
-    // serverless-tencent-scf creates a CKafka trigger only when its name is the instance ID, and names
-    // it INSTANCE-TOPIC (deploy/lib/deployTrigger.js).
+    // Written as serverless-tencent-scf reads a CKafka trigger (named after the instance; it names the
+    // trigger INSTANCE-TOPIC, deploy/lib/deployTrigger.js); the project's deploy plugin takes it out of
+    // the pinned plugin's hands and makes it (local/deploy/ckafka.ts).
     trigger: (s) => ({
       ckafka: {
         name: s.instance,

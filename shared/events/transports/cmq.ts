@@ -5,6 +5,8 @@ import type { Transport } from "./transport.ts";
 /**
  * A CMQ topic trigger: `{"Records": [{"CMQ": {"type": "topic", "msgBody": "...", "msgTag": [...] or "a,b"}}]}`
  * (https://cloud.tencent.com/document/product/583/11517); the body holds an EventBridge event as JSON.
+ * CMQ has moved to TDMQ and SCF's CreateTrigger no longer lists the `cmq` type, so `validate` warns about
+ * `assetChange.cmq` (shared/config/checks.ts); the handler still reads deliveries of a trigger made before.
  */
 const CmqSchema = z.object({
   type: z.literal("topic"),

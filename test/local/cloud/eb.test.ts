@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshAccount } from "../../../local/cloud/account.ts";
+import { EB_SERVICE_ROLE, freshAccount, type AccountState } from "../../../local/cloud/account.ts";
 import { REHEARSAL_ACCOUNT } from "../../../local/cloud/credentials.ts";
 import { defaultBusId } from "../../../local/cloud/eb.ts";
 import { runRedirected } from "../../../local/cloud/redirected.ts";
@@ -12,7 +12,7 @@ import { startCloudStandIn, type CloudStandIn } from "../../../local/cloud/serve
 const ROOT = resolve(".");
 const REGION = "ap-guangzhou";
 const FUNCTION = "csip-scan-dev-asset-change";
-const TARGET = `qcs::scf:${REGION}:uin/${REHEARSAL_ACCOUNT.uin}:namespace/default/function/${FUNCTION}/$DEFAULT`;
+const TARGET = `qcs::scf:${REGION}:uin/${REHEARSAL_ACCOUNT.uin}:namespace/default/function/${FUNCTION}/$LATEST`;
 const PATTERN = JSON.stringify({ source: ["cvm.cloud.tencent"], type: ["cvm:CloudEvent:ApiCall"] });
 
 const PRELUDE = `
@@ -110,5 +110,64 @@ describe("rules and targets", () => {
               await settle(eb.CreateTarget({ EventBusId: BUS, RuleId, Type: "scf", TargetDescription: { ResourceDescription: TARGET.ResourceDescription.replace("${FUNCTION}", "nobody") } }))];`);
     expect(twice).toMatchObject({ error: "InvalidParameterValue.RuleName" });
     expect(missing).toMatchObject({ error: "ResourceNotFound.Function" });
+  });
+});
+
+describe("an SCF target", () => {
+  const asset = () => standIn.account.functions.find((f) => f.FunctionName === FUNCTION)!;
+  /** Creates a rule named `name` and a target on it for `resource`; resolves with the target's ID or the error. */
+  const target = (name: string, resource = TARGET) =>
+    run<{ ok?: { TargetId: string }; error?: string; message?: string }>(`
+      const { RuleId } = await eb.CreateRule({ EventBusId: BUS, RuleName: ${JSON.stringify(name)}, EventPattern: PATTERN });
+      return settle(eb.CreateTarget({ EventBusId: BUS, RuleId, Type: "scf", TargetDescription: { ResourceDescription: ${JSON.stringify(resource)} } }));`);
+
+  it("makes the SCF trigger EventBridge invokes the function through, on the target's qualifier; DeleteTarget removes it", async () => {
+    const made = await target("makes-a-trigger");
+    const id = made.ok!.TargetId;
+    expect(asset().Triggers.filter((t) => t.TriggerName === id).map((t) => [t.Type, t.Qualifier])).toEqual([["eb", "$LATEST"]]);
+    const rule = standIn.account.targets.find((t) => t.TargetId === id)!.RuleId;
+    await run(`return eb.DeleteTarget({ EventBusId: BUS, RuleId: ${JSON.stringify(rule)}, TargetId: ${JSON.stringify(id)} });`);
+    expect(asset().Triggers.filter((t) => t.TriggerName === id)).toEqual([]);
+  });
+
+  type Change = (account: AccountState) => () => void;
+  const withoutRole: Change = (account) => {
+    const roles = account.roles;
+    account.roles = roles.filter((r) => r.RoleName !== EB_SERVICE_ROLE);
+    return () => void (account.roles = roles);
+  };
+  const busy: Change = (account) => {
+    const f = account.functions.find((fn) => fn.FunctionName === FUNCTION)!;
+    f.BusyUntil = Date.now() + 60_000;
+    return () => void (f.BusyUntil = 0);
+  };
+  const tenTriggers: Change = (account) => {
+    const f = account.functions.find((fn) => fn.FunctionName === FUNCTION)!;
+    const before = f.Triggers;
+    const made = Array.from({ length: 10 }, (_, i) => ({ ...before[0]!, Type: "eb", TriggerName: `target-full000${i}`, Qualifier: "$LATEST" }));
+    f.Triggers = [...before.filter((t) => t.Type !== "eb"), ...made];
+    return () => void (f.Triggers = before);
+  };
+  const none: Change = () => () => undefined;
+  let rules = 0;
+
+  it.each([
+    ["without EventBridge's service role", withoutRole, TARGET, "ResourceNotFound.Role"],
+    ["on a qualifier the function does not have ($DEFAULT: it has no aliases here)", none, TARGET.replace("$LATEST", "$DEFAULT"), "ResourceNotFound.Version"],
+    ["on a function still Creating", busy, TARGET, "FailedOperation.CreateTrigger"],
+    ["on a function that has 10 EventBridge triggers", tenTriggers, TARGET, "LimitExceeded.Trigger"],
+  ])("is refused %s, with the documented code, and makes nothing", async (what, change, resource, code) => {
+    // One trigger to copy for the full function, made by a first target.
+    if (change === tenTriggers) await target(`seed-${++rules}`);
+    const undo = change(standIn.account);
+    const triggersBefore = asset().Triggers.length;
+    const targetsBefore = standIn.account.targets.length;
+    try {
+      expect(await target(`refused-${++rules}`, resource), what).toMatchObject({ error: code });
+      expect(asset().Triggers).toHaveLength(triggersBefore);
+      expect(standIn.account.targets).toHaveLength(targetsBefore);
+    } finally {
+      undo();
+    }
   });
 });

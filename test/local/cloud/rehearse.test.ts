@@ -10,8 +10,10 @@ import type { RecordedCall } from "../../../local/cloud/record.ts";
 import { formatAccount, rehearseDeploy, type RehearsalResult } from "../../../local/deploy/rehearse.ts";
 
 // The deploy rehearsed end to end: the real `serverless deploy` (the pinned plugin and the project's own),
-// in a copy of the project, twice against one account folder: 13 policies on 3 schedules with CMQ, CKafka
-// and EventBridge, then the same file with one schedule removed.
+// in a copy of the project, twice against one account folder: 13 policies on 3 schedules with CKafka (a
+// batch of 5,000, over the pinned plugin's 999) and EventBridge, then the same file with one schedule
+// removed, whose timer was moved to the $DEFAULT qualifier in between. The stand-in drops every
+// connection to the pinned plugin's own host (local/cloud/tools.ts), as if it were unreachable.
 
 const ROOT = resolve(".");
 const SECRET_URL = "https://hooks.example.com/robot/rehearsal-secret-path-5d8e";
@@ -32,8 +34,7 @@ notifiers:
 assetGroups:
   web: { include: [{ tags: { tier: web } }] }
 assetChange:
-  cmq: { topic: csip-asset-change }
-  ckafka: { instance: ckafka-0a1b2c3d, topic: asset-events, maxMsgNum: 50 }
+  ckafka: { instance: ckafka-0a1b2c3d, topic: asset-events, maxMsgNum: 5000 }
   eventBridge: { bus: default }
 policies:
 ${policies.join("\n")}
@@ -45,6 +46,14 @@ ${policies.join("\n")}
 function copyProject(): void {
   for (const item of ["serverless.yml", "package.json", "tsconfig.json", "scripts", "config", "functions", "shared", "local"]) cpSync(join(ROOT, item), join(work, item), { recursive: true });
   symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
+}
+
+/** Points a timer of the saved account at the $DEFAULT qualifier, as someone might in the console. */
+function moveTimerToDefault(name: string): void {
+  const file = join(accountDir, ACCOUNT_FILE);
+  const account = JSON.parse(readFileSync(file, "utf8")) as { functions: { Triggers: { TriggerName: string; Qualifier: string }[] }[] };
+  for (const f of account.functions) for (const t of f.Triggers) if (t.TriggerName === name) t.Qualifier = "$DEFAULT";
+  writeFileSync(file, JSON.stringify(account));
 }
 
 const readRecord = (file: string): RecordedCall[] =>
@@ -64,6 +73,7 @@ beforeAll(async () => {
   copyProject();
   const rehearse = (config: string, record: string) => rehearseDeploy({ configPath: config, projectRoot: work, accountDir, recordFile: join(work, record), env });
   first = await rehearse(policyFile("first.yaml", SCHEDULES), "first.jsonl");
+  moveTimerToDefault(timerName(SCHEDULES[2]!));
   second = await rehearse(policyFile("second.yaml", SCHEDULES.slice(0, 2)), "second.jsonl");
   firstRecord = readRecord(join(work, "first.jsonl"));
   secondRecord = readRecord(join(work, "second.jsonl"));
@@ -75,10 +85,14 @@ const triggersOf = (result: RehearsalResult, fn: string) =>
   result.account.functions.find((f) => f.FunctionName === `csip-scan-dev-${fn}`)?.Triggers.map((t) => `${t.Type} ${t.TriggerName}`).sort();
 const timers = (schedules: readonly string[]) => schedules.map((s) => `timer ${timerName(s)}`).sort();
 
+/** The record's lines that are not Tencent Cloud API or COS calls. */
+const offPath = (record: RecordedCall[]) => record.filter((c) => !["cam", "cos", "scf", "tag", "eb"].includes(c.service)).map((c) => `${c.service} ${c.action} ${JSON.stringify(c.params)}`);
+
 describe("a first rehearsal, in a fresh account", () => {
-  it("deploys: exit 0, and no request went anywhere but the stand-in", () => {
+  it("deploys with the plugin's own host unreachable: it never asked it (real-name check, telemetry), and nothing went anywhere but Tencent Cloud", () => {
     expect(first.exitCode, first.output).toBe(0);
-    expect(first.output).not.toMatch(/refused/);
+    // Only serverless's probe of docker's version, for a telemetry payload it does not send, was refused.
+    expect([...offPath(firstRecord), ...offPath(secondRecord)]).toEqual(Array(2).fill('redirect refused process {"target":"docker"}'));
   });
 
   it("creates the three functions on Nodejs18.15", () => {
@@ -94,20 +108,22 @@ describe("a first rehearsal, in a fresh account", () => {
     expect(triggersOf(first, "scheduled-scan")).toEqual(timers(SCHEDULES));
   });
 
-  it("the CMQ and CKafka triggers exist (named as the pinned plugin requires)", () => {
-    expect(triggersOf(first, "asset-change")).toEqual(["ckafka ckafka-0a1b2c3d-asset-events", "cmq csip-asset-change"]);
+  it("the CKafka trigger exists, named as the pinned plugin would, with its batch of 5,000; the EventBridge target made its own", () => {
+    const asset = first.account.functions.find((f) => f.FunctionName === "csip-scan-dev-asset-change")!;
+    expect(triggersOf(first, "asset-change")).toEqual(["ckafka ckafka-0a1b2c3d-asset-events", `eb ${first.account.targets[0]!.TargetId}`]);
+    expect(JSON.parse(asset.Triggers.find((t) => t.Type === "ckafka")!.TriggerDesc)).toEqual({ maxMsgNum: "5000", offset: "latest", retry: "10000", timeOut: "60", topicName: "asset-events" });
   });
 
   it("an EventBridge rule on the default bus, its pattern from the extractor table, targets asset-change", () => {
     expect(first.account.rules.map((r) => [r.RuleName, JSON.parse(r.EventPattern)])).toEqual([["csip-scan-asset-change", eventPattern()]]);
     const target = first.account.targets.map((t) => [t.Type, t.TargetDescription.ResourceDescription]);
-    expect(target).toEqual([["scf", expect.stringMatching(/^qcs::scf:ap-guangzhou:uin\/\d+:namespace\/default\/function\/csip-scan-dev-asset-change\/\$DEFAULT$/)]]);
+    expect(target).toEqual([["scf", expect.stringMatching(/^qcs::scf:ap-guangzhou:uin\/\d+:namespace\/default\/function\/csip-scan-dev-asset-change\/\$LATEST$/)]]);
     expect(calls(firstRecord, "CreateRule").map((c) => c.service)).toEqual(["eb"]);
   });
 
   it("records each call as sent", () => {
     expect(calls(firstRecord, "CreateFunction").map((c) => c.params.FunctionName)).toEqual(["csip-scan-dev-scheduled-scan", "csip-scan-dev-asset-change", "csip-scan-dev-scan-results"]);
-    expect(new Set(firstRecord.map((c) => c.service))).toEqual(new Set(["cam", "cos", "scf", "tag", "eb"]));
+    expect(new Set(firstRecord.map((c) => c.service))).toEqual(new Set(["cam", "cos", "scf", "tag", "eb", "redirect"]));
   });
 });
 
@@ -118,14 +134,14 @@ describe("a second rehearsal with one schedule removed", () => {
     expect(second.account.functions.map((f) => f.FunctionId).sort()).toEqual(first.account.functions.map((f) => f.FunctionId).sort());
   });
 
-  it("2 timers: the removed schedule's is deleted, the unchanged ones are left in place", () => {
+  it("2 timers: the removed schedule's is deleted on its qualifier, the unchanged ones are left in place", () => {
     expect(triggersOf(second, "scheduled-scan")).toEqual(timers(SCHEDULES.slice(0, 2)));
-    expect(calls(secondRecord, "DeleteTrigger").map((c) => c.params.TriggerName)).toEqual([timerName(SCHEDULES[2]!)]);
+    expect(calls(secondRecord, "DeleteTrigger").map((c) => [c.params.TriggerName, c.params.Qualifier])).toEqual([[timerName(SCHEDULES[2]!), "$DEFAULT"]]);
     expect(calls(secondRecord, "CreateTrigger")).toEqual([]);
   });
 
-  it("keeps the CMQ and CKafka triggers and updates the rule", () => {
-    expect(triggersOf(second, "asset-change")).toEqual(["ckafka ckafka-0a1b2c3d-asset-events", "cmq csip-asset-change"]);
+  it("keeps the CKafka trigger and the target's, and updates the rule", () => {
+    expect(triggersOf(second, "asset-change")).toEqual(triggersOf(first, "asset-change"));
     expect(second.account.rules.map((r) => r.RuleName)).toEqual(["csip-scan-asset-change"]);
     expect(calls(secondRecord, "UpdateRule")).toHaveLength(1);
     expect(second.account.targets).toHaveLength(1);
@@ -164,7 +180,7 @@ describe("a deploy that would break SCF's limits", () => {
     expect(result.exitCode).not.toBe(0);
     expect(result.output).toContain("would break SCF's limits, so nothing was deployed");
     expect(result.output).toMatch(/csip-scan-dev-scheduled-scan: its environment is \d+ bytes, over SCF's 4096 \(the largest variable is SECOPS_WEBHOOK_URL\)/);
-    const made = readRecord(record).filter((c) => !c.action.startsWith("Get") && !c.action.startsWith("List") && !c.action.startsWith("Describe"));
+    const made = readRecord(record).filter((c) => c.service !== "redirect" && !c.action.startsWith("Get") && !c.action.startsWith("List") && !c.action.startsWith("Describe"));
     expect(made.map((c) => c.action)).toEqual([]);
   }, 60_000);
 });

@@ -174,7 +174,7 @@ describe("timer triggers", () => {
       let created = 0;
       for (let n = 1; n <= 10; n++) if ("ok" in await settle(scf.CreateTrigger(timer("ten-timers", "timer-" + n)))) created++;
       return [created, await settle(scf.CreateTrigger(timer("ten-timers", "timer-11"))),
-              await settle(scf.CreateTrigger({ FunctionName: "ten-timers", TriggerName: "csip-asset-change", Type: "cmq" }))];`);
+              await settle(scf.CreateTrigger({ FunctionName: "ten-timers", TriggerName: "ckafka-0a1b2c3d-events", Type: "ckafka", TriggerDesc: '{"maxMsgNum":"100","offset":"latest","retry":"10000","timeOut":"60"}' }))];`);
     expect(created).toBe(10);
     expect(eleventh).toMatchObject({ error: "LimitExceeded.Trigger", message: expect.stringContaining("at most 10 triggers of one type") });
     expect(otherType).toHaveProperty("ok");
@@ -217,6 +217,52 @@ describe("timer triggers", () => {
     expect(updated).toMatchObject({ TriggerDesc: '{"cron":"0 30 4 * * * *"}', CustomArgument: "x" });
     expect(after).toEqual([]);
     expect(errorOf(again)).toBe("ResourceNotFound.Trigger");
+  });
+
+  it("are known by qualifier too: one name on $LATEST and on $DEFAULT is two triggers, each deleted by its own", async () => {
+    const [twice, listed, wrong, deleted, left] = await run<[Settled, string[], Settled, Settled, string[]]>(`
+      await scf.CreateFunction(fn("qualified"));
+      await scf.CreateTrigger(timer("qualified", "nightly"));
+      const twice = await settle(scf.CreateTrigger(timer("qualified", "nightly", { Qualifier: "$DEFAULT" })));
+      const listed = (await scf.ListTriggers({ FunctionName: "qualified" })).Triggers.map((t) => t.Qualifier).sort();
+      await scf.DeleteTrigger({ FunctionName: "qualified", TriggerName: "nightly", Type: "timer" });
+      const wrong = await settle(scf.DeleteTrigger({ FunctionName: "qualified", TriggerName: "nightly", Type: "timer" }));
+      const deleted = await settle(scf.DeleteTrigger({ FunctionName: "qualified", TriggerName: "nightly", Type: "timer", Qualifier: "$DEFAULT" }));
+      return [twice, listed, wrong, deleted, (await scf.ListTriggers({ FunctionName: "qualified" })).Triggers.map((t) => t.TriggerName)];`);
+    expect(twice).toHaveProperty("ok");
+    expect(listed).toEqual(["$DEFAULT", "$LATEST"]);
+    expect(wrong).toMatchObject({ error: "ResourceNotFound.Trigger", message: expect.stringContaining("on qualifier $LATEST") });
+    expect(deleted).toHaveProperty("ok");
+    expect(left).toEqual([]);
+  });
+
+  it("CreateTrigger takes only the types its document lists: cmq and apigw are refused, though DeleteTrigger still removes one", async () => {
+    const refused = await run<Settled[]>(`
+      await scf.CreateFunction(fn("queued"));
+      return [await settle(scf.CreateTrigger({ FunctionName: "queued", TriggerName: "csip-asset-change", Type: "cmq" })),
+              await settle(scf.CreateTrigger({ FunctionName: "queued", TriggerName: "api", Type: "apigw" }))];`);
+    expect(refused.map(errorOf)).toEqual(["InvalidParameterValue.Type", "InvalidParameterValue.Type"]);
+    expect(refused[0]).toMatchObject({ message: expect.stringContaining("not one of timer, ckafka, cos, cls, http") });
+    // A CMQ trigger made before CMQ moved to TDMQ.
+    const queued = standIn.account.functions.find((f) => f.FunctionName === "queued")!;
+    queued.Triggers.push({ Type: "cmq", TriggerName: "csip-asset-change", TriggerDesc: '{"topicName":"csip-asset-change"}', Enable: 1, Qualifier: "$LATEST", CustomArgument: "", Description: "", AddTime: "2024-01-01 00:00:00", ModTime: "2024-01-01 00:00:00" });
+    const deleted = await run<Settled>(`return settle(scf.DeleteTrigger({ FunctionName: "queued", TriggerName: "csip-asset-change", Type: "cmq" }));`);
+    expect(deleted).toHaveProperty("ok");
+    expect(queued.Triggers).toEqual([]);
+  });
+
+  it.each([
+    ["10,000 messages a batch, SCF's most", { maxMsgNum: "10000", offset: "latest", retry: "10000", timeOut: "60" }, undefined],
+    ["10,001 messages a batch", { maxMsgNum: "10001", offset: "latest", retry: "10000", timeOut: "60" }, "InvalidParameterValue.TriggerDesc"],
+    ["no retry and timeOut (both required by the trigger description)", { maxMsgNum: "100", offset: "latest" }, "InvalidParameterValue.TriggerDesc"],
+    ["a wait of 61 seconds", { maxMsgNum: "100", offset: "latest", retry: "10000", timeOut: "61" }, "InvalidParameterValue.TriggerDesc"],
+  ])("CKafka: %s", async (_what, desc, code) => {
+    const got = await run<Settled>(`
+      await settle(scf.CreateFunction(fn("kafka")));
+      const made = await settle(scf.CreateTrigger({ FunctionName: "kafka", TriggerName: "ckafka-0a1b2c3d-events", Type: "ckafka", TriggerDesc: ${JSON.stringify(JSON.stringify(desc))} }));
+      if ("ok" in made) await scf.DeleteTrigger({ FunctionName: "kafka", TriggerName: "ckafka-0a1b2c3d-events", Type: "ckafka" });
+      return made;`);
+    expect(errorOf(got)).toBe(code);
   });
 
   it("are refused for a type SCF does not have", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FUNCTIONS } from "../../../functions/index.ts";
 import { limitProblems } from "../../../local/deploy/limits.ts";
-import { staleTriggers, unchangedTimers, wantedTriggers } from "../../../local/deploy/triggers.ts";
+import { deleteTriggerRequest, staleTriggers, unchangedTimers, wantedTriggers } from "../../../local/deploy/triggers.ts";
 
 const timer = (name: string, cron: string) => ({ timer: { name, parameters: { cronExpression: cron, enable: true } } });
 const stored = (name: string, cron: string, Enable = 1) => ({ Type: "timer", TriggerName: name, TriggerDesc: JSON.stringify({ cron }), Enable });
@@ -85,5 +85,21 @@ describe("limitProblems", () => {
       'csip-scan-dev-scheduled-scan: the timer name "1-bad" is not a letter followed by letters, digits, - or _',
       `csip-scan-dev-scheduled-scan: the ckafka trigger name "${"k".repeat(61)}" is over 60 characters`,
     ]);
+  });
+});
+
+describe("deleteTriggerRequest", () => {
+  it.each([
+    ["a timer on $DEFAULT names its qualifier, which DeleteTrigger would otherwise take as $LATEST", { ...stored("csip-scan-a", "0 0 3 * * * *"), Qualifier: "$DEFAULT" }, "$DEFAULT"],
+    ["a timer on $LATEST names it too", { ...stored("csip-scan-a", "0 0 3 * * * *"), Qualifier: "$LATEST" }, "$LATEST"],
+  ])("%s", (_what, trigger, qualifier) => {
+    expect(deleteTriggerRequest("csip-scan-dev-scheduled-scan", "default", trigger)).toEqual({
+      FunctionName: "csip-scan-dev-scheduled-scan",
+      Namespace: "default",
+      Type: "timer",
+      TriggerName: "csip-scan-a",
+      TriggerDesc: '{"cron":"0 0 3 * * * *"}',
+      Qualifier: qualifier,
+    });
   });
 });

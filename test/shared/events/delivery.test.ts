@@ -241,6 +241,13 @@ describe("TRANSPORTS", () => {
       { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 2, offset: "earliest" },
       { ckafka: { name: "ckafka-0a1b2c3d", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 2, offset: "earliest", enable: true } } },
     ],
+    [
+      "ckafka",
+      "ckafka",
+      // SCF's limit, over the pinned plugin's 999: the project's deploy plugin makes the trigger.
+      { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 10_000 },
+      { ckafka: { name: "ckafka-0a1b2c3d", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 10_000, offset: "latest", enable: true } } },
+    ],
   ];
 
   it("has a trigger row below for every transport with settings, so a new one without a test fails", () => {
@@ -263,8 +270,8 @@ describe("TRANSPORTS", () => {
     ["cmq", { topic: "" }],
     ["cmq", { topic: "csip-asset-change", queue: "typo" }],
     ["ckafka", { instance: "ckafka-0a1b2c3d" }],
-    ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 1 }],
-    ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 1000 }],
+    ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 0 }],
+    ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 10_001 }],
     ["ckafka", { instance: "ckafka-0a1b2c3d", topic: "asset-events", offset: "newest" }],
   ])("%s refuses the settings %j", (name, settings) => {
     const row = rows.find((t) => t.name === name)!;
