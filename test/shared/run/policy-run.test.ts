@@ -198,8 +198,9 @@ describe("creating each task exactly once", () => {
     expect(emulator.callsOf("CreateRiskCenterScanTask").map((c) => c.params.TaskName)).toEqual(["csip-scan:nightly:20261129T030000Z:1"]);
     expect(retried.ok).toBe(true);
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
-    // The content changed (now ok), so people hear about it once more.
-    expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed", "ok"]);
+    // The run's message was built once and told once: the retry's better outcome does not tell it again.
+    expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed"]);
+    expect(retried.notifications).toEqual([{ notifier: "hook", delivered: true, via: "sent before" }]);
   });
 
   it("one failing chunk does not stop the others", async () => {
