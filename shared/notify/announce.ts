@@ -80,7 +80,9 @@ export async function announceRun(ctx: Announcing, policy: Policy, facts: RunFac
       continue;
     }
     const text = JSON.stringify(report);
-    const id = messageId(run.run, text);
+    // The ID says which message of the run this is, not what it holds: should a run without a durable
+    // store be retried, its rebuilt message keeps the ID, and a receiver drops it as seen.
+    const id = messageId(run.run, "run", changed ? "with unauthorized" : "without unauthorized");
     progress.messages[id] = text;
     progress.planned[name] = id;
   }
