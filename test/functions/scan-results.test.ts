@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { scanResultsHandler } from "../../functions/scan-results/index.ts";
 import { scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
 import { silentLogger } from "../../shared/log.ts";
@@ -82,6 +82,7 @@ ${extra}`,
 const told = (): ResultsReport[] => hook.received.map((r) => JSON.parse(r.body) as ResultsReport).filter((b) => b.schema === "csip-scan.results/v1");
 
 useHandlerWorld(ESTATE, { rateLimit: false, scanTiming: { queuedMs: 0, scanningMs: 0 } }, (w) => ({ emulator, hook } = w));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("scan-results main_handler", () => {
   it("a finished task: one message with its risk count, report link and worst findings; a second look sends nothing more", async () => {
