@@ -64,8 +64,9 @@ export async function keepOldest(csip: CsipClient, tasks: readonly ListedTask[],
 }
 
 /**
- * Stops each task that has not ended (`StopRiskCenterTask`), then deletes it (`DeleteRiskScanTask`),
- * with the policy's `MemberId` where it has one. One failing does not stop the others.
+ * Stops each task (`StopRiskCenterTask`), then deletes it (`DeleteRiskScanTask`), with the policy's
+ * `MemberId` where it has one. Whether CSIP lets an ended task be stopped is undocumented: for one,
+ * a refused stop does not keep it from being deleted. One failing does not stop the others.
  */
 export async function removeTasks(
   csip: CsipClient,
@@ -76,7 +77,9 @@ export async function removeTasks(
   for (const task of tasks) {
     const request = { TaskIdList: [{ TaskId: task.taskId }], ...memberParam(memberIds) };
     try {
-      if (!task.ended) await csip.call("StopRiskCenterTask", request);
+      await csip.call("StopRiskCenterTask", request).catch((error: unknown) => {
+        if (!task.ended) throw error;
+      });
       await csip.call("DeleteRiskScanTask", request);
       result.removed.push(task.taskId);
     } catch (error) {

@@ -56,15 +56,23 @@ describe("removeDuplicateTasks", () => {
     }
   });
 
-  it("an ended duplicate is deleted without a stop, and a policy without members sends no MemberId", async () => {
-    emulator.state.scanTiming = { queuedMs: 0, scanningMs: 0 };
+  it.each([
+    ["an ended duplicate whose stop CSIP refuses is still deleted", 0, [true]],
+    ["a running duplicate whose stop CSIP refuses is not deleted, and the removal says why", 3_600_000, [false]],
+  ] as const)("%s; a policy without members sends no MemberId", async (_, scanningMs, deleted) => {
+    emulator.state.scanTiming = { queuedMs: 0, scanningMs };
     try {
       const oldest = await createAt("2026-11-29T03:00:01Z");
-      const done = await createAt("2026-11-29T03:00:03Z");
-      const removals = await removeDuplicateTasks(csip, await listed(), () => undefined);
-      expect(removals.map((r) => [r.kept, r.removed])).toEqual([[oldest, [done]]]);
-      expect(emulator.callsOf("StopRiskCenterTask")).toEqual([]);
-      expect(emulator.callsOf("DeleteRiskScanTask").map((c) => c.params)).toEqual([{ TaskIdList: [{ TaskId: done }] }]);
+      const other = await createAt("2026-11-29T03:00:03Z");
+      emulator.inject("StopRiskCenterTask", { type: "error", code: "InvalidParameter", message: "the task has ended" });
+      const [removal] = await removeDuplicateTasks(csip, await listed(), () => undefined);
+      expect(emulator.callsOf("StopRiskCenterTask").map((c) => c.params)).toEqual([{ TaskIdList: [{ TaskId: other }] }]);
+      expect([emulator.state.tasks.some((t) => t.TaskId === other) === false]).toEqual(deleted);
+      expect(removal).toEqual(
+        deleted[0]
+          ? { taskName: "csip-scan:nightly:20261129T030000Z:1", kept: oldest, removed: [other], failed: [] }
+          : { taskName: "csip-scan:nightly:20261129T030000Z:1", kept: oldest, removed: [], failed: [{ taskId: other, message: expect.stringContaining("InvalidParameter") }] },
+      );
     } finally {
       emulator.state.scanTiming = { queuedMs: 0, scanningMs: 3_600_000 };
     }
