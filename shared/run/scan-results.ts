@@ -111,7 +111,8 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     summary.taskListCalls = listed.calls;
     summary.duplicatesRemoved = await removeDuplicateTasks(run.csip, listed.tasks.values(), (name) => run.config.policies.find((p) => p.name === name)?.memberIds);
     summary.warnings.push(...summary.duplicatesRemoved.map(describeRemoval));
-    const keptFor = new Map(summary.duplicatesRemoved.flatMap((d) => d.removed.map((id) => [id, d.kept] as const)));
+    // The run's task is the one kept, even where a removal failed (another look may have made it).
+    const keptFor = new Map(summary.duplicatesRemoved.flatMap((d) => [...d.removed, ...d.failed.map((f) => f.taskId)].map((id) => [id, d.kept] as const)));
     if (durable) {
       runs = await Promise.all((await openRuns(run.store)).map((open) => withKeptTasks(run, open, keptFor)));
       const read = await taskStates(run.csip, runs.flatMap((r) => r.taskIds));

@@ -348,7 +348,8 @@ describe("true messages", () => {
 });
 
 describe("no duplicate task left behind", () => {
-  it("a create that lands after the run's last look: the next results look keeps the oldest, stops and deletes the other, and says so", async () => {
+  /** A run whose chunk-1 create answered 502 and landed after the run's last look: two tasks of one name. */
+  async function lateTwins() {
     // Every request reads one second later, so the two tasks' InsertTimes differ.
     let tick = Date.parse("2026-11-29T03:00:00Z");
     emulator.state.now = () => (tick += 1000);
@@ -359,19 +360,35 @@ describe("no duplicate task left behind", () => {
     await emulator.settle({ late: "land" });
     const twins = [...emulator.state.tasks].sort((a, b) => a.InsertTime.localeCompare(b.InsertTime));
     expect(twins.map((t) => t.TaskName)).toEqual(["csip-scan:nightly:20261129T030000Z:1", "csip-scan:nightly:20261129T030000Z:1"]);
-    const [oldest, newest] = twins;
-    expect(oldest!.InsertTime < newest!.InsertTime).toBe(true);
+    const [oldest, newest] = twins as [(typeof twins)[number], (typeof twins)[number]];
+    expect(oldest.InsertTime < newest.InsertTime).toBe(true);
     // The run recorded the newer one: the late one is older, as CSIP inserted it when the request came.
-    expect(scan.runs[0]!.tasks.map((t) => t.taskId)).toEqual([newest!.TaskId]);
+    expect(scan.runs[0]!.tasks.map((t) => t.taskId)).toEqual([newest.TaskId]);
+    return { w, oldest, newest };
+  }
 
+  it("a create that lands after the run's last look: the next results look keeps the oldest, stops and deletes the other, and says so", async () => {
+    const { w, oldest, newest } = await lateTwins();
     const look = await w.results("2026-11-29T03:10:00Z");
-    expect(emulator.state.tasks.map((t) => t.TaskId)).toEqual([oldest!.TaskId]);
-    expect(emulator.callsOf("DeleteRiskScanTask").map((c) => c.params.TaskIdList)).toEqual([[{ TaskId: newest!.TaskId }]]);
-    expect(look.duplicatesRemoved).toEqual([{ taskName: oldest!.TaskName, kept: oldest!.TaskId, removed: [newest!.TaskId], failed: [] }]);
-    expect(look.warnings).toEqual([`CSIP held 2 tasks named "${oldest!.TaskName}" (a create that landed late); kept the oldest, ${oldest!.TaskId}, stopped and deleted ${newest!.TaskId}`]);
+    expect(emulator.state.tasks.map((t) => t.TaskId)).toEqual([oldest.TaskId]);
+    expect(emulator.callsOf("DeleteRiskScanTask").map((c) => c.params.TaskIdList)).toEqual([[{ TaskId: newest.TaskId }]]);
+    expect(look.duplicatesRemoved).toEqual([{ taskName: oldest.TaskName, kept: oldest.TaskId, removed: [newest.TaskId], failed: [] }]);
+    expect(look.warnings).toEqual([`CSIP held 2 tasks named "${oldest.TaskName}" (a create that landed late); kept the oldest, ${oldest.TaskId}, stopped and deleted ${newest.TaskId}`]);
     // The run's results are the kept task's, and say what was removed.
     const [report] = told();
-    expect(report!.tasks.map((t) => [t.taskId, t.status])).toEqual([[oldest!.TaskId, "done"]]);
-    expect(report!.duplicatesRemoved).toEqual([{ taskName: oldest!.TaskName, kept: oldest!.TaskId, removed: [newest!.TaskId] }]);
+    expect(report!.tasks.map((t) => [t.taskId, t.status])).toEqual([[oldest.TaskId, "done"]]);
+    expect(report!.duplicatesRemoved).toEqual([{ taskName: oldest.TaskName, kept: oldest.TaskId, removed: [newest.TaskId] }]);
+  });
+
+  it("a duplicate that could not be removed: the run still reads the kept task, and the look says what failed", async () => {
+    const { w, oldest, newest } = await lateTwins();
+    emulator.inject("DeleteRiskScanTask", { type: "error", code: "InternalError" });
+    // Not a failed look: the next one finds the duplicate again and removes it.
+    const look = await w.results("2026-11-29T03:10:00Z");
+    expect(look.duplicatesRemoved).toEqual([
+      { taskName: oldest.TaskName, kept: oldest.TaskId, removed: [], failed: [{ taskId: newest.TaskId, message: expect.stringContaining("InternalError") }] },
+    ]);
+    expect(told().map((r) => [r.status, r.tasks.map((t) => t.taskId)])).toEqual([["risks found", [oldest.TaskId]]]);
+    expect((await w.results("2026-11-29T03:20:00Z")).duplicatesRemoved).toEqual([{ taskName: oldest.TaskName, kept: oldest.TaskId, removed: [newest.TaskId], failed: [] }]);
   });
 });
