@@ -8,6 +8,7 @@ import { silentLogger } from "../../shared/log.ts";
 import type { ResultsReport } from "../../shared/notify/results-report.ts";
 import type { RunFailedError } from "../../shared/errors.ts";
 import type { ScanResultsSummary } from "../../shared/run/scan-results.ts";
+import { FileStateStore, type StateStore } from "../../shared/state/store.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
 import type { Emulator } from "../../local/emulator/server.ts";
 import { caught, clockAt, startListener, useHandlerWorld, type Captured } from "../helpers.ts";
@@ -74,8 +75,9 @@ ${extra}`,
   process.env.CSIP_SCAN_CONFIG = file;
   const clock = (now: string) => (options.instantSleep ? { now: clockAt(now).now, sleep: async () => {} } : clockAt(now));
   return {
+    state,
     scan: (now: string, time = "2026-11-29T03:00:00Z") => scheduledScanHandler({ logger: silentLogger(), clock: clockAt(now) })({ Type: "Timer", TriggerName: "nightly", Time: time }, {}),
-    results: (now: string) => scanResultsHandler({ logger: silentLogger(), clock: clock(now) })({ Type: "Timer", TriggerName: "csip-scan-results", Time: now }, {}),
+    results: (now: string, store?: StateStore) => scanResultsHandler({ logger: silentLogger(), clock: clock(now), ...(store ? { store } : {}) })({ Type: "Timer", TriggerName: "csip-scan-results", Time: now }, {}),
   };
 }
 
@@ -213,6 +215,29 @@ describe("without a shared state store", () => {
 });
 
 describe("each notifier told once, whatever fails or changes", () => {
+  it("the message is stored with the run's record before it is first sent", async () => {
+    const order: string[] = [];
+    const watch = await startListener(() => {
+      order.push("sent");
+      return { status: 200 };
+    });
+    try {
+      const w = world("web", "", { notifiers: `  watch: { type: webhook, url: ${watch.url} }`, notify: "watch" });
+      await w.scan("2026-11-29T03:00:05Z");
+      const files = new FileStateStore(w.state);
+      const store: StateStore = Object.assign(Object.create(files) as FileStateStore, {
+        set: async (key: string, value: unknown) => {
+          await files.set(key, value);
+          if (key.startsWith("results/") && (value as { message?: unknown }).message) order.push("stored");
+        },
+      });
+      await w.results("2026-11-29T03:10:00Z", store);
+      expect(order.slice(0, 2)).toEqual(["stored", "sent"]);
+    } finally {
+      await watch.close();
+    }
+  });
+
   /** A second webhook that answers 500 until told otherwise. */
   const failingBackup = async () => {
     let failing = true;
