@@ -28,7 +28,7 @@ const INSTANT = { now: clockAt("2026-11-29T03:00:30Z").now, sleep: async () => {
  * A policy file with small backoffs and its own state folder; returns a fresh handler for it.
  * `notifiers`: more notifiers (YAML lines), `notify`: whom the policy tells.
  */
-function setup(extra = "", policy = "", options: { notifiers?: string; notify?: string; instantSleep?: boolean } = {}) {
+function setup(extra = "", policy = "", options: { notifiers?: string; notify?: string; instantSleep?: boolean; requestSeconds?: number } = {}) {
   const n = ++count;
   const file = join(dir, `p${n}.yaml`);
   writeFileSync(
@@ -37,7 +37,7 @@ function setup(extra = "", policy = "", options: { notifiers?: string; notify?: 
 timezone: UTC
 state: { path: ${join(dir, `state-${n}`)} }
 retry: { baseMs: 5, capMs: 40, attempts: 4 }
-timeouts: { requestSeconds: 0.4, runSeconds: 60, reserveSeconds: 1 }
+timeouts: { requestSeconds: ${options.requestSeconds ?? 0.4}, runSeconds: 60, reserveSeconds: 1 }
 ${extra}
 notifiers:
   hook: { type: webhook, url: ${hook.url} }
@@ -212,9 +212,10 @@ describe("creating each task exactly once", () => {
   });
 
   it("a chunk whose every create fails ambiguously, the last landing late: the last look finds its task, so it is not reported failed", async () => {
-    const handler = setup();
+    // Short request timeouts: four ambiguous creates, each followed by a wait of one.
+    const handler = setup("", "", { requestSeconds: 0.2 });
     for (const fault of [{ type: "http", status: 502 }, { type: "drop" }, { type: "error", code: "InternalError" }] as const) emulator.inject("CreateRiskCenterScanTask", fault);
-    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 150 });
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 50 });
     const summary = await runOf(handler(EVENT, {}));
     expect([summary.ok, summary.errors]).toEqual([true, []]);
     expect(emulator.callsOf("CreateRiskCenterScanTask").filter((c) => String(c.params.TaskName).endsWith(":1"))).toHaveLength(4);
