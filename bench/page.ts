@@ -43,6 +43,8 @@ function history(all: Finding[]): PolicyHistory {
       run: `run/csip-scan:nightly-prod:${i}`,
       tasks: Array.from({ length: 5 }, (_, t) => ({ taskId: `rmis-${i}${t}`, taskName: `csip-scan:nightly-prod:${i}:${t + 1}`, state: "done" as const, ended: true, assets: 200, assetsScanned: 200, riskCount: 200, reportUrl: `https://csip-report-1250000000.cos.ap-guangzhou.myqcloud.com/r/${i}-${t}.pdf?q-sign-algorithm=sha1&q-ak=AKIDEXAMPLE&q-sign-time=1;2&q-signature=0123456789abcdef`, scope: { assets: [], typedIn: [], everything: false } })),
       ended: true,
+      missing: [],
+      duplicatesRemoved: [],
       gaveUp: false,
       riskCount: all.length,
       allClear: false,

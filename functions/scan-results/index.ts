@@ -12,13 +12,13 @@ export function scanResultsHandler(options: HandlerOptions = {}) {
 
   /**
    * Validates the timer event, follows the open tasks, tells each finished run's results once, returns
-   * the summary; throws when a message could not be delivered, so SCF retries (nothing is told twice).
+   * the summary; throws when something failed and a retry is safe (`summary.retry`), so SCF retries.
    */
   return async function main_handler(event: unknown, context?: unknown): Promise<ScanResultsSummary> {
     const timer = parseTimerEvent(event);
     const run = startRun(await services(), remainingFromContext(context));
     const summary = await runScanResults(run, resultsSlot(run.config, timer.Time, new Date(run.clock.now())));
-    if (!summary.ok && options.throwOnFailure !== false) {
+    if (!summary.ok && summary.retry && options.throwOnFailure !== false) {
       const problems = [
         ...summary.errors.map((e) => e.message),
         ...summary.told.flatMap((t) => t.notifications.filter((n) => !n.delivered).map((n) => `${t.run}: notifier ${n.notifier}: ${n.error ?? "not delivered"}`)),

@@ -30,8 +30,11 @@ export interface DeliveryResult {
   error?: string;
 }
 
-/** Sends one report through one notifier. */
-export type Deliver = (name: string, notifier: Notifier, report: Report) => Promise<DeliveryResult>;
+/**
+ * Sends one report through one notifier. `messageId`: the message's ID, the same for every notifier and
+ * every retry of one message (the generic webhook's `webhook-id`), so a receiver can drop a repeat.
+ */
+export type Deliver = (name: string, notifier: Notifier, report: Report, messageId?: string) => Promise<DeliveryResult>;
 
 export interface DeliveryOptions {
   now?: () => Date;
@@ -85,7 +88,7 @@ function registerUrlSecrets(url: string): void {
  * scrubbed of keys, tokens and signatures.
  */
 export function networkDelivery(options: DeliveryOptions = {}): Deliver {
-  return (name, notifier, report) => deliverTo(name, notifier, { report }, options);
+  return (name, notifier, report, messageId) => deliverTo(name, notifier, { report, ...(messageId ? { messageId } : {}) }, options);
 }
 
 /** Sends `notify-test`'s message. */
@@ -93,7 +96,7 @@ export function deliverTest(name: string, notifier: Notifier, options: DeliveryO
   return deliverTo(name, notifier, { test: true }, options);
 }
 
-async function deliverTo(name: string, notifier: Notifier, what: { report?: Report; test?: boolean }, options: DeliveryOptions): Promise<DeliveryResult> {
+async function deliverTo(name: string, notifier: Notifier, what: { report?: Report; messageId?: string; test?: boolean }, options: DeliveryOptions): Promise<DeliveryResult> {
   const now = options.now ?? (() => new Date());
   registerUrlSecrets(notifier.url);
   registerSecret(notifier.secret);
@@ -104,7 +107,7 @@ async function deliverTo(name: string, notifier: Notifier, what: { report?: Repo
     let limits: { perSecond?: number; perMinute?: number } = {};
     if (notifier.type === "webhook") {
       const payload = what.report ?? { schema: "csip-scan.test/v1", message: "Test message from csip-scan: this notifier works." };
-      requests = [() => ({ url, ...webhookRequest(payload, notifier.secret, now()) })];
+      requests = [() => ({ url, ...webhookRequest(payload, notifier.secret, now(), what.messageId) })];
       judge = webhookVerdict;
     } else {
       const channel = CHAT_CHANNELS[notifier.type];

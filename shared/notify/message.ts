@@ -169,6 +169,8 @@ const RESULTS_TEXT = {
     more: (n: number) => `… and ${n} more`,
     note: "Findings are the scanned assets' current risks in CSIP (the risk lists do not filter by task).",
     page: "Results page: the trend and every current finding",
+    missing: { "report links": "Not known, the lookup kept failing: the report links", findings: "Not known, the lookup kept failing: the current findings" },
+    duplicate: (kept: string, removed: string): Piece[] => [`: a create landed late; kept the oldest, `, { value: kept }, `, stopped and deleted `, { value: removed }],
   },
   zh: {
     title: (policy: string): Piece[] => ["csip-scan：策略 ", { value: policy }, " 的扫描结果"],
@@ -192,6 +194,8 @@ const RESULTS_TEXT = {
     more: (n: number) => `… 另有 ${n} 个`,
     note: "风险为被扫描资产在云安全中心的当前风险（风险列表不按任务筛选）。",
     page: "结果页面：趋势与全部当前风险",
+    missing: { "report links": "查询一直失败，未能获取：报告链接", findings: "查询一直失败，未能获取：当前风险" },
+    duplicate: (kept: string, removed: string): Piece[] => ["：创建请求延迟生效，保留最早的 ", { value: kept }, "，已停止并删除 ", { value: removed }],
   },
 } as const;
 
@@ -241,6 +245,8 @@ export function resultsMessage(report: ResultsReport, language: Language): Messa
   };
   listChanges(t.added(report.newFindingsCount), report.newFindingsCount, report.newFindings.map((f) => findingPieces(f)));
   listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${f.level} `, { value: f.asset }, ": ", { value: f.name }]));
+  for (const m of report.missing ?? []) lines.push({ kind: "text", pieces: [`${t.missing[m.part]} (`, { value: m.reason }, ")"] });
+  for (const d of report.duplicatesRemoved ?? []) lines.push({ kind: "text", pieces: [{ value: d.taskName }, ...t.duplicate(d.kept, d.removed.join(", "))] });
   if (report.findingsTotal > 0) lines.push({ kind: "text", pieces: [t.note] });
   return { title: t.title(report.policy), lines };
 }

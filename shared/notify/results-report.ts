@@ -1,4 +1,4 @@
-import type { Finding, RunResults } from "../results/model.ts";
+import type { DuplicateRemoval, Finding, MissingPart, RunResults } from "../results/model.ts";
 import type { RunTrigger } from "./report.ts";
 
 /** What the people are told of a finished run, in one word. */
@@ -44,6 +44,10 @@ export interface ResultsReport {
   goneFindingsCount: number;
   /** TaskIds still running when `results.giveUpAfter` passed. */
   stillRunning: string[];
+  /** What could not be looked up by the time `results.giveUpAfter` passed: sent without it (always set since it was added). */
+  missing?: MissingPart[];
+  /** Duplicate tasks of the run (a create that landed late) that were stopped and deleted (always set since it was added). */
+  duplicatesRemoved?: Pick<DuplicateRemoval, "taskName" | "kept" | "removed">[];
   note: string;
   /** The policy's results page (trend, every current finding), when one was published: a link valid for `results.pageLinkValidFor`. */
   page?: string;
@@ -93,6 +97,8 @@ export function resultsReport(r: RunResults, page?: string): ResultsReport {
     goneFindings: r.comparison.goneFindings.slice(0, LISTED_CHANGES),
     goneFindingsCount: r.comparison.goneFindings.length,
     stillRunning: r.tasks.filter((t) => !t.ended).map((t) => t.taskId),
+    missing: r.missing,
+    duplicatesRemoved: r.duplicatesRemoved.map((d) => ({ taskName: d.taskName, kept: d.kept, removed: d.removed })),
     note: FINDINGS_NOTE,
     ...(page ? { page } : {}),
   };

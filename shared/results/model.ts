@@ -26,6 +26,8 @@ export interface TaskResult {
   durationSeconds?: number;
   /** When it ended (EndTime), ms since the epoch. */
   endedAt?: number;
+  /** When CSIP made it (InsertTime), ms since the epoch: of two tasks of one name, the oldest is kept. */
+  insertedAt?: number;
   /** CSIP's ErrorInfo when the task failed. */
   error?: string;
   /** The report's temporary PDF link (DescribeTaskLogURL), when there is one yet. */
@@ -63,6 +65,26 @@ export interface Comparison {
   goneFindings: { id: string; name: string; asset: string; level: Level }[];
 }
 
+/** Tasks of one name beyond the first: one scan made twice by a create that landed late. */
+export interface DuplicateRemoval {
+  taskName: string;
+  /** The oldest task of the name, kept. */
+  kept: string;
+  /** TaskIds stopped and deleted. */
+  removed: string[];
+  /** TaskIds that could not be removed, with why. */
+  failed: { taskId: string; message: string }[];
+}
+
+/** A part of the results that could not be looked up by the time `results.giveUpAfter` passed. */
+export interface MissingPart {
+  part: "report links" | "findings";
+  reason: string;
+}
+
+/** No comparison: for a run whose tasks did not all end done, or whose findings are not known. */
+export const NO_COMPARISON: Comparison = { previous: undefined, riskCountChange: undefined, newFindings: [], goneFindings: [] };
+
 /** The results of one policy run: its tasks to their end (or as far as known), what they found, the change. */
 export interface RunResults {
   policy: string;
@@ -82,4 +104,8 @@ export interface RunResults {
   findings: Finding[];
   findingsTotal: number;
   comparison: Comparison;
+  /** What could not be looked up: sent without it after `results.giveUpAfter`. */
+  missing: MissingPart[];
+  /** Duplicate tasks of the run found in CSIP's task list and removed. */
+  duplicatesRemoved: DuplicateRemoval[];
 }

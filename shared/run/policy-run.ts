@@ -45,8 +45,8 @@ export interface RunSoFar {
 
 /**
  * Creates the planned tasks and notifies, holding the lock of the run and keeping its record under
- * it, so that a repeated delivery or a retry creates no second task, sends no second message of the
- * same content, and redoes only what is missing.
+ * it, so that a repeated delivery or a retry creates no second task, sends each notifier its message
+ * once (the message first built, stored before it is sent), and redoes only what is missing.
  */
 export async function createAndAnnounce(
   run: RunContext,
@@ -100,7 +100,14 @@ export async function createAndAnnounce(
         warnings: [...soFar.warnings, ...result.warnings],
         errors: [...soFar.errors, ...result.errors],
       };
-      const announced = await announceRun({ store: run.store, deliver: run.deliver, notifiers: run.config.notifiers, now: run.clock.now }, policy, facts, record);
+      const announced = await announceRun({ store: run.store, deliver: run.deliver, notifiers: run.config.notifiers, now: run.clock.now }, policy, facts, {
+        run: key,
+        progress: record,
+        save: (progress) => {
+          Object.assign(record, progress);
+          return save();
+        },
+      });
       Object.assign(record, announced.progress);
       result.notifications = announced.deliveries;
       result.durationsMs.notify = run.clock.now() - notifyStarted;

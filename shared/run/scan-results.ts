@@ -1,17 +1,18 @@
-import { createHash } from "node:crypto";
 import * as z from "zod";
 import { durationMs, type Policy } from "../config/schema.ts";
 import { errorFacts, LockBusyError } from "../errors.ts";
 import type { DeliveryResult } from "../notify/deliver.ts";
+import { messageId } from "../notify/webhook.ts";
 import type { RunError } from "../notify/report.ts";
 import { resultsReport, type ResultsReport } from "../notify/results-report.ts";
 import { compareWithPrevious, rememberResults } from "../results/compare.ts";
 import { currentFindings } from "../results/findings.ts";
-import type { Finding, RunResults, TaskResult } from "../results/model.ts";
-import { closeRun, openRuns, runsFromTaskList, type OpenRun } from "../results/open-runs.ts";
+import { describeRemoval, removeDuplicateTasks } from "../results/duplicates.ts";
+import { NO_COMPARISON, type DuplicateRemoval, type Finding, type MissingPart, type RunResults, type TaskResult } from "../results/model.ts";
+import { closeRun, openRuns, runsFromTaskList, trackRun, type OpenRun } from "../results/open-runs.ts";
 import { reportLinks } from "../results/reports.ts";
 import { taskStates } from "../results/task-states.ts";
-import { resultsKey } from "../state/keys.ts";
+import { parseTaskName, resultsKey } from "../state/keys.ts";
 import { publishResultsPage } from "./results-page.ts";
 import type { RunContext } from "./services.ts";
 
@@ -39,26 +40,44 @@ export interface ScanResultsSummary {
   open: number;
   told: ToldRun[];
   waiting: { run: string; reason: string }[];
+  /** Duplicate csip-scan tasks found in the task list, and what was done with them. */
+  duplicatesRemoved: DuplicateRemoval[];
   /** DescribeScanTaskList calls made to read the tasks' states. */
   taskListCalls: number;
   warnings: string[];
   errors: RunError[];
   ok: boolean;
+  /**
+   * Whether SCF may retry a failed look. False without a durable state store once a message went out:
+   * the retry, in another instance, would not know and would send it again.
+   */
+  retry: boolean;
 }
 
-/** Whether a run's results were told, and to whom: each notifier is sent its message once. */
-const ToldSchema = z.object({ told: z.boolean(), notified: z.record(z.string(), z.string()) });
+/**
+ * Whether a run's results were told, and to whom. The message is built once, stored here before it is
+ * first sent, and sent as stored to every notifier and on every later look; each notifier once.
+ */
+const ToldSchema = z.object({
+  told: z.boolean(),
+  /** Per notifier, the ID of the message it got (a content hash in records of older versions). */
+  notified: z.record(z.string(), z.string()),
+  message: z.object({ id: z.string(), report: z.string() }).optional(),
+});
+type Told = z.infer<typeof ToldSchema>;
 
 /**
  * Follows csip-scan's tasks to their end and tells people what they found: one results message per
  * policy run, when every task of the run has ended, or when `results.giveUpAfter` has passed (then
  * with what is known and what still runs).
  *
- * With a durable state store the runs are the ones the policy runs remembered, their tasks read by
- * TaskId, 100 a call, and each run is told once under a lock, whatever the number of invocations.
- * Without one (each SCF instance remembers only in memory), the runs are read from CSIP's task list by
- * their names, and a run is told by the invocation whose slot its end falls in: the window
- * (slot - checkEvery, slot], so that invocations one `checkEvery` apart each tell a run once.
+ * Every look reads csip-scan's recent tasks in CSIP's task list, and removes the duplicates a late
+ * create left (the oldest of a name is kept). With a durable state store the runs are the ones the
+ * policy runs remembered, their tasks read by TaskId, 100 a call, and each run is told once under a
+ * lock, whatever the number of invocations. Without one (each SCF instance remembers only in memory),
+ * the runs are read from the task list by their names, and a run is told by the invocation whose slot
+ * its end falls in: the window (slot - checkEvery, slot], so that invocations one `checkEvery` apart
+ * each tell a run once; and a failed delivery is not retried by SCF once another was delivered.
  */
 export async function runScanResults(run: RunContext, slot: Date): Promise<ScanResultsSummary> {
   const { results } = run.config;
@@ -73,25 +92,38 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     open: 0,
     told: [],
     waiting: [],
+    duplicatesRemoved: [],
     taskListCalls: 0,
     warnings: [],
     errors: [],
     ok: true,
+    retry: true,
   };
 
   let runs: OpenRun[];
   let states: Map<string, TaskResult>;
   try {
+    // The recent tasks, read in both modes: duplicates show only here.
+    let listed: Awaited<ReturnType<typeof runsFromTaskList>> = { runs: [], tasks: new Map(), calls: 0 };
+    try {
+      listed = await runsFromTaskList(run.csip, slot.getTime() - giveUpMs - everyMs);
+    } catch (error) {
+      if (!durable) throw error;
+      summary.errors.push({ ...errorFacts(error), message: `task list: ${errorFacts(error).message}` });
+    }
+    summary.taskListCalls = listed.calls;
+    summary.duplicatesRemoved = await removeDuplicateTasks(run.csip, listed.tasks.values(), (name) => run.config.policies.find((p) => p.name === name)?.memberIds);
+    summary.warnings.push(...summary.duplicatesRemoved.map(describeRemoval));
+    // The run's task is the one kept, even where a removal failed (another look may have made it).
+    const keptFor = new Map(summary.duplicatesRemoved.flatMap((d) => [...d.removed, ...d.failed.map((f) => f.taskId)].map((id) => [id, d.kept] as const)));
     if (durable) {
-      runs = await openRuns(run.store);
+      runs = await Promise.all((await openRuns(run.store)).map((open) => withKeptTasks(run, open, keptFor)));
       const read = await taskStates(run.csip, runs.flatMap((r) => r.taskIds));
       states = read.tasks;
-      summary.taskListCalls = read.calls;
+      summary.taskListCalls += read.calls;
     } else {
-      const read = await runsFromTaskList(run.csip, slot.getTime() - giveUpMs - everyMs);
-      runs = read.runs;
-      states = read.tasks;
-      summary.taskListCalls = read.calls;
+      runs = listed.runs.map((open) => ({ ...open, taskIds: open.taskIds.filter((id) => !keptFor.has(id)) }));
+      states = listed.tasks;
     }
   } catch (error) {
     summary.errors.push(errorFacts(error));
@@ -102,7 +134,8 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
   for (const open of runs) {
     const tasks = open.taskIds.map((id) => states.get(id)!).filter(Boolean);
     const ended = tasks.every((t) => t.ended);
-    const gaveUp = !ended && now - open.createdAt >= giveUpMs;
+    const pastGiveUp = now - open.createdAt >= giveUpMs;
+    const gaveUp = !ended && pastGiveUp;
     if (!ended && !gaveUp) {
       summary.waiting.push({ run: open.run, reason: `${tasks.filter((t) => t.ended).length} of ${tasks.length} task(s) ended` });
       continue;
@@ -111,8 +144,9 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
       const at = ended ? Math.max(...tasks.map((t) => t.endedAt ?? open.createdAt)) : open.createdAt + giveUpMs;
       if (!(at > slot.getTime() - everyMs && at <= slot.getTime())) continue;
     }
+    const duplicates = summary.duplicatesRemoved.filter((d) => parseTaskName(d.taskName)?.run.recordKey === open.run);
     try {
-      const told = await tellRun(run, open, tasks, { gaveUp, holdForReports: durable && !gaveUp });
+      const told = await tellRun(run, open, tasks, { gaveUp, pastGiveUp, holdForReports: durable && !pastGiveUp, duplicates });
       if (told === "held") summary.waiting.push({ run: open.run, reason: "a finished task's report is not ready yet" });
       else if (told !== "elsewhere") summary.told.push(told);
     } catch (error) {
@@ -120,24 +154,39 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     }
   }
   summary.ok = summary.errors.length === 0 && summary.told.every((t) => t.notifications.every((n) => n.delivered));
+  const sentNow = summary.told.some((t) => t.notifications.some((n) => n.delivered && n.via !== "sent before"));
+  summary.retry = durable || !sentNow;
+  if (!summary.ok && !summary.retry) {
+    summary.warnings.push("not retried: without a durable state store, a retry would send again the messages this look delivered; the failed deliveries are in this summary");
+  }
   run.logger.info({ summary }, `scan results: ${summary.told.length} run(s) told, ${summary.waiting.length} waiting, ${summary.taskListCalls} task list call(s)`);
   return summary;
 }
 
+/** The open run with each removed duplicate replaced by the task kept of its name, remembered so. */
+async function withKeptTasks(run: RunContext, open: OpenRun, keptFor: ReadonlyMap<string, string>): Promise<OpenRun> {
+  if (!open.taskIds.some((id) => keptFor.has(id))) return open;
+  const replaced = { ...open, taskIds: [...new Set(open.taskIds.map((id) => keptFor.get(id) ?? id))] };
+  await trackRun(run.store, replaced);
+  return replaced;
+}
+
 /**
  * Tells one run's results, under its lock, once: "elsewhere" when another invocation holds the lock,
- * "held" when a finished task's report is not ready and the run may still wait for it.
+ * "held" when a finished task's report is not ready and the run may still wait for it. The message is
+ * built by the first look that can, stored, and only sent from then on: a notifier that got it is not
+ * sent it again, and one that failed gets the very same message later, whatever changed meanwhile.
  */
 async function tellRun(
   run: RunContext,
   open: OpenRun,
   tasks: TaskResult[],
-  { gaveUp, holdForReports }: { gaveUp: boolean; holdForReports: boolean },
+  how: { gaveUp: boolean; pastGiveUp: boolean; holdForReports: boolean; duplicates: DuplicateRemoval[] },
 ): Promise<ToldRun | "held" | "elsewhere"> {
   const key = resultsKey(open.run);
   try {
     return await run.store.withLock(key, { ttlMs: run.deadline.remainingMs() + 60_000, waitMs: 0 }, async () => {
-      const record = (await run.store.get(key, ToldSchema)) ?? { told: false, notified: {} };
+      const record: Told = (await run.store.get(key, ToldSchema)) ?? { told: false, notified: {} };
       const base = { run: open.run, policy: open.policy, scheduledTime: open.scheduledTime, riskCount: tasks.reduce((n, t) => n + t.riskCount, 0), notifications: [] };
       const finish = async (told: ToldRun): Promise<ToldRun> => {
         await run.store.set(key, { ...record, told: true });
@@ -152,31 +201,34 @@ async function tellRun(
       if (!policy) return finish({ ...base, status: "policy no longer in the file" });
       if (!policy.notifyOn.includes("results")) return finish({ ...base, status: "not asked for (notifyOn)" });
 
-      const links = await reportLinks(run.csip, tasks.filter((t) => t.state === "done").map((t) => t.taskId));
-      if (holdForReports && tasks.some((t) => t.state === "done" && !links.has(t.taskId))) return "held";
-      const { results, findings } = await resultsOf(run, policy, open, tasks.map((t) => (links.has(t.taskId) ? { ...t, reportUrl: links.get(t.taskId)! } : t)), gaveUp);
-      // The policy's results page (shared/run/results-page.ts): the history gains this run, the message links the page.
-      const page = await publishResultsPage(run, results, findings);
-      const report = resultsReport(results, page);
+      if (!record.message) {
+        const built = await buildResults(run, policy, open, tasks, how);
+        if (built === "held") return "held";
+        // Stored before the first send: every notifier and every later look sends these bytes, this ID.
+        // The policy's results page (shared/run/results-page.ts): the history gains this run, the message links the page.
+        const page = await publishResultsPage(run, built.results, built.findings);
+        record.message = { id: messageId(open.run, "results"), report: JSON.stringify(resultsReport(built.results, page)) };
+        await run.store.set(key, record);
+        // Only a run whose every task ended done, with its findings known, is the next comparison's baseline.
+        if (built.baseline) await rememberResults(run.store, policy.name, open.scheduledTime, built.results.riskCount, built.findings);
+      }
+      const { id } = record.message;
+      const report = JSON.parse(record.message.report) as ResultsReport;
       const notifications: DeliveryResult[] = [];
-      const hash = createHash("sha256").update(JSON.stringify(report)).digest("hex");
       for (const name of policy.notify) {
-        if (record.notified[name] === hash) {
+        if (record.notified[name]) {
           notifications.push({ notifier: name, delivered: true, via: "sent before" });
           continue;
         }
-        const result = await run.deliver(name, run.config.notifiers[name]!, report);
+        const result = await run.deliver(name, run.config.notifiers[name]!, report, id);
         notifications.push(result);
-        if (result.delivered) record.notified[name] = hash;
-      }
-      const told: ToldRun = { ...base, riskCount: results.riskCount, status: report.status, notifications, ...(page ? { page } : {}) };
-      if (!notifications.every((n) => n.delivered)) {
-        // Tried again by the next invocation; the notifiers already told are not told twice.
+        if (!result.delivered) continue;
+        record.notified[name] = id;
         await run.store.set(key, record);
-        return told;
       }
-      // Only a run whose every task ended done is the baseline for the next comparison.
-      if (open.trigger !== "asset-change" && allDone(results.tasks)) await rememberResults(run.store, policy.name, open.scheduledTime, results.riskCount, findings);
+      const told: ToldRun = { ...base, riskCount: report.riskCount, status: report.status, notifications, ...(report.page ? { page: report.page } : {}) };
+      // A failed delivery leaves the run open: the next look sends the stored message to that notifier alone.
+      if (!notifications.every((n) => n.delivered)) return told;
       return finish(told);
     });
   } catch (error) {
@@ -197,32 +249,72 @@ function scopeOf(tasks: readonly TaskResult[]): TaskResult["scope"] {
 }
 
 /**
- * A run's results: its tasks, the current findings on the assets they scanned, the change since the
- * last run; and every finding, for the next run's comparison.
+ * A lookup of the results: its answer, or, once `results.giveUpAfter` has passed, what is missing. Before
+ * then a failure is thrown, and the next look tries again; after it, the message goes without that part.
  */
-export async function resultsOf(run: RunContext, policy: Policy, open: OpenRun, tasks: TaskResult[], gaveUp: boolean): Promise<{ results: RunResults; findings: Finding[] }> {
+async function lookUp<T>(part: MissingPart["part"], pastGiveUp: boolean, missing: MissingPart[], fallback: T, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!pastGiveUp) throw error;
+    missing.push({ part, reason: errorFacts(error).message });
+    return fallback;
+  }
+}
+
+/** The run's results with report links, or "held" while a finished task's report may still come. */
+async function buildResults(
+  run: RunContext,
+  policy: Policy,
+  open: OpenRun,
+  tasks: TaskResult[],
+  how: { gaveUp: boolean; pastGiveUp: boolean; holdForReports: boolean; duplicates: DuplicateRemoval[] },
+): Promise<{ results: RunResults; findings: Finding[]; baseline: boolean } | "held"> {
+  const missing: MissingPart[] = [];
+  const done = tasks.filter((t) => t.state === "done").map((t) => t.taskId);
+  const links = await lookUp("report links", how.pastGiveUp, missing, new Map<string, string>(), () => reportLinks(run.csip, done));
+  const unlinked = done.filter((id) => !links.has(id));
+  if (how.holdForReports && unlinked.length > 0) return "held";
+  if (unlinked.length > 0 && missing.length === 0) missing.push({ part: "report links", reason: `no report yet for ${unlinked.join(", ")}` });
+  const withLinks = tasks.map((t) => (links.has(t.taskId) ? { ...t, reportUrl: links.get(t.taskId)! } : t));
+  const built = await resultsOf(run, policy, open, withLinks, how.gaveUp, { pastGiveUp: how.pastGiveUp, missing, duplicates: how.duplicates });
+  return { ...built, baseline: open.trigger !== "asset-change" && allDone(tasks) && !missing.some((m) => m.part === "findings") };
+}
+
+/**
+ * A run's results: its tasks, the current findings on the assets they scanned, the change since the
+ * last run (only for a run whose every task ended done: a failed, gone or unfinished task scanned
+ * nothing to compare); and every finding, for the next run's comparison.
+ */
+export async function resultsOf(
+  run: RunContext,
+  policy: Policy,
+  open: OpenRun,
+  tasks: TaskResult[],
+  gaveUp: boolean,
+  extra: { pastGiveUp?: boolean; missing?: MissingPart[]; duplicates?: DuplicateRemoval[] } = {},
+): Promise<{ results: RunResults; findings: Finding[] }> {
+  const missing = extra.missing ?? [];
   const riskCount = tasks.reduce((n, t) => n + t.riskCount, 0);
-  const { findings } = await currentFindings(run.csip, scopeOf(tasks), policy.memberIds);
-  const ended = tasks.every((t) => t.ended);
-  const compared =
-    open.trigger !== "asset-change" && (await run.store.durable())
-      ? await compareWithPrevious(run.store, policy.name, riskCount, findings)
-      : { previous: undefined, riskCountChange: undefined, newFindings: [], goneFindings: [] };
-  // A failed or unfinished task counts no risks: its 0 is not a change in risk.
-  const comparison = allDone(tasks) ? compared : { ...compared, riskCountChange: undefined };
+  const lookedUp = await lookUp("findings", extra.pastGiveUp ?? false, missing, undefined, async () => (await currentFindings(run.csip, scopeOf(tasks), policy.memberIds)).findings);
+  const findings = lookedUp ?? [];
+  const comparable = lookedUp !== undefined && allDone(tasks) && open.trigger !== "asset-change" && (await run.store.durable());
+  const comparison = comparable ? await compareWithPrevious(run.store, policy.name, riskCount, findings) : NO_COMPARISON;
   const results: RunResults = {
     policy: policy.name,
     trigger: open.trigger,
     scheduledTime: open.scheduledTime,
     run: open.run,
     tasks,
-    ended,
+    ended: tasks.every((t) => t.ended),
     gaveUp,
     riskCount,
     allClear: allDone(tasks) && riskCount === 0,
     findings: findings.slice(0, run.config.results.topFindings),
     findingsTotal: findings.length,
     comparison,
+    missing,
+    duplicatesRemoved: extra.duplicates ?? [],
   };
   return { results, findings };
 }

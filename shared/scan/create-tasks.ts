@@ -4,6 +4,7 @@ import type { Policy } from "../config/schema.ts";
 import type { CsipClient, Models } from "../csip/client.ts";
 import { isAmbiguousWrite } from "../csip/retryable.ts";
 import { CloudApiError, errorFacts } from "../errors.ts";
+import { describeRemoval } from "../results/duplicates.ts";
 import { backoffMs, type RetryPolicy } from "../retry.ts";
 import type { RunNames } from "../state/keys.ts";
 import { requestSize, type PlannedTask, type ScanTaskRequest } from "./requests.ts";
@@ -129,11 +130,8 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
   /** The one task of a name: the oldest, the others stopped and deleted, and a warning that says so. */
   const oneOf = async (chunk: number, name: string, tasks: readonly ListedTask[]): Promise<ListedTask> => {
     if (tasks.length === 1) return tasks[0]!;
-    const { kept, removed, failed } = await keepOldest(csip, tasks);
-    let warning = `chunk ${chunk}: CSIP held ${tasks.length} tasks named "${name}" (a create that landed late); kept the oldest, ${kept.TaskId}`;
-    if (removed.length > 0) warning += `, stopped and deleted ${removed.join(", ")}`;
-    for (const f of failed) warning += `; could not remove ${f.taskId}: ${f.message}`;
-    outcome.warnings.push(warning);
+    const { kept, removed, failed } = await keepOldest(csip, tasks, policy.memberIds);
+    outcome.warnings.push(`chunk ${chunk}: ${describeRemoval({ taskName: name, kept: kept.TaskId!, removed, failed })}`);
     return kept;
   };
   const adopt = async (chunk: number, request: ScanTaskRequest, tasks: readonly ListedTask[]): Promise<void> => {

@@ -1,4 +1,6 @@
-import type { CsipClient, Models } from "../csip/client.ts";
+import { memberParam, type CsipClient, type Models } from "../csip/client.ts";
+import { describeError } from "../errors.ts";
+import { TASK_STATES } from "../results/model.ts";
 
 export type ListedTask = Models.ScanTaskInfoList;
 
@@ -48,20 +50,40 @@ export interface Deduplication {
 }
 
 /**
- * Keeps the oldest task of a name and stops and deletes the others (`StopRiskCenterTask`, then
- * `DeleteRiskScanTask`): two tasks of one name are one scan run twice.
+ * Keeps the oldest task of a name and stops and deletes the others: two tasks of one name are one scan
+ * run twice. `memberIds`: the policy's member accounts, passed as `MemberId` as the official examples do.
  */
-export async function keepOldest(csip: CsipClient, tasks: readonly ListedTask[]): Promise<Deduplication> {
+export async function keepOldest(csip: CsipClient, tasks: readonly ListedTask[], memberIds?: readonly string[]): Promise<Deduplication> {
   const [kept, ...others] = [...tasks].sort(oldestFirst);
-  const result: Deduplication = { kept: kept!, removed: [], failed: [] };
-  for (const task of others) {
-    const TaskIdList = [{ TaskId: task.TaskId! }];
+  const { removed, failed } = await removeTasks(
+    csip,
+    others.map((t) => ({ taskId: t.TaskId!, ended: TASK_STATES[t.ScanStatus as keyof typeof TASK_STATES]?.ended ?? false })),
+    memberIds,
+  );
+  return { kept: kept!, removed, failed };
+}
+
+/**
+ * Stops each task (`StopRiskCenterTask`), then deletes it (`DeleteRiskScanTask`), with the policy's
+ * `MemberId` where it has one. Whether CSIP lets an ended task be stopped is undocumented: for one,
+ * a refused stop does not keep it from being deleted. One failing does not stop the others.
+ */
+export async function removeTasks(
+  csip: CsipClient,
+  tasks: readonly { taskId: string; ended: boolean }[],
+  memberIds?: readonly string[],
+): Promise<{ removed: string[]; failed: { taskId: string; message: string }[] }> {
+  const result: { removed: string[]; failed: { taskId: string; message: string }[] } = { removed: [], failed: [] };
+  for (const task of tasks) {
+    const request = { TaskIdList: [{ TaskId: task.taskId }], ...memberParam(memberIds) };
     try {
-      await csip.call("StopRiskCenterTask", { TaskIdList });
-      await csip.call("DeleteRiskScanTask", { TaskIdList });
-      result.removed.push(task.TaskId!);
+      await csip.call("StopRiskCenterTask", request).catch((error: unknown) => {
+        if (!task.ended) throw error;
+      });
+      await csip.call("DeleteRiskScanTask", request);
+      result.removed.push(task.taskId);
     } catch (error) {
-      result.failed.push({ taskId: task.TaskId!, message: error instanceof Error ? error.message : String(error) });
+      result.failed.push({ taskId: task.taskId, message: describeError(error) });
     }
   }
   return result;

@@ -48,6 +48,8 @@ export function results(scheduledTime: string, findings: Finding[], options: { p
   return {
     policy: options.policy ?? "nightly",
     trigger: "timer",
+    missing: [],
+    duplicatesRemoved: [],
     scheduledTime,
     run: `run/csip-scan:${options.policy ?? "nightly"}:${scheduledTime}`,
     tasks,

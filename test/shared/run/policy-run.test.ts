@@ -1,16 +1,16 @@
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { scheduledScanHandler } from "../../../functions/scheduled-scan/index.ts";
-import { CsipScanError, RunFailedError } from "../../../shared/errors.ts";
+import { RunFailedError } from "../../../shared/errors.ts";
 import { createLogger, silentLogger } from "../../../shared/log.ts";
 import { PassThrough } from "node:stream";
 import type { TimerSummary } from "../../../shared/run/timer-run.ts";
 import type { RunSummary } from "../../../shared/run/summary.ts";
 import type { Emulator, Fault } from "../../../local/emulator/server.ts";
-import { caught, clockAt, expectOnlyTypedErrors, useHandlerWorld, type startListener } from "../../helpers.ts";
+import { caught, clockAt, expectOnlyTypedErrors, startListener, useHandlerWorld } from "../../helpers.ts";
 
 // What SCF does to a timer function: retries a failed run, delivers the same event twice, runs two at once.
 
@@ -21,8 +21,14 @@ let hook: Awaited<ReturnType<typeof startListener>>;
 const dir = mkdtempSync(join(tmpdir(), "csip-scan-once-"));
 let count = 0;
 
-/** A policy file with small backoffs and its own state folder; returns a fresh handler for it. */
-function setup(extra = "", policy = "") {
+/** Backoffs take no time: for deliveries retried against a listener that keeps failing. */
+const INSTANT = { now: clockAt("2026-11-29T03:00:30Z").now, sleep: async () => {} };
+
+/**
+ * A policy file with small backoffs and its own state folder; returns a fresh handler for it.
+ * `notifiers`: more notifiers (YAML lines), `notify`: whom the policy tells.
+ */
+function setup(extra = "", policy = "", options: { notifiers?: string; notify?: string; instantSleep?: boolean; requestSeconds?: number } = {}) {
   const n = ++count;
   const file = join(dir, `p${n}.yaml`);
   writeFileSync(
@@ -31,10 +37,11 @@ function setup(extra = "", policy = "") {
 timezone: UTC
 state: { path: ${join(dir, `state-${n}`)} }
 retry: { baseMs: 5, capMs: 40, attempts: 4 }
-timeouts: { requestSeconds: 0.4, runSeconds: 60, reserveSeconds: 1 }
+timeouts: { requestSeconds: ${options.requestSeconds ?? 0.4}, runSeconds: 60, reserveSeconds: 1 }
 ${extra}
 notifiers:
   hook: { type: webhook, url: ${hook.url} }
+${options.notifiers ?? ""}
 assetGroups:
   prod: { include: [{ tags: { env: prod } }] }
 policies:
@@ -43,12 +50,12 @@ policies:
     targets: [prod]
     scanItems: [port]
     maxAssetsPerTask: 2
-    notify: [hook]
+    notify: [${options.notify ?? "hook"}]
     notifyOn: [summary, failure]
 ${policy}`,
   );
   process.env.CSIP_SCAN_CONFIG = file;
-  return scheduledScanHandler({ logger: silentLogger(), clock: CLOCK });
+  return scheduledScanHandler({ logger: silentLogger(), clock: options.instantSleep ? INSTANT : CLOCK });
 }
 
 /** Half a minute past the slot EVENT names. */
@@ -74,6 +81,7 @@ const tasksPerName = (): Map<string, number> => {
 const runOf = async (summary: Promise<TimerSummary>): Promise<RunSummary> => (await summary).runs[0]!;
 
 useHandlerWorld(ESTATE, { rateLimit: false }, (world) => ({ emulator, hook } = world));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("creating each task exactly once", () => {
   it("the same timer event twice: one task per chunk, one notification", async () => {
@@ -198,8 +206,47 @@ describe("creating each task exactly once", () => {
     expect(emulator.callsOf("CreateRiskCenterScanTask").map((c) => c.params.TaskName)).toEqual(["csip-scan:nightly:20261129T030000Z:1"]);
     expect(retried.ok).toBe(true);
     expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
-    // The content changed (now ok), so people hear about it once more.
-    expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed", "ok"]);
+    // The run's message was built once and told once: the retry's better outcome does not tell it again.
+    expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed"]);
+    expect(retried.notifications).toEqual([{ notifier: "hook", delivered: true, via: "sent before" }]);
+  });
+
+  it("a chunk whose every create fails ambiguously, the last landing late: the last look finds its task, so it is not reported failed", async () => {
+    // Short request timeouts: four ambiguous creates, each followed by a wait of one.
+    const handler = setup("", "", { requestSeconds: 0.2 });
+    for (const fault of [{ type: "http", status: 502 }, { type: "drop" }, { type: "error", code: "InternalError" }] as const) emulator.inject("CreateRiskCenterScanTask", fault);
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 50 });
+    const summary = await runOf(handler(EVENT, {}));
+    expect([summary.ok, summary.errors]).toEqual([true, []]);
+    expect(emulator.callsOf("CreateRiskCenterScanTask").filter((c) => String(c.params.TaskName).endsWith(":1"))).toHaveLength(4);
+    expect(summary.tasks.find((t) => t.chunk === 1)).toMatchObject({ reused: true, taskId: emulator.state.tasks.find((t) => t.TaskName.endsWith(":1"))!.TaskId });
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+  });
+
+  it("a notifier that keeps failing: SCF's retries send it the stored message, and the others are not told again though the outcome changed", async () => {
+    const backup = await startListener(() => ({ status: 500 }));
+    try {
+      const handler = setup("", "", { notifiers: `  backup: { type: webhook, url: ${backup.url} }`, notify: "hook, backup", instantSleep: true });
+      // The first attempt fails chunk 1; the retries make it, so a message rebuilt then would say "ok".
+      emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "InvalidParameterValue" });
+      const summaries = [];
+      for (let i = 0; i < 3; i++) summaries.push(((await caught(handler(EVENT, {}))) as unknown as RunFailedError).summary as TimerSummary);
+      expect(summaries.map((s) => s.runs[0]!.tasks.length)).toEqual([2, 3, 3]);
+      expect(summaries.map((s) => s.runs[0]!.notifications.map((n) => [n.notifier, n.delivered, n.via ?? ""]))).toEqual([
+        [["hook", true, ""], ["backup", false, ""]],
+        [["hook", true, "sent before"], ["backup", false, ""]],
+        [["hook", true, "sent before"], ["backup", false, ""]],
+      ]);
+      expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed"]);
+      // Four attempts per invocation, each the very message the first notifier got.
+      expect(backup.received).toHaveLength(12);
+      for (const r of backup.received) {
+        expect(r.body).toBe(hook.received[0]!.body);
+        expect(r.headers["webhook-id"]).toBe(hook.received[0]!.headers["webhook-id"]);
+      }
+    } finally {
+      await backup.close();
+    }
   });
 
   it("one failing chunk does not stop the others", async () => {
@@ -220,7 +267,7 @@ describe("creating each task exactly once", () => {
     expect(hook.received.map((r) => JSON.parse(r.body).status)).toEqual(["failed"]);
   });
 
-  it("for random sequences of faults, never more than one task per (policy, scheduled time, chunk)", async () => {
+  it("for random sequences of faults, never more than one task per (policy, scheduled time, chunk); every chunk ends with exactly one, as the summaries say, and one message", async () => {
     const faultArb = fc.constantFrom<Fault>(
       { type: "error", code: "RequestLimitExceeded" },
       { type: "error", code: "InternalError" },
@@ -237,25 +284,45 @@ describe("creating each task exactly once", () => {
       lookup: fc.array(faultArb.filter((f) => f.type !== "slow" && f.type !== "late"), { maxLength: 3 }),
       attempts: fc.integer({ min: 1, max: 3 }),
     });
+    const chunkOf = (message: string): number => Number(/^chunk (\d+): /.exec(message)?.[1]);
     await fc.assert(
       fc.asyncProperty(plan, async ({ create, lookup, attempts }) => {
         emulator.state.tasks = [];
         emulator.clearFaults();
+        hook.received.length = 0;
         const handler = setup();
         for (const fault of create) emulator.inject("CreateRiskCenterScanTask", fault);
         for (const fault of lookup) emulator.inject("DescribeScanTaskList", fault);
         // SCF retries a failed asynchronous invocation (twice by default).
+        const summaries: RunSummary[] = [];
         for (let i = 0; i < attempts; i++) {
           try {
-            await runOf(handler(EVENT, {}));
+            summaries.push(await runOf(handler(EVENT, {})));
             break;
           } catch (error) {
-            if (!(error instanceof CsipScanError)) throw error;
+            if (!(error instanceof RunFailedError)) throw error;
+            summaries.push((error.summary as TimerSummary).runs[0]!);
           }
         }
         // A slow or late create may still be on its way: let it land before counting.
         await emulator.settle({ late: "land" });
         for (const n of tasksPerName().values()) expect(n).toBe(1);
+        // Each attempt's summary accounts for every chunk once: made (a task CSIP holds) or failed.
+        for (const summary of summaries) {
+          const made = summary.tasks.map((t) => t.chunk);
+          const failed = summary.errors.map((e) => chunkOf(e.message));
+          expect([...made, ...failed].sort()).toEqual([1, 2, 3]);
+          for (const t of summary.tasks) expect(emulator.state.tasks.find((e) => e.TaskName === t.taskName)?.TaskId).toBe(t.taskId);
+          expect(summary.ok).toBe(failed.length === 0);
+        }
+        // A later redelivery without faults: every chunk ends with exactly one task, the one the summary names.
+        const last = await runOf(handler(EVENT, {}));
+        expect(last.ok).toBe(true);
+        expect(last.tasks.map((t) => t.chunk)).toEqual([1, 2, 3]);
+        expect(tasksPerName().size).toBe(3);
+        for (const t of last.tasks) expect(emulator.state.tasks.filter((e) => e.TaskName === t.taskName).map((e) => e.TaskId)).toEqual([t.taskId]);
+        // And the run's message was told once.
+        expect(hook.received).toHaveLength(1);
       }),
       { numRuns: 12 },
     );

@@ -1,14 +1,15 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { scheduledScanHandler } from "../../../functions/scheduled-scan/index.ts";
 import { RunFailedError } from "../../../shared/errors.ts";
 import { silentLogger } from "../../../shared/log.ts";
 import { timerName } from "../../../shared/state/keys.ts";
-import type { TimerSummary } from "../../../shared/run/timer-run.ts";
+import { parseConfig } from "../../../shared/config/load.ts";
+import { timersOf, type TimerSummary } from "../../../shared/run/timer-run.ts";
 import type { Emulator } from "../../../local/emulator/server.ts";
-import { caught, clockAt, useHandlerWorld, type startListener } from "../../helpers.ts";
+import { caught, clockAt, envOf, useHandlerWorld, type startListener } from "../../helpers.ts";
 
 // One timer per schedule: what an invocation runs, and in which slot, whatever SCF puts in Time.
 
@@ -50,6 +51,7 @@ const event = (TriggerName: string, Time: string, Type = "Timer") => ({ Type, Tr
 const taskNames = (): string[] => emulator.state.tasks.map((t) => t.TaskName).sort();
 
 useHandlerWorld(ESTATE, { rateLimit: false }, (world) => ({ emulator, hook } = world));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("one timer per schedule", () => {
   it("runs every policy on its schedule (five fields or seven), sharing one walk of the inventory", async () => {
@@ -121,5 +123,32 @@ describe("the slot does not trust Time", () => {
     const weekly = timerName("0 0 4 ? * SUN *");
     const summary = await handler("2026-12-02T10:00:00Z")(event(weekly, "2026-06-01T00:00:00Z"), {});
     expect([summary.policies, summary.scheduledTime]).toEqual([["weekly"], "2026-11-29T04:00:00.000Z"]);
+  });
+});
+
+describe("a Time ahead of the clock", () => {
+  it("an hour in the future is not trusted: the slot is the latest fire time, and the summary says why", async () => {
+    const summary = await handler("2026-11-29T02:00:30Z")(event(TIMER, "2026-11-29T03:00:00Z"), {});
+    expect(summary).toMatchObject({ scheduledTime: "2026-11-28T03:00:00.000Z", slot: { source: "latest fire time", reason: "Time 2026-11-29T03:00:00Z is in the future" } });
+    expect(taskNames()).toEqual(["csip-scan:team-a:20261128T030000Z:1", "csip-scan:team-b:20261128T030000Z:1"]);
+  });
+
+  it("half a minute ahead (a clock a little behind SCF's) is trusted", async () => {
+    const summary = await handler("2026-11-29T02:59:30Z")(event(TIMER, "2026-11-29T03:00:00Z"), {});
+    expect([summary.scheduledTime, summary.slot?.source]).toEqual(["2026-11-29T03:00:00.000Z", "Time"]);
+  });
+});
+
+describe("timers per function", () => {
+  /** A policy file with `n` policies, each on its own schedule (minute i of hour 3). */
+  const policies = (n: number): string =>
+    `version: 1\npolicies:\n${Array.from({ length: n }, (_, i) => `  - { name: p${i}, schedule: "0 ${i} 3 * * * *", urls: [a${i}.example.com], scanItems: [port] }`).join("\n")}\n`;
+
+  it("ten schedules make ten timers, SCF's most of one type on a function: accepted", () => {
+    expect(timersOf(parseConfig(policies(10), "ten.yaml", envOf())).map((t) => t.policies.map((p) => p.name))).toEqual(Array.from({ length: 10 }, (_, i) => [`p${i}`]));
+  });
+
+  it("eleven are refused, naming the limit", () => {
+    expect(() => parseConfig(policies(11), "eleven.yaml", envOf())).toThrow(/11 different schedules, but SCF allows 10 timers on one function/);
   });
 });

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ASSET_KINDS } from "../../../shared/assets/kinds.ts";
+import { PolicySchema } from "../../../shared/config/schema.ts";
+import type { CsipClient } from "../../../shared/csip/client.ts";
+import { removeDuplicateTasks } from "../../../shared/results/duplicates.ts";
+import { runsFromTaskList } from "../../../shared/results/open-runs.ts";
+import { planScanTasks } from "../../../shared/scan/requests.ts";
+import { scheduledRunNames } from "../../../shared/state/keys.ts";
+import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
+import { sdkClient } from "../../helpers.ts";
+
+// Duplicate tasks as the scan-results look finds them in CSIP's task list: the oldest of a name is kept.
+
+let emulator: Emulator;
+let csip: CsipClient;
+beforeAll(async () => {
+  emulator = await startEmulator({ estate: [{ kind: "cvm", id: "ins-dup00001", tags: { env: "prod" } }], rateLimit: false, scanTiming: { queuedMs: 0, scanningMs: 3_600_000 } });
+  csip = sdkClient(emulator);
+});
+afterAll(() => emulator.close());
+beforeEach(() => {
+  emulator.state.tasks = [];
+  emulator.calls.length = 0;
+});
+
+const SLOT = new Date("2026-11-29T03:00:00Z");
+const policy = PolicySchema.parse({ name: "nightly", schedule: "0 0 3 * * * *", scanItems: ["port"], targets: ["prod"] });
+const asset = ASSET_KINDS.cvm.fromItem({ AssetId: "ins-dup00001", AssetName: "web", AssetType: "CVM", Region: "ap-guangzhou" })!;
+
+/** Makes the run's chunk-1 task through the SDK at emulated time `at` (CSIP's InsertTime has whole seconds). */
+async function createAt(at: string, slot = SLOT): Promise<string> {
+  emulator.state.now = () => Date.parse(at);
+  const [planned] = planScanTasks(policy, [asset], scheduledRunNames("nightly", slot).taskName);
+  const answer = await csip.call("CreateRiskCenterScanTask", planned!.request);
+  return answer.TaskId!;
+}
+
+async function listed() {
+  emulator.state.now = () => Date.parse("2026-11-29T03:30:00Z");
+  return (await runsFromTaskList(csip, Date.parse("2026-11-28T00:00:00Z"))).tasks.values();
+}
+
+describe("removeDuplicateTasks", () => {
+  it("keeps the oldest whatever the order CSIP lists them in, stops the running others and deletes them, with the policy's MemberId", async () => {
+    const middle = await createAt("2026-11-29T03:00:05Z");
+    const oldest = await createAt("2026-11-29T03:00:01Z");
+    const newest = await createAt("2026-11-29T03:00:09Z");
+    const alone = await createAt("2026-11-29T03:00:02Z", new Date("2026-11-28T03:00:00Z"));
+    const removals = await removeDuplicateTasks(csip, await listed(), (name) => (name === "nightly" ? ["200000000001"] : undefined));
+    expect(removals).toEqual([{ taskName: "csip-scan:nightly:20261129T030000Z:1", kept: oldest, removed: expect.arrayContaining([middle, newest]), failed: [] }]);
+    expect(emulator.state.tasks.map((t) => t.TaskId).sort()).toEqual([oldest, alone].sort());
+    for (const action of ["StopRiskCenterTask", "DeleteRiskScanTask"]) {
+      expect(emulator.callsOf(action).map((c) => c.params).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
+        [middle, newest].map((id) => ({ TaskIdList: [{ TaskId: id }], MemberId: ["200000000001"] })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+      );
+    }
+  });
+
+  it.each([
+    ["an ended duplicate whose stop CSIP refuses is still deleted", 0, [true]],
+    ["a running duplicate whose stop CSIP refuses is not deleted, and the removal says why", 3_600_000, [false]],
+  ] as const)("%s; a policy without members sends no MemberId", async (_, scanningMs, deleted) => {
+    emulator.state.scanTiming = { queuedMs: 0, scanningMs };
+    try {
+      const oldest = await createAt("2026-11-29T03:00:01Z");
+      const other = await createAt("2026-11-29T03:00:03Z");
+      emulator.inject("StopRiskCenterTask", { type: "error", code: "InvalidParameter", message: "the task has ended" });
+      const [removal] = await removeDuplicateTasks(csip, await listed(), () => undefined);
+      expect(emulator.callsOf("StopRiskCenterTask").map((c) => c.params)).toEqual([{ TaskIdList: [{ TaskId: other }] }]);
+      expect([emulator.state.tasks.some((t) => t.TaskId === other) === false]).toEqual(deleted);
+      expect(removal).toEqual(
+        deleted[0]
+          ? { taskName: "csip-scan:nightly:20261129T030000Z:1", kept: oldest, removed: [other], failed: [] }
+          : { taskName: "csip-scan:nightly:20261129T030000Z:1", kept: oldest, removed: [], failed: [{ taskId: other, message: expect.stringContaining("InvalidParameter") }] },
+      );
+    } finally {
+      emulator.state.scanTiming = { queuedMs: 0, scanningMs: 3_600_000 };
+    }
+  });
+});
