@@ -1,3 +1,5 @@
+import { localTime } from "../time-format.ts";
+import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
 import type { RunReport } from "./report.ts";
 import type { ReportedFinding, ResultsReport, ResultsStatus } from "./results-report.ts";
 
@@ -20,7 +22,14 @@ export interface MessageLine {
 export interface Message {
   title: Piece[];
   lines: MessageLine[];
+  /** Where the lines a message cannot hold really are, in the message's language. */
+  rest?: string;
 }
+
+/** A value from CSIP (an error, a fix): scrubbed, visible, one line of at most 300 characters. */
+const said = (text: string): Piece => ({ value: outsideText(text, OUTSIDE_LIMITS.line) });
+/** A name from CSIP (a risk, an asset): scrubbed, visible, at most 120 characters. */
+const named = (text: string): Piece => ({ value: outsideText(text, OUTSIDE_LIMITS.name) });
 
 export type Language = "zh" | "en";
 
@@ -39,6 +48,8 @@ const TEXT = {
     failures: "Failures:",
     warnings: "Warnings:",
     test: "Test message from csip-scan: this notifier works.",
+    rest: "the run summary in the function's log has them all.",
+    notShown: (n: number, rest: string) => `… ${n} more lines not shown; ${rest}`,
   },
   zh: {
     title: (policy: string) => ["csip-scan：策略 ", { value: policy }],
@@ -52,21 +63,23 @@ const TEXT = {
     failures: "失败：",
     warnings: "警告：",
     test: "csip-scan 测试消息：此通知渠道可用。",
+    rest: "函数日志中的运行摘要列有全部内容。",
+    notShown: (n: number, rest: string) => `… 另有 ${n} 行未显示；${rest}`,
   },
 } as const;
 
 /** The chat message for a run report. */
-export function runMessage(report: RunReport, language: Language): Message {
+export function runMessage(report: RunReport, language: Language, timeZone = "UTC"): Message {
   const t = TEXT[language];
   const lines: MessageLine[] = [
-    { kind: "text", pieces: [`${t.scheduled} ${report.scheduledTime}`] },
+    { kind: "text", pieces: [`${t.scheduled} ${localTime(report.scheduledTime, timeZone)}`] },
     { kind: "text", pieces: [t.status[report.status]] },
   ];
   if (report.unauthorizedAssets.length > 0) {
     lines.push({ kind: "heading", pieces: [t.unauthorized(report.unauthorizedAssets.length)] });
     for (const a of report.unauthorizedAssets) {
-      const pieces: Piece[] = [`${a.kind} `, { value: a.id }];
-      if (a.name !== a.id) pieces.push(" (", { value: a.name }, ")");
+      const pieces: Piece[] = [`${a.kind} `, named(a.id)];
+      if (a.name !== a.id) pieces.push(" (", named(a.name), ")");
       if (a.region) pieces.push(", ", { value: a.region });
       if (a.memberId) pieces.push(`, ${t.member} `, { value: a.memberId });
       lines.push({ kind: "item", pieces });
@@ -78,13 +91,13 @@ export function runMessage(report: RunReport, language: Language): Message {
   }
   if (report.errors.length > 0) {
     lines.push({ kind: "heading", pieces: [t.failures] });
-    for (const e of report.errors) lines.push({ kind: "item", pieces: [{ value: e.requestId ? `${e.message}` : e.message }] });
+    for (const e of report.errors) lines.push({ kind: "item", pieces: [said(e.message)] });
   }
   if (report.warnings.length > 0) {
     lines.push({ kind: "heading", pieces: [t.warnings] });
-    for (const w of report.warnings) lines.push({ kind: "item", pieces: [{ value: w }] });
+    for (const w of report.warnings) lines.push({ kind: "item", pieces: [said(w)] });
   }
-  return { title: [...t.title(report.policy)], lines };
+  return { title: [...t.title(report.policy)], lines, rest: t.rest };
 }
 
 /** The message `notify-test` sends. */
@@ -97,7 +110,7 @@ export function testMessage(language: Language): Message {
  * for any part on UTF-8 character boundaries. Nothing is dropped silently: past `maxParts`, the last
  * part says how many lines are not shown.
  */
-export function splitMessage(message: Message, fits: (m: Message) => boolean, maxParts = 10): Message[] {
+export function splitMessage(message: Message, fits: (m: Message) => boolean, maxParts = 10, language: Language = "en"): Message[] {
   if (fits(message)) return [message];
   const label = (i: number, n: number): Piece[] => [...message.title, ` (${i}/${n})`];
   const probe = label(maxParts, maxParts);
@@ -114,7 +127,8 @@ export function splitMessage(message: Message, fits: (m: Message) => boolean, ma
     const kept = parts.slice(0, maxParts);
     const last = kept[maxParts - 1]!;
     let hidden = parts.slice(maxParts).reduce((n, p) => n + p.length, 0);
-    const note = (): MessageLine => ({ kind: "text", pieces: [`… ${hidden} more lines not shown; the run summary in the function's log has them all.`] });
+    const t = TEXT[language];
+    const note = (): MessageLine => ({ kind: "text", pieces: [t.notShown(hidden, message.rest ?? t.rest)] });
     // The note must fit too: lines give way to it, down to a part that holds the note alone.
     while (last.length > 0 && !fits({ title: probe, lines: [...last, note()] })) {
       last.pop();
@@ -156,7 +170,7 @@ const RESULTS_TEXT = {
       failed: (r: ResultsReport) => `Not every task finished: ${r.riskCount} risks found by those that did.`,
       incomplete: (r: ResultsReport) => `Still running after the time allowed: ${r.stillRunning.length} task(s); ${r.riskCount} risks found so far.`,
     } satisfies Record<ResultsStatus, (r: ResultsReport) => string>,
-    change: (change: number, previous: string) => (change === 0 ? `No change since the previous run (${previous}).` : `${change > 0 ? "+" : ""}${change} since the previous run (${previous}).`),
+    change: (change: number, previous: string) => (change === 0 ? `No change since the previous run, ${previous}.` : `${change > 0 ? "+" : ""}${change} since the previous run, ${previous}.`),
     tasks: "Tasks:",
     task: (t: ResultsReport["tasks"][number]) =>
       `${t.status}, ${t.assetsScanned}/${t.assets} assets scanned, ${t.riskCount} risks${t.durationSeconds !== undefined ? `, ${duration(t.durationSeconds)}` : ""}`,
@@ -168,6 +182,7 @@ const RESULTS_TEXT = {
     gone: (n: number) => `Gone since the previous run (${n}):`,
     more: (n: number) => `… and ${n} more`,
     note: "Findings are the scanned assets' current risks in CSIP (the risk lists do not filter by task).",
+    rest: "every finding is in the Cloud Security Center console's risk lists and in each task's report; `csip-scan results --json` lists the run.",
   },
   zh: {
     title: (policy: string): Piece[] => ["csip-scan：策略 ", { value: policy }, " 的扫描结果"],
@@ -178,7 +193,7 @@ const RESULTS_TEXT = {
       failed: (r: ResultsReport) => `部分任务未完成：已完成的任务发现风险 ${r.riskCount} 个。`,
       incomplete: (r: ResultsReport) => `超过等待时间仍在运行：${r.stillRunning.length} 个任务；目前发现风险 ${r.riskCount} 个。`,
     } satisfies Record<ResultsStatus, (r: ResultsReport) => string>,
-    change: (change: number, previous: string) => (change === 0 ? `与上次运行（${previous}）相比没有变化。` : `与上次运行（${previous}）相比 ${change > 0 ? "+" : ""}${change}。`),
+    change: (change: number, previous: string) => (change === 0 ? `与上次运行 ${previous} 相比没有变化。` : `与上次运行 ${previous} 相比 ${change > 0 ? "+" : ""}${change}。`),
     tasks: "任务：",
     task: (t: ResultsReport["tasks"][number]) =>
       `${t.status}，已扫描 ${t.assetsScanned}/${t.assets} 个资产，风险 ${t.riskCount} 个${t.durationSeconds !== undefined ? `，用时 ${duration(t.durationSeconds)}` : ""}`,
@@ -190,6 +205,7 @@ const RESULTS_TEXT = {
     gone: (n: number) => `较上次消失（${n}）：`,
     more: (n: number) => `… 另有 ${n} 个`,
     note: "风险为被扫描资产在云安全中心的当前风险（风险列表不按任务筛选）。",
+    rest: "全部风险见云安全中心控制台的风险列表和各任务的报告；`csip-scan results --json` 列出本次运行。",
   },
 } as const;
 
@@ -202,26 +218,26 @@ function duration(seconds: number): string {
 }
 
 function findingPieces(f: ReportedFinding, fixLabel?: string): Piece[] {
-  const pieces: Piece[] = [`${f.level} `, { value: f.asset }];
-  if (f.assetName && f.assetName !== f.asset) pieces.push(" (", { value: f.assetName }, ")");
-  pieces.push(": ", { value: f.name });
-  if (f.cve && !f.name.includes(f.cve)) pieces.push(" ", { value: f.cve });
-  if (fixLabel && f.fix) pieces.push(` ${fixLabel} `, { value: f.fix });
+  const pieces: Piece[] = [`${f.level} `, named(f.asset)];
+  if (f.assetName && f.assetName !== f.asset) pieces.push(" (", named(f.assetName), ")");
+  pieces.push(": ", named(f.name));
+  if (f.cve && !f.name.includes(f.cve)) pieces.push(" ", named(f.cve));
+  if (fixLabel && f.fix) pieces.push(` ${fixLabel} `, said(f.fix));
   return pieces;
 }
 
 /** The chat message for a results report: status, tasks, the worst findings, the change since the last run. */
-export function resultsMessage(report: ResultsReport, language: Language): Message {
+export function resultsMessage(report: ResultsReport, language: Language, timeZone = "UTC"): Message {
   const t = RESULTS_TEXT[language];
   const lines: MessageLine[] = [
-    { kind: "text", pieces: [`${t.scheduled} ${report.scheduledTime}`] },
+    { kind: "text", pieces: [`${t.scheduled} ${localTime(report.scheduledTime, timeZone)}`] },
     { kind: "text", pieces: [t.status[report.status](report)] },
   ];
-  if (report.previous && report.riskCountChange !== null) lines.push({ kind: "text", pieces: [t.change(report.riskCountChange, report.previous.scheduledTime)] });
+  if (report.previous && report.riskCountChange !== null) lines.push({ kind: "text", pieces: [t.change(report.riskCountChange, localTime(report.previous.scheduledTime, timeZone))] });
   lines.push({ kind: "heading", pieces: [t.tasks] });
   for (const task of report.tasks) {
-    const pieces: Piece[] = [{ value: task.taskId }, ` ${t.task(task)}`];
-    if (task.error) pieces.push(": ", { value: task.error });
+    const pieces: Piece[] = [named(task.taskId), ` ${t.task(task)}`];
+    if (task.error) pieces.push(": ", said(task.error));
     if (task.reportUrl) pieces.push(", ", { link: task.reportUrl, label: t.report });
     else if (task.status === "done") pieces.push(`, ${t.noReport}`);
     lines.push({ kind: "item", pieces });
@@ -237,7 +253,7 @@ export function resultsMessage(report: ResultsReport, language: Language): Messa
     if (count > items.length) lines.push({ kind: "text", pieces: [t.more(count - items.length)] });
   };
   listChanges(t.added(report.newFindingsCount), report.newFindingsCount, report.newFindings.map((f) => findingPieces(f)));
-  listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${f.level} `, { value: f.asset }, ": ", { value: f.name }]));
+  listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${f.level} `, named(f.asset), ": ", named(f.name)]));
   if (report.findingsTotal > 0) lines.push({ kind: "text", pieces: [t.note] });
-  return { title: t.title(report.policy), lines };
+  return { title: t.title(report.policy), lines, rest: t.rest };
 }

@@ -71,7 +71,7 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     store: overrides.store ?? new FileStateStore(config.state.path, (message) => logger.warn(message)),
     logger,
     clock,
-    deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep }),
+    deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep, timeZone: config.timezone }),
   };
 }
 

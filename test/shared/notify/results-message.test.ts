@@ -36,9 +36,9 @@ describe("the results message", () => {
   it("says the status, the change, each task with its report, the worst findings and what is new", () => {
     const lines = resultsMessage(REPORT, "en").lines.map((l) => l.pieces.map((p) => (typeof p === "string" ? p : "value" in p ? p.value : `[${p.label}](${p.link})`)).join(""));
     expect(lines).toEqual([
-      "Scheduled for 2026-11-29T19:00:00.000Z",
+      "Scheduled for 2026-11-29 19:00 (UTC)",
       "Risks found: 3.",
-      "+2 since the previous run (2026-11-28T19:00:00.000Z).",
+      "+2 since the previous run, 2026-11-28 19:00 (UTC).",
       "Tasks:",
       "rmis-0a1b2c3d done, 4/4 assets scanned, 3 risks, 9 min, [report](https://csip-report-1300616671.cos.ap-guangzhou.myqcloud.com/rpt-1.pdf?sign=abc)",
       "rmis-1b2c3d4e failed, 0/1 assets scanned, 0 risks: agent offline",
