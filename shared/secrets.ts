@@ -61,7 +61,11 @@ export function scrubSecrets(text: string): string {
   return out;
 }
 
-function withoutRegistered(text: string): string {
+/**
+ * Every registered secret replaced with `***`, and nothing else: for a message a person reads on this
+ * machine, whose report link (a presigned URL, the user's own) must stay usable.
+ */
+export function withoutRegistered(text: string): string {
   ordered ??= [...lasting, ...passing].sort((a, b) => b.length - a.length);
   let out = text;
   for (const secret of ordered) if (out.includes(secret)) out = out.split(secret).join("***");

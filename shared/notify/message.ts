@@ -176,6 +176,7 @@ const RESULTS_TEXT = {
       `${t.status}, ${t.assetsScanned}/${t.assets} assets scanned, ${t.riskCount} risks${t.durationSeconds !== undefined ? `, ${duration(t.durationSeconds)}` : ""}`,
     report: "report",
     noReport: "no report yet",
+    comma: ", ",
     worst: (shown: number, total: number) => `Worst current findings (${shown} of ${total}):`,
     fix: "Fix:",
     added: (n: number) => `New since the previous run (${n}):`,
@@ -196,9 +197,10 @@ const RESULTS_TEXT = {
     change: (change: number, previous: string) => (change === 0 ? `与上次运行 ${previous} 相比没有变化。` : `与上次运行 ${previous} 相比 ${change > 0 ? "+" : ""}${change}。`),
     tasks: "任务：",
     task: (t: ResultsReport["tasks"][number]) =>
-      `${t.status}，已扫描 ${t.assetsScanned}/${t.assets} 个资产，风险 ${t.riskCount} 个${t.durationSeconds !== undefined ? `，用时 ${duration(t.durationSeconds)}` : ""}`,
+      `${TASK_STATES_ZH[t.status] ?? t.status}，已扫描 ${t.assetsScanned}/${t.assets} 个资产，风险 ${t.riskCount} 个${t.durationSeconds !== undefined ? `，用时 ${duration(t.durationSeconds)}` : ""}`,
     report: "报告",
     noReport: "报告尚未生成",
+    comma: "，",
     worst: (shown: number, total: number) => `最严重的当前风险（${shown}/${total}）：`,
     fix: "修复建议：",
     added: (n: number) => `较上次新增（${n}）：`,
@@ -208,6 +210,9 @@ const RESULTS_TEXT = {
     rest: "全部风险见云安全中心控制台的风险列表和各任务的报告；`csip-scan results --json` 列出本次运行。",
   },
 } as const;
+
+/** A task's state as a Chinese reader reads it (shared/results/model.ts names the states). */
+const TASK_STATES_ZH: Record<string, string> = { waiting: "等待中", scanning: "扫描中", done: "已完成", failed: "失败", stopped: "已停止", "not found": "未找到" };
 
 function assetsOf(r: ResultsReport): number {
   return r.tasks.reduce((n, t) => n + t.assetsScanned, 0);
@@ -238,8 +243,8 @@ export function resultsMessage(report: ResultsReport, language: Language, timeZo
   for (const task of report.tasks) {
     const pieces: Piece[] = [named(task.taskId), ` ${t.task(task)}`];
     if (task.error) pieces.push(": ", said(task.error));
-    if (task.reportUrl) pieces.push(", ", { link: task.reportUrl, label: t.report });
-    else if (task.status === "done") pieces.push(`, ${t.noReport}`);
+    if (task.reportUrl) pieces.push(t.comma, { link: task.reportUrl, label: t.report });
+    else if (task.status === "done") pieces.push(`${t.comma}${t.noReport}`);
     lines.push({ kind: "item", pieces });
   }
   if (report.findings.length > 0) {

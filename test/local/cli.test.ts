@@ -63,7 +63,7 @@ function spawnCli(args: string[], env: Record<string, string> = {}) {
     running: () => child.exitCode === null && child.signalCode === null,
     interrupt: () => child.kill("SIGINT"),
     /** Resolves when the output so far satisfies `condition`; fails if the process ends first or says nothing in time. */
-    until(what: string, condition: (stdout: string) => boolean): Promise<void> {
+    until(what: string, condition: (stdout: string) => boolean, waitMs = OUTPUT_WAIT_MS): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         const finish = (error?: Error): void => {
           clearTimeout(timer);
@@ -75,7 +75,7 @@ function spawnCli(args: string[], env: Record<string, string> = {}) {
         const failure = (why: string): Error => new Error(`${why} before ${what}${output()}`);
         const check = (): void => void (condition(stdout) && finish());
         const ended = (): void => finish(condition(stdout) ? undefined : failure("the process ended"));
-        const timer = setTimeout(() => finish(failure(`no output for ${OUTPUT_WAIT_MS} ms`)), OUTPUT_WAIT_MS);
+        const timer = setTimeout(() => finish(failure(`no output for ${waitMs} ms`)), waitMs);
         child.stdout.on("data", check);
         child.on("close", ended);
         check();
@@ -235,8 +235,11 @@ policies:
   it.each([
     [["run"], "csip-scan: name a policy with --policy NAME, or use --all"],
     [["run", "--policy", "nope"], 'csip-scan: unknown policy "nope" (known: nightly-prod, weekly-data, public-exposure, monthly-full)'],
-    [["run", "--all", "--tiem", "x"], "csip-scan: Unknown option '--tiem'"],
-    [["frobnicate"], 'csip-scan: unknown command "frobnicate"'],
+    [["run", "--all", "--tiem", "x"], "csip-scan: run has no option --tiem; did you mean --time?\nusage: csip-scan run"],
+    [["plan", "--jsn"], "csip-scan: plan has no option --jsn; did you mean --json?"],
+    [["frobnicate"], 'csip-scan: unknown command "frobnicate"\n'],
+    [["reslts"], 'csip-scan: unknown command "reslts"; did you mean "results"?'],
+    [["emulator", "--inventory", "/nonexistent/inventory.yaml"], "/nonexistent/inventory.yaml file not found (give the emulator's inventory with --inventory FILE)"],
     [["invoke", "scheduled-scan", "--event", "package.json"], "csip-scan: invalid event at Type: is required"],
   ])("%j is invalid input: exit 2", (args, message) => {
     const { status, stderr } = cli(...args);
@@ -320,6 +323,16 @@ policies:
       const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: url });
       const answer = await csip.call("DescribeDomainAssets", { Filter: { Limit: 100 } });
       expect(answer.Total).toBe(5);
+      // One emulator serves the session: with CSIP_ENDPOINT alone (no credentials) commands use it, and
+      // notifiers print instead of sending, since the endpoint is on this machine.
+      expect(emulator.stdout).toContain(`export CSIP_ENDPOINT=${url}\n`);
+      const run = spawnCli(["run", "--policy", "nightly-prod", "--time", "2026-11-29T03:00:00Z"], { CSIP_ENDPOINT: url });
+      expect(await run.ended(), run.stderr).toBe(0);
+      expect(run.stdout).toContain("notify wecom-ops: delivered (console)");
+      expect(run.stdout).not.toContain("LOCAL CSIP EMULATOR");
+      const results = spawnCli(["results", "--policy", "nightly-prod"], { CSIP_ENDPOINT: url });
+      expect(await results.ended(), results.stderr).toBe(0);
+      expect(results.stdout).toMatch(/^nightly-prod {2}scheduled 2026-11-29 11:00 \(Asia\/Shanghai\) {2}/m);
       emulator.interrupt();
       expect(await emulator.ended()).toBe(0);
     } finally {
@@ -429,10 +442,14 @@ policies:
     const start = spawnCli(["start"]);
     try {
       await start.until("it waits for the schedules", (stdout) => stdout.includes("Waiting for the schedules"));
+      // What the README promises a new user: the demo's WeCom robot's results message, in Chinese, as WeCom shows it.
+      await start.until("the WeCom results message", (stdout) => stdout.includes("### csip-scan：策略 nightly-prod 的扫描结果"), 25_000);
+      const wecom = start.stdout.slice(start.stdout.indexOf("### csip-scan：策略 nightly-prod 的扫描结果"));
+      expect(wecom).toMatch(/^### csip-scan：策略 nightly-prod 的扫描结果\n计划时间 \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? \(Asia\/Shanghai\)\n发现风险：\d+ 个。\n\*\*任务：\*\*\n- rmis-\S+ 已完成，/);
       start.interrupt();
       expect(await start.ended(), `${start.stdout}\n${start.stderr}`).toBe(0);
       expect(start.stdout).toContain("LOCAL CSIP EMULATOR");
-      expect(start.stdout).toMatch(/nightly-prod\s+"0 0 3 \* \* \* \*"\s+next \d{4}-\d\d-\d\d 03:00:00 Asia\/Shanghai/);
+      expect(start.stdout).toMatch(/nightly-prod\s+"0 0 3 \* \* \* \*"\s+next \d{4}-\d\d-\d\d 03:00 \(Asia\/Shanghai\)/);
       // With the emulator every policy runs once at start, each to its summary.
       expect(countLines(start.stdout, /^>>> .* running nightly-prod$/)).toBe(1);
       expect(countLines(start.stdout, /^(OK|FAILED) {2}policy nightly-prod /)).toBe(1);
