@@ -48,7 +48,8 @@ const show = (text: string): void => void process.stdout.write(`${withoutRegiste
 /** Warns of each `${NAME:-default}` of the policy file whose variable is unset here, where the deploy reads it. */
 function warnUnset(text: string, env: Environment, where: string): void {
   for (const { name, fallback } of unsetVariables(text, env.variables)) {
-    err(`warning: ${name} is not set ${where}, so ${fallback === "" ? "it is empty" : `its default ${fallback} is used`}`);
+    // The default is not printed: it may be a URL with a key in it.
+    err(`warning: ${name} is not set ${where}, so ${fallback === "" ? "its value is empty" : "the default written in the file is used"}`);
   }
 }
 

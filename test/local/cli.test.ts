@@ -132,10 +132,32 @@ async function startHeldListener() {
 }
 
 describe("csip-scan CLI", () => {
-  it("validate exits 0 on the shipped config", () => {
-    const { status, stdout } = cli("validate");
+  it("validate exits 0 on the shipped config, and warns of each variable the file names that is unset here", () => {
+    const { status, stdout, stderr } = cli("validate");
     expect(status).toBe(0);
     expect(stdout).toMatch(/config\/scan-policies\.yaml: \d+ policies, \d+ asset groups, \d+ notifiers: valid/);
+    expect(stderr).toContain("warning: SECOPS_WEBHOOK_URL is not set here (where `npm run deploy` reads it), so the default written in the file is used");
+    expect(stderr).toContain("warning: WECOM_WEBHOOK_URL is not set here");
+  });
+
+  it("emulator: a malformed inventory is one located line, and a port in use is said as such: exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-inventory-"));
+    const file = join(dir, "inventory.yaml");
+    writeFileSync(file, "assets:\n  - { kind: cvm, id: ins-1, name: a }\n  - { kind: vm, id: ins-2, name: b }\n");
+    const bad = cli("emulator", "--inventory", file);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(new RegExp(`^${file}:3:13 assets\\[1\\]\\.kind: `));
+    writeFileSync(file, "assets: [ {kind: cvm\n");
+    expect(cli("emulator", "--inventory", file).stderr).toMatch(new RegExp(`^${file}:\\d+:\\d+ not valid YAML: `));
+    const taken = await startListener();
+    try {
+      const port = new URL(taken.url).port;
+      const busy = cli("emulator", "--port", port);
+      expect([busy.status, busy.stderr.trim()]).toEqual([2, `csip-scan: --port ${port} is in use: choose another, or --port 0 for any free port`]);
+    } finally {
+      await taken.close();
+    }
   });
 
   it("validate prints one line per mistake with file, line, column and key path, and exits 2", () => {
@@ -419,6 +441,17 @@ policies:
       expect(report!.tasks[0]!.reportUrl).toMatch(new RegExp(`^${emulator.url}/reports/rpt-`));
       // Nothing was sent but what the run itself said (no results message).
       expect(hook.received.map((r) => (JSON.parse(r.body) as { schema: string }).schema)).not.toContain("csip-scan.results/v1");
+      // A second run: each listed run is compared with the one before it, times in the file's zone, the link whole.
+      const again = spawnCli(["run", "--policy", "nightly", "--time", "2026-11-30T03:00:00Z", "--config", file], env);
+      expect(await again.ended()).toBe(0);
+      const text = spawnCli(["results", "--config", file], env);
+      expect(await text.ended()).toBe(0);
+      const heads = text.stdout.split("\n").filter((line) => line.startsWith("nightly"));
+      expect(heads).toEqual([
+        "nightly  scheduled 2026-11-30 11:00 (Asia/Shanghai)  risks found, 1 risk(s) (+0 since the run of 2026-11-29 11:00 (Asia/Shanghai))",
+        "nightly  scheduled 2026-11-29 11:00 (Asia/Shanghai)  risks found, 1 risk(s)",
+      ]);
+      expect(text.stdout).toMatch(new RegExp(`report ${emulator.url}/reports/rpt-\\w+\\.pdf`));
     } finally {
       await emulator.close();
       await hook.close();
