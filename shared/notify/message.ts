@@ -222,8 +222,15 @@ function duration(seconds: number): string {
   return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
 }
 
-function findingPieces(f: ReportedFinding, fixLabel?: string): Piece[] {
-  const pieces: Piece[] = [`${f.level} `, named(f.asset)];
+/** CSIP's risk levels as the console names them in Chinese. */
+const LEVELS_ZH: Record<string, string> = { extreme: "严重", high: "高危", middle: "中危", low: "低危", info: "提示", unknown: "未知" };
+
+function levelIn(language: Language, level: string): string {
+  return language === "zh" ? (LEVELS_ZH[level] ?? level) : level;
+}
+
+function findingPieces(f: ReportedFinding, language: Language, fixLabel?: string): Piece[] {
+  const pieces: Piece[] = [`${levelIn(language, f.level)} `, named(f.asset)];
   if (f.assetName && f.assetName !== f.asset) pieces.push(" (", named(f.assetName), ")");
   pieces.push(": ", named(f.name));
   if (f.cve && !f.name.includes(f.cve)) pieces.push(" ", named(f.cve));
@@ -249,7 +256,7 @@ export function resultsMessage(report: ResultsReport, language: Language, timeZo
   }
   if (report.findings.length > 0) {
     lines.push({ kind: "heading", pieces: [t.worst(report.findings.length, report.findingsTotal)] });
-    for (const f of report.findings) lines.push({ kind: "item", pieces: findingPieces(f, t.fix) });
+    for (const f of report.findings) lines.push({ kind: "item", pieces: findingPieces(f, language, t.fix) });
   }
   const listChanges = (heading: string, count: number, items: Piece[][]): void => {
     if (count === 0) return;
@@ -257,8 +264,8 @@ export function resultsMessage(report: ResultsReport, language: Language, timeZo
     for (const pieces of items) lines.push({ kind: "item", pieces });
     if (count > items.length) lines.push({ kind: "text", pieces: [t.more(count - items.length)] });
   };
-  listChanges(t.added(report.newFindingsCount), report.newFindingsCount, report.newFindings.map((f) => findingPieces(f)));
-  listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${f.level} `, named(f.asset), ": ", named(f.name)]));
+  listChanges(t.added(report.newFindingsCount), report.newFindingsCount, report.newFindings.map((f) => findingPieces(f, language)));
+  listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${levelIn(language, f.level)} `, named(f.asset), ": ", named(f.name)]));
   if (report.findingsTotal > 0) lines.push({ kind: "text", pieces: [t.note] });
   return { title: t.title(report.policy), lines, rest: t.rest };
 }

@@ -51,6 +51,19 @@ describe("the results message", () => {
     ]);
   });
 
+  it("speaks Chinese to a zh notifier, in the policy file's time zone: task states and levels as the console names them", () => {
+    const lines = resultsMessage(REPORT, "zh", "Asia/Shanghai").lines.map((l) => l.pieces.map((p) => (typeof p === "string" ? p : "value" in p ? p.value : `[${p.label}]`)).join(""));
+    expect(lines.slice(0, 6)).toEqual([
+      "计划时间 2026-11-30 03:00 (Asia/Shanghai)",
+      "发现风险：3 个。",
+      "与上次运行 2026-11-29 03:00 (Asia/Shanghai) 相比 +2。",
+      "任务：",
+      "rmis-0a1b2c3d 已完成，已扫描 4/4 个资产，风险 3 个，用时 9 min，[报告]",
+      "rmis-1b2c3d4e 失败，已扫描 0/1 个资产，风险 0 个: agent offline",
+    ]);
+    expect(lines).toContain("严重 ins-9c4e7v1b (web_gz_03): weak password (ssh) 修复建议： Set a strong password.");
+  });
+
   it("renders the report as a link in each channel's markup, and names as inert text", () => {
     const wecom = JSON.parse(render("wecom")) as { markdown: { content: string } };
     expect(wecom.markdown.content).toContain("[report](https://csip-report-1300616671.cos.ap-guangzhou.myqcloud.com/rpt-1.pdf?sign=abc)");
