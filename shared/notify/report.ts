@@ -46,7 +46,7 @@ export const HOW_TO_AUTHORIZE =
   "complete its ownership verification there; the next run scans them.";
 
 /**
- * The body of a generic webhook notification (`schema: csip-scan.run/v1`). The README documents it;
+ * The body of a generic webhook notification (`schema: csip-scan.run/v1`). docs/results.md documents it;
  * change it only by adding fields.
  */
 export interface RunReport {

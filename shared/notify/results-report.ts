@@ -10,7 +10,7 @@ export type ReportedFinding = Pick<Finding, "id" | "kind" | "asset" | "level" | 
 
 /**
  * The body of a results notification to a generic webhook (`schema: csip-scan.results/v1`), signed
- * like the others. The README documents it; change it only by adding fields.
+ * like the others. docs/results.md documents it; change it only by adding fields.
  */
 export interface ResultsReport {
   schema: "csip-scan.results/v1";

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { isFireTime } from "../../shared/config/scf-cron.ts";
 import { loadConfig } from "../../shared/config/load.ts";
@@ -30,5 +30,20 @@ describe("the demo events", () => {
     const { config } = await loadConfig("config/scan-policies.yaml", envOf());
     const wecom = Object.entries(config.notifiers).filter(([, n]) => n.type === "wecom" && n.language === "zh").map(([name]) => name);
     expect(config.policies.some((p) => p.notify.some((n) => wecom.includes(n)) && p.notifyOn.includes("results"))).toBe(true);
+  });
+});
+
+describe("the README", () => {
+  const readme = readFileSync("README.md", "utf8");
+
+  it("is a front page: the two commands first, at most 200 lines", () => {
+    expect(readme.startsWith("```sh\nnpm ci && npm start\nnpm ci && npm test\n```\n")).toBe(true);
+    expect(readme.split("\n").length).toBeLessThanOrEqual(200);
+  });
+
+  it("links only pages that exist", () => {
+    const links = [...readme.matchAll(/\]\(([^)#]+)(#[^)]*)?\)/g)].map((m) => m[1]!).filter((l) => !l.startsWith("http"));
+    expect(links.length).toBeGreaterThan(4);
+    for (const link of links) expect(existsSync(link), link).toBe(true);
   });
 });
