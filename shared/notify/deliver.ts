@@ -9,13 +9,12 @@ import { CHAT_CHANNELS, webhookVerdict, type ChannelRequest, type Verdict } from
 import { resultsMessage, runMessage, splitMessage, testMessage, type Message } from "./message.ts";
 import type { RunReport } from "./report.ts";
 import type { ResultsReport } from "./results-report.ts";
-
-/** What a notifier is sent: a run's report, or the results of its scans. */
-export type Report = RunReport | ResultsReport;
-
 import { webhookRequest } from "./webhook.ts";
 import { robotLimiter, type WindowLimiter } from "./window-limiter.ts";
 import { localTime } from "../time-format.ts";
+
+/** What a notifier is sent: a run's report, or the results of its scans. */
+export type Report = RunReport | ResultsReport;
 
 /** The chat message of a report, its times in `timeZone`. */
 function messageOf(report: Report, language: Notifier["language"], timeZone: string): Message {
