@@ -46,7 +46,7 @@ export function scrub(text: string): string {
 const CREDENTIAL_LIKE: readonly [RegExp, string][] = [
   [/\bAKID[0-9A-Za-z]{8,}/g, "AKID***"],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+\/-]{8,}=*/gi, "$1 ***"],
-  [/\b((?:access_?)?(?:secret_?key|secret|token|password|passwd|pwd|signature|sign|key|credential)s?)(["']?\s*[:=]\s*["']?)[^\s"'&,;)}\]]{6,}/gi, "$1$2***"],
+  [/\b((?:[A-Za-z]+_)?(?:secret_?key|secret|token|password|passwd|pwd|signature|sign|key|credential)s?)(["']?\s*[:=]\s*["']?)[^\s"'&,;)}\]]{6,}/gi, "$1$2***"],
   [/(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]*[0-9])(?=[A-Za-z0-9+/_-]*[a-z])(?=[A-Za-z0-9+/_-]*[A-Z])[A-Za-z0-9+/_-]{32,}={0,2}/g, "***"],
 ];
 

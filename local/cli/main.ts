@@ -252,7 +252,11 @@ const COMMANDS: Record<string, Command> = {
           show(JSON.stringify(listed.map((r) => webhookPayload(r, config.timezone)), null, 2));
           return 0;
         }
-        if (listed.length === 0) out(`No runs of csip-scan in CSIP's task list since ${since} ago.`);
+        if (listed.length === 0) {
+          out(`No runs of csip-scan in CSIP's task list since ${since} ago.`);
+          // An emulator of this command's own has no past: the session's runs are in the one `npm start` serves.
+          if (connection.emulator) out("This command started an emulator of its own; to see the runs of `npm start`, paste the `export CSIP_ENDPOINT=…` line it printed.");
+        }
         for (const report of listed) show(formatResults(report, config.timezone));
         return 0;
       } finally {

@@ -79,6 +79,8 @@ describe("outsideText", () => {
   it.each([
     ["a Tencent SecretId", "denied for AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA", "denied for AKID***"],
     ["a key=value pair", "url https://x.example/cb?token=abcdef123456&x=1", "url https://x.example/cb?token=***&x=1"],
+    ["a prefixed key", 'config {"api_key": "k-0011223344", "SecretKey":"abcdefgh"}', 'config {"api_key": "***", "SecretKey":"***"}'],
+    ["a word ending in key, kept", "monkey=bananas1234", "monkey=bananas1234"],
     ["a bearer token", "header Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc", "header Authorization: Bearer ***"],
     ["a long random run", "sig Zk3q9XbT2mN8vR4wY7pL1cH6jF0dS5aE done", "sig *** done"],
     ["a UUID (a RequestId), kept", "RequestId 6d1f5c1e-2b8e-4c1a-9f0e-1234567890ab", "RequestId 6d1f5c1e-2b8e-4c1a-9f0e-1234567890ab"],
