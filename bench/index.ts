@@ -16,5 +16,8 @@ const benches: Record<string, () => void | Promise<void>> = {
   page: benchPage,
 };
 for (const [name, run] of Object.entries(benches)) {
-  if (!only || only === name) await run();
+  if (!only || only === name) {
+    console.log(`\n== ${name}: measuring (npm run bench ${name} runs it alone) ==`);
+    await run();
+  }
 }

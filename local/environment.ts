@@ -5,13 +5,14 @@ import type { Config } from "../shared/config/schema.ts";
 import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
 import { credentialsFrom } from "../shared/csip/credentials.ts";
 import type { Environment } from "../shared/env.ts";
+import { CredentialsError } from "../shared/errors.ts";
 import { isLoopbackUrl } from "../shared/net/address-policy.ts";
-import { networkDelivery, type Deliver } from "../shared/notify/deliver.ts";
+import { networkDelivery, shownBy, webhookPayload, type Deliver } from "../shared/notify/deliver.ts";
 import { folderPagePublisher, type PagePublisher } from "../shared/results/publish.ts";
 import { regionOf, sdkClientFor, type ServiceOverrides } from "../shared/run/services.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
 import { LOCAL_ACCOUNT } from "./emulator/accounts.ts";
-import { readEstate } from "./emulator/estate.ts";
+import { readInventory } from "./emulator/inventory-file.ts";
 import { startEmulator, type Emulator } from "./emulator/server.ts";
 
 export const DEMO_INVENTORY = "config/emulator-inventory.yaml";
@@ -20,60 +21,89 @@ export const DEMO_INVENTORY = "config/emulator-inventory.yaml";
 export interface LocalConnection {
   csip: CsipClient;
   deliver: Deliver;
-  /** With the emulator, a state store as fresh as the emulator's tasks; otherwise the config's. */
+  /** With the emulator, a state store as fresh as the command; otherwise the config's. */
   store?: StateStore;
+  /** The emulator this command started (none when it uses one CSIP_ENDPOINT names, or the real API). */
   emulator?: Emulator;
   /** Each policy's results page, a file under the config's state folder (`pages/`): it outlives the emulator's state. */
   pages: PagePublisher;
+  /** Where CSIP calls go when it is an emulator on this machine: notifiers then print instead of sending. */
+  emulatorUrl?: string;
   close(): Promise<void>;
 }
 
+export interface LocalOptions {
+  env: Environment;
+  /** Where the banner and notices go. */
+  say: (line: string) => void;
+  /** Where local mode prints what a notifier would have been sent (default: `say`). */
+  show?: (text: string) => void;
+  /** Print each notifier's JSON report rather than its chat message (`--json`). */
+  json?: boolean;
+  inventory?: string;
+}
+
+/** The line a person pastes into another terminal so that every command there uses this emulator. */
+export function exportLine(url: string): string {
+  return `export CSIP_ENDPOINT=${url}`;
+}
+
 /**
- * With TENCENTCLOUD_SECRETID/SECRETKEY set, the real API (or CSIP_ENDPOINT). Without them, starts the
- * emulator with the demo estate and says so loudly; notifiers whose URL is not on this machine then
- * print their message instead of sending it, so nothing leaves the machine.
+ * Where this command's CSIP calls go:
+ * - TENCENTCLOUD_SECRETID/SECRETKEY set: the real API, or the endpoint CSIP_ENDPOINT names;
+ * - CSIP_ENDPOINT alone, on this machine: that emulator, with its public test key, so one emulator
+ *   (the one `npm start` or `csip-scan emulator` started) serves a whole session;
+ * - neither: an emulator of its own, with the demo estate, said loudly.
+ * While the endpoint is an emulator on this machine, notifiers whose URL is not on this machine print
+ * what they would have been sent, as their channel renders it, and nothing leaves the machine.
  */
-export async function connectLocal(
-  config: Config,
-  options: { env: Environment; say: (line: string) => void; inventory?: string },
-): Promise<LocalConnection> {
+export async function connectLocal(config: Config, options: LocalOptions): Promise<LocalConnection> {
   const { env } = options;
   const pages = folderPagePublisher(join(config.state.path, "pages"));
-  if (credentialsFrom(env)) {
-    return { csip: sdkClientFor(config, env), deliver: networkDelivery({ allowLocal: env.allowLocalWebhooks }), pages, close: async () => {} };
+  const endpoint = env.csipEndpoint;
+  const local = endpoint !== undefined && isLoopbackUrl(endpoint);
+  const credentials = credentialsFrom(env);
+  if (!credentials && endpoint && !local) {
+    throw new CredentialsError(`CSIP_ENDPOINT ${endpoint} is not on this machine: set TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY for it, or unset CSIP_ENDPOINT to use a local emulator`);
   }
-  const emulator = await startEmulator({ estate: await readEstate(options.inventory ?? DEMO_INVENTORY) });
-  options.say(
-    [
-      "!".repeat(78),
-      `!! No TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY: using the LOCAL CSIP EMULATOR at ${emulator.url}`,
-      `!! with the demo estate ${options.inventory ?? DEMO_INVENTORY}. Nothing is sent to Tencent Cloud.`,
-      "!".repeat(78),
-    ].join("\n"),
-  );
-  const csip = createCsipClient({
-    credentials: LOCAL_ACCOUNT,
-    region: regionOf(config, env),
-    endpoint: emulator.url,
-    intl: config.intl,
-    timeoutSeconds: config.timeouts.requestSeconds,
-  });
-  const network = networkDelivery({ allowLocal: env.allowLocalWebhooks });
-  const deliver: Deliver = async (name, notifier, report) => {
-    if (isLoopbackUrl(notifier.url)) return network(name, notifier, report);
-    options.say(`--- notifier ${name} (${notifier.type}; local mode prints instead of sending) ---\n${JSON.stringify(report, null, 2)}`);
-    return { notifier: name, delivered: true, via: "console" };
+  const network = networkDelivery({ allowLocal: env.allowLocalWebhooks, timeZone: config.timezone });
+  if (credentials && !local) return { csip: sdkClientFor(config, env), deliver: network, pages, close: async () => {} };
+
+  let emulator: Emulator | undefined;
+  let url = endpoint;
+  if (!url) {
+    emulator = await startEmulator({ estate: await readInventory(options.inventory ?? DEMO_INVENTORY) });
+    url = emulator.url;
+    options.say(
+      [
+        "!".repeat(78),
+        `!! No TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY: using the LOCAL CSIP EMULATOR at ${url}`,
+        `!! with the demo estate ${options.inventory ?? DEMO_INVENTORY}. Nothing is sent to Tencent Cloud.`,
+        "!".repeat(78),
+      ].join("\n"),
+    );
+  }
+  const csip = credentials
+    ? sdkClientFor(config, env)
+    : createCsipClient({ credentials: LOCAL_ACCOUNT, region: regionOf(config, env), endpoint: url, intl: config.intl, timeoutSeconds: config.timeouts.requestSeconds });
+  const show = options.show ?? options.say;
+  const deliver: Deliver = async (name, notifier, report, messageId) => {
+    if (isLoopbackUrl(notifier.url)) return network(name, notifier, report, messageId);
+    const parts = options.json ? [JSON.stringify(webhookPayload(report, config.timezone), null, 2)] : shownBy(notifier, report, config.timezone);
+    const what = notifier.type === "webhook" || options.json ? `${notifier.type}, JSON` : `${notifier.type}, ${notifier.language}`;
+    parts.forEach((part, i) => show(`--- notifier ${name} (${what}${parts.length > 1 ? `, part ${i + 1}/${parts.length}` : ""}; local mode prints instead of sending) ---\n${part}`));
+    return { notifier: name, delivered: true, via: "console", parts: parts.length };
   };
   const stateDir = await mkdtemp(join(tmpdir(), "csip-scan-local-"));
-  const store = new FileStateStore(stateDir);
   return {
     csip,
     deliver,
-    emulator,
-    store,
+    ...(emulator ? { emulator } : {}),
+    emulatorUrl: url,
+    store: new FileStateStore(stateDir),
     pages,
     close: async () => {
-      await emulator.close();
+      await emulator?.close();
       await rm(stateDir, { recursive: true, force: true });
     },
   };

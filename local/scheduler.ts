@@ -51,10 +51,3 @@ export function scheduleTable(config: Config, now: Date, count = 3): { policy: s
     };
   });
 }
-
-/** A time shown in the config's zone, e.g. "2026-11-30 03:00:00 Asia/Shanghai". */
-export function showTime(instant: Date, timeZone: string): string {
-  const t = wallTime(instant, timeZone);
-  const p = (n: number): string => String(n).padStart(2, "0");
-  return `${t.year}-${p(t.month)}-${p(t.day)} ${p(t.hour)}:${p(t.minute)}:${p(t.second)} ${timeZone}`;
-}

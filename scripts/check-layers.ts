@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
  * event transport's trigger settings from the transport table, and events need nothing from config.
  */
 export const FLOORS: readonly { name: string; paths: readonly string[] }[] = [
-  { name: "ground", paths: ["shared/errors.ts", "shared/log.ts", "shared/secrets.ts", "shared/env.ts", "shared/clock.ts", "shared/retry.ts", "shared/net/"] },
+  { name: "ground", paths: ["shared/errors.ts", "shared/log.ts", "shared/secrets.ts", "shared/env.ts", "shared/clock.ts", "shared/time-format.ts", "shared/retry.ts", "shared/net/"] },
   { name: "events", paths: ["shared/events/"] },
   { name: "config", paths: ["shared/config/"] },
   { name: "doors", paths: ["shared/csip/", "shared/state/"] },

@@ -30,7 +30,8 @@ export class ConfigError extends CsipScanError {
 }
 
 export function formatProblem(p: ConfigProblem): string {
-  const where = `${p.file}:${p.line}:${p.column}`;
+  // A problem with no place in the text (a missing file, one too large) names the file alone.
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file;
   return p.path ? `${where} ${p.path}: ${p.message}` : `${where} ${p.message}`;
 }
 

@@ -4,14 +4,15 @@ import { scrub } from "./secrets.ts";
 export type { Logger };
 
 /**
- * JSON lines on stdout (SCF ships stdout to its log service). Every string in a line
- * goes through `scrub`, so no registered secret is ever written.
+ * JSON lines on stdout (SCF ships stdout to its log service), each with its ISO 8601 UTC `time`, which
+ * a person and a log query read alike. Every string in a line goes through `scrub`, so no registered
+ * secret is ever written.
  */
 export function createLogger(options: { level?: string | undefined; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = options.level ?? "info";
   const destination = options.destination ?? process.stdout;
   return pino(
-    { level, base: null, hooks: { streamWrite: scrub } },
+    { level, base: null, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: scrub } },
     destination as pino.DestinationStream,
   );
 }

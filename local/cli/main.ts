@@ -7,6 +7,7 @@ import { configWarnings } from "../../shared/config/checks.ts";
 import { configPath, formatKeyPath, loadConfig } from "../../shared/config/load.ts";
 import { DurationSchema, durationMs, type Config } from "../../shared/config/schema.ts";
 import { resultsReport, type ResultsReport } from "../../shared/notify/results-report.ts";
+import { webhookPayload } from "../../shared/notify/deliver.ts";
 import { runsFromTaskList } from "../../shared/results/open-runs.ts";
 import { reportLinks } from "../../shared/results/reports.ts";
 import { resultsOf } from "../../shared/run/scan-results.ts";
@@ -19,19 +20,21 @@ import { createServices, startRun } from "../../shared/run/services.ts";
 import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
 import { timersOf } from "../../shared/run/timer-run.ts";
 import { SCF_LIMITS } from "../../shared/config/scf-limits.ts";
-import { scrub } from "../../shared/secrets.ts";
-import { LOCAL_ACCOUNT } from "../emulator/accounts.ts";
-import { readEstate } from "../emulator/estate.ts";
+import { scrub, withoutRegistered } from "../../shared/secrets.ts";
+import { localTime } from "../../shared/time-format.ts";
+import { readInventory } from "../emulator/inventory-file.ts";
 import { startEmulator } from "../emulator/server.ts";
 import { AccountFileError } from "../cloud/account.ts";
 import { formatAccount, rehearseDeploy } from "../deploy/rehearse.ts";
-import { connectLocal, DEMO_INVENTORY, localOverrides } from "../environment.ts";
+import { connectLocal, DEMO_INVENTORY, exportLine, localOverrides } from "../environment.ts";
+import { closestName, unsetVariables } from "./hints.ts";
+import { progressLine } from "./progress.ts";
 import { followResults } from "../results-follower.ts";
 import { writeReport } from "../report.ts";
-import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
+import { scheduleTable, startScheduler } from "../scheduler.ts";
 
-/** How often local mode looks for results when the emulator answers (its scans take seconds). */
-const LOCAL_RESULTS_EVERY_MS = 5_000;
+/** How often local mode looks for results when the emulator answers (its scans take seconds, so a newcomer sees results at once). */
+const LOCAL_RESULTS_EVERY_MS = 2_000;
 
 /** Wrong usage of the CLI itself. */
 class UsageError extends CsipScanError {
@@ -41,6 +44,17 @@ class UsageError extends CsipScanError {
 // Everything the CLI prints passes through `scrub`: a secret that reached a summary or an answer stays hidden.
 const out = (line: string): void => void process.stdout.write(`${scrub(line)}\n`);
 const err = (line: string): void => void process.stderr.write(`${scrub(line)}\n`);
+// A message a notifier would have been sent, and a report link: the user's own, so its query stays usable;
+// only the secrets this process knows are masked.
+const show = (text: string): void => void process.stdout.write(`${withoutRegistered(text)}\n`);
+
+/** Warns of each `${NAME:-default}` of the policy file whose variable is unset here, where the deploy reads it. */
+function warnUnset(text: string, env: Environment, where: string): void {
+  for (const { name, fallback } of unsetVariables(text, env.variables)) {
+    // The default is not printed: it may be a URL with a key in it.
+    err(`warning: ${name} is not set ${where}, so ${fallback === "" ? "its value is empty" : "the default written in the file is used"}`);
+  }
+}
 
 interface Command {
   summary: string;
@@ -62,7 +76,8 @@ const COMMANDS: Record<string, Command> = {
     options: CONFIG_OPTION,
     async run(values, _, env) {
       const file = configPath(values.config as string | undefined, env);
-      const { config } = await loadConfig(file, env);
+      const { config, text } = await loadConfig(file, env);
+      warnUnset(text, env, "here (where `npm run deploy` reads it)");
       out(`${file}: ${config.policies.length} policies, ${Object.keys(config.assetGroups).length} asset groups, ${Object.keys(config.notifiers).length} notifiers: valid`);
       for (const warning of configWarnings(config)) out(`  warning: ${formatKeyPath(warning.path)} ${warning.message}`);
       return 0;
@@ -76,8 +91,9 @@ const COMMANDS: Record<string, Command> = {
     async run(values, _, env) {
       const config = await readConfig(values, env);
       const connection = await connectLocal(config, { env, say: err });
+      const progress = progressLine();
       try {
-        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
+        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection), progress: progress.report }));
         const now = new Date();
         const times = new Map(scheduleTable(config, now).map((row) => [row.policy, row.next]));
         const timers = timersOf(config);
@@ -90,6 +106,7 @@ const COMMANDS: Record<string, Command> = {
             policy: policy.name,
             schedule: policy.schedule,
             next: (times.get(policy.name) ?? []).map((t) => t.toISOString()),
+            nextLocal: (times.get(policy.name) ?? []).map((t) => localTime(t, config.timezone)),
             scope: policy.urls ? "urls" : policy.all ? (policy.except ? "all except" : "all") : "targets",
             groups: expansion.perGroup,
             assets: policy.urls ?? expansion.assets.map((a) => `${a.kind}:${a.id}`),
@@ -97,6 +114,7 @@ const COMMANDS: Record<string, Command> = {
             notify: policy.notify,
           });
         }
+        progress.done();
         if (values.json) {
           out(JSON.stringify({ timezone: config.timezone, timers: timers.map((t) => ({ name: t.name, schedule: t.cron.normalized, policies: t.policies.map((p) => p.name) })), policies: plans }, null, 2));
           return 0;
@@ -106,7 +124,7 @@ const COMMANDS: Record<string, Command> = {
         out("");
         for (const plan of plans) {
           out(`${plan.policy}  "${plan.schedule}"`);
-          for (const t of times.get(plan.policy) ?? []) out(`  next: ${showTime(t, config.timezone)}`);
+          for (const t of times.get(plan.policy) ?? []) out(`  next: ${localTime(t, config.timezone)}`);
           const groups = Object.entries(plan.groups).map(([g, n]) => `${g} (${n})`).join(", ");
           out(`  ${plan.scope}: ${groups || (plan.scope === "urls" ? `${plan.assets.length} urls` : "every asset")}`);
           if (plan.assets.length > 0) out(`  ${plan.scope === "all except" ? "excluded" : "assets"}: ${plan.assets.join(" ")}`);
@@ -139,13 +157,20 @@ const COMMANDS: Record<string, Command> = {
       const time = values.time ? new Date(values.time as string) : new Date(Math.floor(Date.now() / 1000) * 1000);
       if (Number.isNaN(time.getTime())) throw new UsageError(`--time "${values.time as string}" is not an ISO 8601 time`);
       const connection = await connectLocal(config, { env, say: err });
+      // A large estate takes a while to walk: pages and assets so far on stderr, every few seconds.
+      const progress = progressLine();
       try {
-        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
+        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection), progress: progress.report }));
         const summaries: RunSummary[] = [];
         for (const policy of wanted) {
           summaries.push(await runScheduledScan(run, { policy, scheduledTime: time, trigger: "manual", dryRun: values["dry-run"] === true }));
         }
-        out(values.json ? JSON.stringify(summaries, null, 2) : summaries.map(formatSummary).join("\n"));
+        progress.done();
+        out(
+          values.json
+            ? JSON.stringify(summaries.map((s) => ({ ...s, scheduledTimeLocal: localTime(s.scheduledTime, config.timezone) })), null, 2)
+            : summaries.map((s) => formatSummary(s, config.timezone)).join("\n"),
+        );
         return summaries.every((s) => s.ok) ? 0 : 1;
       } finally {
         await connection.close();
@@ -225,13 +250,18 @@ const COMMANDS: Record<string, Command> = {
           const withLinks = tasks.map((t) => (links.has(t.taskId) ? { ...t, reportUrl: links.get(t.taskId)! } : t));
           reports.push(resultsReport((await resultsOf(run, policy, open, withLinks, false)).results));
         }
-        reports.sort((a, b) => b.scheduledTime.localeCompare(a.scheduledTime));
+        const listed = comparedInTurn(reports);
         if (values.json) {
-          out(JSON.stringify(reports, null, 2));
+          // Report links are the user's own: printed whole (show), never logged.
+          show(JSON.stringify(listed.map((r) => webhookPayload(r, config.timezone)), null, 2));
           return 0;
         }
-        if (reports.length === 0) out(`No runs of csip-scan in CSIP's task list since ${since} ago.`);
-        for (const report of reports) out(formatResults(report));
+        if (listed.length === 0) {
+          out(`No runs of csip-scan in CSIP's task list since ${since} ago.`);
+          // An emulator of this command's own has no past: the session's runs are in the one `npm start` serves.
+          if (connection.emulator) out("This command started an emulator of its own; to see the runs of `npm start`, paste the `export CSIP_ENDPOINT=…` line it printed.");
+        }
+        for (const report of listed) show(formatResults(report, config.timezone));
         return 0;
       } finally {
         await connection.close();
@@ -270,13 +300,15 @@ const COMMANDS: Record<string, Command> = {
     async run(values, _, env) {
       const file = configPath(values.config as string | undefined, env);
       // Validated first, as `npm run deploy` does: a broken policy file is exit 2, not a failed deploy.
-      await loadConfig(file, env);
+      const { text } = await loadConfig(file, env);
+      warnUnset(text, env, "here (the deploy reads this shell's variables)");
+      // The build and the deploy's lines as they come: the deploy takes half a minute.
       const result = await rehearseDeploy({
         configPath: file,
         ...(typeof values.account === "string" ? { accountDir: values.account } : {}),
         ...(typeof values.record === "string" ? { recordFile: values.record } : {}),
+        onOutput: (chunk) => void process.stdout.write(scrub(chunk)),
       });
-      out(result.output.trimEnd());
       out(`\nThe emulated account${typeof values.account === "string" ? ` (${values.account})` : ""} now holds:`);
       out(formatAccount(result.account).trimEnd());
       return result.exitCode === 0 ? 0 : 1;
@@ -291,11 +323,14 @@ const COMMANDS: Record<string, Command> = {
       const port = values.port === undefined ? 0 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${values.port as string}" is not a port number`);
       const file = (values.inventory as string | undefined) ?? DEMO_INVENTORY;
-      const emulator = await startEmulator({ port, estate: await readEstate(file) });
+      const emulator = await startEmulator({ port, estate: await readInventory(file) }).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`--port ${port} is in use: choose another, or --port 0 for any free port`);
+        throw error;
+      });
       const interrupted = untilInterrupted();
-      out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}`);
-      out(`  CSIP_ENDPOINT=${emulator.url}`);
-      out(`  TENCENTCLOUD_SECRETID=${LOCAL_ACCOUNT.secretId}  TENCENTCLOUD_SECRETKEY=${LOCAL_ACCOUNT.secretKey}  (the emulator's public test key)`);
+      out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}. Ctrl-C stops it.`);
+      out(`In another terminal, paste this line; every csip-scan command there then uses this emulator (its test key needs no credentials):`);
+      out(exportLine(emulator.url));
       await interrupted;
       await emulator.close();
       return 0;
@@ -304,20 +339,24 @@ const COMMANDS: Record<string, Command> = {
 
   start: {
     summary: "local mode: fire every policy on its schedule (the emulator when no credentials are set)",
-    usage: "csip-scan start [--config FILE] [--run-now | --no-run-now]",
-    options: { ...CONFIG_OPTION, "run-now": { type: "boolean" }, "no-run-now": { type: "boolean" } },
+    usage: "csip-scan start [--config FILE] [--run-now | --no-run-now] [--json]",
+    options: { ...CONFIG_OPTION, "run-now": { type: "boolean" }, "no-run-now": { type: "boolean" }, json: { type: "boolean" } },
     async run(values, _, env) {
       const config = await readConfig(values, env);
-      const connection = await connectLocal(config, { env, say: out });
-      const services = createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) });
+      const connection = await connectLocal(config, { env, say: out, show, json: values.json === true });
+      if (connection.emulator) out(`To use this emulator from another terminal (results, run, plan), paste:\n  ${exportLine(connection.emulator.url)}`);
+      const progress = progressLine();
+      const services = createServices(config, env, { logger: silentLogger(), ...localOverrides(connection), progress: progress.report });
       // Each firing is a run of its own: its own deadline, and an inventory read afresh.
       const fire = async (policy: string, time: Date): Promise<void> => {
-        out(`\n>>> ${showTime(new Date(), config.timezone)}  running ${policy}`);
-        out(formatSummary(await runScheduledScan(startRun(services), { policy, scheduledTime: time, trigger: "timer" })));
+        out(`\n>>> ${localTime(new Date(), config.timezone)}  running ${policy}`);
+        const summary = await runScheduledScan(startRun(services), { policy, scheduledTime: time, trigger: "timer" });
+        progress.done();
+        out(formatSummary(summary, config.timezone));
       };
       out(`${config.policies.length} policies, times in ${config.timezone}:`);
       for (const row of scheduleTable(config, new Date())) {
-        out(`  ${row.policy.padEnd(24)} ${`"${row.schedule}"`.padEnd(24)} next ${row.next.map((t) => showTime(t, config.timezone)).join(", ") || "never"}`);
+        out(`  ${row.policy.padEnd(24)} ${`"${row.schedule}"`.padEnd(24)} next ${row.next.map((t) => localTime(t, config.timezone)).join(", ") || "never"}`);
       }
       // With the emulator, run each policy once at start so a newcomer sees the whole flow at once.
       // Ctrl-C from here on lets the run in progress finish, also during the first runs.
@@ -325,7 +364,7 @@ const COMMANDS: Record<string, Command> = {
       const interruption = untilInterrupted().then(() => {
         interrupted = true;
       });
-      const runNow = values["no-run-now"] ? false : values["run-now"] === true || connection.emulator !== undefined;
+      const runNow = values["no-run-now"] ? false : values["run-now"] === true || connection.emulatorUrl !== undefined;
       if (runNow) {
         out("\nRunning every policy once now (--no-run-now to skip):");
         const now = new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -336,13 +375,13 @@ const COMMANDS: Record<string, Command> = {
       }
       const scheduler = interrupted ? undefined : startScheduler(config, fire);
       // The scan-results timer of local mode: the emulator's scans end in seconds, so it looks often.
-      const every = connection.emulator ? LOCAL_RESULTS_EVERY_MS : durationMs(config.results.checkEvery);
+      const every = connection.emulatorUrl ? LOCAL_RESULTS_EVERY_MS : durationMs(config.results.checkEvery);
       const pagesShown = new Set<string>();
       const follower = interrupted
         ? undefined
         : followResults(services, every, (summary) => {
             for (const t of summary.told) {
-              out(`\n<<< ${showTime(new Date(), config.timezone)}  results of ${t.policy} (${t.scheduledTime}): ${t.status}, ${t.riskCount} risk(s)`);
+              out(`\n<<< ${localTime(new Date(), config.timezone)}  results of ${t.policy}, scheduled ${localTime(t.scheduledTime, config.timezone)}: ${t.status}, ${t.riskCount} risk(s)`);
               if (t.page && !pagesShown.has(t.policy)) {
                 pagesShown.add(t.policy);
                 out(`    results page, rewritten after each run: ${t.page.startsWith("file:") ? fileURLToPath(t.page) : t.page}`);
@@ -361,16 +400,52 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-/** A person's reading of a run's results. */
-function formatResults(r: ResultsReport): string {
-  const lines = [`${r.policy}  scheduled ${r.scheduledTime}  ${r.status}, ${r.riskCount} risk(s)${r.riskCountChange !== null ? ` (${r.riskCountChange >= 0 ? "+" : ""}${r.riskCountChange} since ${r.previous?.scheduledTime ?? "?"})` : ""}`];
+/**
+ * The listed runs, newest first, each compared with the run of its policy before it in the list: the
+ * risk count's change, when both runs' tasks all ended done (a failed task counts no risks). The store's
+ * baseline is not used: it is the last run told, which is not the run before each listed one.
+ */
+function comparedInTurn(reports: readonly ResultsReport[]): ResultsReport[] {
+  const oldestFirst = [...reports].sort((a, b) => a.scheduledTime.localeCompare(b.scheduledTime));
+  const lastDone = new Map<string, ResultsReport>();
+  const compared = oldestFirst.map((r) => {
+    const allDone = r.tasks.every((t) => t.status === "done");
+    const before = lastDone.get(r.policy);
+    if (allDone) lastDone.set(r.policy, r);
+    const previous = allDone && before ? { scheduledTime: before.scheduledTime, riskCount: before.riskCount } : null;
+    return { ...r, previous, riskCountChange: previous ? r.riskCount - previous.riskCount : null, newFindings: [], newFindingsCount: 0, goneFindings: [], goneFindingsCount: 0 };
+  });
+  return compared.reverse();
+}
+
+/** A person's reading of a run's results, its times in the policy file's zone. */
+function formatResults(r: ResultsReport, timeZone: string): string {
+  const change = r.riskCountChange !== null && r.previous ? ` (${r.riskCountChange >= 0 ? "+" : ""}${r.riskCountChange} since the run of ${localTime(r.previous.scheduledTime, timeZone)})` : "";
+  const lines = [`${r.policy}  scheduled ${localTime(r.scheduledTime, timeZone)}  ${r.status}, ${r.riskCount} risk(s)${change}`];
   for (const t of r.tasks) {
     const time = t.durationSeconds !== undefined ? `, ${t.durationSeconds} s` : "";
     lines.push(`  task ${t.taskId} ${t.status}: ${t.assetsScanned}/${t.assets} assets, ${t.riskCount} risk(s)${time}${t.error ? `, error: ${t.error}` : ""}${t.reportUrl ? `\n    report ${t.reportUrl}` : ""}`);
   }
   for (const f of r.findings) lines.push(`  ${f.level.padEnd(7)} ${f.asset}${f.assetName ? ` (${f.assetName})` : ""}: ${f.name}${f.cve && !f.name.includes(f.cve) ? ` ${f.cve}` : ""}`);
-  if (r.findingsTotal > r.findings.length) lines.push(`  … ${r.findingsTotal - r.findings.length} more current finding(s)`);
+  if (r.findingsTotal > r.findings.length) lines.push(`  … ${r.findingsTotal - r.findings.length} more current finding(s): every one is in the Cloud Security Center console's risk lists and in the task reports`);
   return lines.join("\n");
+}
+
+/** parseArgs, with an unknown or ill-used option said in the CLI's words, and the closest known option named. */
+function parseOptions(name: string, command: Command, options: NonNullable<ParseArgsConfig["options"]>, args: string[]): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: values as Record<string, string | boolean | string[] | undefined>, positionals };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      const typed = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? "";
+      const close = closestName(typed.replace(/^-+/, "").split("=")[0]!, Object.keys(options));
+      throw new UsageError(`${name} has no option ${typed}${close ? `; did you mean --${close}?` : ""}\nusage: ${command.usage}`);
+    }
+    if (code?.startsWith("ERR_PARSE_ARGS") === true) throw new UsageError(`${name}: ${(error as Error).message.split("\n")[0]}\nusage: ${command.usage}`);
+    throw error;
+  }
 }
 
 function untilInterrupted(): Promise<void> {
@@ -401,13 +476,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   try {
-    if (!command) throw new UsageError(`unknown command "${name}"\n\n${help()}`);
-    const { values, positionals } = parseArgs({
-      args: rest,
-      options: { ...command.options, help: { type: "boolean", short: "h" } },
-      allowPositionals: true,
-      strict: true,
-    });
+    if (!command) {
+      const close = closestName(name, Object.keys(COMMANDS));
+      throw new UsageError(`unknown command "${name}"${close ? `; did you mean "${close}"?` : ""}\n\n${help()}`);
+    }
+    const options = { ...command.options, help: { type: "boolean", short: "h" } } as const;
+    const { values, positionals } = parseOptions(name, command, options, rest);
     if (values.help) {
       out(`${command.usage}\n\n${command.summary}`);
       return 0;

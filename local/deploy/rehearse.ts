@@ -31,6 +31,8 @@ export interface RehearseOptions {
   projectRoot?: string;
   /** The environment the deploy starts from (default: this process's). */
   env?: Record<string, string | undefined>;
+  /** Called with what the build and the deploy print as it comes, secrets masked, so a person sees progress. */
+  onOutput?: (text: string) => void;
 }
 
 export interface RehearsalResult {
@@ -54,7 +56,7 @@ function withoutDropped(env: Record<string, string | undefined>): Record<string,
 }
 
 /** Runs a command, collecting what it prints in arrival order; stops its process group on timeout. */
-function run(command: string, args: readonly string[], cwd: string, env: Record<string, string>, output: string[], timeoutMs: number): Promise<number> {
+function run(command: string, args: readonly string[], cwd: string, env: Record<string, string>, output: Pick<string[], "push">, timeoutMs: number): Promise<number> {
   return new Promise((done) => {
     const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     const timer = setTimeout(() => {
@@ -88,11 +90,17 @@ function masked(text: string, account: AccountState): string {
 export async function rehearseDeploy(options: RehearseOptions): Promise<RehearsalResult> {
   const root = resolve(options.projectRoot ?? process.cwd());
   const base = withoutDropped(options.env ?? process.env);
-  const output: string[] = [];
+  const collected: string[] = [];
   const account = options.accountDir ? await loadAccount(options.accountDir, REHEARSAL_ACCOUNT) : freshAccount(REHEARSAL_ACCOUNT);
+  const output = {
+    push(text: string): number {
+      options.onOutput?.(masked(text, account));
+      return collected.push(text);
+    },
+  };
 
   const built = await run(BUILD_COMMAND.command, BUILD_COMMAND.args, root, base, output, DEPLOY_TIMEOUT_MS);
-  if (built !== 0) return { exitCode: built, output: masked(output.join(""), account), account };
+  if (built !== 0) return { exitCode: built, output: masked(collected.join(""), account), account };
 
   const standIn = await startCloudStandIn({ account });
   const home = await mkdtemp(join(tmpdir(), "csip-scan-rehearsal-home-"));
@@ -120,9 +128,9 @@ export async function rehearseDeploy(options: RehearseOptions): Promise<Rehearsa
     await standIn.close();
     await rm(home, { recursive: true, force: true });
     if (options.accountDir) await saveAccount(options.accountDir, account);
-    if (options.recordFile) await writeFile(options.recordFile, toJsonLines([...standIn.calls, ...redirectRefusals(output.join(""))]));
+    if (options.recordFile) await writeFile(options.recordFile, toJsonLines([...standIn.calls, ...redirectRefusals(collected.join(""))]));
   }
-  return { exitCode, output: masked(output.join(""), account), account };
+  return { exitCode, output: masked(collected.join(""), account), account };
 }
 
 function triggerLine(t: AccountState["functions"][number]["Triggers"][number]): string {

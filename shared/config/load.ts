@@ -4,7 +4,7 @@ import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node }
 import type { z } from "zod";
 import type { Environment } from "../env.ts";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
-import { registerSecret } from "../secrets.ts";
+import { registerSecret, registerUrlSecrets } from "../secrets.ts";
 import { crossCheck } from "./checks.ts";
 import { ConfigSchema, type Config } from "./schema.ts";
 
@@ -122,7 +122,7 @@ export function parseConfig(text: string, file: string, env: ConfigEnvironment):
   const data = parsed.data;
 
   for (const notifier of Object.values(data.notifiers)) {
-    registerSecret(notifier.url);
+    registerUrlSecrets(notifier.url);
     registerSecret(notifier.secret);
   }
   return data;

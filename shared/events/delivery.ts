@@ -59,6 +59,9 @@ function readRecord(record: unknown, index: number): ChangeEvent | Leaf {
   return unwrapWith(transport, (record as Record<string, unknown>)[transport.recordKey!], [...at, transport.recordKey!]);
 }
 
+/** The shapes of delivery the asset-change function reads, named in the error for one of none of them. */
+const ACCEPTED = `the asset-change function reads an EventBridge event (CloudEvents: specversion, id, type, source, data) or {"Records": [...]} of ${RECORD_TRANSPORTS.map((t) => t.recordKey).join(" or ")} records`;
+
 const isEvent = (value: ChangeEvent | Leaf): value is ChangeEvent => "event" in value;
 
 /**
@@ -70,6 +73,8 @@ const isEvent = (value: ChangeEvent | Leaf): value is ChangeEvent => "event" in 
 export function parseAssetChangeDelivery(delivery: unknown): Delivery {
   if (delivery === null || typeof delivery !== "object" || !("Records" in delivery)) {
     const read = unwrapWith(TRANSPORTS.eventBridge, delivery, []);
+    // Not even the start of an EventBridge event (a timer's event, say): say which shapes are read.
+    if (!isEvent(read) && !(delivery !== null && typeof delivery === "object" && "specversion" in delivery)) reject({ ...read, message: `${read.message}; ${ACCEPTED}` });
     if (!isEvent(read)) reject(read);
     return { events: [read], rejected: [] };
   }

@@ -3,6 +3,7 @@ import type { Notifier } from "../config/schema.ts";
 import type { HttpAnswer } from "../net/http.ts";
 import { registerMessageSecret } from "../secrets.ts";
 import type { Message, Piece } from "./message.ts";
+import { visibleLine } from "./outside-text.ts";
 
 /** One HTTP request to a notifier. */
 export interface ChannelRequest {
@@ -21,6 +22,8 @@ export interface ChatChannel {
   limits: { perSecond?: number; perMinute?: number };
   /** Whether a rendered message is small enough for one request. */
   fits(message: Message, notifier: Notifier): boolean;
+  /** The text a person sees in the chat, as the channel renders it (local mode prints it). */
+  shown(message: Message): string;
   render(message: Message, notifier: Notifier, now: Date): ChannelRequest;
   judge(answer: HttpAnswer): Verdict;
 }
@@ -59,29 +62,23 @@ const MARKDOWN_LOOKALIKES: Record<string, string> = {
   "*": "＊", _: "＿", "`": "‘", "[": "［", "]": "］", "(": "（", ")": "）", "#": "＃", ">": "＞", "<": "＜", "~": "～", "|": "｜", "@": "＠", "\\": "＼", "!": "！",
 };
 
-/** Line breaks and tabs of every kind: folded into one space, so a value stays on its line. */
-const LINE_BREAKS = /[\r\n\t\v\f\u0085\u2028\u2029]+/g;
-
-/**
- * Characters a reader cannot see, line breaks aside: C0 and C1 controls and Unicode format characters
- * (zero-width U+200B–U+200F, bidi embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069,
- * the BOM, tag characters). From outside they could hide or reorder text; they are dropped.
- */
-const INVISIBLE = /(?![\r\n\t\v\f\u0085])[\p{Cc}\p{Cf}]/gu;
-
-/** A value from outside on one line, with nothing invisible in it. */
-function visibleLine(value: string): string {
-  return value.replace(INVISIBLE, "").replace(LINE_BREAKS, " ");
-}
-
 /** A value from outside as inert markdown text: no formatting, no links, no mentions, one line, nothing invisible. */
 export function markdownValue(value: string): string {
   return visibleLine(value).replace(/[*_`[\]()#><~|@\\!]/g, (c) => MARKDOWN_LOOKALIKES[c] ?? c);
 }
 
-/** A value for Slack mrkdwn: &, < and > escaped as Slack asks (so `<!channel>` is text), @ made inert, nothing invisible. */
+/**
+ * A value for Slack mrkdwn: &, < and > escaped as Slack asks (so `<!channel>` and `<url|text>` are text,
+ * https://api.slack.com/reference/surfaces/formatting#escaping), and Slack has no escape for its
+ * `*bold*`, `_italic_`, `~strike~`, `` `code` `` or for `[text](url)`: those characters and @ become
+ * look-alikes. One line, nothing invisible.
+ */
 export function slackValue(value: string): string {
-  return visibleLine(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/@/g, "＠");
+  return visibleLine(value)
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/[*_`~[\]()@]/g, (c) => MARKDOWN_LOOKALIKES[c] ?? c);
 }
 
 /** A value for Feishu's post text tags: plain text already; line breaks are folded and invisible characters dropped. */
@@ -142,6 +139,7 @@ export const CHAT_CHANNELS: Record<"wecom" | "dingtalk" | "feishu" | "slack", Ch
     limits: { perMinute: 20 },
     // markdown.content at most 4096 bytes of UTF-8.
     fits: (message) => utf8Bytes(markdown(message)) <= 4096,
+    shown: markdown,
     render: (message, notifier) => ({
       url: new URL(notifier.url),
       headers: json,
@@ -155,6 +153,7 @@ export const CHAT_CHANNELS: Record<"wecom" | "dingtalk" | "feishu" | "slack", Ch
     limits: { perMinute: 20 },
     // The page states no size; 20000 bytes is an assumption kept here.
     fits: (message) => utf8Bytes(markdown(message)) <= 20000,
+    shown: markdown,
     render: (message, notifier, now) => {
       const url = new URL(notifier.url);
       if (notifier.secret) {
@@ -181,6 +180,7 @@ export const CHAT_CHANNELS: Record<"wecom" | "dingtalk" | "feishu" | "slack", Ch
     limits: { perSecond: 5, perMinute: 100 },
     // The request body at most 20 KB.
     fits: (message, notifier) => utf8Bytes(feishuBody(message, notifier, feishuSigned(notifier, 0))) <= 20 * 1024 - 200,
+    shown: (message) => [text(message.title, plainValue), ...feishuLines(message)].join("\n"),
     render: (message, notifier, now) => {
       const signed = feishuSigned(notifier, Math.floor(now.getTime() / 1000));
       registerMessageSecret(signed?.sign);
@@ -194,6 +194,7 @@ export const CHAT_CHANNELS: Record<"wecom" | "dingtalk" | "feishu" | "slack", Ch
     limits: { perSecond: 1 },
     // A section block's text holds at most 3000 characters.
     fits: (message) => slackText(message).length <= 3000,
+    shown: slackText,
     render: (message, notifier) => {
       const body = slackText(message);
       return {
@@ -212,9 +213,13 @@ function feishuSigned(notifier: Notifier, timestamp: number): { timestamp: strin
   return notifier.secret ? { timestamp: String(timestamp), sign: feishuSign(notifier.secret, timestamp) } : undefined;
 }
 
+function feishuLines(message: Message): string[] {
+  return message.lines.map((line) => `${line.kind === "item" ? "• " : ""}${text(line.pieces, plainValue)}`);
+}
+
 function feishuBody(message: Message, notifier: Notifier, signed: { timestamp: string; sign: string } | undefined): string {
   const locale = notifier.language === "zh" ? "zh_cn" : "en_us";
-  const content = message.lines.map((line) => [{ tag: "text", text: `${line.kind === "item" ? "• " : ""}${text(line.pieces, plainValue)}` }]);
+  const content = feishuLines(message).map((line) => [{ tag: "text", text: line }]);
   return JSON.stringify({ ...signed, msg_type: "post", content: { post: { [locale]: { title: text(message.title, plainValue), content } } } });
 }
 

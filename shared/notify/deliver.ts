@@ -4,21 +4,46 @@ import { DeliveryError, describeError } from "../errors.ts";
 import { hostOf, resolvePublicAddress, systemResolver, type Resolver } from "../net/address-policy.ts";
 import { HttpFailure, post, type HttpAnswer } from "../net/http.ts";
 import { withRetry } from "../retry.ts";
-import { registerSecret, scrub } from "../secrets.ts";
+import { registerSecret, registerUrlSecrets, scrub } from "../secrets.ts";
 import { CHAT_CHANNELS, webhookVerdict, type ChannelRequest, type Verdict } from "./channels.ts";
 import { resultsMessage, runMessage, splitMessage, testMessage, type Message } from "./message.ts";
 import type { RunReport } from "./report.ts";
 import type { ResultsReport } from "./results-report.ts";
+import { webhookRequest } from "./webhook.ts";
+import { robotLimiter, type WindowLimiter } from "./window-limiter.ts";
+import { localTime } from "../time-format.ts";
 
 /** What a notifier is sent: a run's report, or the results of its scans. */
 export type Report = RunReport | ResultsReport;
 
-/** The chat message of a report. */
-function messageOf(report: Report, language: Notifier["language"]): Message {
-  return report.schema === "csip-scan.results/v1" ? resultsMessage(report, language) : runMessage(report, language);
+/** The chat message of a report, its times in `timeZone`. */
+function messageOf(report: Report, language: Notifier["language"], timeZone: string): Message {
+  return report.schema === "csip-scan.results/v1" ? resultsMessage(report, language, timeZone) : runMessage(report, language, timeZone);
 }
-import { webhookRequest } from "./webhook.ts";
-import { robotLimiter, type WindowLimiter } from "./window-limiter.ts";
+
+/**
+ * The JSON a generic webhook receives: the report as it is (times in ISO UTC), and beside each time the
+ * same instant as a person reads it in the policy file's time zone (`scheduledTimeLocal`).
+ */
+export function webhookPayload(report: Report, timeZone: string): Report & { scheduledTimeLocal: string } {
+  const local = { scheduledTimeLocal: localTime(report.scheduledTime, timeZone) };
+  if (report.schema === "csip-scan.results/v1" && report.previous) {
+    const previous = { ...report.previous, scheduledTimeLocal: localTime(report.previous.scheduledTime, timeZone) };
+    return { ...report, ...local, previous };
+  }
+  return { ...report, ...local };
+}
+
+/**
+ * What a notifier's people would read, without sending it: each part of a chat channel's message as
+ * the channel renders it, in the notifier's language; for a generic webhook, its JSON. Local mode prints it.
+ */
+export function shownBy(notifier: Notifier, report: Report, timeZone: string): string[] {
+  if (notifier.type === "webhook") return [JSON.stringify(webhookPayload(report, timeZone), null, 2)];
+  const channel = CHAT_CHANNELS[notifier.type];
+  const parts = splitMessage(messageOf(report, notifier.language, timeZone), (m) => channel.fits(m, notifier), 10, notifier.language);
+  return parts.map((part) => channel.shown(part));
+}
 
 export interface DeliveryResult {
   notifier: string;
@@ -52,6 +77,8 @@ export interface DeliveryOptions {
   attempts?: number;
   limiter?: WindowLimiter;
   sleep?: (ms: number) => Promise<void>;
+  /** The policy file's `timezone`: times in messages are shown in it (UTC when not given). */
+  timeZone?: string;
 }
 
 const RETRY = { baseMs: 1000, capMs: 30_000 };
@@ -63,20 +90,6 @@ export function retryAfterMs(header: string | string[] | undefined, now: Date): 
   if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
-}
-
-/** Keeps the credential parts of a robot URL (query values, the path's last part) out of every log line. */
-function registerUrlSecrets(url: string): void {
-  registerSecret(url);
-  try {
-    const parsed = new URL(url);
-    for (const value of parsed.searchParams.values()) registerSecret(value);
-    // The same values as the URL writes them (percent-encoded), as a robot may echo them.
-    for (const pair of parsed.search.slice(1).split("&")) registerSecret(pair.slice(pair.indexOf("=") + 1));
-    registerSecret(parsed.pathname.split("/").filter(Boolean).pop());
-  } catch {
-    // Not a URL: the config check has said so already.
-  }
 }
 
 /**
@@ -106,7 +119,7 @@ async function deliverTo(name: string, notifier: Notifier, what: { report?: Repo
     let judge: (answer: HttpAnswer) => Verdict;
     let limits: { perSecond?: number; perMinute?: number } = {};
     if (notifier.type === "webhook") {
-      const payload = what.report ?? { schema: "csip-scan.test/v1", message: "Test message from csip-scan: this notifier works." };
+      const payload = what.report ? webhookPayload(what.report, options.timeZone ?? "UTC") : { schema: "csip-scan.test/v1", message: "Test message from csip-scan: this notifier works." };
       requests = [() => ({ url, ...webhookRequest(payload, notifier.secret, now(), what.messageId) })];
       judge = webhookVerdict;
     } else {
@@ -114,8 +127,8 @@ async function deliverTo(name: string, notifier: Notifier, what: { report?: Repo
       if (!options.allowLocal && (url.protocol !== "https:" || !channel.hosts.includes(hostOf(url)))) {
         throw new DeliveryError(name, `a ${notifier.type} robot URL must be https:// on ${channel.hosts.join(" or ")}`, false);
       }
-      const message: Message = what.report ? messageOf(what.report, notifier.language) : testMessage(notifier.language);
-      const parts = splitMessage(message, (m) => channel.fits(m, notifier));
+      const message: Message = what.report ? messageOf(what.report, notifier.language, options.timeZone ?? "UTC") : testMessage(notifier.language);
+      const parts = splitMessage(message, (m) => channel.fits(m, notifier), 10, notifier.language);
       requests = parts.map((part) => () => channel.render(part, notifier, now()));
       judge = channel.judge;
       limits = channel.limits;

@@ -1,3 +1,5 @@
+import { localTime } from "../time-format.ts";
+import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
 import type { RunReport } from "./report.ts";
 import type { ReportedFinding, ResultsReport, ResultsStatus } from "./results-report.ts";
 
@@ -20,7 +22,14 @@ export interface MessageLine {
 export interface Message {
   title: Piece[];
   lines: MessageLine[];
+  /** Where the lines a message cannot hold really are, in the message's language. */
+  rest?: string;
 }
+
+/** A value from CSIP (an error, a fix): scrubbed, visible, one line of at most 300 characters. */
+const said = (text: string): Piece => ({ value: outsideText(text, OUTSIDE_LIMITS.line) });
+/** A name from CSIP (a risk, an asset): scrubbed, visible, at most 120 characters. */
+const named = (text: string): Piece => ({ value: outsideText(text, OUTSIDE_LIMITS.name) });
 
 export type Language = "zh" | "en";
 
@@ -39,6 +48,8 @@ const TEXT = {
     failures: "Failures:",
     warnings: "Warnings:",
     test: "Test message from csip-scan: this notifier works.",
+    rest: "the run summary in the function's log has them all.",
+    notShown: (n: number, rest: string) => `… ${n} more lines not shown; ${rest}`,
   },
   zh: {
     title: (policy: string) => ["csip-scan：策略 ", { value: policy }],
@@ -52,21 +63,23 @@ const TEXT = {
     failures: "失败：",
     warnings: "警告：",
     test: "csip-scan 测试消息：此通知渠道可用。",
+    rest: "函数日志中的运行摘要列有全部内容。",
+    notShown: (n: number, rest: string) => `… 另有 ${n} 行未显示；${rest}`,
   },
 } as const;
 
 /** The chat message for a run report. */
-export function runMessage(report: RunReport, language: Language): Message {
+export function runMessage(report: RunReport, language: Language, timeZone = "UTC"): Message {
   const t = TEXT[language];
   const lines: MessageLine[] = [
-    { kind: "text", pieces: [`${t.scheduled} ${report.scheduledTime}`] },
+    { kind: "text", pieces: [`${t.scheduled} ${localTime(report.scheduledTime, timeZone)}`] },
     { kind: "text", pieces: [t.status[report.status]] },
   ];
   if (report.unauthorizedAssets.length > 0) {
     lines.push({ kind: "heading", pieces: [t.unauthorized(report.unauthorizedAssets.length)] });
     for (const a of report.unauthorizedAssets) {
-      const pieces: Piece[] = [`${a.kind} `, { value: a.id }];
-      if (a.name !== a.id) pieces.push(" (", { value: a.name }, ")");
+      const pieces: Piece[] = [`${a.kind} `, named(a.id)];
+      if (a.name !== a.id) pieces.push(" (", named(a.name), ")");
       if (a.region) pieces.push(", ", { value: a.region });
       if (a.memberId) pieces.push(`, ${t.member} `, { value: a.memberId });
       lines.push({ kind: "item", pieces });
@@ -78,13 +91,13 @@ export function runMessage(report: RunReport, language: Language): Message {
   }
   if (report.errors.length > 0) {
     lines.push({ kind: "heading", pieces: [t.failures] });
-    for (const e of report.errors) lines.push({ kind: "item", pieces: [{ value: e.requestId ? `${e.message}` : e.message }] });
+    for (const e of report.errors) lines.push({ kind: "item", pieces: [said(e.message)] });
   }
   if (report.warnings.length > 0) {
     lines.push({ kind: "heading", pieces: [t.warnings] });
-    for (const w of report.warnings) lines.push({ kind: "item", pieces: [{ value: w }] });
+    for (const w of report.warnings) lines.push({ kind: "item", pieces: [said(w)] });
   }
-  return { title: [...t.title(report.policy)], lines };
+  return { title: [...t.title(report.policy)], lines, rest: t.rest };
 }
 
 /** The message `notify-test` sends. */
@@ -97,7 +110,7 @@ export function testMessage(language: Language): Message {
  * for any part on UTF-8 character boundaries. Nothing is dropped silently: past `maxParts`, the last
  * part says how many lines are not shown.
  */
-export function splitMessage(message: Message, fits: (m: Message) => boolean, maxParts = 10): Message[] {
+export function splitMessage(message: Message, fits: (m: Message) => boolean, maxParts = 10, language: Language = "en"): Message[] {
   if (fits(message)) return [message];
   const label = (i: number, n: number): Piece[] => [...message.title, ` (${i}/${n})`];
   const probe = label(maxParts, maxParts);
@@ -114,7 +127,8 @@ export function splitMessage(message: Message, fits: (m: Message) => boolean, ma
     const kept = parts.slice(0, maxParts);
     const last = kept[maxParts - 1]!;
     let hidden = parts.slice(maxParts).reduce((n, p) => n + p.length, 0);
-    const note = (): MessageLine => ({ kind: "text", pieces: [`… ${hidden} more lines not shown; the run summary in the function's log has them all.`] });
+    const t = TEXT[language];
+    const note = (): MessageLine => ({ kind: "text", pieces: [t.notShown(hidden, message.rest ?? t.rest)] });
     // The note must fit too: lines give way to it, down to a part that holds the note alone.
     while (last.length > 0 && !fits({ title: probe, lines: [...last, note()] })) {
       last.pop();
@@ -156,12 +170,13 @@ const RESULTS_TEXT = {
       failed: (r: ResultsReport) => `Not every task finished: ${r.riskCount} risks found by those that did.`,
       incomplete: (r: ResultsReport) => `Still running after the time allowed: ${r.stillRunning.length} task(s); ${r.riskCount} risks found so far.`,
     } satisfies Record<ResultsStatus, (r: ResultsReport) => string>,
-    change: (change: number, previous: string) => (change === 0 ? `No change since the previous run (${previous}).` : `${change > 0 ? "+" : ""}${change} since the previous run (${previous}).`),
+    change: (change: number, previous: string) => (change === 0 ? `No change since the previous run, ${previous}.` : `${change > 0 ? "+" : ""}${change} since the previous run, ${previous}.`),
     tasks: "Tasks:",
     task: (t: ResultsReport["tasks"][number]) =>
       `${t.status}, ${t.assetsScanned}/${t.assets} assets scanned, ${t.riskCount} risks${t.durationSeconds !== undefined ? `, ${duration(t.durationSeconds)}` : ""}`,
     report: "report",
     noReport: "no report yet",
+    comma: ", ",
     worst: (shown: number, total: number) => `Worst current findings (${shown} of ${total}):`,
     fix: "Fix:",
     added: (n: number) => `New since the previous run (${n}):`,
@@ -171,6 +186,7 @@ const RESULTS_TEXT = {
     page: "Results page: the trend and every current finding",
     missing: { "report links": "Not known, the lookup kept failing: the report links", findings: "Not known, the lookup kept failing: the current findings" },
     duplicate: (kept: string, removed: string): Piece[] => [`: a create landed late; kept the oldest, `, { value: kept }, `, stopped and deleted `, { value: removed }],
+    rest: "every finding is in the Cloud Security Center console's risk lists and in each task's report; `csip-scan results --json` lists the run.",
   },
   zh: {
     title: (policy: string): Piece[] => ["csip-scan：策略 ", { value: policy }, " 的扫描结果"],
@@ -181,12 +197,13 @@ const RESULTS_TEXT = {
       failed: (r: ResultsReport) => `部分任务未完成：已完成的任务发现风险 ${r.riskCount} 个。`,
       incomplete: (r: ResultsReport) => `超过等待时间仍在运行：${r.stillRunning.length} 个任务；目前发现风险 ${r.riskCount} 个。`,
     } satisfies Record<ResultsStatus, (r: ResultsReport) => string>,
-    change: (change: number, previous: string) => (change === 0 ? `与上次运行（${previous}）相比没有变化。` : `与上次运行（${previous}）相比 ${change > 0 ? "+" : ""}${change}。`),
+    change: (change: number, previous: string) => (change === 0 ? `与上次运行 ${previous} 相比没有变化。` : `与上次运行 ${previous} 相比 ${change > 0 ? "+" : ""}${change}。`),
     tasks: "任务：",
     task: (t: ResultsReport["tasks"][number]) =>
-      `${t.status}，已扫描 ${t.assetsScanned}/${t.assets} 个资产，风险 ${t.riskCount} 个${t.durationSeconds !== undefined ? `，用时 ${duration(t.durationSeconds)}` : ""}`,
+      `${TASK_STATES_ZH[t.status] ?? t.status}，已扫描 ${t.assetsScanned}/${t.assets} 个资产，风险 ${t.riskCount} 个${t.durationSeconds !== undefined ? `，用时 ${duration(t.durationSeconds)}` : ""}`,
     report: "报告",
     noReport: "报告尚未生成",
+    comma: "，",
     worst: (shown: number, total: number) => `最严重的当前风险（${shown}/${total}）：`,
     fix: "修复建议：",
     added: (n: number) => `较上次新增（${n}）：`,
@@ -196,8 +213,12 @@ const RESULTS_TEXT = {
     page: "结果页面：趋势与全部当前风险",
     missing: { "report links": "查询一直失败，未能获取：报告链接", findings: "查询一直失败，未能获取：当前风险" },
     duplicate: (kept: string, removed: string): Piece[] => ["：创建请求延迟生效，保留最早的 ", { value: kept }, "，已停止并删除 ", { value: removed }],
+    rest: "全部风险见云安全中心控制台的风险列表和各任务的报告；`csip-scan results --json` 列出本次运行。",
   },
 } as const;
+
+/** A task's state as a Chinese reader reads it (shared/results/model.ts names the states). */
+const TASK_STATES_ZH: Record<string, string> = { waiting: "等待中", scanning: "扫描中", done: "已完成", failed: "失败", stopped: "已停止", "not found": "未找到" };
 
 function assetsOf(r: ResultsReport): number {
   return r.tasks.reduce((n, t) => n + t.assetsScanned, 0);
@@ -207,35 +228,42 @@ function duration(seconds: number): string {
   return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
 }
 
-function findingPieces(f: ReportedFinding, fixLabel?: string): Piece[] {
-  const pieces: Piece[] = [`${f.level} `, { value: f.asset }];
-  if (f.assetName && f.assetName !== f.asset) pieces.push(" (", { value: f.assetName }, ")");
-  pieces.push(": ", { value: f.name });
-  if (f.cve && !f.name.includes(f.cve)) pieces.push(" ", { value: f.cve });
-  if (fixLabel && f.fix) pieces.push(` ${fixLabel} `, { value: f.fix });
+/** CSIP's risk levels as the console names them in Chinese. */
+const LEVELS_ZH: Record<string, string> = { extreme: "严重", high: "高危", middle: "中危", low: "低危", info: "提示", unknown: "未知" };
+
+function levelIn(language: Language, level: string): string {
+  return language === "zh" ? (LEVELS_ZH[level] ?? level) : level;
+}
+
+function findingPieces(f: ReportedFinding, language: Language, fixLabel?: string): Piece[] {
+  const pieces: Piece[] = [`${levelIn(language, f.level)} `, named(f.asset)];
+  if (f.assetName && f.assetName !== f.asset) pieces.push(" (", named(f.assetName), ")");
+  pieces.push(": ", named(f.name));
+  if (f.cve && !f.name.includes(f.cve)) pieces.push(" ", named(f.cve));
+  if (fixLabel && f.fix) pieces.push(` ${fixLabel} `, said(f.fix));
   return pieces;
 }
 
 /** The chat message for a results report: status, tasks, the worst findings, the change since the last run. */
-export function resultsMessage(report: ResultsReport, language: Language): Message {
+export function resultsMessage(report: ResultsReport, language: Language, timeZone = "UTC"): Message {
   const t = RESULTS_TEXT[language];
   const lines: MessageLine[] = [
-    { kind: "text", pieces: [`${t.scheduled} ${report.scheduledTime}`] },
+    { kind: "text", pieces: [`${t.scheduled} ${localTime(report.scheduledTime, timeZone)}`] },
     { kind: "text", pieces: [t.status[report.status](report)] },
   ];
-  if (report.previous && report.riskCountChange !== null) lines.push({ kind: "text", pieces: [t.change(report.riskCountChange, report.previous.scheduledTime)] });
+  if (report.previous && report.riskCountChange !== null) lines.push({ kind: "text", pieces: [t.change(report.riskCountChange, localTime(report.previous.scheduledTime, timeZone))] });
   if (report.page) lines.push({ kind: "text", pieces: [{ link: report.page, label: t.page }] });
   lines.push({ kind: "heading", pieces: [t.tasks] });
   for (const task of report.tasks) {
-    const pieces: Piece[] = [{ value: task.taskId }, ` ${t.task(task)}`];
-    if (task.error) pieces.push(": ", { value: task.error });
-    if (task.reportUrl) pieces.push(", ", { link: task.reportUrl, label: t.report });
-    else if (task.status === "done") pieces.push(`, ${t.noReport}`);
+    const pieces: Piece[] = [named(task.taskId), ` ${t.task(task)}`];
+    if (task.error) pieces.push(": ", said(task.error));
+    if (task.reportUrl) pieces.push(t.comma, { link: task.reportUrl, label: t.report });
+    else if (task.status === "done") pieces.push(`${t.comma}${t.noReport}`);
     lines.push({ kind: "item", pieces });
   }
   if (report.findings.length > 0) {
     lines.push({ kind: "heading", pieces: [t.worst(report.findings.length, report.findingsTotal)] });
-    for (const f of report.findings) lines.push({ kind: "item", pieces: findingPieces(f, t.fix) });
+    for (const f of report.findings) lines.push({ kind: "item", pieces: findingPieces(f, language, t.fix) });
   }
   const listChanges = (heading: string, count: number, items: Piece[][]): void => {
     if (count === 0) return;
@@ -243,10 +271,10 @@ export function resultsMessage(report: ResultsReport, language: Language): Messa
     for (const pieces of items) lines.push({ kind: "item", pieces });
     if (count > items.length) lines.push({ kind: "text", pieces: [t.more(count - items.length)] });
   };
-  listChanges(t.added(report.newFindingsCount), report.newFindingsCount, report.newFindings.map((f) => findingPieces(f)));
-  listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${f.level} `, { value: f.asset }, ": ", { value: f.name }]));
-  for (const m of report.missing ?? []) lines.push({ kind: "text", pieces: [`${t.missing[m.part]} (`, { value: m.reason }, ")"] });
-  for (const d of report.duplicatesRemoved ?? []) lines.push({ kind: "text", pieces: [{ value: d.taskName }, ...t.duplicate(d.kept, d.removed.join(", "))] });
+  listChanges(t.added(report.newFindingsCount), report.newFindingsCount, report.newFindings.map((f) => findingPieces(f, language)));
+  listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${levelIn(language, f.level)} `, named(f.asset), ": ", named(f.name)]));
+  for (const m of report.missing ?? []) lines.push({ kind: "text", pieces: [`${t.missing[m.part]} (`, said(m.reason), ")"] });
+  for (const d of report.duplicatesRemoved ?? []) lines.push({ kind: "text", pieces: [named(d.taskName), ...t.duplicate(d.kept, d.removed.join(", "))] });
   if (report.findingsTotal > 0) lines.push({ kind: "text", pieces: [t.note] });
-  return { title: t.title(report.policy), lines };
+  return { title: t.title(report.policy), lines, rest: t.rest };
 }

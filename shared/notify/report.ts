@@ -1,5 +1,6 @@
 import type { AssetKind } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
+import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
 
 /** What fired a run. */
 export type RunTrigger = "timer" | "manual" | "asset-change";
@@ -45,7 +46,7 @@ export const HOW_TO_AUTHORIZE =
   "complete its ownership verification there; the next run scans them.";
 
 /**
- * The body of a generic webhook notification (`schema: csip-scan.run/v1`). The README documents it;
+ * The body of a generic webhook notification (`schema: csip-scan.run/v1`). docs/results.md documents it;
  * change it only by adding fields.
  */
 export interface RunReport {
@@ -83,10 +84,11 @@ export function reportFor(policy: Policy, facts: RunFacts, unauthorizedChanged =
     trigger: facts.trigger,
     scheduledTime: facts.scheduledTime,
     status: facts.errors.length === 0 ? "ok" : "failed",
-    unauthorizedAssets: facts.unauthorized,
+    unauthorizedAssets: facts.unauthorized.map((a) => ({ ...a, name: outsideText(a.name, OUTSIDE_LIMITS.name) })),
     tasks: facts.tasks.map((t) => ({ taskId: t.taskId, taskName: t.taskName, assets: t.assets })),
-    warnings: facts.warnings,
-    errors: facts.errors,
+    // Warnings and errors may quote CSIP's answers: scrubbed, visible, one line each.
+    warnings: facts.warnings.map((w) => outsideText(w)),
+    errors: facts.errors.map((e) => ({ ...e, message: outsideText(e.message) })),
     howToAuthorize: HOW_TO_AUTHORIZE,
   };
 }

@@ -1,4 +1,5 @@
 import type { DuplicateRemoval, Finding, MissingPart, RunResults } from "../results/model.ts";
+import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
 import type { RunTrigger } from "./report.ts";
 
 /** What the people are told of a finished run, in one word. */
@@ -9,7 +10,7 @@ export type ReportedFinding = Pick<Finding, "id" | "kind" | "asset" | "level" | 
 
 /**
  * The body of a results notification to a generic webhook (`schema: csip-scan.results/v1`), signed
- * like the others. The README documents it; change it only by adding fields.
+ * like the others. docs/results.md documents it; change it only by adding fields.
  */
 export interface ResultsReport {
   schema: "csip-scan.results/v1";
@@ -66,9 +67,25 @@ export function statusOf(r: RunResults): ResultsStatus {
   return r.allClear ? "all clear" : "risks found";
 }
 
-const finding = (f: Finding): ReportedFinding => ({ id: f.id, kind: f.kind, asset: f.asset, level: f.level, name: f.name, ...(f.assetName ? { assetName: f.assetName } : {}), ...(f.cve ? { cve: f.cve } : {}), ...(f.fix ? { fix: f.fix } : {}) });
+/** A name CSIP gave, and a text CSIP said (an error, a fix), as a report may carry them (shared/notify/outside-text.ts). */
+const name = (text: string): string => outsideText(text, OUTSIDE_LIMITS.name);
+const said = (text: string): string => outsideText(text, OUTSIDE_LIMITS.line);
 
-/** The results report of a run, linking the policy's results page when there is one. */
+const finding = (f: Finding): ReportedFinding => ({
+  id: name(f.id),
+  kind: f.kind,
+  asset: name(f.asset),
+  level: f.level,
+  name: name(f.name),
+  ...(f.assetName ? { assetName: name(f.assetName) } : {}),
+  ...(f.cve ? { cve: name(f.cve) } : {}),
+  ...(f.fix ? { fix: said(f.fix) } : {}),
+});
+
+/**
+ * The results report of a run, linking the policy's results page when there is one; what CSIP said in it
+ * is scrubbed, visible and shortened.
+ */
 export function resultsReport(r: RunResults, page?: string): ResultsReport {
   return {
     schema: "csip-scan.results/v1",
@@ -79,13 +96,13 @@ export function resultsReport(r: RunResults, page?: string): ResultsReport {
     riskCount: r.riskCount,
     tasks: r.tasks.map((t) => ({
       taskId: t.taskId,
-      taskName: t.taskName,
+      taskName: name(t.taskName),
       status: t.state,
       assets: t.assets,
       assetsScanned: t.assetsScanned,
       riskCount: t.riskCount,
       ...(t.durationSeconds !== undefined ? { durationSeconds: t.durationSeconds } : {}),
-      ...(t.error ? { error: t.error } : {}),
+      ...(t.error ? { error: said(t.error) } : {}),
       ...(t.reportUrl ? { reportUrl: t.reportUrl } : {}),
     })),
     findings: r.findings.map(finding),
@@ -94,7 +111,7 @@ export function resultsReport(r: RunResults, page?: string): ResultsReport {
     riskCountChange: r.comparison.riskCountChange ?? null,
     newFindings: r.comparison.newFindings.slice(0, LISTED_CHANGES).map(finding),
     newFindingsCount: r.comparison.newFindings.length,
-    goneFindings: r.comparison.goneFindings.slice(0, LISTED_CHANGES),
+    goneFindings: r.comparison.goneFindings.slice(0, LISTED_CHANGES).map((f) => ({ id: name(f.id), name: name(f.name), asset: name(f.asset), level: f.level })),
     goneFindingsCount: r.comparison.goneFindings.length,
     stillRunning: r.tasks.filter((t) => !t.ended).map((t) => t.taskId),
     missing: r.missing,

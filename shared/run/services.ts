@@ -1,8 +1,10 @@
 import { deadlineIn, systemClock, type Clock, type Deadline } from "../clock.ts";
 import { InventoryCache } from "../assets/inventory.ts";
+import { ASSET_KINDS } from "../assets/kinds.ts";
 import { configPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { createCsipClient, type CsipClient } from "../csip/client.ts";
+import type { CsipAction } from "../csip/actions.ts";
+import { createCsipClient, type CsipClient, type RequestOf, type ResponseOf } from "../csip/client.ts";
 import { requireCredentials } from "../csip/credentials.ts";
 import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
@@ -31,6 +33,20 @@ export interface Services {
   deliverWithin(deadline: Deadline): Deliver;
   /** Where each policy's results page goes; none, no page. */
   pages?: PagePublisher;
+  /** Told of each inventory page read and each task created (see Progress). */
+  progress?: (p: Progress) => void;
+}
+
+/**
+ * How far a run's long work has got, for a person watching (the CLI's progress line on stderr): the
+ * inventory walk's pages and assets so far, and the scan tasks created so far.
+ */
+export interface Progress {
+  step: "inventory" | "tasks";
+  /** List pages read, and the assets on them. */
+  pages: number;
+  assets: number;
+  tasks: number;
 }
 
 /** What a caller may give instead of the defaults (the CLI's local mode, tests). */
@@ -41,6 +57,8 @@ export interface ServiceOverrides {
   deliver?: Deliver;
   clock?: Clock;
   pages?: PagePublisher;
+  /** Told of each inventory page read and each task created (see Progress). */
+  progress?: (p: Progress) => void;
 }
 
 /** The region of API calls: the config's, else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -75,7 +93,8 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     store: overrides.store ?? new FileStateStore(config.state.path, (message) => logger.warn(message)),
     logger,
     clock,
-    deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep }),
+    ...(overrides.progress ? { progress: overrides.progress } : {}),
+    deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep, timeZone: config.timezone }),
     ...(overrides.pages ? { pages: overrides.pages } : {}),
   };
 }
@@ -104,7 +123,7 @@ export interface RunContext {
 export function startRun(services: Services, remainingMs?: number): RunContext {
   const { config, logger, clock } = services;
   const deadline = deadlineIn(remainingMs ?? config.timeouts.runSeconds * 1000, config.timeouts.reserveSeconds * 1000, clock.now);
-  const csip = resilientClient(services.sdk, {
+  const resilient = resilientClient(services.sdk, {
     limiter: services.limiter,
     account: services.sdk.account ?? "default",
     retry: config.retry,
@@ -112,6 +131,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     sleep: clock.sleep,
     onRetry: (action, error, delayMs, attempt) => logger.debug({ action, code: error.code, requestId: error.requestId, delayMs, attempt }, "retrying"),
   });
+  const csip = services.progress ? reportingProgress(resilient, services.progress) : resilient;
   return {
     config,
     csip,
@@ -153,5 +173,30 @@ export function servicesOnDemand(options: BootOptions = {}): () => Promise<Servi
       booted.set(key, pending);
     }
     return pending;
+  };
+}
+
+const LIST_ACTIONS: ReadonlySet<string> = new Set(Object.values(ASSET_KINDS).map((k) => k.listAction));
+
+/**
+ * A client that tells `progress` of each inventory page answered and each scan task created. It
+ * watches the calls rather than the walk, so that any walk through the run's client reports.
+ */
+function reportingProgress(csip: CsipClient, progress: (p: Progress) => void): CsipClient {
+  const so = { step: "inventory" as Progress["step"], pages: 0, assets: 0, tasks: 0 };
+  return {
+    ...(csip.account !== undefined ? { account: csip.account } : {}),
+    async call<A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> {
+      const answer = await csip.call(action, request);
+      if (LIST_ACTIONS.has(action)) {
+        so.pages++;
+        so.assets += ((answer as { Data?: unknown[] }).Data ?? []).length;
+        progress({ ...so, step: "inventory" });
+      } else if (action === "CreateRiskCenterScanTask") {
+        so.tasks++;
+        progress({ ...so, step: "tasks" });
+      }
+      return answer;
+    },
   };
 }

@@ -4,6 +4,7 @@ import type { DeliveryResult } from "../notify/deliver.ts";
 import type { RunError, RunTrigger, UnauthorizedAsset } from "../notify/report.ts";
 import type { CreatedTask } from "../scan/create-tasks.ts";
 import type { ScanTaskRequest } from "../scan/requests.ts";
+import { localTime } from "../time-format.ts";
 
 /** What one policy run did. The handler returns it and logs it as one JSON line. */
 export interface RunSummary {
@@ -36,10 +37,10 @@ export function summarize(logger: Logger, fields: Omit<RunSummary, "ok">): RunSu
   return summary;
 }
 
-/** A person's reading of a summary, for the CLI. */
-export function formatSummary(s: RunSummary): string {
+/** A person's reading of a summary, for the CLI: its time in the policy file's zone. */
+export function formatSummary(s: RunSummary, timeZone = "UTC"): string {
   const lines = [
-    `${s.ok ? "OK" : "FAILED"}  policy ${s.policy}  scheduled ${s.scheduledTime}${s.dryRun ? "  (dry run)" : ""}`,
+    `${s.ok ? "OK" : "FAILED"}  policy ${s.policy}  scheduled ${localTime(s.scheduledTime, timeZone)}${s.dryRun ? "  (dry run)" : ""}`,
   ];
   for (const [group, count] of Object.entries(s.assetsPerGroup)) lines.push(`  group ${group}: ${count} assets`);
   if (s.dryRun) {

@@ -145,7 +145,8 @@ describe("scan-results main_handler", () => {
       expect([one.riskCount, one.previous, one.riskCountChange]).toEqual([1, null, null]);
       const two = await runAt("28", RISKY);
       expect([two.riskCount, two.riskCountChange, two.newFindingsCount, two.goneFindingsCount]).toEqual([3, 2, 2, 0]);
-      expect(two.previous).toEqual({ scheduledTime: "2026-11-27T03:00:00.000Z", riskCount: 1 });
+      // The webhook's JSON keeps ISO UTC, and adds the time as people read it in the policy file's zone.
+      expect(two.previous).toEqual({ scheduledTime: "2026-11-27T03:00:00.000Z", riskCount: 1, scheduledTimeLocal: "2026-11-27 03:00 (UTC)" });
       expect(two.newFindings.map((f) => f.name).sort()).toEqual(["open port 6379/tcp (redis)", "weak password (ssh)"]);
       const three = await runAt("29", []);
       expect([three.status, three.riskCount, three.riskCountChange, three.newFindingsCount, three.goneFindingsCount]).toEqual(["all clear", 0, -3, 0, 3]);
@@ -171,7 +172,7 @@ describe("scan-results main_handler", () => {
       expect([one.status, one.riskCount]).toEqual(["risks found", 3]);
       // No comparison for a run whose tasks did not all end done: nothing new, nothing gone, no change.
       expect([two.status, two.riskCount, two.previous, two.riskCountChange, two.newFindingsCount, two.goneFindingsCount]).toEqual(["failed", 0, null, null, 0, 0]);
-      expect([three.status, three.previous, three.riskCountChange]).toEqual(["risks found", { scheduledTime: "2026-11-27T03:00:00.000Z", riskCount: 3 }, 0]);
+      expect([three.status, three.previous, three.riskCountChange]).toEqual(["risks found", { scheduledTime: "2026-11-27T03:00:00.000Z", riskCount: 3, scheduledTimeLocal: "2026-11-27 03:00 (UTC)" }, 0]);
     } finally {
       delete web2.scanError;
     }

@@ -63,7 +63,7 @@ function spawnCli(args: string[], env: Record<string, string> = {}) {
     running: () => child.exitCode === null && child.signalCode === null,
     interrupt: () => child.kill("SIGINT"),
     /** Resolves when the output so far satisfies `condition`; fails if the process ends first or says nothing in time. */
-    until(what: string, condition: (stdout: string) => boolean): Promise<void> {
+    until(what: string, condition: (stdout: string) => boolean, waitMs = OUTPUT_WAIT_MS): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         const finish = (error?: Error): void => {
           clearTimeout(timer);
@@ -75,7 +75,7 @@ function spawnCli(args: string[], env: Record<string, string> = {}) {
         const failure = (why: string): Error => new Error(`${why} before ${what}${output()}`);
         const check = (): void => void (condition(stdout) && finish());
         const ended = (): void => finish(condition(stdout) ? undefined : failure("the process ended"));
-        const timer = setTimeout(() => finish(failure(`no output for ${OUTPUT_WAIT_MS} ms`)), OUTPUT_WAIT_MS);
+        const timer = setTimeout(() => finish(failure(`no output for ${waitMs} ms`)), waitMs);
         child.stdout.on("data", check);
         child.on("close", ended);
         check();
@@ -132,10 +132,32 @@ async function startHeldListener() {
 }
 
 describe("csip-scan CLI", () => {
-  it("validate exits 0 on the shipped config", () => {
-    const { status, stdout } = cli("validate");
+  it("validate exits 0 on the shipped config, and warns of each variable the file names that is unset here", () => {
+    const { status, stdout, stderr } = cli("validate");
     expect(status).toBe(0);
     expect(stdout).toMatch(/config\/scan-policies\.yaml: \d+ policies, \d+ asset groups, \d+ notifiers: valid/);
+    expect(stderr).toContain("warning: SECOPS_WEBHOOK_URL is not set here (where `npm run deploy` reads it), so the default written in the file is used");
+    expect(stderr).toContain("warning: WECOM_WEBHOOK_URL is not set here");
+  });
+
+  it("emulator: a malformed inventory is one located line, and a port in use is said as such: exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-inventory-"));
+    const file = join(dir, "inventory.yaml");
+    writeFileSync(file, "assets:\n  - { kind: cvm, id: ins-1, name: a }\n  - { kind: vm, id: ins-2, name: b }\n");
+    const bad = cli("emulator", "--inventory", file);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(new RegExp(`^${file}:3:13 assets\\[1\\]\\.kind: `));
+    writeFileSync(file, "assets: [ {kind: cvm\n");
+    expect(cli("emulator", "--inventory", file).stderr).toMatch(new RegExp(`^${file}:\\d+:\\d+ not valid YAML: `));
+    const taken = await startListener();
+    try {
+      const port = new URL(taken.url).port;
+      const busy = cli("emulator", "--port", port);
+      expect([busy.status, busy.stderr.trim()]).toEqual([2, `csip-scan: --port ${port} is in use: choose another, or --port 0 for any free port`]);
+    } finally {
+      await taken.close();
+    }
   });
 
   it("validate prints one line per mistake with file, line, column and key path, and exits 2", () => {
@@ -181,7 +203,7 @@ policies:
   it("CSIP_SCAN_CONFIG points elsewhere, and a missing file is exit 2", () => {
     const result = spawnSync(process.execPath, [CLI, "validate"], { encoding: "utf8", env: { ...process.env, CSIP_SCAN_CONFIG: "/nonexistent/p.yaml" } });
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain("/nonexistent/p.yaml:0:0 file not found");
+    expect(result.stderr).toContain("/nonexistent/p.yaml file not found");
   });
 
   it("plan shows every shipped policy with three fire times and its expanded assets", () => {
@@ -235,8 +257,11 @@ policies:
   it.each([
     [["run"], "csip-scan: name a policy with --policy NAME, or use --all"],
     [["run", "--policy", "nope"], 'csip-scan: unknown policy "nope" (known: nightly-prod, weekly-data, public-exposure, monthly-full)'],
-    [["run", "--all", "--tiem", "x"], "csip-scan: Unknown option '--tiem'"],
-    [["frobnicate"], 'csip-scan: unknown command "frobnicate"'],
+    [["run", "--all", "--tiem", "x"], "csip-scan: run has no option --tiem; did you mean --time?\nusage: csip-scan run"],
+    [["plan", "--jsn"], "csip-scan: plan has no option --jsn; did you mean --json?"],
+    [["frobnicate"], 'csip-scan: unknown command "frobnicate"\n'],
+    [["reslts"], 'csip-scan: unknown command "reslts"; did you mean "results"?'],
+    [["emulator", "--inventory", "/nonexistent/inventory.yaml"], "/nonexistent/inventory.yaml file not found (give the emulator's inventory with --inventory FILE)"],
     [["invoke", "scheduled-scan", "--event", "package.json"], "csip-scan: invalid event at Type: is required"],
   ])("%j is invalid input: exit 2", (args, message) => {
     const { status, stderr } = cli(...args);
@@ -320,6 +345,16 @@ policies:
       const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: url });
       const answer = await csip.call("DescribeDomainAssets", { Filter: { Limit: 100 } });
       expect(answer.Total).toBe(5);
+      // One emulator serves the session: with CSIP_ENDPOINT alone (no credentials) commands use it, and
+      // notifiers print instead of sending, since the endpoint is on this machine.
+      expect(emulator.stdout).toContain(`export CSIP_ENDPOINT=${url}\n`);
+      const run = spawnCli(["run", "--policy", "nightly-prod", "--time", "2026-11-29T03:00:00Z"], { CSIP_ENDPOINT: url });
+      expect(await run.ended(), run.stderr).toBe(0);
+      expect(run.stdout).toContain("notify wecom-ops: delivered (console)");
+      expect(run.stdout).not.toContain("LOCAL CSIP EMULATOR");
+      const results = spawnCli(["results", "--policy", "nightly-prod"], { CSIP_ENDPOINT: url });
+      expect(await results.ended(), results.stderr).toBe(0);
+      expect(results.stdout).toMatch(/^nightly-prod {2}scheduled 2026-11-29 11:00 \(Asia\/Shanghai\) {2}/m);
       emulator.interrupt();
       expect(await emulator.ended()).toBe(0);
     } finally {
@@ -406,6 +441,17 @@ policies:
       expect(report!.tasks[0]!.reportUrl).toMatch(new RegExp(`^${emulator.url}/reports/rpt-`));
       // Nothing was sent but what the run itself said (no results message).
       expect(hook.received.map((r) => (JSON.parse(r.body) as { schema: string }).schema)).not.toContain("csip-scan.results/v1");
+      // A second run: each listed run is compared with the one before it, times in the file's zone, the link whole.
+      const again = spawnCli(["run", "--policy", "nightly", "--time", "2026-11-30T03:00:00Z", "--config", file], env);
+      expect(await again.ended()).toBe(0);
+      const text = spawnCli(["results", "--config", file], env);
+      expect(await text.ended()).toBe(0);
+      const heads = text.stdout.split("\n").filter((line) => line.startsWith("nightly"));
+      expect(heads).toEqual([
+        "nightly  scheduled 2026-11-30 11:00 (Asia/Shanghai)  risks found, 1 risk(s) (+0 since the run of 2026-11-29 11:00 (Asia/Shanghai))",
+        "nightly  scheduled 2026-11-29 11:00 (Asia/Shanghai)  risks found, 1 risk(s)",
+      ]);
+      expect(text.stdout).toMatch(new RegExp(`report ${emulator.url}/reports/rpt-\\w+\\.pdf`));
     } finally {
       await emulator.close();
       await hook.close();
@@ -429,10 +475,14 @@ policies:
     const start = spawnCli(["start"]);
     try {
       await start.until("it waits for the schedules", (stdout) => stdout.includes("Waiting for the schedules"));
+      // What the README promises a new user: the demo's WeCom robot's results message, in Chinese, as WeCom shows it.
+      await start.until("the WeCom results message", (stdout) => stdout.includes("### csip-scan：策略 nightly-prod 的扫描结果"), 25_000);
+      const wecom = start.stdout.slice(start.stdout.indexOf("### csip-scan：策略 nightly-prod 的扫描结果"));
+      expect(wecom).toMatch(/^### csip-scan：策略 nightly-prod 的扫描结果\n计划时间 \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? \(Asia\/Shanghai\)\n发现风险：\d+ 个。\n\*\*任务：\*\*\n- rmis-\S+ 已完成，/);
       start.interrupt();
       expect(await start.ended(), `${start.stdout}\n${start.stderr}`).toBe(0);
       expect(start.stdout).toContain("LOCAL CSIP EMULATOR");
-      expect(start.stdout).toMatch(/nightly-prod\s+"0 0 3 \* \* \* \*"\s+next \d{4}-\d\d-\d\d 03:00:00 Asia\/Shanghai/);
+      expect(start.stdout).toMatch(/nightly-prod\s+"0 0 3 \* \* \* \*"\s+next \d{4}-\d\d-\d\d 03:00 \(Asia\/Shanghai\)/);
       // With the emulator every policy runs once at start, each to its summary.
       expect(countLines(start.stdout, /^>>> .* running nightly-prod$/)).toBe(1);
       expect(countLines(start.stdout, /^(OK|FAILED) {2}policy nightly-prod /)).toBe(1);

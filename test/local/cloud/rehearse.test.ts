@@ -64,6 +64,8 @@ const readRecord = (file: string): RecordedCall[] =>
 const calls = (record: RecordedCall[], action: string): RecordedCall[] => record.filter((c) => c.action === action);
 const env = { ...process.env, SECOPS_WEBHOOK_URL: SECRET_URL, CSIP_SCAN_SCF_ROLE: undefined };
 
+/** What the first rehearsal handed on as it came. */
+const streamed: string[] = [];
 let first: RehearsalResult;
 let second: RehearsalResult;
 let firstRecord: RecordedCall[];
@@ -71,8 +73,9 @@ let secondRecord: RecordedCall[];
 
 beforeAll(async () => {
   copyProject();
-  const rehearse = (config: string, record: string) => rehearseDeploy({ configPath: config, projectRoot: work, accountDir, recordFile: join(work, record), env });
-  first = await rehearse(policyFile("first.yaml", SCHEDULES), "first.jsonl");
+  const rehearse = (config: string, record: string, onOutput?: (text: string) => void) =>
+    rehearseDeploy({ configPath: config, projectRoot: work, accountDir, recordFile: join(work, record), env, ...(onOutput ? { onOutput } : {}) });
+  first = await rehearse(policyFile("first.yaml", SCHEDULES), "first.jsonl", (text) => streamed.push(text));
   moveTimerToDefault(timerName(SCHEDULES[2]!));
   second = await rehearse(policyFile("second.yaml", SCHEDULES.slice(0, 2)), "second.jsonl");
   firstRecord = readRecord(join(work, "first.jsonl"));
@@ -93,6 +96,12 @@ describe("a first rehearsal, in a fresh account", () => {
     expect(first.exitCode, first.output).toBe(0);
     // Only serverless's probe of docker's version, for a telemetry payload it does not send, was refused.
     expect([...offPath(firstRecord), ...offPath(secondRecord)]).toEqual(Array(2).fill('redirect refused process {"target":"docker"}'));
+  });
+
+  it("hands on what the build and the deploy print as it comes, secrets masked", () => {
+    expect(streamed.length).toBeGreaterThan(1);
+    expect(streamed.join("")).toContain("Created function csip-scan-dev-scheduled-scan");
+    expect(streamed.join("")).not.toContain(SECRET_URL);
   });
 
   it("creates the three functions on Nodejs18.15", () => {

@@ -185,7 +185,7 @@ policies:
     writeFileSync(file, `${GOOD}# ${"x".repeat(MAX_CONFIG_BYTES)}\n`);
     const error = await caught(loadConfig(file, envOf()));
     expect(error).toBeInstanceOf(ConfigError);
-    expect(error.message).toBe(`${file}:0:0 is ${MAX_CONFIG_BYTES + GOOD.length + 3} bytes; a policy file may hold at most 262144 (256 KB)`);
+    expect(error.message).toBe(`${file} is ${MAX_CONFIG_BYTES + GOOD.length + 3} bytes; a policy file may hold at most 262144 (256 KB)`);
   });
 
   /** Groups g0 includes g1 includes ... g(n-1), which has tags. */

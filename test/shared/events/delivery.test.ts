@@ -7,6 +7,9 @@ import { EventError } from "../../../shared/errors.ts";
 import cmqTopic from "../../fixtures/events/cmq-topic.json" with { type: "json" };
 import runInstances from "../../fixtures/events/eventbridge-run-instances.json" with { type: "json" };
 
+/** The shapes named when a delivery is none of them. */
+const ACCEPTED = 'the asset-change function reads an EventBridge event (CloudEvents: specversion, id, type, source, data) or {"Records": [...]} of CMQ or Ckafka records';
+
 // Deliveries to the asset-change function as EventBridge, CMQ and CKafka send them, read through the
 // transport table. The fixtures are the official shapes (test/fixtures/events/). A malformed delivery
 // is an EventError; a malformed record of a batch is set aside with its index and the path of its bad field.
@@ -84,7 +87,7 @@ describe("parseAssetChangeDelivery, the official fixtures", () => {
 
   it("refuses the timer's event at the missing id", () => {
     const error = rejection(fixture("timer.json"));
-    expect([error.path, error.message]).toEqual(["id", "invalid event at id: Invalid input: expected string, received undefined"]);
+    expect([error.path, error.message]).toEqual(["id", `invalid event at id: Invalid input: expected string, received undefined; ${ACCEPTED}`]);
   });
 });
 
@@ -132,10 +135,11 @@ describe("parseAssetChangeDelivery, a malformed delivery", () => {
     ["Records not a list", { Records: cmqRecord(eventText("evt-1")) }, "Records", "must be a list"],
     ["Records empty", { Records: [] }, "Records", "must list at least one record"],
     ["an EventBridge event without id", withoutId, "id", "Invalid input: expected string, received undefined"],
+    ["a timer's event", { Type: "Timer", TriggerName: "t", Time: "2026-11-29T03:00:00Z" }, "id", `Invalid input: expected string, received undefined; ${ACCEPTED}`],
     ["an EventBridge event with an empty source", { ...runInstances, source: "" }, "source", "Too small: expected string to have >=1 characters"],
     ["an EventBridge event whose data is a number", { ...runInstances, data: 5 }, "data", "Invalid input: expected record, received number"],
-    ["null", null, "", "Invalid input: expected object, received null"],
-    ["text", "RunInstances", "", "Invalid input: expected object, received string"],
+    ["null", null, "", `Invalid input: expected object, received null; ${ACCEPTED}`],
+    ["text", "RunInstances", "", `Invalid input: expected object, received string; ${ACCEPTED}`],
   ];
 
   it.each(MALFORMED.map(([name, delivery, path, message]) => [name, path, message, delivery] as const))("%s: EventError at %j", (_, path, message, delivery) => {

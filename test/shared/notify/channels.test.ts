@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Notifier } from "../../../shared/config/schema.ts";
 import { networkDelivery, type DeliveryOptions } from "../../../shared/notify/deliver.ts";
-import { markdownValue, plainValue, slackValue } from "../../../shared/notify/channels.ts";
+import { CHAT_CHANNELS, markdownValue, plainValue, slackValue } from "../../../shared/notify/channels.ts";
+import { pieceText, splitMessage, type Message } from "../../../shared/notify/message.ts";
 import { HOW_TO_AUTHORIZE, type RunReport } from "../../../shared/notify/report.ts";
 import { webhookUrlProblem } from "../../../shared/net/address-policy.ts";
 import { WindowLimiter } from "../../../shared/notify/window-limiter.ts";
@@ -190,13 +191,23 @@ describe("size and rate", () => {
     for (const asset of long.unauthorizedAssets) expect(contents.some((c) => c.includes(asset.id))).toBe(true);
   });
 
-  it("a single line longer than a message is cut at character boundaries, nothing lost", async () => {
+  it("a line longer than a message is cut at character boundaries, nothing lost", () => {
+    const line = { kind: "text" as const, pieces: [{ value: "错".repeat(3000) }] };
+    const fits = (m: Message): boolean => CHAT_CHANNELS.wecom.fits(m, notifier("wecom", "/send?key=k"));
+    const parts = splitMessage({ title: ["t"], lines: [line] }, fits);
+    expect(parts.length).toBeGreaterThan(2);
+    for (const part of parts) expect(fits(part)).toBe(true);
+    expect(parts.flatMap((p) => p.lines.flatMap((l) => l.pieces.map(pieceText))).join("")).toBe("错".repeat(3000));
+  });
+
+  it("an error CSIP gave is one line of at most 300 characters in the message: 3000 characters make one part", async () => {
     const { deliver } = delivery();
     const huge = { ...report(0), errors: [{ code: "X", message: "错".repeat(3000) }], status: "failed" as const };
     await deliver("ops", notifier("wecom", "/cgi-bin/webhook/send?key=k"), huge);
     const contents = listener.received.map((r) => (JSON.parse(r.body) as { markdown: { content: string } }).markdown.content);
-    expect(contents.length).toBeGreaterThan(2);
-    expect(contents.join("").split("错").length - 1).toBe(3000);
+    expect(contents).toHaveLength(1);
+    expect(contents[0]).toContain(`${"错".repeat(299)}…`);
+    expect(contents[0]).not.toContain("错".repeat(300));
   });
 
   it("25 findings become one message", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CHAT_CHANNELS } from "../../../shared/notify/channels.ts";
-import { pieceText, splitMessage, type Message, type MessageLine } from "../../../shared/notify/message.ts";
+import { pieceText, resultsMessage, splitMessage, type Message, type MessageLine } from "../../../shared/notify/message.ts";
+import { FINDINGS_NOTE, type ResultsReport } from "../../../shared/notify/results-report.ts";
 
 const textOf = (line: MessageLine): string => line.pieces.map(pieceText).join("");
 const titleOf = (message: Message): string => textOf({ kind: "text", pieces: message.title });
@@ -41,6 +42,21 @@ describe("splitMessage", () => {
     const shown = parts.flatMap((p) => p.lines).filter((line) => !NOTE.test(textOf(line)));
     expect(shown).toEqual(message.lines.slice(0, 29));
     expect(shown.length + 11).toBe(message.lines.length);
+  });
+
+  it.each([
+    ["en", /^… \d+ more lines not shown; every finding is in the Cloud Security Center console's risk lists and in each task's report; `csip-scan results --json` lists the run\.$/],
+    ["zh", /^… 另有 \d+ 行未显示；全部风险见云安全中心控制台的风险列表和各任务的报告；`csip-scan results --json` 列出本次运行。$/],
+  ] as const)("a results message past 10 parts (%s) says where the rest really is: not the function's log, which does not hold findings", (language, note) => {
+    const finding = (i: number) => ({ id: `r${i}`, kind: "vul" as const, asset: `ins-${i}`, level: "high" as const, name: `risk ${i}` });
+    const report: ResultsReport = {
+      schema: "csip-scan.results/v1", policy: "p", trigger: "timer", scheduledTime: "2026-11-29T19:00:00.000Z", status: "risks found", riskCount: 40,
+      tasks: [], findings: Array.from({ length: 40 }, (_, i) => finding(i)), findingsTotal: 40, previous: null, riskCountChange: null,
+      newFindings: [], newFindingsCount: 0, goneFindings: [], goneFindingsCount: 0, stillRunning: [], note: FINDINGS_NOTE,
+    };
+    const parts = splitMessage(resultsMessage(report, language), atMost(3), 10, language);
+    const last = parts[9]!.lines;
+    expect(textOf(last[last.length - 1]!)).toMatch(note);
   });
 
   it("past 10 parts whose last holds one line that fills it: the note takes its place, and every part still fits", () => {

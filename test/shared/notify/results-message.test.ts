@@ -36,9 +36,9 @@ describe("the results message", () => {
   it("says the status, the change, each task with its report, the worst findings and what is new", () => {
     const lines = resultsMessage(REPORT, "en").lines.map((l) => l.pieces.map((p) => (typeof p === "string" ? p : "value" in p ? p.value : `[${p.label}](${p.link})`)).join(""));
     expect(lines).toEqual([
-      "Scheduled for 2026-11-29T19:00:00.000Z",
+      "Scheduled for 2026-11-29 19:00 (UTC)",
       "Risks found: 3.",
-      "+2 since the previous run (2026-11-28T19:00:00.000Z).",
+      "+2 since the previous run, 2026-11-28 19:00 (UTC).",
       "Tasks:",
       "rmis-0a1b2c3d done, 4/4 assets scanned, 3 risks, 9 min, [report](https://csip-report-1300616671.cos.ap-guangzhou.myqcloud.com/rpt-1.pdf?sign=abc)",
       "rmis-1b2c3d4e failed, 0/1 assets scanned, 0 risks: agent offline",
@@ -49,6 +49,19 @@ describe("the results message", () => {
       "extreme ins-9c4e7v1b: weak password (ssh)",
       "Findings are the scanned assets' current risks in CSIP (the risk lists do not filter by task).",
     ]);
+  });
+
+  it("speaks Chinese to a zh notifier, in the policy file's time zone: task states and levels as the console names them", () => {
+    const lines = resultsMessage(REPORT, "zh", "Asia/Shanghai").lines.map((l) => l.pieces.map((p) => (typeof p === "string" ? p : "value" in p ? p.value : `[${p.label}]`)).join(""));
+    expect(lines.slice(0, 6)).toEqual([
+      "计划时间 2026-11-30 03:00 (Asia/Shanghai)",
+      "发现风险：3 个。",
+      "与上次运行 2026-11-29 03:00 (Asia/Shanghai) 相比 +2。",
+      "任务：",
+      "rmis-0a1b2c3d 已完成，已扫描 4/4 个资产，风险 3 个，用时 9 min，[报告]",
+      "rmis-1b2c3d4e 失败，已扫描 0/1 个资产，风险 0 个: agent offline",
+    ]);
+    expect(lines).toContain("严重 ins-9c4e7v1b (web_gz_03): weak password (ssh) 修复建议： Set a strong password.");
   });
 
   it("renders the report as a link in each channel's markup, and names as inert text", () => {

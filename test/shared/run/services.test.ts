@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../shared/config/load.ts";
 import { runScheduledScan } from "../../../shared/run/scheduled-scan.ts";
+import type { Progress } from "../../../shared/run/services.ts";
 import { startEmulator, type Emulator, type RecordedCall } from "../../../local/emulator/server.ts";
 import { envOf, runWith, sdkClient } from "../../helpers.ts";
 
@@ -49,4 +50,22 @@ describe("the shared rate limiter", () => {
     // The inventory was read once for the whole run: two pages of 100.
     expect(emulator.callsOf("DescribeCVMAssets")).toHaveLength(2);
   }, 60_000);
+});
+
+describe("progress", () => {
+  it("a run tells its progress callback of each inventory page, with the assets so far, and each task created", async () => {
+    const config = parseConfig(
+      `version: 1\nstate: { path: ${mkdtempSync(join(tmpdir(), "csip-scan-progress-"))} }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\npolicies:\n  - { name: p, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], maxAssetsPerTask: 100 }\n`,
+      "progress.yaml",
+      envOf(),
+    );
+    const seen: Progress[] = [];
+    const run = runWith(config, sdkClient(emulator), { progress: (p) => seen.push(p) });
+    await runScheduledScan(run, { policy: "p", scheduledTime: new Date("2026-11-29T04:00:00Z"), trigger: "manual" });
+    const walk = seen.filter((p) => p.step === "inventory");
+    expect(walk.map((p) => p.pages)).toEqual(walk.map((_, i) => i + 1));
+    expect(walk[0]!.assets).toBe(100);
+    expect(walk.at(-1)!.assets).toBeGreaterThanOrEqual(150);
+    expect(seen.filter((p) => p.step === "tasks").map((p) => p.tasks)).toEqual([1, 2]);
+  });
 });
