@@ -13,7 +13,7 @@ import { ConfigError, CsipScanError, EventError, NotFoundError } from "../../sha
 import { createLogger, silentLogger } from "../../shared/log.ts";
 import { deliverTest } from "../../shared/notify/deliver.ts";
 import { findPolicy, runScheduledScan } from "../../shared/run/scheduled-scan.ts";
-import { createServices, startRun } from "../../shared/run/services.ts";
+import { createServices, startRun, storeWarnings } from "../../shared/run/services.ts";
 import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
 import { timersOf } from "../../shared/run/timer-run.ts";
 import { SCF_LIMITS } from "../../shared/config/scf-limits.ts";
@@ -61,6 +61,7 @@ const COMMANDS: Record<string, Command> = {
       const file = configPath(values.config as string | undefined, env);
       const { config } = await loadConfig(file, env);
       out(`${file}: ${config.policies.length} policies, ${Object.keys(config.assetGroups).length} asset groups, ${Object.keys(config.notifiers).length} notifiers: valid`);
+      for (const warning of storeWarnings(config)) err(`warning: ${warning}`);
       return 0;
     },
   },

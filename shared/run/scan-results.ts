@@ -71,7 +71,7 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     told: [],
     waiting: [],
     taskListCalls: 0,
-    warnings: [],
+    warnings: [...run.storeWarnings],
     errors: [],
     ok: true,
   };

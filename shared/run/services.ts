@@ -4,13 +4,17 @@ import { configPath, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createCsipClient, type CsipClient } from "../csip/client.ts";
 import { requireCredentials } from "../csip/credentials.ts";
+import { StateStoreError } from "../errors.ts";
 import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { networkDelivery, type Deliver } from "../notify/deliver.ts";
 import type { RetryPolicy } from "../retry.ts";
+import { CosStateStore } from "../state/cos-store.ts";
+import { MemoryStateStore } from "../state/memory-store.ts";
 import { FileStateStore, type StateStore } from "../state/store.ts";
+import { DEFAULT_STATE_PATH } from "../config/schema.ts";
 
 /**
  * Wiring, in two lifetimes. `Services` live as long as the process (SCF reuses a warm one): the SDK
@@ -24,6 +28,8 @@ export interface Services {
   sdk: CsipClient;
   limiter: RateLimiter;
   store: StateStore;
+  /** What every summary says of the store: that it forgets (memory), empty otherwise. */
+  storeWarnings: readonly string[];
   logger: Logger;
   clock: Clock;
   /** Delivery to notifiers, bounded by a run's deadline. */
@@ -55,6 +61,42 @@ export function sdkClientFor(config: Config, env: Environment): CsipClient {
   });
 }
 
+/** The warning every summary carries while `state: { memory: true }`. */
+export const MEMORY_STORE_WARNING =
+  "state: { memory: true } remembers nothing across invocations or instances: a run's results may be told twice and reminders start over; use the COS store";
+
+/** What `validate` and every summary say of the configured store: that memory forgets. */
+export function storeWarnings(config: Config): string[] {
+  return config.state.memory ? [MEMORY_STORE_WARNING] : [];
+}
+
+/**
+ * The state store the config and environment choose: `state.memory`, `state.path`, `state.cos`; with
+ * none of them, COS when the environment names a bucket (CSIP_SCAN_STATE_BUCKET, set by the deploy),
+ * else the folder `.csip-scan`.
+ */
+export function stateStoreFor(config: Config, env: Environment, options: { warn: (message: string) => void; clock?: Clock }): { store: StateStore; warnings: string[] } {
+  const { state } = config;
+  if (state.memory) return { store: new MemoryStateStore(options.warn), warnings: storeWarnings(config) };
+  const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
+  if (bucket === undefined) {
+    if (state.cos) throw new StateStoreError("state.cos names no bucket: set state.cos.bucket or CSIP_SCAN_STATE_BUCKET (the deploy sets it)");
+    return { store: new FileStateStore(state.path ?? DEFAULT_STATE_PATH, options.warn), warnings: [] };
+  }
+  const store = new CosStateStore({
+    bucket,
+    region: state.cos?.region ?? env.region ?? regionOf(config, env),
+    prefix: state.cos?.prefix ?? "state/",
+    credentials: requireCredentials(env),
+    endpoint: env.cosEndpoint,
+    timeoutMs: config.timeouts.requestSeconds * 1000,
+    retry: config.retry,
+    warn: options.warn,
+    ...(options.clock ? { now: options.clock.now, sleep: options.clock.sleep } : {}),
+  });
+  return { store, warnings: [] };
+}
+
 /** Builds what lives as long as the process. */
 export function createServices(config: Config, env: Environment, overrides: ServiceOverrides = {}): Services {
   const logger = overrides.logger ?? createLogger({ level: env.logLevel });
@@ -63,12 +105,16 @@ export function createServices(config: Config, env: Environment, overrides: Serv
   }
   const clock = overrides.clock ?? systemClock;
   const deliver = overrides.deliver;
+  const chosen = () => {
+    const { store, warnings } = stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock });
+    return { store, storeWarnings: warnings };
+  };
   return {
     config,
     env,
     sdk: overrides.sdk ?? sdkClientFor(config, env),
     limiter: new RateLimiter(config.rateLimit),
-    store: overrides.store ?? new FileStateStore(config.state.path, (message) => logger.warn(message)),
+    ...(overrides.store ? { store: overrides.store, storeWarnings: storeWarnings(config) } : chosen()),
     logger,
     clock,
     deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep }),
@@ -83,6 +129,8 @@ export interface RunContext {
   inventory: InventoryCache;
   deliver: Deliver;
   store: StateStore;
+  /** Warnings about the store for the run's summary (shared/run/services.ts MEMORY_STORE_WARNING). */
+  storeWarnings: readonly string[];
   logger: Logger;
   clock: Clock;
   deadline: Deadline;
@@ -112,6 +160,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     inventory: new InventoryCache(csip),
     deliver: services.deliverWithin(deadline),
     store: services.store,
+    storeWarnings: services.storeWarnings,
     logger,
     clock,
     deadline,

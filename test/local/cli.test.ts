@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -136,6 +136,16 @@ describe("csip-scan CLI", () => {
     const { status, stdout } = cli("validate");
     expect(status).toBe(0);
     expect(stdout).toMatch(/config\/scan-policies\.yaml: \d+ policies, \d+ asset groups, \d+ notifiers: valid/);
+  });
+
+  it("validate accepts a memory store but warns that it forgets", () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-cli-"));
+    const file = join(dir, "policies.yaml");
+    writeFileSync(file, `version: 1\nstate: { memory: true }\npolicies:\n  - { name: nightly, schedule: "0 0 3 * * * *", urls: [https://example.com], scanItems: [port] }\n`);
+    const { status, stderr } = cli("validate", "--config", file);
+    rmSync(dir, { recursive: true, force: true });
+    expect(status).toBe(0);
+    expect(stderr).toMatch(/^warning: state: \{ memory: true \} remembers nothing across invocations/m);
   });
 
   it("validate prints one line per mistake with file, line, column and key path, and exits 2", () => {
