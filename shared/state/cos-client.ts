@@ -25,7 +25,6 @@ export interface CosClientOptions extends CosLocation {
   endpoint?: string | undefined;
   timeoutMs: number;
   retry: RetryPolicy;
-  now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -66,11 +65,14 @@ function urlPath(key: string): string {
 
 export class CosClient {
   readonly host: string;
-  private readonly now: () => number;
 
   constructor(private readonly options: CosClientOptions) {
     this.host = `${options.bucket}.cos.${options.region}.myqcloud.com`;
-    this.now = options.now ?? Date.now;
+  }
+
+  /** Signatures are checked against COS's clock, so they use the real time, whatever clock a run is given. */
+  private nowSeconds(): number {
+    return Date.now() / 1000;
   }
 
   /** Sends a request, retrying server errors, timeouts and lost connections; any other unexpected answer is a CloudApiError with COS's code and request id. */
@@ -85,7 +87,7 @@ export class CosClient {
   /** A URL anyone holding it may GET the object with, for `validSeconds` (a private page linked from a message). */
   presignedGetUrl(key: string, validSeconds: number): string {
     const { credentials } = this.options;
-    const fields = cosSignature({ method: "GET", path: `/${key}`, query: {}, headers: { host: this.host } }, credentials, this.now() / 1000, validSeconds);
+    const fields = cosSignature({ method: "GET", path: `/${key}`, query: {}, headers: { host: this.host } }, credentials, this.nowSeconds(), validSeconds);
     const query = new URLSearchParams(fields);
     if (credentials.token) query.set("x-cos-security-token", credentials.token);
     return `https://${this.host}${urlPath(key)}?${query}`;
@@ -96,7 +98,7 @@ export class CosClient {
     const query = request.query ?? {};
     const signed: Record<string, string> = { host: this.host, ...request.headers };
     if (request.body !== undefined) signed["content-length"] = String(Buffer.byteLength(request.body));
-    const authorization = cosAuthorization({ method: request.method, path: `/${request.key}`, query, headers: signed }, credentials, this.now() / 1000);
+    const authorization = cosAuthorization({ method: request.method, path: `/${request.key}`, query, headers: signed }, credentials, this.nowSeconds());
     const headers: Record<string, string> = { ...signed, authorization, ...(credentials.token ? { "x-cos-security-token": credentials.token } : {}) };
     const search = new URLSearchParams(query).toString().replace(/=(?=&|$)/g, "");
     const base = new URL(endpoint ?? `https://${this.host}`);

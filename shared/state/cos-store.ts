@@ -33,6 +33,8 @@ export const UNREADABLE_LOCK_STALE_MS = 60_000;
 const WRITER = "x-cos-meta-csip-scan-writer";
 
 export interface CosStoreOptions extends CosClientOptions {
+  /** The clock lock expiries are judged by. */
+  now?: () => number;
   /** Where the store's objects live in the bucket: `state/`. */
   prefix: string;
   warn?: (message: string) => void;
