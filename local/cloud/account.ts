@@ -56,6 +56,8 @@ const BucketSchema = z.strictObject({
   Name: z.string(),
   Region: z.string(),
   CreationDate: z.string(),
+  /** The canned ACL given at creation (`x-cos-acl`); absent on buckets made before it was kept. */
+  Acl: z.string().optional(),
   /** Absent while versioning was never enabled; once enabled it can only be suspended, never absent again. */
   Versioning: z.enum(["Enabled", "Suspended"]).optional(),
 });

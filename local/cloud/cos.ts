@@ -216,7 +216,7 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
     const acl = String(request.headers["x-cos-acl"] ?? "private");
     if (!BUCKET_ACLS.has(acl)) return cosError(400, "InvalidArgument", `x-cos-acl ${acl} is not one of ${[...BUCKET_ACLS].join(", ")}.`, action, params);
     if (account.buckets.some((b) => b.Name === name)) return cosError(409, "BucketAlreadyExists", `The bucket ${name} already exists.`, action, params);
-    account.buckets.push({ Name: name, Region: target.region, CreationDate: utcIso(now) });
+    account.buckets.push({ Name: name, Region: target.region, CreationDate: utcIso(now), Acl: acl });
     return answer(200, action, { ...params, Acl: acl });
   },
   HeadBucket: (input) => bucketOf(input) ?? answer(200, input.action, input.params),

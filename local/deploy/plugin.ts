@@ -3,6 +3,7 @@ import { readEnvironment } from "../../shared/env.ts";
 import { describeError } from "../../shared/errors.ts";
 import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts";
 import { ensureRule } from "./event-bridge.ts";
+import { defaultStateBucket, ensureStateBucket } from "./state-bucket.ts";
 import { limitProblems, type FunctionPlan } from "./limits.ts";
 import { deploySettings } from "./settings.ts";
 import { staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
@@ -51,6 +52,7 @@ export class CsipScanDeployPlugin {
       "before:deploy:deploy": async () => {
         this.refuseBrokenLimits();
         await this.keepUnchangedTimers();
+        await this.makeStateBucket();
       },
       "after:deploy:deploy": async () => this.completeDeploy(),
     };
@@ -116,6 +118,31 @@ export class CsipScanDeployPlugin {
       f.events = (f.events ?? []).filter((event) => !("timer" in event && keep.has(String((event.timer as { name?: unknown }).name))));
       this.log.notice(`${this.functionName(key)}: ${keep.size} timer(s) unchanged, left in place: ${[...keep].join(", ")}`);
     }
+  }
+
+  /**
+   * Makes the COS state store's bucket when missing, before any function changes, and names the default
+   * bucket in every function's environment (CSIP_SCAN_STATE_BUCKET), so the functions use it.
+   */
+  private async makeStateBucket(): Promise<void> {
+    const { stateBucket } = await deploySettings(readEnvironment());
+    if (!stateBucket) return;
+    const { cam } = await this.cloud();
+    const { AppId } = await cam.GetUserAppId();
+    if (AppId === undefined) throw new this.serverless.classes.Error("csip-scan: CAM GetUserAppId answered no AppId");
+    const bucket = stateBucket.bucket ?? defaultStateBucket(String(AppId));
+    try {
+      const outcome = await ensureStateBucket(await deployCredentials(this.serverless.service.provider.credentials), { bucket, region: stateBucket.region ?? this.region });
+      this.log.notice(`state bucket ${outcome.bucket} (${outcome.region}) ${outcome.created ? "created, private, versioning off" : "already there, versioning never enabled"}`);
+      this.log.notice(
+        `the functions' role needs docs/cam-policy.json's COS statements on qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/${stateBucket.prefix}* and qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/*`,
+      );
+    } catch (error) {
+      throw new this.serverless.classes.Error(`csip-scan: the state bucket could not be made: ${describeError(error)}`);
+    }
+    if (stateBucket.bucket) return;
+    const provider = this.serverless.service.provider;
+    provider.environment = { ...provider.environment, variables: { ...provider.environment?.variables, CSIP_SCAN_STATE_BUCKET: bucket } };
   }
 
   private async completeDeploy(): Promise<void> {

@@ -165,6 +165,9 @@ export const TimeoutsSchema = z.strictObject({
 /** Where the folder store lives when nothing else is said: locally, beside the policy file's working folder. */
 export const DEFAULT_STATE_PATH = ".csip-scan";
 
+/** Where in the bucket the COS store's objects go when the file says nothing. */
+export const DEFAULT_STATE_PREFIX = "state/";
+
 /** A COS bucket's full name: lower-case letters, digits and -, then `-APPID`; at most 60 characters. */
 export const COS_BUCKET_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-\d+$/;
 
@@ -175,7 +178,7 @@ export const CosStateSchema = z.strictObject({
   /** The bucket's region; else the function's (TENCENTCLOUD_REGION), else `region`. */
   region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, "must look like ap-guangzhou").optional(),
   /** Where in the bucket the store's objects go: empty, or folders ending with `/`. */
-  prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, "must be empty or folder names each ending with /, such as state/").default("state/"),
+  prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, "must be empty or folder names each ending with /, such as state/").default(DEFAULT_STATE_PREFIX),
 });
 
 /**

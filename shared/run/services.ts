@@ -14,7 +14,7 @@ import type { RetryPolicy } from "../retry.ts";
 import { CosStateStore } from "../state/cos-store.ts";
 import { MemoryStateStore } from "../state/memory-store.ts";
 import { FileStateStore, type StateStore } from "../state/store.ts";
-import { DEFAULT_STATE_PATH } from "../config/schema.ts";
+import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX } from "../config/schema.ts";
 
 /**
  * Wiring, in two lifetimes. `Services` live as long as the process (SCF reuses a warm one): the SDK
@@ -86,7 +86,7 @@ export function stateStoreFor(config: Config, env: Environment, options: { warn:
   const store = new CosStateStore({
     bucket,
     region: state.cos?.region ?? env.region ?? regionOf(config, env),
-    prefix: state.cos?.prefix ?? "state/",
+    prefix: state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
     credentials: requireCredentials(env),
     endpoint: env.cosEndpoint,
     timeoutMs: config.timeouts.requestSeconds * 1000,

@@ -107,7 +107,10 @@ export class CosClient {
     const fail = (code: string, message: string, requestId?: string, status?: number): CloudApiError =>
       new CloudApiError({ action: `COS ${request.action}`, code, message, requestId, httpCode: status, retryable: status === undefined || RETRYABLE_STATUS(status) });
     return new Promise((resolve, reject) => {
-      const req = send(url, { method: request.method, headers, timeout: timeoutMs }, (res) => {
+      // One options object, no URL argument: some libraries loaded beside the deploy wrap https.request
+      // with the older (options, callback) signature only.
+      const target = { protocol: url.protocol, hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: request.method, headers, timeout: timeoutMs };
+      const req = send(target, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", () => reject(fail("ConnectionLost", "the answer was cut off")));
