@@ -4,11 +4,12 @@ import { join } from "node:path";
 import type { Config } from "../shared/config/schema.ts";
 import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
 import { credentialsFrom } from "../shared/csip/credentials.ts";
-import type { Environment } from "../shared/env.ts";
+import { readEnvironment, type Environment } from "../shared/env.ts";
 import { isLoopbackUrl } from "../shared/net/address-policy.ts";
 import { networkDelivery, type Deliver } from "../shared/notify/deliver.ts";
-import { regionOf, sdkClientFor, type ServiceOverrides } from "../shared/run/services.ts";
+import { regionOf, sdkClientFor, stateStoreFor, type ServiceOverrides } from "../shared/run/services.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
+import { startLocalCos } from "./cos-local.ts";
 import { LOCAL_ACCOUNT } from "./emulator/accounts.ts";
 import { readEstate } from "./emulator/estate.ts";
 import { startEmulator, type Emulator } from "./emulator/server.ts";
@@ -19,7 +20,7 @@ export const DEMO_INVENTORY = "config/emulator-inventory.yaml";
 export interface LocalConnection {
   csip: CsipClient;
   deliver: Deliver;
-  /** With the emulator, a state store as fresh as the emulator's tasks; otherwise the config's. */
+  /** With the emulator, a state store as fresh as the emulator's tasks (COS on the local stand-in); otherwise the config's. */
   store?: StateStore;
   emulator?: Emulator;
   close(): Promise<void>;
@@ -60,8 +61,7 @@ export async function connectLocal(
     options.say(`--- notifier ${name} (${notifier.type}; local mode prints instead of sending) ---\n${JSON.stringify(report, null, 2)}`);
     return { notifier: name, delivered: true, via: "console" };
   };
-  const stateDir = await mkdtemp(join(tmpdir(), "csip-scan-local-"));
-  const store = new FileStateStore(stateDir);
+  const { store, close } = await localStore(config, env, options.say);
   return {
     csip,
     deliver,
@@ -69,9 +69,26 @@ export async function connectLocal(
     store,
     close: async () => {
       await emulator.close();
-      await rm(stateDir, { recursive: true, force: true });
+      await close();
     },
   };
+}
+
+/**
+ * The store of a run on the emulator, as fresh as its tasks: the COS store on the local COS stand-in (the
+ * code path SCF runs), unless the policy file asks for a folder (then a fresh one) or memory.
+ */
+async function localStore(config: Config, env: Environment, say: (line: string) => void): Promise<{ store: StateStore; close: () => Promise<void> }> {
+  if (config.state.memory) return { store: stateStoreFor(config, env, { warn: () => {} }).store, close: async () => {} };
+  if (config.state.path !== undefined) {
+    const stateDir = await mkdtemp(join(tmpdir(), "csip-scan-local-"));
+    return { store: new FileStateStore(stateDir), close: () => rm(stateDir, { recursive: true, force: true }) };
+  }
+  const cos = await startLocalCos({ region: regionOf(config, env) });
+  const local = readEnvironment({ ...env.variables, ...cos.env, TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId, TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey });
+  const { store } = stateStoreFor({ ...config, state: {} }, { ...local, region: regionOf(config, env) }, { warn: () => {} });
+  say(`State store: COS bucket ${cos.env.CSIP_SCAN_STATE_BUCKET} on the local COS stand-in at ${cos.standIn.url}, as on SCF (state.path in the policy file for a folder).`);
+  return { store, close: cos.close };
 }
 
 /** What runs use instead of the defaults on this connection. */

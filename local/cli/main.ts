@@ -24,6 +24,7 @@ import { startEmulator } from "../emulator/server.ts";
 import { AccountFileError } from "../cloud/account.ts";
 import { formatAccount, rehearseDeploy } from "../deploy/rehearse.ts";
 import { connectLocal, DEMO_INVENTORY, localOverrides } from "../environment.ts";
+import { localCosLines, startLocalCos } from "../cos-local.ts";
 import { followResults } from "../results-follower.ts";
 import { scheduleTable, showTime, startScheduler } from "../scheduler.ts";
 
@@ -260,17 +261,20 @@ const COMMANDS: Record<string, Command> = {
     summary: "serve the local CSIP emulator until Ctrl-C",
     usage: "csip-scan emulator [--port N] [--inventory FILE]",
     options: { port: { type: "string" }, inventory: { type: "string" } },
-    async run(values) {
+    async run(values, _, env) {
       const port = values.port === undefined ? 0 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${values.port as string}" is not a port number`);
       const file = (values.inventory as string | undefined) ?? DEMO_INVENTORY;
       const emulator = await startEmulator({ port, estate: await readEstate(file) });
+      const cos = await startLocalCos({ region: env.region ?? "ap-guangzhou" });
       const interrupted = untilInterrupted();
       out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}`);
       out(`  CSIP_ENDPOINT=${emulator.url}`);
       out(`  TENCENTCLOUD_SECRETID=${LOCAL_ACCOUNT.secretId}  TENCENTCLOUD_SECRETKEY=${LOCAL_ACCOUNT.secretKey}  (the emulator's public test key)`);
+      for (const line of localCosLines(cos)) out(line);
       await interrupted;
       await emulator.close();
+      await cos.close();
       return 0;
     },
   },

@@ -6,7 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sleep } from "../../shared/clock.ts";
+import { parseConfig } from "../../shared/config/load.ts";
 import { createCsipClient } from "../../shared/csip/client.ts";
+import { readEnvironment } from "../../shared/env.ts";
+import { stateStoreFor } from "../../shared/run/services.ts";
+import { CosStateStore } from "../../shared/state/cos-store.ts";
 import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
 import { startEmulator } from "../../local/emulator/server.ts";
 import { startListener } from "../helpers.ts";
@@ -322,6 +326,23 @@ policies:
     }
   });
 
+  it("start without a state setting keeps its records on the local COS stand-in, as SCF does on COS", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-cli-"));
+    const file = join(dir, "policies.yaml");
+    writeFileSync(file, `version: 1\ntimezone: UTC\npolicies:\n  - { name: once, schedule: "0 0 3 1 1 ? 2098", urls: [a.example.com], scanItems: [port] }\n`);
+    const start = spawnCli(["start", "--run-now", "--config", file]);
+    try {
+      await start.until("the first run has ended", (stdout) => /^(OK|FAILED) {2}policy once /m.test(stdout));
+      expect(start.stdout).toMatch(/State store: COS bucket csip-scan-state-\d+ on the local COS stand-in at http:\/\/127\.0\.0\.1:\d+/);
+      expect(start.stdout).toMatch(/^OK {2}policy once /m);
+      start.interrupt();
+      expect(await start.ended()).toBe(0);
+    } finally {
+      start.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("emulator serves the demo estate to the official SDK until Ctrl-C", async () => {
     const emulator = spawnCli(["emulator", "--port", "0"]);
     try {
@@ -330,6 +351,15 @@ policies:
       const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: url });
       const answer = await csip.call("DescribeDomainAssets", { Filter: { Limit: 100 } });
       expect(answer.Total).toBe(5);
+      // Beside it, the COS stand-in with the state bucket, which the store of a handler run against the emulator uses.
+      await emulator.until("it prints the COS stand-in", (stdout) => /CSIP_SCAN_COS_ENDPOINT=\S+\n/.test(stdout));
+      const [, bucket, endpoint] = /CSIP_SCAN_STATE_BUCKET=(\S+) {2}CSIP_SCAN_COS_ENDPOINT=(\S+)/.exec(emulator.stdout)!;
+      const env = readEnvironment({ TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId, TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey, CSIP_SCAN_STATE_BUCKET: bucket, CSIP_SCAN_COS_ENDPOINT: endpoint });
+      const config = parseConfig(`version: 1\npolicies:\n  - { name: p, schedule: "0 0 3 * * * *", urls: [a.example.com], scanItems: [port] }\n`, "e.yaml", env);
+      const { store } = stateStoreFor(config, env, { warn: () => {} });
+      expect(store).toBeInstanceOf(CosStateStore);
+      expect(await store.create("probe/emulator", { at: 1 })).toBe(true);
+      expect(await store.create("probe/emulator", { at: 2 })).toBe(false);
       emulator.interrupt();
       expect(await emulator.ended()).toBe(0);
     } finally {
