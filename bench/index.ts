@@ -3,6 +3,7 @@ import { benchAssetChange } from "./asset-change.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { benchRateLimit } from "./rate-limit.ts";
 import { benchResults } from "./results.ts";
+import { benchStateStore } from "./state-store.ts";
 import { benchTimers } from "./timers.ts";
 
 const only = process.argv[2];
@@ -12,6 +13,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   "asset-change": benchAssetChange,
   timers: benchTimers,
   results: benchResults,
+  "state-store": benchStateStore,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (!only || only === name) await run();
