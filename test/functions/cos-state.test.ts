@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { assetChangeHandler } from "../../functions/asset-change/index.ts";
 import { scanResultsHandler } from "../../functions/scan-results/index.ts";
 import { scheduledScanHandler } from "../../functions/scheduled-scan/index.ts";
 import { freshAccount } from "../../local/cloud/account.ts";
@@ -13,6 +14,7 @@ import type { Emulator } from "../../local/emulator/server.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { MEMORY_STORE_WARNING } from "../../shared/run/services.ts";
 import { clockAt, startListener, useHandlerWorld } from "../helpers.ts";
+import runInstances from "../fixtures/events/eventbridge-run-instances.json" with { type: "json" };
 
 // The functions as SCF runs them after a deploy: no state folder, the deploy's bucket named in the
 // environment, the COS stand-in on 127.0.0.1 answering over HTTP. Invocations that share the bucket
@@ -72,12 +74,17 @@ notifiers:
 assetGroups:
   web: { include: [{ tags: { team: web } }] }
 policies:
-  - { name: nightly, schedule: "0 0 3 * * * *", targets: [web], scanItems: [port], maxAssetsPerTask: 2, notify: [a, b], notifyOn: [unauthorized, results] }
+  - { name: nightly, schedule: "0 0 3 * * * *", targets: [web], scanItems: [port], maxAssetsPerTask: 2, notify: [a, b], notifyOn: [unauthorized, results], onAssetChange: true }
 `,
   );
   process.env.CSIP_SCAN_CONFIG = file;
   return {
     scan: () => scheduledScanHandler({ logger: silentLogger(), clock: clockAt("2026-11-29T03:00:05Z"), throwOnFailure: false })({ Type: "Timer", TriggerName: "nightly", Time: "2026-11-29T03:00:00Z" }, {}),
+    change: (ids: string[]) =>
+      assetChangeHandler({ logger: silentLogger(), clock: clockAt("2026-11-29T05:00:00Z") })(
+        { ...runInstances, id: "evt-cos-1", data: { ...runInstances.data, responseElements: JSON.stringify({ InstanceIdSet: ids }) } },
+        {},
+      ),
     results: () => scanResultsHandler({ logger: silentLogger(), clock: clockAt("2026-11-29T03:10:00Z"), throwOnFailure: false })({ Type: "Timer", TriggerName: "csip-scan-results", Time: "2026-11-29T03:10:00Z" }, {}),
   };
 }
@@ -100,6 +107,12 @@ describe("the functions on the COS store", () => {
     await Promise.all([w.results(), w.results(), w.results()]);
     expect(told()).toEqual(ONCE_EACH);
     expect(standIn.account.objects.some((o) => o.Key.startsWith("state/run/"))).toBe(true);
+  });
+
+  it("three deliveries of one asset-change event at once: one task", async () => {
+    const w = world();
+    await Promise.all([w.change(["ins-cos00001"]), w.change(["ins-cos00001"]), w.change(["ins-cos00001"])]);
+    expect(emulator.state.tasks.map((t) => [t.TaskName.replace(/evt-[0-9a-f]+/, "evt"), t.Assets.map((a) => a.Asset)])).toEqual([["csip-scan:nightly:evt:1", ["ins-cos00001"]]]);
   });
 
   it("COS errors and lost answers on the way repeat nothing and lose nothing", async () => {
