@@ -1,20 +1,19 @@
 import { deadlineIn, systemClock, type Clock, type Deadline } from "../clock.ts";
 import { InventoryCache } from "../assets/inventory.ts";
 import { configPath, loadConfig } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX, type Config } from "../config/schema.ts";
 import { createCsipClient, type CsipClient } from "../csip/client.ts";
 import { requireCredentials } from "../csip/credentials.ts";
-import { StateStoreError } from "../errors.ts";
 import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
+import { StateStoreError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { networkDelivery, type Deliver } from "../notify/deliver.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { CosStateStore } from "../state/cos-store.ts";
 import { MemoryStateStore } from "../state/memory-store.ts";
 import { FileStateStore, type StateStore } from "../state/store.ts";
-import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX } from "../config/schema.ts";
 
 /**
  * Wiring, in two lifetimes. `Services` live as long as the process (SCF reuses a warm one): the SDK

@@ -17,7 +17,11 @@ const LockSchema = z.object({ owner: z.string(), expires: z.number() });
  * Small JSON values under string keys, and locks that hold across processes sharing the store.
  */
 export interface StateStore {
-  /** The value under `key` if there is one of the shape `schema` describes; another shape is a warning and a fresh start. */
+  /**
+   * The value under `key` if there is one of the shape `schema` describes. A value of another shape is
+   * a warning and a fresh start in the folder and memory stores, and an error in the COS store (where a
+   * fresh start could repeat a task or a message).
+   */
   get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined>;
   set(key: string, value: unknown): Promise<void>;
   /**
@@ -46,8 +50,8 @@ function fileName(key: string): string {
 }
 
 /**
- * The default store: one JSON file per key in a folder (`state.path`; on SCF a CFS mount, so that
- * every instance shares it). Writes are atomic (write, then rename). A missing file is a fresh start;
+ * The folder store, the default locally: one JSON file per key in a folder (`state.path`; on SCF a CFS
+ * mount, so that every instance shares it; the COS store, shared/state/cos-store.ts, needs no mount). Writes are atomic (write, then rename). A missing file is a fresh start;
  * a corrupt one, or one of the wrong shape, is a warning and a fresh start; a folder that cannot be
  * written degrades to memory, with a warning.
  */
