@@ -53,6 +53,8 @@ export class CsipScanDeployPlugin {
         this.refuseBrokenLimits();
         await this.keepUnchangedTimers();
         await this.makeStateBucket();
+        // Again with the bucket's name in the environment, which counts toward SCF's 4 KB.
+        this.refuseBrokenLimits();
       },
       "after:deploy:deploy": async () => this.completeDeploy(),
     };
