@@ -4,6 +4,7 @@ import { benchColdStart } from "./cold-start.ts";
 import { benchPage } from "./page.ts";
 import { benchRateLimit } from "./rate-limit.ts";
 import { benchResults } from "./results.ts";
+import { benchStateStore } from "./state-store.ts";
 import { benchTimers } from "./timers.ts";
 
 const only = process.argv[2];
@@ -14,6 +15,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   timers: benchTimers,
   results: benchResults,
   page: benchPage,
+  "state-store": benchStateStore,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (!only || only === name) {

@@ -1,16 +1,17 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Config } from "../shared/config/schema.ts";
+import { DEFAULT_STATE_PATH, type Config } from "../shared/config/schema.ts";
 import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
 import { credentialsFrom } from "../shared/csip/credentials.ts";
-import type { Environment } from "../shared/env.ts";
+import { readEnvironment, type Environment } from "../shared/env.ts";
 import { CredentialsError } from "../shared/errors.ts";
 import { isLoopbackUrl } from "../shared/net/address-policy.ts";
 import { networkDelivery, shownBy, webhookPayload, type Deliver } from "../shared/notify/deliver.ts";
 import { folderPagePublisher, type PagePublisher } from "../shared/results/publish.ts";
-import { regionOf, sdkClientFor, type ServiceOverrides } from "../shared/run/services.ts";
+import { regionOf, sdkClientFor, stateStoreFor, type ServiceOverrides } from "../shared/run/services.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
+import { startLocalCos } from "./cos-local.ts";
 import { LOCAL_ACCOUNT } from "./emulator/accounts.ts";
 import { readInventory } from "./emulator/inventory-file.ts";
 import { startEmulator, type Emulator } from "./emulator/server.ts";
@@ -21,7 +22,7 @@ export const DEMO_INVENTORY = "config/emulator-inventory.yaml";
 export interface LocalConnection {
   csip: CsipClient;
   deliver: Deliver;
-  /** With the emulator, a state store as fresh as the command; otherwise the config's. */
+  /** With the emulator, a state store as fresh as the emulator's tasks (COS on the local stand-in); otherwise the config's. */
   store?: StateStore;
   /** The emulator this command started (none when it uses one CSIP_ENDPOINT names, or the real API). */
   emulator?: Emulator;
@@ -29,6 +30,8 @@ export interface LocalConnection {
   pages: PagePublisher;
   /** Where CSIP calls go when it is an emulator on this machine: notifiers then print instead of sending. */
   emulatorUrl?: string;
+  /** The variables another terminal sets to join this session: its emulator and its state bucket. */
+  session?: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -43,9 +46,12 @@ export interface LocalOptions {
   inventory?: string;
 }
 
-/** The line a person pastes into another terminal so that every command there uses this emulator. */
-export function exportLine(url: string): string {
-  return `export CSIP_ENDPOINT=${url}`;
+/**
+ * The line a person pastes into another terminal so that every command there uses this session's
+ * emulator, and its COS stand-in's state bucket when it has one.
+ */
+export function exportLine(session: Readonly<Record<string, string>>): string {
+  return `export ${Object.entries(session).map(([name, value]) => `${name}=${value}`).join(" ")}`;
 }
 
 /**
@@ -59,7 +65,7 @@ export function exportLine(url: string): string {
  */
 export async function connectLocal(config: Config, options: LocalOptions): Promise<LocalConnection> {
   const { env } = options;
-  const pages = folderPagePublisher(join(config.state.path, "pages"));
+  const pages = folderPagePublisher(join(config.state.path ?? DEFAULT_STATE_PATH, "pages"));
   const endpoint = env.csipEndpoint;
   const local = endpoint !== undefined && isLoopbackUrl(endpoint);
   const credentials = credentialsFrom(env);
@@ -94,22 +100,66 @@ export async function connectLocal(config: Config, options: LocalOptions): Promi
     parts.forEach((part, i) => show(`--- notifier ${name} (${what}${parts.length > 1 ? `, part ${i + 1}/${parts.length}` : ""}; local mode prints instead of sending) ---\n${part}`));
     return { notifier: name, delivered: true, via: "console", parts: parts.length };
   };
-  const stateDir = await mkdtemp(join(tmpdir(), "csip-scan-local-"));
+  const { store, close, session } = await localStore(config, env, options.say);
   return {
     csip,
     deliver,
     ...(emulator ? { emulator } : {}),
     emulatorUrl: url,
-    store: new FileStateStore(stateDir),
+    store,
     pages,
+    session: { CSIP_ENDPOINT: url, ...session },
     close: async () => {
       await emulator?.close();
-      await rm(stateDir, { recursive: true, force: true });
+      await close();
     },
   };
+}
+
+/**
+ * The store of a run on the emulator, as fresh as its tasks: the COS store on the local COS stand-in (the
+ * code path SCF runs), unless the policy file asks for a folder (then a fresh one) or memory.
+ */
+async function localStore(
+  config: Config,
+  env: Environment,
+  say: (line: string) => void,
+): Promise<{ store: StateStore; close: () => Promise<void>; session: Record<string, string> }> {
+  const none = async (): Promise<void> => {};
+  if (config.state.memory) return { store: stateStoreFor(config, env, { warn: () => {} }).store, close: none, session: {} };
+  if (config.state.path !== undefined) {
+    const stateDir = await mkdtemp(join(tmpdir(), "csip-scan-local-"));
+    return { store: new FileStateStore(stateDir), close: () => rm(stateDir, { recursive: true, force: true }), session: {} };
+  }
+  // The session's own stand-in, when `npm start` or `csip-scan emulator` in another terminal named it.
+  const shared = env.cosEndpoint !== undefined && isLoopbackUrl(env.cosEndpoint) && env.stateBucket !== undefined;
+  const cos = shared ? undefined : await startLocalCos({ region: regionOf(config, env) });
+  const session = cos?.env ?? { CSIP_SCAN_STATE_BUCKET: env.stateBucket!, CSIP_SCAN_COS_ENDPOINT: env.cosEndpoint! };
+  const store = sessionStore(config, env, session);
+  say(`State store: COS bucket ${session.CSIP_SCAN_STATE_BUCKET} on the local COS stand-in at ${session.CSIP_SCAN_COS_ENDPOINT}, as on SCF (state.path in the policy file for a folder).`);
+  return { store, close: cos?.close ?? none, session };
 }
 
 /** What runs use instead of the defaults on this connection. */
 export function localOverrides(connection: LocalConnection): ServiceOverrides {
   return { sdk: connection.csip, deliver: connection.deliver, pages: connection.pages, ...(connection.store ? { store: connection.store } : {}) };
+}
+
+/** The COS store on a session's local stand-in, with the emulator's public test key. */
+function sessionStore(config: Config, env: Environment, session: Record<string, string>): StateStore {
+  const local = readEnvironment({ ...env.variables, ...session, TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId, TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey });
+  return stateStoreFor({ ...config, state: {} }, { ...local, region: regionOf(config, env) }, { warn: () => {} }).store;
+}
+
+/**
+ * The store a command reads what runs remembered from (`report`): the session's state bucket when
+ * `npm start` or `csip-scan emulator` named one on this machine, else the one the policy file chooses.
+ */
+export function commandStore(config: Config, env: Environment, warn: (message: string) => void): { store: StateStore; where: string } {
+  if (env.cosEndpoint !== undefined && isLoopbackUrl(env.cosEndpoint) && env.stateBucket !== undefined && !credentialsFrom(env)) {
+    return { store: sessionStore(config, env, { CSIP_SCAN_STATE_BUCKET: env.stateBucket, CSIP_SCAN_COS_ENDPOINT: env.cosEndpoint }), where: `the session's bucket ${env.stateBucket}` };
+  }
+  const { store } = stateStoreFor(config, env, { warn });
+  const bucket = config.state.path === undefined && !config.state.memory ? (config.state.cos?.bucket ?? env.stateBucket) : undefined;
+  return { store, where: bucket ? `COS bucket ${bucket}` : config.state.memory ? "memory" : (config.state.path ?? DEFAULT_STATE_PATH) };
 }

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { durationMs, type Config } from "../shared/config/schema.ts";
+import { DEFAULT_STATE_PATH, durationMs, type Config } from "../shared/config/schema.ts";
 import type { Language } from "../shared/notify/message.ts";
 import { readHistory } from "../shared/results/history.ts";
 import { resultsPage } from "../shared/results/page/render.ts";
@@ -25,7 +25,7 @@ export interface ReportOptions {
  * them (the last `results.history` runs of each). Returns the file written and how many runs it shows.
  */
 export async function writeReport(config: Config, options: ReportOptions): Promise<{ file: string; runs: number; policies: number }> {
-  const store = options.store ?? new FileStateStore(config.state.path, options.warn);
+  const store = options.store ?? new FileStateStore(config.state.path ?? DEFAULT_STATE_PATH, options.warn);
   const from = options.now.getTime() - durationMs(options.since);
   const names = options.policy ? [options.policy] : config.policies.map((p) => p.name);
   const histories = [];

@@ -15,6 +15,10 @@ export interface Environment {
   region: string | undefined;
   /** CSIP_ENDPOINT: a full URL to send CSIP calls to instead of the official endpoint (the emulator). */
   csipEndpoint: string | undefined;
+  /** CSIP_SCAN_STATE_BUCKET: the COS bucket of the state store (`NAME-APPID`); the deploy sets it. */
+  stateBucket: string | undefined;
+  /** CSIP_SCAN_COS_ENDPOINT: a URL to send COS requests to instead of the bucket's host (the COS stand-in). */
+  cosEndpoint: string | undefined;
   /** CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1: http:// and internal webhook addresses, for local mode and tests. */
   allowLocalWebhooks: boolean;
   /** CSIP_SCAN_LOG_LEVEL: pino level. */
@@ -46,6 +50,8 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
     sessionToken: set(env.TENCENTCLOUD_SESSIONTOKEN),
     region: set(env.TENCENTCLOUD_REGION),
     csipEndpoint: set(env.CSIP_ENDPOINT),
+    stateBucket: set(env.CSIP_SCAN_STATE_BUCKET),
+    cosEndpoint: set(env.CSIP_SCAN_COS_ENDPOINT),
     allowLocalWebhooks: env.CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS === "1",
     logLevel: set(env.CSIP_SCAN_LOG_LEVEL),
     variables: { ...env },

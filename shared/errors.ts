@@ -121,3 +121,17 @@ export class RunFailedError extends CsipScanError {
     this.summary = summary;
   }
 }
+
+/**
+ * The state store cannot be trusted to remember: a versioned COS bucket (where write-once keys do not
+ * hold), or a record that is not a record. Starting fresh there could repeat a task or a message, so
+ * the run stops and says which key and request to look at.
+ */
+export class StateStoreError extends CsipScanError {
+  override name = "StateStoreError";
+  readonly requestId: string | undefined;
+  constructor(message: string, options?: { requestId?: string | undefined; cause?: unknown }) {
+    super(options?.requestId ? `${message} (COS request id ${options.requestId})` : message, options);
+    this.requestId = options?.requestId;
+  }
+}

@@ -16,7 +16,7 @@ import { ConfigError, CsipScanError, EventError, NotFoundError } from "../../sha
 import { createLogger, silentLogger } from "../../shared/log.ts";
 import { deliverTest } from "../../shared/notify/deliver.ts";
 import { findPolicy, runScheduledScan } from "../../shared/run/scheduled-scan.ts";
-import { createServices, startRun } from "../../shared/run/services.ts";
+import { createServices, startRun, storeWarnings } from "../../shared/run/services.ts";
 import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
 import { timersOf } from "../../shared/run/timer-run.ts";
 import { SCF_LIMITS } from "../../shared/config/scf-limits.ts";
@@ -26,9 +26,10 @@ import { readInventory } from "../emulator/inventory-file.ts";
 import { startEmulator } from "../emulator/server.ts";
 import { AccountFileError } from "../cloud/account.ts";
 import { formatAccount, rehearseDeploy } from "../deploy/rehearse.ts";
-import { connectLocal, DEMO_INVENTORY, exportLine, localOverrides } from "../environment.ts";
+import { commandStore, connectLocal, DEMO_INVENTORY, exportLine, localOverrides } from "../environment.ts";
 import { closestName, unsetVariables } from "./hints.ts";
 import { progressLine } from "./progress.ts";
+import { startLocalCos } from "../cos-local.ts";
 import { followResults } from "../results-follower.ts";
 import { writeReport } from "../report.ts";
 import { scheduleTable, startScheduler } from "../scheduler.ts";
@@ -80,6 +81,7 @@ const COMMANDS: Record<string, Command> = {
       warnUnset(text, env, "here (where `npm run deploy` reads it)");
       out(`${file}: ${config.policies.length} policies, ${Object.keys(config.assetGroups).length} asset groups, ${Object.keys(config.notifiers).length} notifiers: valid`);
       for (const warning of configWarnings(config)) out(`  warning: ${formatKeyPath(warning.path)} ${warning.message}`);
+      for (const warning of storeWarnings(config)) err(`warning: ${warning}`);
       return 0;
     },
   },
@@ -280,7 +282,9 @@ const COMMANDS: Record<string, Command> = {
       const language = (values.language as string | undefined) ?? "en";
       if (language !== "en" && language !== "zh") throw new UsageError(`--language "${language}" is not zh or en`);
       if (typeof values.policy === "string") findPolicy(config, values.policy);
+      const { store, where } = commandStore(config, env, err);
       const written = await writeReport(config, {
+        store,
         ...(typeof values.policy === "string" ? { policy: values.policy } : {}),
         since,
         language,
@@ -288,7 +292,7 @@ const COMMANDS: Record<string, Command> = {
         now: new Date(),
         warn: err,
       });
-      out(`${written.file}: ${written.policies} ${written.policies === 1 ? "policy" : "policies"}, ${written.runs} run(s) since ${since} ago (history of ${config.state.path})`);
+      out(`${written.file}: ${written.policies} ${written.policies === 1 ? "policy" : "policies"}, ${written.runs} run(s) since ${since} ago (history in ${where})`);
       return 0;
     },
   },
@@ -319,7 +323,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "serve the local CSIP emulator until Ctrl-C",
     usage: "csip-scan emulator [--port N] [--inventory FILE]",
     options: { port: { type: "string" }, inventory: { type: "string" } },
-    async run(values) {
+    async run(values, _, env) {
       const port = values.port === undefined ? 0 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${values.port as string}" is not a port number`);
       const file = (values.inventory as string | undefined) ?? DEMO_INVENTORY;
@@ -327,12 +331,14 @@ const COMMANDS: Record<string, Command> = {
         if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`--port ${port} is in use: choose another, or --port 0 for any free port`);
         throw error;
       });
+      const cos = await startLocalCos({ region: env.region ?? "ap-guangzhou" });
       const interrupted = untilInterrupted();
-      out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}. Ctrl-C stops it.`);
-      out(`In another terminal, paste this line; every csip-scan command there then uses this emulator (its test key needs no credentials):`);
-      out(exportLine(emulator.url));
+      out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}, and a COS stand-in on ${cos.standIn.url} holding the state bucket ${cos.env.CSIP_SCAN_STATE_BUCKET}. Ctrl-C stops them.`);
+      out(`In another terminal, paste this line; every csip-scan command there then uses this emulator and this state bucket (the emulator's test key needs no credentials):`);
+      out(exportLine({ CSIP_ENDPOINT: emulator.url, ...cos.env }));
       await interrupted;
       await emulator.close();
+      await cos.close();
       return 0;
     },
   },
@@ -344,7 +350,7 @@ const COMMANDS: Record<string, Command> = {
     async run(values, _, env) {
       const config = await readConfig(values, env);
       const connection = await connectLocal(config, { env, say: out, show, json: values.json === true });
-      if (connection.emulator) out(`To use this emulator from another terminal (results, run, plan), paste:\n  ${exportLine(connection.emulator.url)}`);
+      if (connection.emulator && connection.session) out(`To use this emulator and its state bucket from another terminal (results, run, plan), paste:\n  ${exportLine(connection.session)}`);
       const progress = progressLine();
       const services = createServices(config, env, { logger: silentLogger(), ...localOverrides(connection), progress: progress.report });
       // Each firing is a run of its own: its own deadline, and an inventory read afresh.

@@ -52,9 +52,20 @@ const FunctionSchema = z.strictObject({
   Triggers: z.array(TriggerSchema),
 });
 
-const BucketSchema = z.strictObject({ Name: z.string(), Region: z.string(), CreationDate: z.string() });
+const BucketSchema = z.strictObject({
+  Name: z.string(),
+  Region: z.string(),
+  CreationDate: z.string(),
+  /** The canned ACL given at creation (`x-cos-acl`); absent on buckets made before it was kept. */
+  Acl: z.string().optional(),
+  /** Absent while versioning was never enabled; once enabled it can only be suspended, never absent again. */
+  Versioning: z.enum(["Enabled", "Suspended"]).optional(),
+});
 
-/** Object metadata only: bodies are not kept (the plugin's deploy description holds environment values). */
+/**
+ * An object: its metadata, and its body (base64) while the stand-in runs. Bodies are not saved to the
+ * account file (the plugin's deploy description holds environment values), so they last one process.
+ */
 const ObjectSchema = z.strictObject({
   Bucket: z.string(),
   Key: z.string(),
@@ -62,6 +73,9 @@ const ObjectSchema = z.strictObject({
   ETag: z.string(),
   ContentType: z.string(),
   LastModified: z.string(),
+  Body: z.string().optional(),
+  /** `x-cos-meta-*` headers given at upload, returned by GET and HEAD. */
+  Meta: z.record(z.string(), z.string()).optional(),
 });
 
 const RoleSchema = z.strictObject({
@@ -179,6 +193,7 @@ export async function saveAccount(dir: string, account: AccountState): Promise<v
   await mkdir(dir, { recursive: true });
   const masked: AccountState = {
     ...account,
+    objects: account.objects.map(({ Body: _body, ...metadata }) => metadata),
     functions: account.functions.map((f) => ({
       ...f,
       Environment: f.Environment.map((v) => ({ Key: v.Key, Value: "*".repeat(Buffer.byteLength(v.Value)) })),

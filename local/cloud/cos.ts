@@ -11,7 +11,9 @@ import { sameSignature } from "../emulator/signature.ts";
  * (`BUCKET-APPID.cos.REGION.myqcloud.com`, or `tencentcos.cn`, the SDK's fallback) creates and lists the
  * bucket and puts, heads and deletes objects. Every answer carries `x-cos-request-id`: without it the SDK
  * retries and switches hosts. Errors are `<Error><Code/><Message/></Error>` with the HTTP status COS uses
- * (https://cloud.tencent.com/document/product/436/7730). Object bodies are not kept.
+ * (https://cloud.tencent.com/document/product/436/7730). It also serves what the state store needs:
+ * object bodies and `x-cos-meta-*`, `x-cos-forbid-overwrite` (409 `FileAlreadyExists` on a bucket whose
+ * versioning was never enabled), bucket versioning, paged listings, and presigned GETs.
  */
 
 export interface CosRequest {
@@ -27,7 +29,7 @@ export interface CosRequest {
 export interface CosAnswer {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  body: string | Buffer;
   /** The S3-style operation (GetService, PutBucket, PutObject...), "" when the request named none. */
   action: string;
   params: Record<string, unknown>;
@@ -62,19 +64,28 @@ function targetOf(request: CosRequest): CosTarget | undefined {
 
 const escapeXml = (s: string): string => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function answer(status: number, action: string, params: Record<string, unknown>, body = "", headers: Record<string, string> = {}): CosAnswer {
+/** COS request ids are base64 text; any unique string serves here. */
+const requestId = (): string => Buffer.from(randomUUID()).toString("base64");
+
+function answer(status: number, action: string, params: Record<string, unknown>, body: string | Buffer = "", headers: Record<string, string> = {}, id = requestId()): CosAnswer {
   return {
     status,
     action,
     params,
     body,
-    headers: { "x-cos-request-id": randomUUID(), server: "tencent-cos", date: httpDate(Date.now()), "content-type": "application/xml", ...headers },
+    headers: { "x-cos-request-id": id, server: "tencent-cos", date: httpDate(Date.now()), "content-type": "application/xml", ...headers },
   };
 }
 
 function cosError(status: number, code: string, message: string, action: string, params: Record<string, unknown>): CosAnswer {
-  const body = `<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message><RequestId></RequestId></Error>`;
-  return { ...answer(status, action, params, body), error: code };
+  const id = requestId();
+  const body = `<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message><RequestId>${id}</RequestId></Error>`;
+  return { ...answer(status, action, params, body, {}, id), error: code };
+}
+
+/** A server error COS could answer at any time (tests inject it): nothing was done. */
+export function cosInternalError(action: string): CosAnswer {
+  return cosError(500, "InternalError", "We encountered an internal error. Please try again.", action, {});
 }
 
 /** The object's metadata when the bucket exists in that region and holds the key (SCF reads its code from there). */
@@ -83,13 +94,41 @@ export function objectOf(account: AccountState, bucket: string, region: string, 
   return account.objects.find((o) => o.Bucket === bucket && o.Key === key);
 }
 
-/** The operation a request is, from its host kind, method and whether it names an object. */
+/** The query parameters of a presigned URL: the signature and the session token, not part of the operation. */
+const PRESIGN_PARAMS = new Set(["q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list", "q-url-param-list", "q-signature", "x-cos-security-token"]);
+
+/** The parameters GET Bucket (list objects) takes, https://cloud.tencent.com/document/product/436/7734. */
+const LIST_PARAMS = new Set(["prefix", "delimiter", "encoding-type", "marker", "max-keys"]);
+
+/** The sub-resources served, by scope: `?versioning` on a bucket. */
+const SUB_RESOURCES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  Bucket: { versioning: "BucketVersioning" },
+  Object: {},
+};
+
+/** The operation a request is, from its host kind, method, whether it names an object, and its sub-resource. */
 function operationOf(target: CosTarget, method: string, query: URLSearchParams): string {
-  if ([...query.keys()].some((k) => !k.startsWith("response-"))) return "";
-  if (!target.bucket) return method === "GET" && target.key === "" ? "GetService" : "";
+  const keys = [...query.keys()].filter((k) => !PRESIGN_PARAMS.has(k));
+  if (!target.bucket) return method === "GET" && target.key === "" && keys.length === 0 ? "GetService" : "";
   const scope = target.key === "" ? "Bucket" : "Object";
   const verb: Record<string, string> = { GET: "Get", PUT: "Put", HEAD: "Head", DELETE: "Delete" };
-  return verb[method] ? `${verb[method]}${scope}` : "";
+  if (!verb[method]) return "";
+  const sub = keys.filter((k) => !k.startsWith("response-") && !(scope === "Bucket" && method === "GET" && LIST_PARAMS.has(k)));
+  if (sub.length === 0) return `${verb[method]}${scope}`;
+  const resource = sub.length === 1 ? SUB_RESOURCES[scope]?.[sub[0]!] : undefined;
+  return resource && (method === "GET" || method === "PUT") ? `${verb[method]}${resource}` : "";
+}
+
+/** The signature's fields: the Authorization header, else the query of a presigned URL. */
+function authorizationOf(request: CosRequest): string | undefined {
+  if (typeof request.headers.authorization === "string") return request.headers.authorization;
+  if (!request.query.has("q-signature")) return undefined;
+  return [...request.query].filter(([k]) => k.startsWith("q-")).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+}
+
+/** The request without the presigned URL's own parameters, as the signer saw it. */
+function withoutPresign(request: CosRequest): CosRequest {
+  return { ...request, query: new URLSearchParams([...request.query].filter(([k]) => !PRESIGN_PARAMS.has(k))) };
 }
 
 /** Checks the q-sign signature, then answers the operation against the account. */
@@ -103,14 +142,18 @@ export function handleCos(request: CosRequest, account: AccountState, keys: read
     ...(target.key ? { Key: target.key } : {}),
     ...(action === "PutObject" ? { ContentLength: request.body.length, ContentType: String(request.headers["content-type"] ?? "") } : {}),
   };
-  const auth = parseCosAuthorization(typeof request.headers.authorization === "string" ? request.headers.authorization : undefined);
+  const auth = parseCosAuthorization(authorizationOf(request));
   if (!auth) return cosError(403, "AccessDenied", "The Authorization header is missing or is not a q-sign-algorithm=sha1 signature.", action, params);
   const key = keys.find((k) => k.secretId === auth.secretId);
   if (!key) return cosError(403, "InvalidAccessKeyId", "The access key Id format you provided is invalid.", action, params);
   const seconds = now / 1000;
   if (seconds < auth.signTime[0] - 60 || seconds > auth.signTime[1]) return cosError(403, "AccessDenied", "Request has expired (q-sign-time).", action, params);
-  if (!sameSignature(expectedCosSignature(request, auth, key.secretKey), auth.signature)) {
+  if (!sameSignature(expectedCosSignature(withoutPresign(request), auth, key.secretKey), auth.signature)) {
     return cosError(403, "SignatureDoesNotMatch", "The Signature you specified does not match what we calculated.", action, params);
+  }
+  const token = request.headers["x-cos-security-token"] ?? request.query.get("x-cos-security-token") ?? undefined;
+  if (key.token !== undefined && token !== key.token) {
+    return cosError(403, "InvalidAccessKeyId", "The temporary key's x-cos-security-token is missing or does not match.", action, params);
   }
   if (target.bucket && !target.bucket.endsWith(`-${account.appId}`)) {
     return cosError(403, "AccessDenied", `Bucket ${target.bucket} does not belong to AppId ${account.appId}.`, action, params);
@@ -136,6 +179,24 @@ function bucketOf(input: OperationInput): CosAnswer | undefined {
     : cosError(404, "NoSuchBucket", `The specified bucket ${target.bucket} does not exist in ${target.region}.`, input.action, input.params);
 }
 
+/** The canned ACLs PUT Bucket takes in `x-cos-acl`, https://cloud.tencent.com/document/product/436/7738. */
+const BUCKET_ACLS: ReadonlySet<string> = new Set(["private", "public-read", "public-read-write"]);
+
+function bucketNamed(input: OperationInput) {
+  return input.account.buckets.find((b) => b.Name === input.target.bucket && b.Region === input.target.region);
+}
+
+/** The headers GET and HEAD Object answer with: size, ETag, type, date, and the user metadata. */
+function objectHeaders(object: CosObject): Record<string, string> {
+  return {
+    etag: object.ETag,
+    "content-length": String(object.Size),
+    "content-type": object.ContentType,
+    "last-modified": httpDate(Date.parse(object.LastModified)),
+    ...object.Meta,
+  };
+}
+
 /** Bucket names: lower-case letters, digits and -, not at either end, at most 60 characters with the AppId. */
 const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-\d+$/;
 
@@ -149,30 +210,62 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
     return answer(200, action, params, `<?xml version='1.0' encoding='utf-8' ?>\n<ListAllMyBucketsResult>${owner}<Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
   },
   PutBucket: (input) => {
-    const { account, target, now, action, params } = input;
+    const { account, target, now, action, params, request } = input;
     const name = target.bucket ?? "";
     if (!BUCKET_NAME.test(name) || name.length > 60) return cosError(400, "InvalidBucketName", `The bucket name ${name} is invalid.`, action, params);
+    const acl = String(request.headers["x-cos-acl"] ?? "private");
+    if (!BUCKET_ACLS.has(acl)) return cosError(400, "InvalidArgument", `x-cos-acl ${acl} is not one of ${[...BUCKET_ACLS].join(", ")}.`, action, params);
     if (account.buckets.some((b) => b.Name === name)) return cosError(409, "BucketAlreadyExists", `The bucket ${name} already exists.`, action, params);
-    account.buckets.push({ Name: name, Region: target.region, CreationDate: utcIso(now) });
-    return answer(200, action, params);
+    account.buckets.push({ Name: name, Region: target.region, CreationDate: utcIso(now), Acl: acl });
+    return answer(200, action, { ...params, Acl: acl });
   },
   HeadBucket: (input) => bucketOf(input) ?? answer(200, input.action, input.params),
   GetBucket: (input) => {
     const missing = bucketOf(input);
     if (missing) return missing;
-    const prefix = input.request.query.get("prefix") ?? "";
-    const contents = input.account.objects
-      .filter((o) => o.Bucket === input.target.bucket && o.Key.startsWith(prefix))
+    const { query } = input.request;
+    const prefix = query.get("prefix") ?? "";
+    const marker = query.get("marker") ?? "";
+    const maxKeys = Number(query.get("max-keys") ?? 1000);
+    if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 1000) return cosError(400, "InvalidArgument", "max-keys must be an integer from 1 to 1000.", input.action, input.params);
+    const matching = input.account.objects
+      .filter((o) => o.Bucket === input.target.bucket && o.Key.startsWith(prefix) && o.Key > marker)
+      .sort((a, b) => (a.Key < b.Key ? -1 : 1));
+    const page = matching.slice(0, maxKeys);
+    const truncated = matching.length > page.length;
+    const contents = page
       .map((o) => `<Contents><Key>${escapeXml(o.Key)}</Key><LastModified>${o.LastModified}</LastModified><ETag>${o.ETag}</ETag><Size>${o.Size}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
       .join("");
-    const body = `<?xml version='1.0' encoding='utf-8' ?>\n<ListBucketResult><Name>${input.target.bucket}</Name><Prefix>${escapeXml(prefix)}</Prefix><Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>${contents}</ListBucketResult>`;
+    const next = truncated ? `<NextMarker>${escapeXml(page.at(-1)!.Key)}</NextMarker>` : "";
+    const body = `<?xml version='1.0' encoding='utf-8' ?>\n<ListBucketResult><Name>${input.target.bucket}</Name><Prefix>${escapeXml(prefix)}</Prefix><Marker>${escapeXml(marker)}</Marker><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>${next}${contents}</ListBucketResult>`;
     return answer(200, input.action, input.params, body);
+  },
+  GetBucketVersioning: (input) => {
+    const missing = bucketOf(input);
+    if (missing) return missing;
+    const status = bucketNamed(input)?.Versioning;
+    const body = `<?xml version='1.0' encoding='utf-8' ?>\n<VersioningConfiguration>${status ? `<Status>${status}</Status>` : ""}</VersioningConfiguration>`;
+    return answer(200, input.action, input.params, body);
+  },
+  PutBucketVersioning: (input) => {
+    const missing = bucketOf(input);
+    if (missing) return missing;
+    const status = /<Status>([^<]*)<\/Status>/.exec(input.request.body.toString("utf8"))?.[1];
+    if (status !== "Enabled" && status !== "Suspended") return cosError(400, "MalformedXML", "Status must be Enabled or Suspended.", input.action, input.params);
+    bucketNamed(input)!.Versioning = status;
+    return answer(200, input.action, { ...input.params, Status: status });
   },
   PutObject: (input) => {
     const missing = bucketOf(input);
     if (missing) return missing;
     const { account, target, request, now } = input;
+    const existing = account.objects.find((o) => o.Bucket === target.bucket && o.Key === target.key);
+    // The header protects only buckets whose versioning was never enabled; on the others it is ignored.
+    if (existing && request.headers["x-cos-forbid-overwrite"] === "true" && !bucketNamed(input)?.Versioning) {
+      return cosError(409, "FileAlreadyExists", "The object already exists and x-cos-forbid-overwrite is true.", input.action, input.params);
+    }
     const etag = `"${createHash("md5").update(request.body).digest("hex")}"`;
+    const meta = Object.fromEntries(Object.entries(request.headers).filter(([k]) => k.startsWith("x-cos-meta-")).map(([k, v]) => [k, String(v)]));
     const object: CosObject = {
       Bucket: target.bucket ?? "",
       Key: target.key,
@@ -180,6 +273,8 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
       ETag: etag,
       ContentType: String(request.headers["content-type"] ?? "application/octet-stream"),
       LastModified: utcIso(now),
+      Body: request.body.toString("base64"),
+      ...(Object.keys(meta).length > 0 ? { Meta: meta } : {}),
     };
     account.objects = [...account.objects.filter((o) => !(o.Bucket === object.Bucket && o.Key === object.Key)), object];
     return answer(200, input.action, input.params, "", { etag });
@@ -187,7 +282,15 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
   HeadObject: (input) => {
     const found = objectOf(input.account, input.target.bucket ?? "", input.target.region, input.target.key);
     if (!found) return cosError(404, "NoSuchKey", `The specified key ${input.target.key} does not exist.`, input.action, input.params);
-    return answer(200, input.action, input.params, "", { etag: found.ETag, "content-length": String(found.Size), "last-modified": httpDate(Date.parse(found.LastModified)) });
+    return answer(200, input.action, input.params, "", objectHeaders(found));
+  },
+  GetObject: (input) => {
+    const missing = bucketOf(input);
+    if (missing) return missing;
+    const found = objectOf(input.account, input.target.bucket ?? "", input.target.region, input.target.key);
+    if (!found) return cosError(404, "NoSuchKey", `The specified key ${input.target.key} does not exist.`, input.action, input.params);
+    if (found.Body === undefined) return cosError(501, "NotImplemented", `The body of ${found.Key} was not kept (the stand-in keeps bodies for one process).`, input.action, input.params);
+    return answer(200, input.action, input.params, Buffer.from(found.Body, "base64"), objectHeaders(found));
   },
   DeleteObject: (input) => {
     const missing = bucketOf(input);

@@ -4,7 +4,7 @@ import { buffer } from "node:stream/consumers";
 import type { EmulatorAccount } from "../emulator/accounts.ts";
 import { freshAccount, type AccountState } from "./account.ts";
 import { handleCloudApi } from "./cloud-api.ts";
-import { handleCos, isCosHost } from "./cos.ts";
+import { cosInternalError, handleCos, isCosHost } from "./cos.ts";
 import { REHEARSAL_ACCOUNT } from "./credentials.ts";
 import type { RecordedCall } from "./record.ts";
 import { isToolsHost, toolsCallName } from "./tools.ts";
@@ -25,7 +25,15 @@ export interface CloudStandInOptions {
   port?: number;
   /** How long a created or updated function stays Creating/Updating (default 500 ms). */
   settleMs?: number;
+  /**
+   * A fault to inject into a COS request (tests): `error` answers 500 InternalError and does nothing;
+   * `lose-answer` does the request, then drops the connection before answering. A promise holds the
+   * request until it settles (to order concurrent requests).
+   */
+  cosFault?: (request: { method: string; key: string; query: URLSearchParams }) => CosFault | undefined | Promise<CosFault | undefined>;
 }
+
+export type CosFault = "error" | "lose-answer";
 
 export interface CloudStandIn {
   /** `http://127.0.0.1:PORT`: the value of CSIP_SCAN_CLOUD_STANDIN for the redirect. */
@@ -62,8 +70,14 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
       res.writeHead(200, { "content-type": "application/json" });
       res.end(answer);
     } else if (isCosHost(host)) {
-      const answer = handleCos({ method, host, path: url.pathname, query: url.searchParams, headers: req.headers, body }, account, keys, Date.now());
+      const fault = await options.cosFault?.({ method, key: decodeURIComponent(url.pathname).replace(/^\//, ""), query: url.searchParams });
+      const answer =
+        fault === "error" ? cosInternalError("") : handleCos({ method, host, path: url.pathname, query: url.searchParams, headers: req.headers, body }, account, keys, Date.now());
       if (answer.action) calls.push({ service: "cos", action: answer.action, params: answer.params, ...(answer.error ? { error: answer.error } : {}) });
+      if (fault === "lose-answer") {
+        req.socket.destroy();
+        return;
+      }
       res.writeHead(answer.status, answer.headers);
       res.end(method === "HEAD" ? undefined : answer.body);
     } else if (isToolsHost(host)) {

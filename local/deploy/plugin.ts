@@ -1,8 +1,10 @@
 import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from "../../functions/index.ts";
 import { readEnvironment } from "../../shared/env.ts";
+import { describeError } from "../../shared/errors.ts";
 import { ckafkaChange, createCkafkaRequest, wantedCkafka, type WantedCkafka } from "./ckafka.ts";
 import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts";
 import { ensureRule, ruleErrorMessage } from "./event-bridge.ts";
+import { defaultStateBucket, ensureStateBucket } from "./state-bucket.ts";
 import { limitProblems, type FunctionPlan } from "./limits.ts";
 import { deploySettings } from "./settings.ts";
 import { deleteTriggerRequest, staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
@@ -54,6 +56,9 @@ export class CsipScanDeployPlugin {
       "before:deploy:deploy": async () => {
         this.refuseBrokenLimits();
         await this.keepUnchangedTimers();
+        await this.makeStateBucket();
+        // Again with the bucket's name in the environment, which counts toward SCF's 4 KB.
+        this.refuseBrokenLimits();
         this.takeCkafkaTriggers();
       },
       "after:deploy:deploy": async () => this.completeDeploy(),
@@ -141,6 +146,31 @@ export class CsipScanDeployPlugin {
       await scf.CreateTrigger(createCkafkaRequest(functionName, NAMESPACE, wanted));
       this.log.notice(`${functionName}: ${change.replace ? "replaced" : "created"} the CKafka trigger ${wanted.name} (maxMsgNum ${wanted.desc.maxMsgNum})`);
     }
+  }
+
+  /**
+   * Makes the COS state store's bucket when missing, before any function changes, and names the default
+   * bucket in every function's environment (CSIP_SCAN_STATE_BUCKET), so the functions use it.
+   */
+  private async makeStateBucket(): Promise<void> {
+    const { stateBucket } = await deploySettings(readEnvironment());
+    if (!stateBucket) return;
+    const { cam } = await this.cloud();
+    const { AppId } = await cam.GetUserAppId();
+    if (AppId === undefined) throw new this.serverless.classes.Error("csip-scan: CAM GetUserAppId answered no AppId");
+    const bucket = stateBucket.bucket ?? defaultStateBucket(String(AppId));
+    try {
+      const outcome = await ensureStateBucket(await deployCredentials(this.serverless.service.provider.credentials), { bucket, region: stateBucket.region ?? this.region });
+      this.log.notice(`state bucket ${outcome.bucket} (${outcome.region}) ${outcome.created ? "created, private, versioning off" : "already there, versioning never enabled"}`);
+      this.log.notice(
+        `the functions' role needs docs/cam-policy.json's COS statements on qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/${stateBucket.prefix}* and qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/*`,
+      );
+    } catch (error) {
+      throw new this.serverless.classes.Error(`csip-scan: the state bucket could not be made: ${describeError(error)}`);
+    }
+    if (stateBucket.bucket) return;
+    const provider = this.serverless.service.provider;
+    provider.environment = { ...provider.environment, variables: { ...provider.environment?.variables, CSIP_SCAN_STATE_BUCKET: bucket } };
   }
 
   private async completeDeploy(): Promise<void> {

@@ -77,9 +77,13 @@ function run(command: string, args: readonly string[], cwd: string, env: Record<
   });
 }
 
+/** Variables the deploy itself sets, which name places, not secrets: the output may show them. */
+const NOT_SECRET: ReadonlySet<string> = new Set(["CSIP_SCAN_CONFIG", "CSIP_SCAN_STATE_BUCKET"]);
+
 /** Every secret that might show in the output: the key, and the functions' environment values. */
 function masked(text: string, account: AccountState): string {
-  const secrets = [REHEARSAL_ACCOUNT.secretKey, ...account.functions.flatMap((f) => f.Environment.map((v) => v.Value))].filter((s) => s.length >= 8 && !/^\*+$/.test(s));
+  const values = account.functions.flatMap((f) => f.Environment.filter((v) => !NOT_SECRET.has(v.Key)).map((v) => v.Value));
+  const secrets = [REHEARSAL_ACCOUNT.secretKey, ...values].filter((s) => s.length >= 8 && !/^\*+$/.test(s));
   return secrets.reduce((out, secret) => out.split(secret).join("***"), text);
 }
 
@@ -152,7 +156,7 @@ function compactJson(text: string): string {
   }
 }
 
-/** What the account holds, for people: functions (never environment values), triggers, rules and targets. */
+/** What the account holds, for people: functions (never environment values), triggers, buckets, rules and targets. */
 export function formatAccount(account: AccountState): string {
   const lines: string[] = [`Functions: ${account.functions.length === 0 ? "none" : account.functions.length}`];
   for (const f of account.functions) {
@@ -163,6 +167,11 @@ export function formatAccount(account: AccountState): string {
       `    triggers: ${f.Triggers.length === 0 ? "none" : f.Triggers.length}`,
       ...f.Triggers.map(triggerLine),
     );
+  }
+  lines.push(`COS buckets: ${account.buckets.length === 0 ? "none" : account.buckets.length}`);
+  for (const b of account.buckets) {
+    const objects = account.objects.filter((o) => o.Bucket === b.Name).length;
+    lines.push(`  ${b.Name} (${b.Region}, ${b.Acl ?? "ACL not recorded"}, versioning ${b.Versioning ?? "never enabled"}, ${objects} object(s), created ${b.CreationDate})`);
   }
   lines.push(`EventBridge rules: ${account.rules.length === 0 ? "none" : account.rules.length}`);
   for (const rule of account.rules) {

@@ -1,5 +1,6 @@
 import { FUNCTION_NAMES, FUNCTIONS } from "../../functions/index.ts";
 import { configPath, loadConfig } from "../../shared/config/load.ts";
+import { DEFAULT_STATE_PREFIX } from "../../shared/config/schema.ts";
 import type { Environment } from "../../shared/env.ts";
 import { regionOf } from "../../shared/run/services.ts";
 
@@ -17,6 +18,11 @@ export interface DeploySettings {
   functions: Record<string, { handler: string; description: string; timeout: number; memorySize: number; events: Record<string, unknown>[] }>;
   /** The EventBridge bus the deploy plugin puts the asset-change rule on, when the policy file asks for one. */
   eventBridge?: { bus: string };
+  /**
+   * The COS state store's bucket the deploy makes: absent when the policy file chooses a folder or memory;
+   * `bucket` absent for the default, `csip-scan-state-APPID`, which the deploy names in the environment.
+   */
+  stateBucket?: { bucket?: string; region?: string; prefix: string };
 }
 
 /**
@@ -43,5 +49,10 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
     };
   }
   const eventBridge = config.assetChange.eventBridge;
-  return { region: regionOf(config, env), runtime: config.runtime, environment, functions, ...(eventBridge ? { eventBridge } : {}) };
+  const { state } = config;
+  const stateBucket =
+    state.path === undefined && !state.memory
+      ? { ...(state.cos?.bucket ? { bucket: state.cos.bucket } : {}), ...(state.cos?.region ? { region: state.cos.region } : {}), prefix: state.cos?.prefix ?? DEFAULT_STATE_PREFIX }
+      : undefined;
+  return { region: regionOf(config, env), runtime: config.runtime, environment, functions, ...(eventBridge ? { eventBridge } : {}), ...(stateBucket ? { stateBucket } : {}) };
 }

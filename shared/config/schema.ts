@@ -162,10 +162,37 @@ export const TimeoutsSchema = z.strictObject({
   reserveSeconds: numeric(z.number().min(0)).default(10),
 });
 
-export const StateSchema = z.strictObject({
-  /** Folder of the state store; on SCF, a CFS mount shared by every instance. */
-  path: z.string().min(1).default(".csip-scan"),
+/** Where the folder store lives when nothing else is said: locally, beside the policy file's working folder. */
+export const DEFAULT_STATE_PATH = ".csip-scan";
+
+/** Where in the bucket the COS store's objects go when the file says nothing. */
+export const DEFAULT_STATE_PREFIX = "state/";
+
+/** A COS bucket's full name: lower-case letters, digits and -, then `-APPID`; at most 60 characters. */
+export const COS_BUCKET_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-\d+$/;
+
+/** The state store on COS (shared/state/cos-store.ts): the default on SCF, where the deploy makes the bucket. */
+export const CosStateSchema = z.strictObject({
+  /** `NAME-APPID`; else CSIP_SCAN_STATE_BUCKET, which the deploy sets to `csip-scan-state-APPID`. */
+  bucket: z.string().max(60).regex(COS_BUCKET_NAME, "must be NAME-APPID, such as csip-scan-state-1250000000").optional(),
+  /** The bucket's region; else the function's (TENCENTCLOUD_REGION), else `region`. */
+  region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, "must look like ap-guangzhou").optional(),
+  /** Where in the bucket the store's objects go: empty, or folders ending with `/`. */
+  prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, "must be empty or folder names each ending with /, such as state/").default(DEFAULT_STATE_PREFIX),
 });
+
+/**
+ * Which state store remembers what was created and sent: at most one of `cos`, `path` (a folder; on
+ * SCF, a CFS mount) and `memory: true` (nothing shared or kept; a warning in every summary). With
+ * none, COS when the environment names a bucket (as the deploy does), else the folder `.csip-scan`.
+ */
+export const StateSchema = z
+  .strictObject({
+    cos: CosStateSchema.optional(),
+    path: z.string().min(1).optional(),
+    memory: z.preprocess(booleanFromText, z.literal(true, "must be true (leave it out for a store that remembers)")).optional(),
+  })
+  .refine((s) => [s.cos, s.path, s.memory].filter((kind) => kind !== undefined).length <= 1, "choose one store: cos, path or memory");
 
 /** The transports whose triggers serverless.yml can make, each under its own key (`cmq`, `ckafka`). */
 const TRIGGER_SETTINGS = Object.fromEntries(

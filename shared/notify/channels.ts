@@ -88,13 +88,14 @@ export function plainValue(value: string): string {
 
 /**
  * A link a channel may render as a link: http(s), a plain host, and a path of URL characters without
- * brackets, spaces or quotes (a report's presigned PDF link is one). Anything else is shown as text.
+ * brackets, spaces or quotes (a report's presigned PDF link is one). Anything else is shown as text,
+ * after its label (local mode's results page is a file:// URL a person copies).
  */
 const SAFE_LINK = /^https?:\/\/[A-Za-z0-9.-]+(:\d+)?(\/[A-Za-z0-9._~%\/!$&*+,;=:@?-]*)?$/;
 
 function text(pieces: readonly Piece[], escape: (value: string) => string, link?: (url: string, label: string) => string): string {
   return pieces
-    .map((p) => (typeof p === "string" ? p : "value" in p ? escape(p.value) : link && SAFE_LINK.test(p.link) ? link(p.link, escape(p.label)) : escape(p.link)))
+    .map((p) => (typeof p === "string" ? p : "value" in p ? escape(p.value) : link && SAFE_LINK.test(p.link) ? link(p.link, escape(p.label)) : `${escape(p.label)}: ${escape(p.link)}`))
     .join("");
 }
 

@@ -166,6 +166,7 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
     warnings: [
       ...rejected.map((r) => `record ${r.index} was not read: ${r.path}: ${r.message}`),
       ...(unknownAssets.length > 0 ? [`CSIP's inventory does not know ${unknownAssets.join(", ")} yet; not scanned`] : []),
+      ...run.storeWarnings,
     ],
     errors,
     durationsMs: { lookup: lookupMs, total: run.clock.now() - started },

@@ -94,7 +94,7 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     waiting: [],
     duplicatesRemoved: [],
     taskListCalls: 0,
-    warnings: [],
+    warnings: [...run.storeWarnings],
     errors: [],
     ok: true,
     retry: true,

@@ -2,17 +2,20 @@ import { deadlineIn, systemClock, type Clock, type Deadline } from "../clock.ts"
 import { InventoryCache } from "../assets/inventory.ts";
 import { ASSET_KINDS } from "../assets/kinds.ts";
 import { configPath, loadConfig } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX, durationMs, type Config } from "../config/schema.ts";
 import type { CsipAction } from "../csip/actions.ts";
 import { createCsipClient, type CsipClient, type RequestOf, type ResponseOf } from "../csip/client.ts";
 import { requireCredentials } from "../csip/credentials.ts";
 import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
+import { StateStoreError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { networkDelivery, type Deliver } from "../notify/deliver.ts";
-import type { PagePublisher } from "../results/publish.ts";
+import { cosPagePublisher, type PagePublisher } from "../results/publish.ts";
 import type { RetryPolicy } from "../retry.ts";
+import { CosStateStore } from "../state/cos-store.ts";
+import { MemoryStateStore } from "../state/memory-store.ts";
 import { FileStateStore, type StateStore } from "../state/store.ts";
 
 /**
@@ -27,6 +30,8 @@ export interface Services {
   sdk: CsipClient;
   limiter: RateLimiter;
   store: StateStore;
+  /** What every summary says of the store: that it forgets (memory), empty otherwise. */
+  storeWarnings: readonly string[];
   logger: Logger;
   clock: Clock;
   /** Delivery to notifiers, bounded by a run's deadline. */
@@ -77,6 +82,42 @@ export function sdkClientFor(config: Config, env: Environment): CsipClient {
   });
 }
 
+/** The warning every summary carries while `state: { memory: true }`. */
+export const MEMORY_STORE_WARNING =
+  "state: { memory: true } remembers nothing across invocations or instances: a run's results may be told twice and reminders start over; use the COS store";
+
+/** What `validate` and every summary say of the configured store: that memory forgets. */
+export function storeWarnings(config: Config): string[] {
+  return config.state.memory ? [MEMORY_STORE_WARNING] : [];
+}
+
+/**
+ * The state store the config and environment choose: `state.memory`, `state.path`, `state.cos`; with
+ * none of them, COS when the environment names a bucket (CSIP_SCAN_STATE_BUCKET, set by the deploy),
+ * else the folder `.csip-scan`.
+ */
+export function stateStoreFor(config: Config, env: Environment, options: { warn: (message: string) => void; clock?: Clock }): { store: StateStore; warnings: string[] } {
+  const { state } = config;
+  if (state.memory) return { store: new MemoryStateStore(options.warn), warnings: storeWarnings(config) };
+  const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
+  if (bucket === undefined) {
+    if (state.cos) throw new StateStoreError("state.cos names no bucket: set state.cos.bucket or CSIP_SCAN_STATE_BUCKET (the deploy sets it)");
+    return { store: new FileStateStore(state.path ?? DEFAULT_STATE_PATH, options.warn), warnings: [] };
+  }
+  const store = new CosStateStore({
+    bucket,
+    region: state.cos?.region ?? env.region ?? regionOf(config, env),
+    prefix: state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
+    credentials: requireCredentials(env),
+    endpoint: env.cosEndpoint,
+    timeoutMs: config.timeouts.requestSeconds * 1000,
+    retry: config.retry,
+    warn: options.warn,
+    ...(options.clock ? { now: options.clock.now, sleep: options.clock.sleep } : {}),
+  });
+  return { store, warnings: [] };
+}
+
 /** Builds what lives as long as the process. */
 export function createServices(config: Config, env: Environment, overrides: ServiceOverrides = {}): Services {
   const logger = overrides.logger ?? createLogger({ level: env.logLevel });
@@ -85,17 +126,23 @@ export function createServices(config: Config, env: Environment, overrides: Serv
   }
   const clock = overrides.clock ?? systemClock;
   const deliver = overrides.deliver;
+  const { store, warnings } = overrides.store
+    ? { store: overrides.store, warnings: storeWarnings(config) }
+    : stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock });
+  // On COS, each policy's results page is a private object of the state bucket, linked for `pageLinkValidFor`.
+  const pages = overrides.pages ?? (store instanceof CosStateStore ? cosPagePublisher(store, durationMs(config.results.pageLinkValidFor) / 1000) : undefined);
   return {
     config,
     env,
     sdk: overrides.sdk ?? sdkClientFor(config, env),
     limiter: new RateLimiter(config.rateLimit),
-    store: overrides.store ?? new FileStateStore(config.state.path, (message) => logger.warn(message)),
+    store,
+    storeWarnings: warnings,
     logger,
     clock,
     ...(overrides.progress ? { progress: overrides.progress } : {}),
     deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep, timeZone: config.timezone }),
-    ...(overrides.pages ? { pages: overrides.pages } : {}),
+    ...(pages ? { pages } : {}),
   };
 }
 
@@ -107,6 +154,8 @@ export interface RunContext {
   inventory: InventoryCache;
   deliver: Deliver;
   store: StateStore;
+  /** Warnings about the store for the run's summary (shared/run/services.ts MEMORY_STORE_WARNING). */
+  storeWarnings: readonly string[];
   logger: Logger;
   clock: Clock;
   deadline: Deadline;
@@ -138,6 +187,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     inventory: new InventoryCache(csip),
     deliver: services.deliverWithin(deadline),
     store: services.store,
+    storeWarnings: services.storeWarnings,
     logger,
     clock,
     deadline,

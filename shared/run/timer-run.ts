@@ -107,11 +107,11 @@ export async function runTimer(run: RunContext, timer: TimerEvent): Promise<Time
   if (!plan) {
     const warning = `timer "${timer.TriggerName}" stands for no schedule of the policy file (left by an earlier deploy?); acknowledged, nothing run`;
     run.logger.warn({ timer }, warning);
-    return { ...base, policies: [], runs: [], warnings: [warning], ok: true };
+    return { ...base, policies: [], runs: [], warnings: [warning, ...run.storeWarnings], ok: true };
   }
   const slot = slotOf(plan.cron, timer.Time, new Date(run.clock.now()), run.config.timezone);
   const policies = plan.policies.map((p) => p.name);
-  const warnings = slot.reason ? [`the slot is the latest fire time: ${slot.reason}`] : [];
+  const warnings = [...(slot.reason ? [`the slot is the latest fire time: ${slot.reason}`] : []), ...run.storeWarnings];
   if (!slot.at) return { ...base, schedule: plan.cron.normalized, slot, policies, runs: [], warnings, ok: true };
   const scheduledTime = slot.at;
   const runs = await Promise.all(policies.map((policy) => runScheduledScan(run, { policy, scheduledTime, trigger: "timer" })));

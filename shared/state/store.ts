@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as z from "zod";
 import { describeError, LockBusyError } from "../errors.ts";
@@ -17,9 +17,18 @@ const LockSchema = z.object({ owner: z.string(), expires: z.number() });
  * Small JSON values under string keys, and locks that hold across processes sharing the store.
  */
 export interface StateStore {
-  /** The value under `key` if there is one of the shape `schema` describes; another shape is a warning and a fresh start. */
+  /**
+   * The value under `key` if there is one of the shape `schema` describes. A value of another shape is
+   * a warning and a fresh start in the folder and memory stores, and an error in the COS store (where a
+   * fresh start could repeat a task or a message).
+   */
   get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined>;
   set(key: string, value: unknown): Promise<void>;
+  /**
+   * Writes `value` under `key` only if nothing is there yet: true when this call wrote it, false when
+   * the key already held a value (a once-only marker another invocation set first).
+   */
+  create(key: string, value: unknown): Promise<boolean>;
   /** Runs `fn` holding the lock `key`; waits up to `waitMs` for it. A holder that died frees it after `ttlMs`. */
   withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T>;
   /**
@@ -41,8 +50,8 @@ function fileName(key: string): string {
 }
 
 /**
- * The default store: one JSON file per key in a folder (`state.path`; on SCF a CFS mount, so that
- * every instance shares it). Writes are atomic (write, then rename). A missing file is a fresh start;
+ * The folder store, the default locally: one JSON file per key in a folder (`state.path`; on SCF a CFS
+ * mount, so that every instance shares it; the COS store, shared/state/cos-store.ts, needs no mount). Writes are atomic (write, then rename). A missing file is a fresh start;
  * a corrupt one, or one of the wrong shape, is a warning and a fresh start; a folder that cannot be
  * written degrades to memory, with a warning.
  */
@@ -104,6 +113,34 @@ export class FileStateStore implements StateStore {
     const text = JSON.stringify(value);
     if (await this.writeAtomic(this.dir, fileName(key), text)) return;
     this.memory.set(key, text);
+  }
+
+  /** Write-once: the whole file is written aside, then hard-linked to its name, which fails when the name is taken. */
+  async create(key: string, value: unknown): Promise<boolean> {
+    const text = JSON.stringify(value);
+    if (this.writable) {
+      const file = join(this.dir, `${fileName(key)}.json`);
+      const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      try {
+        await mkdir(this.dir, { recursive: true });
+        await writeFile(temp, text);
+        try {
+          await link(temp, file);
+          return true;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+          throw error;
+        } finally {
+          await unlink(temp).catch(() => {});
+        }
+      } catch (error) {
+        this.writable = false;
+        this.warn(`state folder ${this.dir} cannot be written (${describeError(error)}); remembering in memory only`);
+      }
+    }
+    if (this.memory.has(key)) return false;
+    this.memory.set(key, text);
+    return true;
   }
 
   /** Write one file atomically (temp file, then rename); false once the folder proved unwritable. */

@@ -1,12 +1,16 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sleep } from "../../shared/clock.ts";
+import { parseConfig } from "../../shared/config/load.ts";
 import { createCsipClient } from "../../shared/csip/client.ts";
+import { readEnvironment } from "../../shared/env.ts";
+import { stateStoreFor } from "../../shared/run/services.ts";
+import { CosStateStore } from "../../shared/state/cos-store.ts";
 import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
 import { startEmulator } from "../../local/emulator/server.ts";
 import { startListener } from "../helpers.ts";
@@ -158,6 +162,16 @@ describe("csip-scan CLI", () => {
     } finally {
       await taken.close();
     }
+  });
+
+  it("validate accepts a memory store but warns that it forgets", () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-cli-"));
+    const file = join(dir, "policies.yaml");
+    writeFileSync(file, `version: 1\nstate: { memory: true }\npolicies:\n  - { name: nightly, schedule: "0 0 3 * * * *", urls: [https://example.com], scanItems: [port] }\n`);
+    const { status, stderr } = cli("validate", "--config", file);
+    rmSync(dir, { recursive: true, force: true });
+    expect(status).toBe(0);
+    expect(stderr).toMatch(/^warning: state: \{ memory: true \} remembers nothing across invocations/m);
   });
 
   it("validate prints one line per mistake with file, line, column and key path, and exits 2", () => {
@@ -337,24 +351,50 @@ policies:
     }
   });
 
+  it("start without a state setting keeps its records on the local COS stand-in, as SCF does on COS", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-cli-"));
+    const file = join(dir, "policies.yaml");
+    writeFileSync(file, `version: 1\ntimezone: UTC\npolicies:\n  - { name: once, schedule: "0 0 3 1 1 ? 2098", urls: [a.example.com], scanItems: [port] }\n`);
+    const start = spawnCli(["start", "--run-now", "--config", file]);
+    try {
+      await start.until("the first run has ended", (stdout) => /^(OK|FAILED) {2}policy once /m.test(stdout));
+      expect(start.stdout).toMatch(/State store: COS bucket csip-scan-state-\d+ on the local COS stand-in at http:\/\/127\.0\.0\.1:\d+/);
+      expect(start.stdout).toMatch(/^OK {2}policy once /m);
+      start.interrupt();
+      expect(await start.ended()).toBe(0);
+    } finally {
+      start.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("emulator serves the demo estate to the official SDK until Ctrl-C", async () => {
     const emulator = spawnCli(["emulator", "--port", "0"]);
     try {
-      await emulator.until("it prints its address", (stdout) => /CSIP_ENDPOINT=\S+\n/.test(stdout));
+      await emulator.until("it prints its line to paste", (stdout) => /^export CSIP_ENDPOINT=.*\n/m.test(stdout));
       const url = /CSIP_ENDPOINT=(\S+)/.exec(emulator.stdout)![1]!;
       const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: url });
       const answer = await csip.call("DescribeDomainAssets", { Filter: { Limit: 100 } });
       expect(answer.Total).toBe(5);
-      // One emulator serves the session: with CSIP_ENDPOINT alone (no credentials) commands use it, and
-      // notifiers print instead of sending, since the endpoint is on this machine.
-      expect(emulator.stdout).toContain(`export CSIP_ENDPOINT=${url}\n`);
-      const run = spawnCli(["run", "--policy", "nightly-prod", "--time", "2026-11-29T03:00:00Z"], { CSIP_ENDPOINT: url });
+      // One emulator serves the session: with its line pasted (no credentials) commands use it and its
+      // state bucket, and notifiers print instead of sending, since the endpoint is on this machine.
+      const [, bucket, endpoint] = /^export CSIP_ENDPOINT=\S+ CSIP_SCAN_STATE_BUCKET=(\S+) CSIP_SCAN_COS_ENDPOINT=(\S+)$/m.exec(emulator.stdout)!;
+      const session = { CSIP_ENDPOINT: url, CSIP_SCAN_STATE_BUCKET: bucket!, CSIP_SCAN_COS_ENDPOINT: endpoint! };
+      const run = spawnCli(["run", "--policy", "nightly-prod", "--time", "2026-11-29T03:00:00Z"], session);
       expect(await run.ended(), run.stderr).toBe(0);
       expect(run.stdout).toContain("notify wecom-ops: delivered (console)");
       expect(run.stdout).not.toContain("LOCAL CSIP EMULATOR");
-      const results = spawnCli(["results", "--policy", "nightly-prod"], { CSIP_ENDPOINT: url });
+      expect(run.stderr).toContain(`State store: COS bucket ${bucket} on the local COS stand-in at ${endpoint}`);
+      const results = spawnCli(["results", "--policy", "nightly-prod"], session);
       expect(await results.ended(), results.stderr).toBe(0);
       expect(results.stdout).toMatch(/^nightly-prod {2}scheduled 2026-11-29 11:00 \(Asia\/Shanghai\) {2}/m);
+      // The session's bucket is the COS store a handler run against the emulator uses.
+      const env = readEnvironment({ TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId, TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey, CSIP_SCAN_STATE_BUCKET: bucket, CSIP_SCAN_COS_ENDPOINT: endpoint });
+      const config = parseConfig(`version: 1\npolicies:\n  - { name: p, schedule: "0 0 3 * * * *", urls: [a.example.com], scanItems: [port] }\n`, "e.yaml", env);
+      const { store } = stateStoreFor(config, env, { warn: () => {} });
+      expect(store).toBeInstanceOf(CosStateStore);
+      expect(await store.create("probe/emulator", { at: 1 })).toBe(true);
+      expect(await store.create("probe/emulator", { at: 2 })).toBe(false);
       emulator.interrupt();
       expect(await emulator.ended()).toBe(0);
     } finally {
@@ -478,7 +518,7 @@ policies:
       // What the README promises a new user: the demo's WeCom robot's results message, in Chinese, as WeCom shows it.
       await start.until("the WeCom results message", (stdout) => stdout.includes("### csip-scan：策略 nightly-prod 的扫描结果"), 25_000);
       const wecom = start.stdout.slice(start.stdout.indexOf("### csip-scan：策略 nightly-prod 的扫描结果"));
-      expect(wecom).toMatch(/^### csip-scan：策略 nightly-prod 的扫描结果\n计划时间 \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? \(Asia\/Shanghai\)\n发现风险：\d+ 个。\n\*\*任务：\*\*\n- rmis-\S+ 已完成，/);
+      expect(wecom).toMatch(/^### csip-scan：策略 nightly-prod 的扫描结果\n计划时间 \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? \(Asia\/Shanghai\)\n发现风险：\d+ 个。\n结果页面：趋势与全部当前风险: file:\/\/\S+\/pages\/nightly-prod\.html\n\*\*任务：\*\*\n- rmis-\S+ 已完成，/);
       start.interrupt();
       expect(await start.ended(), `${start.stdout}\n${start.stderr}`).toBe(0);
       expect(start.stdout).toContain("LOCAL CSIP EMULATOR");

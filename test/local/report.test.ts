@@ -55,7 +55,7 @@ describe("csip-scan report", () => {
       timeout: 30_000,
     });
     expect(run.stderr).toBe("");
-    expect([run.status, run.stdout]).toEqual([0, `${out}: 1 policy, 3 run(s) since 400d ago (history of ${join(dir, "state")})\n`]);
+    expect([run.status, run.stdout]).toEqual([0, `${out}: 1 policy, 3 run(s) since 400d ago (history in ${join(dir, "state")})\n`]);
     expect(readFileSync(out, "utf8")).toContain("<h2>策略 nightly</h2>");
   });
 });

@@ -136,6 +136,27 @@ describe("a first rehearsal, in a fresh account", () => {
   });
 });
 
+const STATE_BUCKET = `csip-scan-state-${REHEARSAL_ACCOUNT.appId}`;
+const stateBucketCalls = (record: RecordedCall[]) => record.filter((c) => c.service === "cos" && c.params.Bucket === STATE_BUCKET).map((c) => `${c.action}${c.error ? ` ${c.error}` : ""}`);
+
+describe("the state store's bucket", () => {
+  it("is created once, private, in the deploy region, before any function; a second rehearsal finds it and leaves it", () => {
+    expect(stateBucketCalls(firstRecord)).toEqual(["HeadBucket NoSuchBucket", "PutBucket"]);
+    expect(calls(firstRecord, "PutBucket").find((c) => c.params.Bucket === STATE_BUCKET)?.params).toMatchObject({ Region: "ap-guangzhou", Acl: "private" });
+    const putAt = firstRecord.findIndex((c) => c.action === "PutBucket" && c.params.Bucket === STATE_BUCKET);
+    expect(putAt).toBeLessThan(firstRecord.findIndex((c) => c.action === "CreateFunction"));
+    expect(stateBucketCalls(secondRecord)).toEqual(["HeadBucket", "GetBucketVersioning"]);
+    expect(second.account.buckets.filter((b) => b.Name === STATE_BUCKET)).toEqual([expect.objectContaining({ Region: "ap-guangzhou", Acl: "private" })]);
+    expect(second.account.buckets.find((b) => b.Name === STATE_BUCKET)?.Versioning).toBeUndefined();
+  });
+
+  it("is named in every function's environment, and the deploy says which CAM resource covers it", () => {
+    for (const f of first.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_STATE_BUCKET")?.Value).toBe(STATE_BUCKET);
+    expect(first.output).toContain(`qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}/state/*`);
+    expect(formatAccount(second.account)).toContain(`${STATE_BUCKET} (ap-guangzhou, private, versioning never enabled, 0 object(s)`);
+  });
+});
+
 describe("a second rehearsal with one schedule removed", () => {
   it("deploys, and updates the functions in place", () => {
     expect(second.exitCode, second.output).toBe(0);
@@ -160,7 +181,7 @@ describe("a second rehearsal with one schedule removed", () => {
     const text = formatAccount(second.account);
     expect(text).toContain("csip-scan-dev-scheduled-scan (ap-guangzhou, namespace default)");
     expect(text).toContain("runtime Nodejs18.15, handler dist/scheduled-scan/index.main_handler, timeout 900 s");
-    expect(text).toContain("environment: CSIP_SCAN_CONFIG, SECOPS_WEBHOOK_URL");
+    expect(text).toContain("environment: CSIP_SCAN_CONFIG, SECOPS_WEBHOOK_URL, CSIP_SCAN_STATE_BUCKET");
     for (const s of SCHEDULES.slice(0, 2)) expect(text).toContain(`timer ${timerName(s)}: ${s}`);
     expect(text).toContain("csip-scan-asset-change");
     expect(text).not.toContain("hooks.example.com");

@@ -28,6 +28,6 @@ describe("the CSIP action table", () => {
 
   it("the CAM policy allows only actions of the table", () => {
     const policy = JSON.parse(readFileSync("docs/cam-policy.json", "utf8")) as { statement: { action: string[] }[] };
-    for (const action of policy.statement.flatMap((s) => s.action)) expect(ALL_ACTIONS).toContain(action.replace(/^csip:/, ""));
+    for (const action of policy.statement.flatMap((s) => s.action).filter((a) => a.startsWith("csip:"))) expect(ALL_ACTIONS).toContain(action.replace(/^csip:/, ""));
   });
 });

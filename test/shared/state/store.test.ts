@@ -423,3 +423,20 @@ describe("FileStateStore.withLock in memory only", () => {
     expect(await store.withLock(KEY, { ttlMs: 60_000, waitMs: 0 }, async () => "free again")).toBe("free again");
   });
 });
+
+describe("FileStateStore, write-once", () => {
+  it("of four stores sharing a folder writing the same key at once, exactly one is told it wrote, and its value stays", async () => {
+    const dir = freshDir();
+    const outcomes = await Promise.all([1, 2, 3, 4].map((n) => storeOn(dir).store.create("sent/run-1/secops", { by: n })));
+    expect(outcomes.filter(Boolean)).toHaveLength(1);
+    const winner = outcomes.indexOf(true) + 1;
+    expect(await storeOn(dir).store.get("sent/run-1/secops", z.object({ by: z.number() }))).toEqual({ by: winner });
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("in a folder that cannot be written, holds once within the process", async () => {
+    const { store, warnings } = storeOn(unwritableDir());
+    expect([await store.create("sent/x", 1), await store.create("sent/x", 2)]).toEqual([true, false]);
+    expect(warnings).toEqual([expect.stringMatching(/cannot be written .*remembering in memory only/)]);
+  });
+});

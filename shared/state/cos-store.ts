@@ -1,0 +1,272 @@
+import { randomBytes } from "node:crypto";
+import * as z from "zod";
+import { sleep as realSleep } from "../clock.ts";
+import { LockBusyError, StateStoreError } from "../errors.ts";
+import { CosClient, type CosAnswer, type CosClientOptions } from "./cos-client.ts";
+import { LONGEST_LOCK_MS, type StateStore } from "./store.ts";
+
+/**
+ * The state store on COS: one JSON object per key under `prefix` in a private bucket, shared by every
+ * SCF instance with no VPC or file system to set up.
+ *
+ * - Once-only markers and locks are `PUT Object` with `x-cos-forbid-overwrite: true`: the first writer
+ *   wins, any other gets 409 `FileAlreadyExists`. That header holds only on a bucket whose versioning
+ *   was never enabled, so the store checks the bucket (GET ?versioning) before its first request and
+ *   refuses a versioned one. https://cloud.tencent.com/document/product/436/7749
+ * - A record that changes (a run's record, what was told) is written only by the holder of its lock, so
+ *   two writers never interleave; values written without a lock (the last results of a policy, a
+ *   cooldown) are whole values where the later one is the one wanted.
+ * - A value that is not a record is an error naming the key and COS's request id, never a fresh start:
+ *   starting fresh could create a task or send a message again. Delete the object to start over.
+ * - Listings (the open runs) are only for discovery: each run found is then read by its key and its
+ *   lock taken, so one a lagging listing shows too late is found on a later look, and one it still
+ *   shows after it was closed is found told.
+ */
+
+/** A lock's body. */
+const LockSchema = z.object({ owner: z.string(), expires: z.number() });
+
+/** A lock or takeover marker whose body cannot be read is judged by its age: a holder writes it in one request, so this is long. */
+export const UNREADABLE_LOCK_STALE_MS = 60_000;
+
+/** The writer of a once-only object, in its metadata: after a lost answer, how a retry knows the 409 is its own write. */
+const WRITER = "x-cos-meta-csip-scan-writer";
+
+export interface CosStoreOptions extends CosClientOptions {
+  /** The clock lock expiries are judged by. */
+  now?: () => number;
+  /** Where the store's objects live in the bucket: `state/`. */
+  prefix: string;
+  warn?: (message: string) => void;
+}
+
+export class CosStateStore implements StateStore {
+  readonly client: CosClient;
+  private started: Promise<void> | undefined;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly warn: (message: string) => void;
+
+  constructor(private readonly options: CosStoreOptions) {
+    this.client = new CosClient(options);
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? realSleep;
+    this.warn = options.warn ?? (() => {});
+  }
+
+  /** The bucket's versioning, checked once per process; a failed check is tried again next time. */
+  start(): Promise<void> {
+    this.started ??= this.checkVersioning();
+    this.started.catch(() => (this.started = undefined));
+    return this.started;
+  }
+
+  private async checkVersioning(): Promise<void> {
+    const answer = await this.client.send({ action: "GetBucketVersioning", method: "GET", key: "", query: { versioning: "" }, expect: [] });
+    const status = /<Status>([^<]*)<\/Status>/.exec(answer.body)?.[1];
+    if (status) {
+      throw new StateStoreError(
+        `COS bucket ${this.options.bucket} has versioning ${status}: x-cos-forbid-overwrite does not hold there, so locks and once-only markers would not; use a bucket whose versioning was never enabled`,
+        { requestId: answer.requestId },
+      );
+    }
+  }
+
+  async durable(): Promise<boolean> {
+    await this.start();
+    return true;
+  }
+
+  private objectKey(key: string): string {
+    return `${this.options.prefix}${key}.json`;
+  }
+
+  async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
+    await this.start();
+    const answer = await this.client.send({ action: "GetObject", method: "GET", key: this.objectKey(key), expect: [404] });
+    return answer.status === 404 ? undefined : this.parse(key, answer, schema);
+  }
+
+  private parse<T>(key: string, answer: CosAnswer, schema: z.ZodType<T>): T {
+    let value: unknown;
+    try {
+      value = JSON.parse(answer.body);
+    } catch {
+      throw new StateStoreError(`state ${key} in COS bucket ${this.options.bucket} is not JSON; delete ${this.objectKey(key)} to start it fresh`, { requestId: answer.requestId });
+    }
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    throw new StateStoreError(`state ${key} in COS bucket ${this.options.bucket} does not have the expected shape; delete ${this.objectKey(key)} to start it fresh`, {
+      requestId: answer.requestId,
+    });
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    await this.start();
+    await this.client.send({ action: "PutObject", method: "PUT", key: this.objectKey(key), headers: { "content-type": "application/json" }, body: JSON.stringify(value), expect: [] });
+  }
+
+  async create(key: string, value: unknown): Promise<boolean> {
+    await this.start();
+    return this.createObject(this.objectKey(key), JSON.stringify(value));
+  }
+
+  /**
+   * PUT with `x-cos-forbid-overwrite`. A 409 after a try whose answer was lost may be that try's own
+   * write: the writer token in the object's metadata tells.
+   */
+  private async createObject(objectKey: string, body: string): Promise<boolean> {
+    const writer = randomBytes(12).toString("hex");
+    const answer = await this.client.send({
+      action: "PutObject",
+      method: "PUT",
+      key: objectKey,
+      headers: { "content-type": "application/json", "x-cos-forbid-overwrite": "true", [WRITER]: writer },
+      body,
+      expect: [409],
+    });
+    if (answer.status !== 409) return true;
+    if (!answer.body.includes("FileAlreadyExists")) {
+      throw new StateStoreError(`COS answered 409 to creating ${objectKey} without FileAlreadyExists`, { requestId: answer.requestId });
+    }
+    if (answer.attempts === 1) return false;
+    const held = await this.client.send({ action: "HeadObject", method: "HEAD", key: objectKey, expect: [404] });
+    return held.status === 200 && held.headers[WRITER] === writer;
+  }
+
+  /** A collection's values live under `collections/NAME/`, one object per id. */
+  private collectionPrefix(collection: string): string {
+    return `${this.options.prefix}collections/${collection}/`;
+  }
+
+  async put(collection: string, id: string, value: unknown): Promise<void> {
+    await this.start();
+    await this.client.send({
+      action: "PutObject",
+      method: "PUT",
+      key: `${this.collectionPrefix(collection)}${id}.json`,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(value),
+      expect: [],
+    });
+  }
+
+  async remove(collection: string, id: string): Promise<void> {
+    await this.start();
+    await this.client.send({ action: "DeleteObject", method: "DELETE", key: `${this.collectionPrefix(collection)}${id}.json`, expect: [404] });
+  }
+
+  /** Lists the collection's keys page by page, then reads each; one gone since the listing is skipped. */
+  async list<T>(collection: string, schema: z.ZodType<T>): Promise<T[]> {
+    await this.start();
+    const prefix = this.collectionPrefix(collection);
+    const keys: string[] = [];
+    for (let marker = ""; ; ) {
+      const page = await this.client.send({ action: "GetBucket", method: "GET", key: "", query: { prefix, marker, "max-keys": "1000" }, expect: [] });
+      const found = [...page.body.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => unescapeXml(m[1]!));
+      keys.push(...found);
+      if (!/<IsTruncated>true<\/IsTruncated>/.test(page.body) || found.length === 0) break;
+      marker = unescapeXml(/<NextMarker>([^<]+)<\/NextMarker>/.exec(page.body)?.[1] ?? found.at(-1)!);
+    }
+    const values: T[] = [];
+    for (const key of keys) {
+      const answer = await this.client.send({ action: "GetObject", method: "GET", key, expect: [404] });
+      if (answer.status === 404) continue;
+      try {
+        values.push(this.parse(key.slice(this.options.prefix.length), answer, schema));
+      } catch (error) {
+        this.warn(`${(error as Error).message}; skipped`);
+      }
+    }
+    return values;
+  }
+
+  /** Writes an object as is (a results page), under the store's prefix: `KEY`, not `KEY.json`. */
+  async putObject(key: string, body: string, contentType: string): Promise<void> {
+    await this.start();
+    await this.client.send({ action: "PutObject", method: "PUT", key: `${this.options.prefix}${key}`, headers: { "content-type": contentType }, body, expect: [] });
+  }
+
+  /** A URL that GETs the object `putObject(key, ...)` wrote, for `validForSeconds`; the bucket stays private. */
+  presignedGetUrl(key: string, validForSeconds: number): string {
+    return this.client.presignedGetUrl(`${this.options.prefix}${key}`, validForSeconds);
+  }
+
+  async withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T> {
+    await this.start();
+    const release = await this.lock(`${this.options.prefix}locks/${key}.lock`, key, options);
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Takes the lock object: a write-once PUT. A lock past its expiry (or unreadable and older than a
+   * minute) is taken over through a write-once marker named after the stale lock's ETag: of two
+   * invocations taking over at once, one writes the marker and deletes the stale lock, the other
+   * waits. A marker whose writer died before deleting is itself stale after a minute; the next
+   * generation's marker then takes over.
+   */
+  private async lock(objectKey: string, key: string, { ttlMs, waitMs }: { ttlMs: number; waitMs: number }): Promise<() => Promise<void>> {
+    const owner = randomBytes(8).toString("hex");
+    const giveUpAt = this.now() + waitMs;
+    for (let round = 0; ; round++) {
+      const body = JSON.stringify({ owner, expires: this.now() + Math.min(ttlMs, LONGEST_LOCK_MS) });
+      if (await this.createObject(objectKey, body)) return () => this.unlock(objectKey, owner);
+      const held = await this.client.send({ action: "GetObject", method: "GET", key: objectKey, expect: [404] });
+      if (held.status === 404) continue;
+      if (this.isStale(held) && (await this.takeOver(objectKey, held, owner))) continue;
+      if (this.now() >= giveUpAt) throw new LockBusyError(`another invocation is working on ${key}`);
+      await this.sleep(Math.min(2000, 50 * 2 ** Math.min(round, 6)) * (0.5 + Math.random() / 2));
+    }
+  }
+
+  private isStale(held: CosAnswer): boolean {
+    const parsed = LockSchema.safeParse(safeJson(held.body));
+    if (parsed.success) return parsed.data.expires < this.now() || parsed.data.expires > this.now() + LONGEST_LOCK_MS;
+    return ageMs(held) > UNREADABLE_LOCK_STALE_MS;
+  }
+
+  /** True when this invocation won the takeover and deleted the stale lock. */
+  private async takeOver(objectKey: string, held: CosAnswer, owner: string): Promise<boolean> {
+    const etag = String(held.headers.etag ?? "").replace(/"/g, "");
+    for (let generation = 1; generation <= 10; generation++) {
+      const marker = `${objectKey}.takeover/${etag}.${generation}`;
+      if (await this.createObject(marker, JSON.stringify({ owner }))) {
+        await this.client.send({ action: "DeleteObject", method: "DELETE", key: objectKey, expect: [404] });
+        return true;
+      }
+      const other = await this.client.send({ action: "HeadObject", method: "HEAD", key: marker, expect: [404] });
+      if (other.status === 200 && ageMs(other) <= UNREADABLE_LOCK_STALE_MS) return false;
+    }
+    return false;
+  }
+
+  private async unlock(objectKey: string, owner: string): Promise<void> {
+    const held = await this.client.send({ action: "GetObject", method: "GET", key: objectKey, expect: [404] });
+    if (held.status === 200 && LockSchema.safeParse(safeJson(held.body)).data?.owner === owner) {
+      await this.client.send({ action: "DeleteObject", method: "DELETE", key: objectKey, expect: [404] });
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** How old an object is by COS's own clock: its answer's Date against its Last-Modified. */
+function ageMs(answer: CosAnswer): number {
+  const date = Date.parse(String(answer.headers.date ?? ""));
+  const modified = Date.parse(String(answer.headers["last-modified"] ?? ""));
+  return Number.isNaN(date) || Number.isNaN(modified) ? 0 : date - modified;
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code))).replace(/&(lt|gt|amp|apos|quot);/g, (_, name: string) => ({ lt: "<", gt: ">", amp: "&", apos: "'", quot: '"' })[name as "lt"]);
+}
