@@ -119,7 +119,7 @@ describe("success shapes through the SDK", () => {
     const csip = sdkClient(emulator);
     const answer = await csip.call("CreateRiskCenterScanTask", {
       ...scanRequest,
-      Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002" }, { Asset: "ins-unknown" }],
+      Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002", AssetType: "Instance", InstanceType: "CVM" }, { Asset: "ins-unknown", AssetType: "Instance", InstanceType: "CVM" }],
     });
     expect(answer).toMatchObject({ Status: -1, UnAuthAsset: ["ins-aaaa0002", "ins-unknown"] });
     expect(answer.TaskId).toBeUndefined();
@@ -128,7 +128,7 @@ describe("success shapes through the SDK", () => {
 
   it("creates the task for the authorized assets when set to", async () => {
     emulator.state.whenUnauthorized = "task-with-id";
-    const answer = await sdkClient(emulator).call("CreateRiskCenterScanTask", { ...scanRequest, Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002" }] });
+    const answer = await sdkClient(emulator).call("CreateRiskCenterScanTask", { ...scanRequest, Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002", AssetType: "Instance", InstanceType: "CVM" }] });
     expect(answer).toMatchObject({ Status: -1, UnAuthAsset: ["ins-aaaa0002"], TaskId: expect.stringMatching(/^rmis-/) });
     expect(emulator.state.tasks[0]?.Assets).toEqual(scanRequest.Assets);
   });
@@ -347,9 +347,12 @@ describe("injected faults and how the client reports them", () => {
   });
 });
 
-/** One task as DescribeScanTaskList shows it, found by its exact TaskId. */
-async function taskInfo(taskId: string) {
-  const list = await sdkClient(emulator).call("DescribeScanTaskList", { Filter: { Filters: [{ Name: "TaskId", Values: [taskId], OperatorType: 7 }] } });
+/** One task as DescribeScanTaskList shows it, found by its exact TaskId (a member's, by naming the member). */
+async function taskInfo(taskId: string, memberIds?: string[]) {
+  const list = await sdkClient(emulator).call("DescribeScanTaskList", {
+    ...(memberIds ? { MemberId: memberIds } : {}),
+    Filter: { Filters: [{ Name: "TaskId", Values: [taskId], OperatorType: 7 }] },
+  });
   expect(list.TotalCount).toBe(1);
   return list.Data![0]!;
 }
@@ -451,7 +454,7 @@ describe("tasks over emulated time", () => {
   ])("%s", async (_, request, assetNumber, riskCount) => {
     emulator.state.scanTiming = { queuedMs: 0, scanningMs: 0 };
     const taskId = await createTask(request);
-    expect(await taskInfo(taskId)).toMatchObject({ AssetNumber: assetNumber, CompleteAssetNumber: assetNumber, RiskCount: riskCount, ScanStatus: 2 });
+    expect(await taskInfo(taskId, (request as { MemberId?: string[] }).MemberId)).toMatchObject({ AssetNumber: assetNumber, CompleteAssetNumber: assetNumber, RiskCount: riskCount, ScanStatus: 2 });
   });
 
   it("DescribeScanTaskList filters on the new fields too (ScanStatus)", async () => {
@@ -610,7 +613,8 @@ describe("risk lists", () => {
     ],
     [
       "DescribeRiskCenterAssetViewWeakPasswordRiskList",
-      { AffectAsset: "ins-aaaa0001", InstanceType: "CVM", PasswordType: "SSH弱口令", Port: 22, Level: "high", Fix: "修改对应用户的密码为足够强度的密码。" },
+      // As the official example row: the CVM's address as AffectAsset, the CVM as InstanceId.
+      { AffectAsset: "203.0.113.1", InstanceId: "ins-aaaa0001", InstanceType: "CVM", PasswordType: "SSH弱口令", Port: 22, Level: "high", Fix: "修改对应用户的密码为足够强度的密码。" },
     ],
     [
       "DescribeRiskCenterAssetViewCFGRiskList",
