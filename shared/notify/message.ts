@@ -168,6 +168,7 @@ const RESULTS_TEXT = {
     gone: (n: number) => `Gone since the previous run (${n}):`,
     more: (n: number) => `… and ${n} more`,
     note: "Findings are the scanned assets' current risks in CSIP (the risk lists do not filter by task).",
+    capped: "Not every finding was read: ",
   },
   zh: {
     title: (policy: string): Piece[] => ["csip-scan：策略 ", { value: policy }, " 的扫描结果"],
@@ -190,6 +191,7 @@ const RESULTS_TEXT = {
     gone: (n: number) => `较上次消失（${n}）：`,
     more: (n: number) => `… 另有 ${n} 个`,
     note: "风险为被扫描资产在云安全中心的当前风险（风险列表不按任务筛选）。",
+    capped: "未读取全部风险：",
   },
 } as const;
 
@@ -239,5 +241,6 @@ export function resultsMessage(report: ResultsReport, language: Language): Messa
   listChanges(t.added(report.newFindingsCount), report.newFindingsCount, report.newFindings.map((f) => findingPieces(f)));
   listChanges(t.gone(report.goneFindingsCount), report.goneFindingsCount, report.goneFindings.map((f) => [`${f.level} `, { value: f.asset }, ": ", { value: f.name }]));
   if (report.findingsTotal > 0) lines.push({ kind: "text", pieces: [t.note] });
+  if (report.findingsCapped) lines.push({ kind: "text", pieces: [t.capped, { value: report.findingsCapped }] });
   return { title: t.title(report.policy), lines };
 }

@@ -8,9 +8,9 @@ import { resultsReport, type ResultsReport } from "../notify/results-report.ts";
 import { compareWithPrevious, rememberResults } from "../results/compare.ts";
 import { currentFindings } from "../results/findings.ts";
 import type { Finding, RunResults, TaskResult } from "../results/model.ts";
-import { closeRun, openRuns, runsFromTaskList, type OpenRun } from "../results/open-runs.ts";
+import { closeRun, memberIdsOf, memberScopes, openRuns, runsFromTaskList, type OpenRun } from "../results/open-runs.ts";
 import { reportLinks } from "../results/reports.ts";
-import { taskStates } from "../results/task-states.ts";
+import { taskStatesOfRuns } from "../results/task-states.ts";
 import { resultsKey } from "../state/keys.ts";
 import type { RunContext } from "./services.ts";
 
@@ -81,14 +81,16 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
   try {
     if (durable) {
       runs = await openRuns(run.store);
-      const read = await taskStates(run.csip, runs.flatMap((r) => r.taskIds));
+      const read = await taskStatesOfRuns(run.csip, runs.map((r) => ({ taskIds: r.taskIds, memberIds: memberIdsOf(run.config, r.policy) })));
       states = read.tasks;
       summary.taskListCalls = read.calls;
+      summary.warnings.push(...read.warnings);
     } else {
-      const read = await runsFromTaskList(run.csip, slot.getTime() - giveUpMs - everyMs);
+      const read = await runsFromTaskList(run.csip, slot.getTime() - giveUpMs - everyMs, memberScopes(run.config));
       runs = read.runs;
       states = read.tasks;
       summary.taskListCalls = read.calls;
+      summary.warnings.push(...read.warnings);
     }
   } catch (error) {
     summary.errors.push(errorFacts(error));
@@ -149,7 +151,7 @@ async function tellRun(
       if (!policy) return finish({ ...base, status: "policy no longer in the file" });
       if (!policy.notifyOn.includes("results")) return finish({ ...base, status: "not asked for (notifyOn)" });
 
-      const links = await reportLinks(run.csip, tasks.filter((t) => t.state === "done").map((t) => t.taskId));
+      const { links } = await reportLinks(run.csip, tasks.filter((t) => t.state === "done").map((t) => t.taskId), policy.memberIds);
       if (holdForReports && tasks.some((t) => t.state === "done" && !links.has(t.taskId))) return "held";
       const { results, findings } = await resultsOf(run, policy, open, tasks.map((t) => (links.has(t.taskId) ? { ...t, reportUrl: links.get(t.taskId)! } : t)), gaveUp);
       const report = resultsReport(results);
@@ -197,7 +199,7 @@ function scopeOf(tasks: readonly TaskResult[]): TaskResult["scope"] {
  */
 export async function resultsOf(run: RunContext, policy: Policy, open: OpenRun, tasks: TaskResult[], gaveUp: boolean): Promise<{ results: RunResults; findings: Finding[] }> {
   const riskCount = tasks.reduce((n, t) => n + t.riskCount, 0);
-  const { findings } = await currentFindings(run.csip, scopeOf(tasks), policy.memberIds);
+  const { findings, total, capped } = await currentFindings(run.csip, scopeOf(tasks), policy.memberIds);
   const ended = tasks.every((t) => t.ended);
   const compared =
     open.trigger !== "asset-change" && (await run.store.durable())
@@ -216,7 +218,8 @@ export async function resultsOf(run: RunContext, policy: Policy, open: OpenRun, 
     riskCount,
     allClear: allDone(tasks) && riskCount === 0,
     findings: findings.slice(0, run.config.results.topFindings),
-    findingsTotal: findings.length,
+    findingsTotal: total,
+    ...(capped ? { findingsCapped: capped } : {}),
     comparison,
   };
   return { results, findings };

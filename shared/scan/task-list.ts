@@ -1,31 +1,33 @@
-import type { CsipClient, Models } from "../csip/client.ts";
+import { memberParam, type CsipClient, type Models } from "../csip/client.ts";
+import { readFiltered } from "../csip/pager.ts";
+import { CloudApiError } from "../errors.ts";
 
 export type ListedTask = Models.ScanTaskInfoList;
-
-/** Pages of the task list read at most, so that a runaway answer cannot loop for ever. */
-const MAX_PAGES = 100;
-const PAGE = 100;
 
 /**
  * The tasks CSIP holds whose names contain `fragment` (a run's task prefix, or one name), grouped by
  * exact name, oldest first. CSIP has no idempotency token, so the deterministic TaskName is how a
  * retried invocation recognises its own tasks, and more than one task under a name is a duplicate.
- * The filter field `TaskName` and "contains" (OperatorType 9) are assumptions
- * (local/emulator/ASSUMPTIONS.md); the names are checked here whatever the server returns.
+ * The filter field `TaskName` and "contains" (OperatorType 9) are undocumented
+ * (local/emulator/ASSUMPTIONS.md): the list is read to its end and the names are checked here, so a
+ * server that ignores the filter costs pages, not a missed task. A member's tasks are listed only to
+ * calls naming its MemberId.
  */
-export async function tasksByName(csip: CsipClient, fragment: string): Promise<Map<string, ListedTask[]>> {
+export async function tasksByName(csip: CsipClient, fragment: string, memberIds?: readonly string[]): Promise<Map<string, ListedTask[]>> {
   const found = new Map<string, ListedTask[]>();
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const answer = await csip.call("DescribeScanTaskList", {
-      Filter: { Limit: PAGE, Offset: page * PAGE, Filters: [{ Name: "TaskName", Values: [fragment], OperatorType: 9 }] },
-    });
-    for (const task of answer.Data ?? []) {
-      if (!task.TaskId || !task.TaskName?.includes(fragment)) continue;
-      const same = found.get(task.TaskName) ?? [];
-      if (!same.some((t) => t.TaskId === task.TaskId)) same.push(task);
-      found.set(task.TaskName, same);
-    }
-    if ((answer.Data?.length ?? 0) < PAGE || (page + 1) * PAGE >= (answer.TotalCount ?? 0)) break;
+  const read = await readFiltered({
+    csip,
+    action: "DescribeScanTaskList",
+    request: { ...memberParam(memberIds) },
+    field: "TaskName",
+    values: [fragment],
+    operator: 9,
+  });
+  for (const task of read.rows as ListedTask[]) {
+    if (!task.TaskId || !task.TaskName) continue;
+    const same = found.get(task.TaskName) ?? [];
+    if (!same.some((t) => t.TaskId === task.TaskId)) same.push(task);
+    found.set(task.TaskName, same);
   }
   for (const tasks of found.values()) tasks.sort(oldestFirst);
   return found;
@@ -49,16 +51,27 @@ export interface Deduplication {
 
 /**
  * Keeps the oldest task of a name and stops and deletes the others (`StopRiskCenterTask`, then
- * `DeleteRiskScanTask`): two tasks of one name are one scan run twice.
+ * `DeleteRiskScanTask`): two tasks of one name are one scan run twice. Both calls name the policy's
+ * MemberId, and the delete names each task's AppId as TargetAppId, as the DeleteRiskScanTask example
+ * does. A stop that answers a Status other than 0 ("停止成功" is 0) did not stop the task: it is not
+ * deleted, and the failure says so.
  */
-export async function keepOldest(csip: CsipClient, tasks: readonly ListedTask[]): Promise<Deduplication> {
+export async function keepOldest(csip: CsipClient, tasks: readonly ListedTask[], memberIds?: readonly string[]): Promise<Deduplication> {
   const [kept, ...others] = [...tasks].sort(oldestFirst);
   const result: Deduplication = { kept: kept!, removed: [], failed: [] };
   for (const task of others) {
-    const TaskIdList = [{ TaskId: task.TaskId! }];
     try {
-      await csip.call("StopRiskCenterTask", { TaskIdList });
-      await csip.call("DeleteRiskScanTask", { TaskIdList });
+      const stopped = await csip.call("StopRiskCenterTask", { ...memberParam(memberIds), TaskIdList: [{ TaskId: task.TaskId! }] });
+      if (stopped.Status !== undefined && stopped.Status !== 0) {
+        throw new CloudApiError({
+          action: "StopRiskCenterTask",
+          code: `Status${stopped.Status}`,
+          message: `CSIP did not stop the task (Status ${stopped.Status})`,
+          requestId: stopped.RequestId,
+          retryable: false,
+        });
+      }
+      await csip.call("DeleteRiskScanTask", { ...memberParam(memberIds), TaskIdList: [{ TaskId: task.TaskId!, ...(task.AppId ? { TargetAppId: task.AppId } : {}) }] });
       result.removed.push(task.TaskId!);
     } catch (error) {
       result.failed.push({ taskId: task.TaskId!, message: error instanceof Error ? error.message : String(error) });
