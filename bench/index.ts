@@ -1,6 +1,7 @@
 // npm run bench: figures, each a ratio against a baseline measured in the same run. Not a test.
 import { benchAssetChange } from "./asset-change.ts";
 import { benchColdStart } from "./cold-start.ts";
+import { benchMemory } from "./memory.ts";
 import { benchRateLimit } from "./rate-limit.ts";
 import { benchResults } from "./results.ts";
 import { benchTimers } from "./timers.ts";
@@ -12,6 +13,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   "asset-change": benchAssetChange,
   timers: benchTimers,
   results: benchResults,
+  memory: benchMemory,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (!only || only === name) await run();

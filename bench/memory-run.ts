@@ -32,6 +32,8 @@ export interface BundleRunOptions {
   cvms: number;
   /** The child's V8 heap (--max-old-space-size), in MB. */
   heapMb?: number;
+  /** More node flags for the child (e.g. --max-semi-space-size). */
+  nodeFlags?: string[];
   /** The emulator's rate limit per action (CSIP's 20/s), or false. */
   rateLimit?: number | false;
 }
@@ -84,7 +86,7 @@ export async function runBundle(options: BundleRunOptions): Promise<BundleRun> {
       BENCH_OUT: out,
       BENCH_EVENT: JSON.stringify({ Type: "Timer", TriggerName: "bench", Time: new Date().toISOString(), Message: "everything" }),
     };
-    const args = [...(options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : []), resolve("bench/memory-child.cjs"), resolve(options.bundle)];
+    const args = [...(options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : []), ...(options.nodeFlags ?? []), resolve("bench/memory-child.cjs"), resolve(options.bundle)];
     await new Promise<void>((done, fail) => {
       execFile(process.execPath, args, { env, maxBuffer: 1 << 20 }, (error, _stdout, stderr) => {
         try {

@@ -84,7 +84,7 @@ export class InventoryCache {
       failWhenCapped: true,
       onPage: (rows) => {
         for (const row of rows) {
-          const asset = this.compact.asset(spec.fromItem(row));
+          const asset = this.compact.asset(spec.fromItem(row), row);
           if (asset) assets.push(asset);
         }
       },

@@ -8,7 +8,7 @@ import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { networkDelivery, type Deliver } from "../notify/deliver.ts";
+import type { Deliver } from "../notify/deliver.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { FileStateStore, type StateStore } from "../state/store.ts";
 
@@ -71,7 +71,14 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     store: overrides.store ?? new FileStateStore(config.state.path, (message) => logger.warn(message)),
     logger,
     clock,
-    deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep }),
+    // Delivery code (channels, messages, address checks) is imported when a message is sent: most
+    // invocations send none, and the bundle's import stays small (bench/cold-start.ts).
+    deliverWithin: (deadline) =>
+      deliver ??
+      (async (name, notifier, report) => {
+        const { networkDelivery } = await import("../notify/deliver.ts");
+        return networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep })(name, notifier, report);
+      }),
   };
 }
 
