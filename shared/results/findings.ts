@@ -82,7 +82,7 @@ export async function currentFindings(
   csip: CsipClient,
   scope: { assets: readonly string[]; typedIn: readonly string[]; everything: boolean },
   memberIds?: readonly string[],
-  limits: { maxPages: number } = { maxPages: RISK_PAGE_CAP },
+  limits: { maxPages: number; pageSize?: number } = { maxPages: RISK_PAGE_CAP },
 ): Promise<CurrentFindings> {
   const found = new Map<string, Finding>();
   let calls = 0;
@@ -109,7 +109,7 @@ export async function currentFindings(
   for (const kind of RISK_KIND_NAMES) {
     const action = riskListOf(kind);
     if (scope.everything) {
-      const read = await readPages({ csip, action, request: { ...memberParam(memberIds) }, limits: { maxPages: limits.maxPages }, onPage: (rows) => rows.forEach((row) => keep(kind, row)) });
+      const read = await readPages({ csip, action, request: { ...memberParam(memberIds) }, limits, onPage: (rows) => rows.forEach((row) => keep(kind, row)) });
       calls += read.calls;
       total += read.total;
       if (read.capped) capped.push(`${action}: ${read.rows} of ${read.total}`);
@@ -118,7 +118,7 @@ export async function currentFindings(
     const before = found.size;
     for (const [field, values] of [["InstanceId", scope.assets], ["AffectAsset", scope.typedIn.map(hostOf)]] as const) {
       if (values.length === 0) continue;
-      const read = await readFiltered({ csip, action, request: { ...memberParam(memberIds) }, field, values, batch: VALUES_PER_CALL, limits: { maxPages: limits.maxPages } });
+      const read = await readFiltered({ csip, action, request: { ...memberParam(memberIds) }, field, values, batch: VALUES_PER_CALL, limits });
       calls += read.calls;
       for (const row of read.rows) keep(kind, row);
       if (read.capped) capped.push(`${action} by ${field}: the first ${limits.maxPages} pages`);
