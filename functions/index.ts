@@ -15,6 +15,10 @@ export interface FunctionRow {
   /** Shown in the SCF console. */
   description: string;
   timeoutSeconds: number;
+  /**
+   * Memory in MB unless the policy file's `memory` says otherwise: 128, SCF's smallest size but one,
+   * which bench/memory.ts shows a scheduled run fits in (figures in its table).
+   */
   memoryMb: number;
   /** Builds the entry point; the deployed one is built with no options. */
   handler(options?: HandlerOptions): Handler;
@@ -66,4 +70,14 @@ export const FUNCTIONS = {
 
 export type FunctionName = keyof typeof FUNCTIONS;
 export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
+
+/** A function's memory in MB: the policy file's `memory`, else its row's. */
+export function memoryOf(config: Config, name: FunctionName): number {
+  return config.memory[name] ?? FUNCTIONS[name].memoryMb;
+}
+
+/** Names under the policy file's `memory` that are no function (a typo). */
+export function unknownMemoryNames(config: Config): string[] {
+  return Object.keys(config.memory).filter((name) => !(FUNCTION_NAMES as string[]).includes(name));
+}
 
