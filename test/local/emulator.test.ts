@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CloudApiError } from "../../shared/errors.ts";
 import { LOCAL_ACCOUNT, randomAccount } from "../../local/emulator/accounts.ts";
-import type { EstateAssetInput } from "../../local/emulator/estate.ts";
+import { readEstate, type EstateAssetInput } from "../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
 import { DEFAULT_SCAN_TIMING } from "../../local/emulator/state.ts";
 import { caught, rawCall, sdkClient } from "../helpers.ts";
@@ -211,6 +211,10 @@ describe("parameter rules", () => {
     ["unknown ScanItem", { ...scanRequest, ScanItem: ["port", "virus"] }, "InvalidParameterValue"],
     ["empty ScanItem", { ...scanRequest, ScanItem: [] }, "InvalidParameterValue"],
     ["TaskMode 3", { ...scanRequest, TaskMode: 3 }, "InvalidParameterValue"],
+    // Only the kinds table's TaskAssetObject shapes (shared/assets/kinds.ts TASK_SHAPES).
+    ["an asset without AssetType", { ...scanRequest, Assets: [{ Asset: "ins-aaaa0001", InstanceType: "CVM" }] }, "InvalidParameterValue"],
+    ["the Terraform test's public IP shape", { ...scanRequest, Assets: [{ Asset: "203.0.113.9", AssetType: "PublicIp", InstanceType: "1" }] }, "InvalidParameterValue"],
+    ["an instance that is not a CVM", { ...scanRequest, Assets: [{ Asset: "ins-aaaa0001", AssetType: "Instance", InstanceType: "EIP" }] }, "InvalidParameterValue"],
   ])("%s: %s", async (_, request, code) => {
     const error = await caught(sdkClient(emulator).call("CreateRiskCenterScanTask", request as never));
     expect(error).toBeInstanceOf(CloudApiError);
@@ -668,5 +672,13 @@ describe("risk lists", () => {
     estateAsset("ins-aaaa0001").risks = [CURL];
     const rows = (await csip.call("DescribeRiskCenterAssetViewVULRiskList", { Filter: { Filters: [{ Name: "InstanceId", Values: ["ins-aaaa0001"], OperatorType: 7 }] } })).Data;
     expect(rows?.map((r) => [r.CVE, r.FirstTime, r.RecentTime])).toEqual([["CVE-2023-27536", "2026-03-01 10:00:00", "2026-03-01 11:00:00"]]);
+  });
+});
+
+describe("the demo estate", () => {
+  it("has risks on a public IP and on a domain, so local mode shows findings read by AffectAsset", async () => {
+    const estate = await readEstate("config/emulator-inventory.yaml");
+    expect(estate.some((a) => a.kind === "publicIp" && (a.risks ?? []).length > 0)).toBe(true);
+    expect(estate.some((a) => a.kind === "domain" && (a.risks ?? []).length > 0)).toBe(true);
   });
 });
