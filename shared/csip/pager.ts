@@ -69,22 +69,33 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
   let calls = 0;
   let total = 0;
   let rows = 0;
-  const read = async (n: number): Promise<number> => {
+  const readAt = async (offset: number): Promise<number> => {
     calls++;
-    const request = { ...base, Filter: { ...base.Filter, Limit: pageSize, Offset: n * pageSize } };
+    const request = { ...base, Filter: { ...base.Filter, Limit: pageSize, Offset: offset } };
     const answer = (await query.csip.call(query.action, request as RequestOf<A>)) as ListAnswer;
     const data = answer.Data ?? [];
     total = Math.max(total, answer.TotalCount ?? answer.Total ?? 0);
     rows += data.length;
-    query.onPage(data, n * pageSize);
+    query.onPage(data, offset);
     return data.length;
   };
-  const firstRows = await read(0);
+  const firstRows = await readAt(0);
   const pagesFor = (): number => Math.ceil(total / pageSize);
   if (query.failWhenCapped && pagesFor() > maxPages) {
     throw new CsipScanError(`${query.action} lists ${total} rows, more than ${maxPages * pageSize} (${maxPages} pages of ${pageSize}); raise the cap`);
   }
-  if (firstRows < pageSize) return { total, rows, calls, capped: false };
+  if (firstRows === 0 || firstRows >= total) return { total, rows, calls, capped: false };
+  if (firstRows < pageSize) {
+    // The server's pages are smaller than asked (its largest page is undocumented): read on, one
+    // page after another, from where each ended.
+    let offset = firstRows;
+    while (offset < total && calls < maxPages) {
+      const got = await readAt(offset);
+      if (got === 0) break;
+      offset += got;
+    }
+    return { total, rows, calls, capped: offset < total && calls >= maxPages };
+  }
   // Pages 1.. up to the stated total, `concurrency` at a time; a list that grew meanwhile is read on.
   let next = 1;
   let lastFull = true;
@@ -92,7 +103,7 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
   const worker = async (): Promise<void> => {
     while (next < Math.min(pagesFor(), maxPages)) {
       const n = next++;
-      const got = await read(n);
+      const got = await readAt(n * pageSize);
       if (n >= lastPage) {
         lastPage = n;
         lastFull = got === pageSize;
@@ -102,7 +113,7 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
   // Grown past the first total: a full last page and a larger total stated meanwhile.
   while (lastFull && next < maxPages && total > next * pageSize) {
-    lastFull = (await read(next++)) === pageSize;
+    lastFull = (await readAt(next++ * pageSize)) === pageSize;
   }
   const capped = next >= maxPages && total > maxPages * pageSize;
   return { total, rows, calls, capped };

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { CsipClient } from "../../../shared/csip/client.ts";
 import { readFiltered, readPages } from "../../../shared/csip/pager.ts";
 import { caught, sdkClient } from "../../helpers.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
@@ -56,5 +57,24 @@ describe("readFiltered", () => {
   it("the emulator refuses a filter name it does not know, so a misspelt one fails", async () => {
     const error = await caught(readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "InstanceID", values: wanted }));
     expect(error).toMatchObject({ code: "InvalidParameterValue" });
+  });
+});
+
+describe("readPages with a server whose pages are smaller than asked", () => {
+  it("reads on from where each page ended, to the TotalCount", async () => {
+    // The real SDK against the emulator, asking for 40 rows whatever the pager's Limit: a server that
+    // answers smaller pages than asked.
+    const sdk = sdkClient(emulator);
+    const csip: CsipClient = {
+      call: (action, request) => sdk.call(action, { ...request, Filter: { ...(request as { Filter?: object }).Filter, Limit: 40 } } as never),
+    };
+    try {
+      const ids = new Set<string>();
+      const read = await readPages({ csip, action: "DescribeCVMAssets", request: {}, onPage: (rows) => rows.forEach((r) => ids.add(String(r.AssetId))) });
+      expect(ids.size).toBe(HOSTS);
+      expect(read).toMatchObject({ total: HOSTS, rows: HOSTS, calls: 7, capped: false });
+    } finally {
+      emulator.calls.length = 0;
+    }
   });
 });
