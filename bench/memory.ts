@@ -51,6 +51,7 @@ async function baselineBundle(dir: string): Promise<string> {
 }
 
 function row(label: string, cvms: number, r: BundleRun, first: BundleRun | undefined): string[] {
+  if (!r.ok && Number.isNaN(r.ms)) return [label, cvms.toLocaleString("en-US"), r.errors.join("; ").slice(0, 60), "-", "-", "-", "-", "-"];
   const floorS = (r.listCalls + r.creates) / RATE;
   return [
     label,
@@ -76,9 +77,10 @@ export async function benchMemory(): Promise<void> {
     for (const cvms of SIZES) {
       for (const [label, bundle] of [["project", "dist/scheduled-scan/index.js"], ["baseline (whole rows)", baseline]] as const) {
         process.stdout.write(`memory: measuring ${label}, ${cvms} CVMs, node ${V8_FLAGS_FOR_128_MB.join(" ")}, ${RATE} calls/s per action...\n`);
-        const r = await runBundle({ bundle, cvms, nodeFlags: V8_FLAGS_FOR_128_MB, rateLimit: RATE }).catch(
-          (error: unknown): BundleRun => ({ ok: false, maxRssMb: Number.NaN, ms: Number.NaN, tasks: 0, assetsInTasks: 0, warnings: [], errors: [String(error).split("\n")[0]!], listCalls: 0, creates: 0 }),
-        );
+        const r = await runBundle({ bundle, cvms, nodeFlags: V8_FLAGS_FOR_128_MB, rateLimit: RATE }).catch((error: unknown): BundleRun => {
+          const died = /heap out of memory/i.test(String(error)) ? "died: JavaScript heap out of memory" : String(error).split("\n")[0]!;
+          return { ok: false, maxRssMb: Number.NaN, ms: Number.NaN, tasks: 0, assetsInTasks: 0, warnings: [], errors: [died], listCalls: 0, creates: 0 };
+        });
         firsts[label] ??= r;
         rows.push(row(label, cvms, r, firsts[label]));
       }
