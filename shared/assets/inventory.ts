@@ -6,7 +6,8 @@ import { ASSET_KINDS, type Asset, type AssetKind } from "./kinds.ts";
 /**
  * Paging limits. CSIP documents no largest page size; 100 is the assumption (the emulator enforces it).
  * `maxPages` caps one kind's walk so that a runaway answer cannot loop for ever: 2,000 pages are
- * 200,000 assets of a kind, twice the estate the bench proves in 128 MB.
+ * 200,000 assets of a kind, more than one invocation holds (bench/memory.ts: about 70,000 CVMs in
+ * 128 MB, 100,000 in 256 MB).
  */
 export const INVENTORY_PAGING: PageLimits = { ...DEFAULT_PAGING, maxPages: 2000 };
 
