@@ -2,6 +2,7 @@
 import { benchAssetChange } from "./asset-change.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { benchPage } from "./page.ts";
+import { benchMemory } from "./memory.ts";
 import { benchRateLimit } from "./rate-limit.ts";
 import { benchResults } from "./results.ts";
 import { benchStateStore } from "./state-store.ts";
@@ -16,6 +17,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   results: benchResults,
   page: benchPage,
   "state-store": benchStateStore,
+  memory: benchMemory,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (!only || only === name) {

@@ -8,7 +8,7 @@ import { configPath, formatKeyPath, loadConfig } from "../../shared/config/load.
 import { DurationSchema, durationMs, type Config } from "../../shared/config/schema.ts";
 import { resultsReport, type ResultsReport } from "../../shared/notify/results-report.ts";
 import { webhookPayload } from "../../shared/notify/deliver.ts";
-import { runsFromTaskList } from "../../shared/results/open-runs.ts";
+import { memberScopes, runsFromTaskList } from "../../shared/results/open-runs.ts";
 import { reportLinks } from "../../shared/results/reports.ts";
 import { resultsOf } from "../../shared/run/scan-results.ts";
 import { readEnvironment, type Environment } from "../../shared/env.ts";
@@ -242,13 +242,13 @@ const COMMANDS: Record<string, Command> = {
       const connection = await connectLocal(config, { env, say: err });
       try {
         const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
-        const found = await runsFromTaskList(run.csip, run.clock.now() - durationMs(since));
+        const found = await runsFromTaskList(run.csip, run.clock.now() - durationMs(since), memberScopes(config));
         const reports: ResultsReport[] = [];
         for (const open of found.runs.filter((r) => values.policy === undefined || r.policy === values.policy)) {
           const policy = config.policies.find((p) => p.name === open.policy);
           if (!policy) continue;
           const tasks = open.taskIds.map((id) => found.tasks.get(id)!);
-          const links = await reportLinks(run.csip, tasks.filter((t) => t.state === "done").map((t) => t.taskId));
+          const { links } = await reportLinks(run.csip, tasks.filter((t) => t.state === "done").map((t) => t.taskId), policy.memberIds);
           const withLinks = tasks.map((t) => (links.has(t.taskId) ? { ...t, reportUrl: links.get(t.taskId)! } : t));
           reports.push(resultsReport((await resultsOf(run, policy, open, withLinks, false)).results));
         }

@@ -1,4 +1,5 @@
-import { FUNCTION_NAMES, FUNCTIONS } from "../../functions/index.ts";
+import { FUNCTION_NAMES, FUNCTIONS, memoryOf, unknownMemoryNames } from "../../functions/index.ts";
+import { ConfigError } from "../../shared/errors.ts";
 import { configPath, loadConfig } from "../../shared/config/load.ts";
 import { DEFAULT_STATE_PREFIX } from "../../shared/config/schema.ts";
 import type { Environment } from "../../shared/env.ts";
@@ -37,6 +38,10 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
     const value = env.variables[name!];
     if (value !== undefined) environment[name!] = value;
   }
+  const typos = unknownMemoryNames(config);
+  if (typos.length > 0) {
+    throw new ConfigError([{ file, line: 1, column: 1, path: "memory", message: `names no function: ${typos.join(", ")} (the functions are ${FUNCTION_NAMES.join(", ")})` }]);
+  }
   const functions: DeploySettings["functions"] = {};
   for (const name of FUNCTION_NAMES) {
     const row = FUNCTIONS[name];
@@ -44,7 +49,7 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
       handler: `dist/${name}/index.main_handler`,
       description: row.description,
       timeout: row.timeoutSeconds,
-      memorySize: row.memoryMb,
+      memorySize: memoryOf(config, name),
       events: row.triggers(config),
     };
   }

@@ -1,6 +1,8 @@
 import { beijingTime } from "../cloud/clock.ts";
 import type { EmulatorAccount } from "./accounts.ts";
+import type { CsipAction } from "../../shared/csip/actions.ts";
 import type { EstateAsset } from "./estate.ts";
+import { FILTER_NAMES } from "./filters.ts";
 import type { EmulatorState } from "./state.ts";
 
 /** What every emulated action is built from: its context, its answer, paging and member scope. */
@@ -12,6 +14,8 @@ export interface Context {
   now: number;
   /** The emulator's own base URL (`http://127.0.0.1:PORT`), for the report links it hands out. */
   origin: string;
+  /** The action called. */
+  action: CsipAction;
 }
 
 export type Params = Record<string, unknown>;
@@ -43,15 +47,35 @@ export interface Page<T> {
   total: number;
 }
 
-/** Filter.Limit (default 10, at most maxPageSize) and Offset paging; Filters match item fields, 7 exact and 9 fuzzy. */
-export function page<T extends object>(items: T[], params: Params, maxPageSize: number): Page<T> | Answer {
+/** What paging needs to know of the action and the emulator: the filter names it answers, and faults. */
+export interface PageRules {
+  maxPageSize: number;
+  /** Filter names the action answers (filters.ts); any other is InvalidParameterValue. */
+  filterNames: readonly string[];
+  /** Filter names the emulator has been told to ignore (a fault: the server answers as if unfiltered). */
+  ignoredFilters: ReadonlySet<string>;
+}
+
+/**
+ * Filter.Limit (default 10, at most maxPageSize) and Offset paging; Filters match item fields, 7 exact
+ * and 9 fuzzy. `shape` turns an item into its row: without Filters only the page's items are shaped,
+ * so that reading a list of 100,000 large rows a page at a time costs the emulator a page each.
+ */
+export function page<T extends object, R extends object = T>(items: T[], params: Params, rules: PageRules, shape?: (item: T) => R): Page<R> | Answer {
   const filter = params.Filter as FilterParams | undefined;
   const limit = filter?.Limit ?? 10;
   const offset = filter?.Offset ?? 0;
+  const maxPageSize = rules.maxPageSize;
   if (limit < 0 || limit > maxPageSize) return invalid(`Filter.Limit must be between 0 and ${maxPageSize}.`);
   if (offset < 0) return invalid("Filter.Offset must not be negative.");
-  let matched = items;
-  for (const f of filter?.Filters ?? []) {
+  const toRow = shape ?? ((item: T) => item as unknown as R);
+  const filters = filter?.Filters ?? [];
+  const unknown = filters.find((f) => !rules.filterNames.includes(f.Name));
+  if (unknown) return invalid(`Filter.Filters.Name \`${unknown.Name}\` is not supported.`);
+  const applied = filters.filter((f) => !rules.ignoredFilters.has(f.Name));
+  if (applied.length === 0) return { page: items.slice(offset, offset + limit).map(toRow), total: items.length };
+  let matched = items.map(toRow);
+  for (const f of applied) {
     const fuzzy = f.OperatorType === 9;
     matched = matched.filter((item) => {
       const raw = (item as Record<string, unknown>)[f.Name];
@@ -60,6 +84,13 @@ export function page<T extends object>(items: T[], params: Params, maxPageSize: 
     });
   }
   return { page: matched.slice(offset, offset + limit), total: matched.length };
+}
+
+/** The paging rules of the called action. */
+export function rulesOf({ state, action }: Pick<Context, "state" | "action">): PageRules {
+  const prefix = `${action}.`;
+  const ignored = new Set([...state.ignoredFilters].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)));
+  return { maxPageSize: state.maxPageSize, filterNames: FILTER_NAMES[action] ?? [], ignoredFilters: ignored };
 }
 
 export function isAnswer<T>(result: Page<T> | Answer): result is Answer {

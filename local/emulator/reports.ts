@@ -1,6 +1,6 @@
 import type { TaskLogInfo, TaskLogURL } from "tencentcloud-sdk-nodejs/tencentcloud/services/csip/v20221121/csip_models.js";
 import { SCAN_STATUS } from "../../shared/csip/actions.ts";
-import { csipTime, invalid, isAnswer, missing, page, type Handler } from "./answers.ts";
+import { csipTime, invalid, isAnswer, missing, page, rulesOf, type Handler, type Params } from "./answers.ts";
 import { textPdf } from "./pdf.ts";
 import type { EmulatedTask, EmulatorState } from "./state.ts";
 import { reportReadyAt, tasksOf } from "./tasks.ts";
@@ -18,8 +18,8 @@ interface Report {
 }
 
 /** The reports listed at `now`, newest first; the caller's only when `appId` is given. */
-function readyReports(state: EmulatorState, now: number, appId?: string): Report[] {
-  const tasks = appId === undefined ? state.tasks : tasksOf(state, appId);
+function readyReports(state: EmulatorState, now: number, appId?: string, params: Params = {}): Report[] {
+  const tasks = appId === undefined ? state.tasks : tasksOf(state, appId, params);
   return tasks
     .flatMap((task) => {
       const readyAt = reportReadyAt(task, state);
@@ -52,9 +52,10 @@ function taskLogInfo({ id, task, readyAt }: Report): TaskLogInfo {
   };
 }
 
-export const describeTaskLogList: Handler = (p, { state, account, now }) => {
-  const reports = readyReports(state, now, account.appId);
-  const result = page(reports.map(taskLogInfo), p, state.maxPageSize);
+export const describeTaskLogList: Handler = (p, context) => {
+  const { state, account, now } = context;
+  const reports = readyReports(state, now, account.appId, p);
+  const result = page(reports, p, rulesOf(context), taskLogInfo);
   if (isAnswer(result)) return result;
   return {
     response: {
@@ -77,8 +78,8 @@ export const describeTaskLogURL: Handler = (p, { state, account, now, origin }) 
   if (logIds.length === 0 && taskIds.length === 0) {
     return missing("ReportItemKeyList", "name reports in ReportItemKeyList.TaskLogList or tasks in ReportTaskIdList.TaskIdList");
   }
-  const reports = readyReports(state, now, account.appId);
-  const tasks = new Set(tasksOf(state, account.appId).map((t) => t.TaskId));
+  const reports = readyReports(state, now, account.appId, p);
+  const tasks = new Set(tasksOf(state, account.appId, p).map((t) => t.TaskId));
   const unknown = [...logIds.filter((id) => !reports.some((r) => r.id === id)), ...taskIds.filter((id) => !tasks.has(id))];
   if (unknown.length > 0) return invalid(`No such report or task: ${unknown.join(", ")}.`);
   const wanted = [

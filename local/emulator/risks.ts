@@ -8,7 +8,7 @@ import type {
 } from "tencentcloud-sdk-nodejs/tencentcloud/services/csip/v20221121/csip_models.js";
 import { SCAN_STATUS, type RiskKind } from "../../shared/csip/actions.ts";
 import type { EmulatorAccount } from "./accounts.ts";
-import { csipTime, isAnswer, memberScope, page, type Handler, type Params } from "./answers.ts";
+import { csipTime, isAnswer, memberScope, page, rulesOf, type Handler, type Params } from "./answers.ts";
 import { RISK_LEVELS, type EstateAsset, type EstateRisk, type RiskLevel } from "./estate.ts";
 import { INSTANCE_OF } from "./inventory.ts";
 import type { EmulatorState } from "./state.ts";
@@ -56,12 +56,23 @@ export function riskId(asset: EstateAsset, risk: EstateRisk): string {
   return risk.id ?? createHash("md5").update(`${asset.id}/${risk.kind}/${risk.name}`).digest("hex");
 }
 
-/** Fields every risk row has. AffectAsset is the estate ID: instance ID, address or domain. */
+/**
+ * What a row names as the affected asset, as the official examples do: the port, weak-password and
+ * configuration rows of a CVM name its public address (`AffectAsset` "1.1.1.1", `InstanceId` "ins-…"),
+ * the vulnerability row its instance ID; a public IP's and a domain's rows name the address or domain,
+ * with the instance behind it as `InstanceId`; a database's, its ID.
+ */
+function affectedAsset(f: Found): string {
+  if (f.asset.kind === "cvm" && f.risk.kind !== "vul" && f.asset.publicIp) return f.asset.publicIp;
+  return f.asset.id;
+}
+
+/** Fields every risk row has. */
 function common(f: Found) {
   const instance = INSTANCE_OF[f.asset.kind](f.asset);
   return {
     Id: riskId(f.asset, f.risk),
-    AffectAsset: f.asset.id,
+    AffectAsset: affectedAsset(f),
     InstanceId: instance.id,
     InstanceName: f.asset.name ?? f.asset.id,
     InstanceType: instance.type,
@@ -150,7 +161,8 @@ function recentTime(asset: EstateAsset, state: EmulatorState): number {
 
 export function describeRisks<K extends RiskKind>(kind: K): Handler {
   const list = RISK_LISTS[kind] as RiskList<RiskModels[K]>;
-  return (p, { state, account }) => {
+  return (p, context) => {
+    const { state, account } = context;
     const rows = state.estate
       .filter(memberScope(p))
       .filter(taggedWith(p))
@@ -161,7 +173,7 @@ export function describeRisks<K extends RiskKind>(kind: K): Handler {
             list.row({ asset, risk, account, firstTime: csipTime(state.startedAt), recentTime: csipTime(recentTime(asset, state)) }),
           ),
       );
-    const result = page(rows, p, state.maxPageSize);
+    const result = page(rows, p, rulesOf(context));
     if (isAnswer(result)) return result;
     const lists: Record<string, (rows: RiskModels[K][]) => FilterDataObject[]> = { ...COMMON_LISTS, ...list.lists };
     const filterLists = Object.fromEntries(Object.entries(lists).map(([name, of]) => [name, of(rows)]));

@@ -69,6 +69,8 @@ export interface Emulator {
   inject(action: string, fault: Fault, times?: number): void;
   /** Drops every fault not yet used. */
   clearFaults(): void;
+  /** From now on `action` answers as if `Filter.Filters` named no `filterName` (a server that ignores it). */
+  ignoreFilter(action: string, filterName: string): void;
   setRateLimit(perSecond: number | false): void;
   callsOf(action: string): RecordedCall[];
   /**
@@ -104,6 +106,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     scanTiming: { ...(options.scanTiming ?? DEFAULT_SCAN_TIMING) },
     reportDelayMs: options.reportDelayMs ?? 0,
     startedAt: clock(),
+    ignoredFilters: new Set(),
   };
   let origin = "";
   const calls: RecordedCall[] = [];
@@ -223,7 +226,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const problem = checkParams(action, params);
     if (problem) return fail(problem.code, problem.message);
     const before = new Set(state.tasks);
-    const answer = runAction(handler, params, { state, account, now: state.now(), origin });
+    const answer = runAction(handler, params, { state, account, now: state.now(), origin, action: action as keyof typeof actionHandlers });
     if (fault?.type === "late") {
       // The work is done, but what it made is listed only later, and the caller hears of a failure.
       const made = state.tasks.filter((t) => !before.has(t));
@@ -294,6 +297,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     clearFaults() {
       faults.clear();
+      state.ignoredFilters.clear();
+    },
+    ignoreFilter(action, filterName) {
+      state.ignoredFilters.add(`${action}.${filterName}`);
     },
     setRateLimit(perSecond) {
       rateLimit = perSecond;

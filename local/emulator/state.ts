@@ -83,4 +83,6 @@ export interface EmulatorState {
   reportDelayMs: number;
   /** The emulated time the emulator started: every risk's FirstTime. */
   startedAt: number;
+  /** `Action.FilterName` pairs the emulator answers as if the filter were not there (a fault). */
+  ignoredFilters: Set<string>;
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { ScanTaskInfoList, TaskAssetObject } from "tencentcloud-sdk-nodejs/tencentcloud/services/csip/v20221121/csip_models.js";
+import { isTaskShape } from "../../shared/assets/kinds.ts";
 import { parseScfCron } from "../../shared/config/scf-cron.ts";
 import { SCAN_ITEMS } from "../../shared/config/schema.ts";
 import { SCAN_ASSET_TYPE, SCAN_NOW, SCAN_STATUS, type ScanAssetType } from "../../shared/csip/actions.ts";
-import { csipTime, invalid, isAnswer, memberScope, missing, page, type Handler, type Params } from "./answers.ts";
+import { csipTime, invalid, isAnswer, memberScope, missing, page, rulesOf, type Handler, type Params } from "./answers.ts";
 import type { EstateAsset } from "./estate.ts";
 import { names } from "./inventory.ts";
 import type { EmulatedTask, EmulatorState, TaskEnd } from "./state.ts";
@@ -32,24 +33,57 @@ interface Targets {
   selfDefining: string[];
 }
 
-const namedIn = (scope: EstateAsset[], wanted: string[]): EstateAsset[] => scope.filter((a) => names(a).some((n) => wanted.includes(n)));
 const listedNames = (t: Targets): string[] => t.assets.map((a) => a.Asset ?? "");
+
+/** The authorized assets a request may scan (its member scope): all of them, or those a name names. */
+interface Scope {
+  all(): EstateAsset[];
+  named(wanted: readonly string[]): EstateAsset[];
+}
+
+/**
+ * Estate assets by name (ID and a CVM's public address), rebuilt when the estate array or its length
+ * changes, so that a create naming 200 of 100,000 assets does not scan them all. A hit is checked
+ * against the asset's names, a miss is scanned for: an asset changed in place is still found.
+ */
+const indexes = new WeakMap<EstateAsset[], { length: number; byName: Map<string, EstateAsset[]> }>();
+
+function assetsNamed(state: EmulatorState, name: string): EstateAsset[] {
+  let index = indexes.get(state.estate);
+  if (!index || index.length !== state.estate.length) {
+    const byName = new Map<string, EstateAsset[]>();
+    for (const asset of state.estate) for (const n of names(asset)) byName.set(n, [...(byName.get(n) ?? []), asset]);
+    index = { length: state.estate.length, byName };
+    indexes.set(state.estate, index);
+  }
+  const hits = (index.byName.get(name) ?? []).filter((a) => names(a).includes(name));
+  return hits.length > 0 ? hits : state.estate.filter((a) => names(a).includes(name));
+}
+
+function scopeOf(state: EmulatorState, p: Params): Scope {
+  const inScope = memberScope(p);
+  const allowed = (a: EstateAsset): boolean => a.authorized && inScope(a);
+  return {
+    all: () => state.estate.filter(allowed),
+    named: (wanted) => [...new Set(wanted.flatMap((n) => assetsNamed(state, n).filter(allowed)))],
+  };
+}
 
 /**
  * Per ScanAssetType: what the request names that must be authorized, and which assets of the request's
  * scope (authorized assets of its member accounts) the task scans. Choices: ASSUMPTIONS.md.
  */
-const TARGETS: Record<ScanAssetType, { checked(t: Targets): string[]; covers(scope: EstateAsset[], t: Targets): EstateAsset[] }> = {
-  [SCAN_ASSET_TYPE.all]: { checked: () => [], covers: (scope) => scope },
-  [SCAN_ASSET_TYPE.listed]: { checked: listedNames, covers: (scope, t) => namedIn(scope, listedNames(t)) },
+const TARGETS: Record<ScanAssetType, { checked(t: Targets): string[]; covers(scope: Scope, t: Targets): EstateAsset[] }> = {
+  [SCAN_ASSET_TYPE.all]: { checked: () => [], covers: (scope) => scope.all() },
+  [SCAN_ASSET_TYPE.listed]: { checked: listedNames, covers: (scope, t) => scope.named(listedNames(t)) },
   [SCAN_ASSET_TYPE.allExcept]: {
     checked: () => [],
     covers: (scope, t) => {
-      const excluded = new Set(namedIn(scope, listedNames(t)));
-      return scope.filter((a) => !excluded.has(a));
+      const excluded = new Set(scope.named(listedNames(t)));
+      return scope.all().filter((a) => !excluded.has(a));
     },
   },
-  [SCAN_ASSET_TYPE.typedIn]: { checked: (t) => t.selfDefining, covers: (scope, t) => namedIn(scope, t.selfDefining.map(hostOf)) },
+  [SCAN_ASSET_TYPE.typedIn]: { checked: (t) => t.selfDefining, covers: (scope, t) => scope.named(t.selfDefining.map(hostOf)) },
 };
 
 const isScanAssetType = (value: number): value is ScanAssetType => Object.hasOwn(TARGETS, value);
@@ -66,6 +100,8 @@ export const createRiskCenterScanTask: Handler = (p, { state, account, now }) =>
   if (scanAssetType === SCAN_ASSET_TYPE.typedIn && selfDefining.length === 0) {
     return missing("SelfDefiningAssets", "ScanAssetType 3 needs SelfDefiningAssets");
   }
+  const odd = assets.find((a) => !isTaskShape(a.AssetType, a.InstanceType));
+  if (odd) return invalid(`Assets: AssetType \`${odd.AssetType ?? ""}\` with InstanceType \`${odd.InstanceType ?? ""}\` is not a documented asset shape.`);
   if (![0, 1, 2, 3].includes(scanPlanType)) return invalid("ScanPlanType must be 0, 1, 2 or 3.");
   const content = typeof p.ScanPlanContent === "string" ? p.ScanPlanContent : "";
   if (scanPlanType !== SCAN_NOW) {
@@ -83,10 +119,9 @@ export const createRiskCenterScanTask: Handler = (p, { state, account, now }) =>
   if (typeof p.TaskName !== "string" || p.TaskName.trim() === "") return invalid("TaskName must not be empty.");
 
   // Assets CSIP does not know, or knows as not authorized, come back in UnAuthAsset with Status -1.
-  const scope = state.estate.filter(memberScope(p)).filter((a) => a.authorized);
-  const authorizedNames = new Set(scope.flatMap(names));
+  const scope = scopeOf(state, p);
   const row = TARGETS[scanAssetType];
-  const unauthorized = row.checked({ assets, selfDefining }).filter((id) => !authorizedNames.has(hostOf(id)));
+  const unauthorized = row.checked({ assets, selfDefining }).filter((id) => scope.named([hostOf(id)]).length === 0);
   if (unauthorized.length > 0 && state.whenUnauthorized === "no-task") {
     return { response: { Status: -1, UnAuthAsset: unauthorized } };
   }
@@ -156,7 +191,8 @@ const percentOf = (part: number, total: number): number => (total === 0 ? 100 : 
 
 /** The estate assets a task scans, as they are now. */
 function coveredAssets(task: EmulatedTask, state: EmulatorState): EstateAsset[] {
-  return state.estate.filter(memberScope({ MemberId: task.MemberId })).filter((a) => task.covered.includes(a.id));
+  const covered = new Set(task.covered);
+  return state.estate.filter(memberScope({ MemberId: task.MemberId })).filter((a) => covered.has(a.id));
 }
 
 /** How a scan that reached its end ends: in error when an asset says so, else done with its assets' current risks. */
@@ -240,20 +276,28 @@ export function scanTaskInfo(task: EmulatedTask, state: EmulatorState, now: numb
   };
 }
 
-/** The caller's tasks, newest first (among tasks created in the same millisecond, the later one first). */
-export function tasksOf(state: EmulatorState, appId: string): EmulatedTask[] {
+/**
+ * Whether a call sees a task: a member's task (created with MemberId) only when the call names one of
+ * its members, the caller's own only when the call names none (the DescribeScanTaskList and
+ * DeleteRiskScanTask examples pass MemberId for a member's tasks).
+ */
+export function visibleTo(params: Params): (task: EmulatedTask) => boolean {
+  const members = Array.isArray(params.MemberId) ? (params.MemberId as string[]) : [];
+  return (task) => (task.MemberId.length === 0 ? members.length === 0 : task.MemberId.some((m) => members.includes(m)));
+}
+
+/** The caller's tasks the call sees, newest first (among tasks created in the same millisecond, the later one first). */
+export function tasksOf(state: EmulatorState, appId: string, params: Params = {}): EmulatedTask[] {
+  const visible = visibleTo(params);
   return state.tasks
-    .filter((t) => t.AppId === appId)
+    .filter((t) => t.AppId === appId && visible(t))
     .reverse()
     .sort((a, b) => b.createdAt - a.createdAt);
 }
 
-export const describeScanTaskList: Handler = (p, { state, account, now }) => {
-  const result = page(
-    tasksOf(state, account.appId).map((t) => scanTaskInfo(t, state, now)),
-    p,
-    state.maxPageSize,
-  );
+export const describeScanTaskList: Handler = (p, context) => {
+  const { state, account, now } = context;
+  const result = page(tasksOf(state, account.appId, p), p, rulesOf(context), (t) => scanTaskInfo(t, state, now));
   if (isAnswer(result)) return result;
   return {
     response: {
@@ -270,23 +314,34 @@ export const describeScanTaskList: Handler = (p, { state, account, now }) => {
 };
 
 function taskIds(p: Params): string[] {
-  return ((p.TaskIdList as { TaskId: string }[] | undefined) ?? []).map((t) => t.TaskId);
+  return taskKeys(p).map((t) => t.TaskId);
+}
+
+function taskKeys(p: Params): { TaskId: string; TargetAppId?: string }[] {
+  return (p.TaskIdList as { TaskId: string; TargetAppId?: string }[] | undefined) ?? [];
 }
 
 /** Stops a task that has not ended: ScanStatus 4, its progress frozen. A task that has ended stays as it is. */
 export const stopRiskCenterTask: Handler = (p, { state, account, now }) => {
   const ids = taskIds(p);
-  const tasks = state.tasks.filter((t) => t.AppId === account.appId && ids.includes(t.TaskId));
+  const tasks = tasksOf(state, account.appId, p).filter((t) => ids.includes(t.TaskId));
   if (tasks.length !== ids.length) return invalid("TaskIdList names a task that does not exist.");
   for (const task of tasks.filter((t) => !t.end)) task.end = { ...standingAt(task, now), status: SCAN_STATUS.stopped, at: now };
   return { response: { Status: 0 } };
 };
 
-/** Deletes tasks, and with them their reports. */
+/**
+ * Deletes tasks, and with them their reports. A member's task needs the call to name its MemberId and
+ * its AppId as TargetAppId (the DeleteRiskScanTask example passes both); a TargetAppId given must be
+ * the task's.
+ */
 export const deleteRiskScanTask: Handler = (p, { state, account }) => {
-  const ids = taskIds(p);
-  const before = state.tasks.length;
-  state.tasks = state.tasks.filter((t) => !(t.AppId === account.appId && ids.includes(t.TaskId)));
-  if (before - state.tasks.length !== ids.length) return invalid("TaskIdList names a task that does not exist.");
+  const keys = taskKeys(p);
+  const visible = new Map(tasksOf(state, account.appId, p).map((t) => [t.TaskId, t]));
+  const named = keys.map((k) => ({ key: k, task: visible.get(k.TaskId) }));
+  const wrong = named.filter(({ key, task }) => !task || (key.TargetAppId ?? (task.MemberId.length > 0 ? undefined : task.AppId)) !== task.AppId);
+  if (wrong.length > 0) return invalid(`TaskIdList names a task that does not exist: ${wrong.map((w) => w.key.TaskId).join(", ")}.`);
+  const gone = new Set(named.map((n) => n.task!));
+  state.tasks = state.tasks.filter((t) => !gone.has(t));
   return { response: {} };
 };

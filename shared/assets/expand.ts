@@ -52,12 +52,17 @@ export function expandGroups(
   groups: Record<string, AssetGroup>,
   inventory: Inventory,
 ): Expansion {
-  const memo = new Map<string, Map<string, Asset>>();
+  // Sets of the inventory's own asset objects: one object per asset, so no key strings are made (at
+  // 100,000 assets those would be some 4 MB).
+  const memo = new Map<string, Set<Asset>>();
   const unknown = new Set<string>();
 
-  const select = (selector: Selector, reportUnknown: boolean): Asset[] => {
-    if (selector.tags) return inventory.assets.filter((a) => matchesTags(a, selector.tags!));
-    if (selector.group !== undefined) return [...members(selector.group).values()];
+  const select = (selector: Selector, reportUnknown: boolean): Iterable<Asset> => {
+    if (selector.tags) {
+      const tags = selector.tags;
+      return inventory.assets.filter((a) => matchesTags(a, tags));
+    }
+    if (selector.group !== undefined) return members(selector.group);
     const found: Asset[] = [];
     for (const id of selector.assets ?? []) {
       const asset = inventory.find(id);
@@ -67,30 +72,31 @@ export function expandGroups(
     return found;
   };
 
-  const members = (name: string): Map<string, Asset> => {
+  const members = (name: string): Set<Asset> => {
     const cached = memo.get(name);
     if (cached) return cached;
-    const result = new Map<string, Asset>();
+    const result = new Set<Asset>();
     memo.set(name, result);
     const group = Object.hasOwn(groups, name) ? groups[name] : undefined;
     if (!group) return result;
-    for (const selector of group.include) for (const asset of select(selector, true)) result.set(key(asset), asset);
-    for (const selector of group.exclude) for (const asset of select(selector, false)) result.delete(key(asset));
+    for (const selector of group.include) for (const asset of select(selector, true)) result.add(asset);
+    for (const selector of group.exclude) for (const asset of select(selector, false)) result.delete(asset);
     return result;
   };
 
-  const all = new Map<string, Asset>();
+  const all = new Set<Asset>();
   const perGroup: Record<string, number> = {};
   for (const name of groupNames) {
     const found = members(name);
     perGroup[name] = found.size;
-    for (const [k, asset] of found) all.set(k, asset);
+    for (const asset of found) all.add(asset);
   }
-  return { assets: [...all.values()].sort(compareAssets), perGroup, unknown: [...unknown].sort() };
+  memo.clear();
+  return { assets: [...all].sort(compareAssets), perGroup, unknown: [...unknown].sort() };
 }
 
-const key = (asset: Asset): string => `${asset.kind}:${asset.id}`;
+const KIND_ORDER = new Map(ALL_KINDS.map((kind, i) => [kind, i]));
 
 function compareAssets(a: Asset, b: Asset): number {
-  return ALL_KINDS.indexOf(a.kind) - ALL_KINDS.indexOf(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return KIND_ORDER.get(a.kind)! - KIND_ORDER.get(b.kind)! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

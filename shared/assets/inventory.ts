@@ -1,12 +1,15 @@
 import { memberParam, type CsipClient } from "../csip/client.ts";
-import { CsipScanError } from "../errors.ts";
+import { DEFAULT_PAGING, readPages, type PageLimits } from "../csip/pager.ts";
+import { Compactor } from "./compact.ts";
 import { ASSET_KINDS, type Asset, type AssetKind } from "./kinds.ts";
 
 /**
  * Paging limits. CSIP documents no largest page size; 100 is the assumption (the emulator enforces it).
- * `maxPages` caps one kind's walk so that a runaway answer cannot loop for ever.
+ * `maxPages` caps one kind's walk so that a runaway answer cannot loop for ever: 2,000 pages are
+ * 200,000 assets of a kind, more than one invocation holds (bench/memory.ts: about 70,000 CVMs in
+ * 128 MB, 100,000 in 256 MB).
  */
-export const INVENTORY_PAGING = { pageSize: 100, maxPages: 1000 } as const;
+export const INVENTORY_PAGING: PageLimits = { ...DEFAULT_PAGING, maxPages: 2000 };
 
 /** The assets of some kinds, as one member scope sees them. */
 export interface Inventory {
@@ -17,13 +20,20 @@ export interface Inventory {
 }
 
 export function buildInventory(kinds: Iterable<AssetKind>, assets: readonly Asset[]): Inventory {
-  const byId = new Map<string, Asset>();
-  for (const asset of assets) {
-    for (const alias of asset.aliases) if (!byId.has(alias)) byId.set(alias, asset);
-  }
-  // IDs win over aliases: an address listed as a public IP is that asset.
-  for (const asset of assets) byId.set(asset.id, asset);
-  return { kinds: new Set(kinds), assets, find: (id) => byId.get(id) };
+  // Built on the first lookup only: a policy of tags alone never needs it, and at 100,000 assets the
+  // index costs some 10 MB.
+  let byId: Map<string, Asset> | undefined;
+  const index = (): Map<string, Asset> => {
+    if (byId) return byId;
+    byId = new Map();
+    for (const asset of assets) {
+      for (const alias of asset.aliases) if (!byId.has(alias)) byId.set(alias, asset);
+    }
+    // IDs win over aliases: an address listed as a public IP is that asset.
+    for (const asset of assets) byId.set(asset.id, asset);
+    return byId;
+  };
+  return { kinds: new Set(kinds), assets, find: (id) => index().get(id) };
 }
 
 /**
@@ -31,18 +41,20 @@ export function buildInventory(kinds: Iterable<AssetKind>, assets: readonly Asse
  */
 export class InventoryCache {
   private readonly pages = new Map<string, Promise<Asset[]>>();
+  /** One string table for the run: regions, types, tag names and tag sets repeat across thousands of rows. */
+  private readonly compact = new Compactor();
   /** Number of list calls made, for the run summary and the benchmark. */
   calls = 0;
 
   constructor(
     private readonly csip: CsipClient,
-    private readonly paging: { pageSize: number; maxPages: number } = INVENTORY_PAGING,
+    private readonly paging: PageLimits = INVENTORY_PAGING,
   ) {}
 
   /** The inventory of `kinds` for the caller's account, or for the member accounts given. */
   async load(kinds: readonly AssetKind[], memberIds?: readonly string[]): Promise<Inventory> {
     const lists = await Promise.all(kinds.map((kind) => this.kind(kind, memberIds)));
-    return buildInventory(kinds, lists.flat());
+    return buildInventory(kinds, lists.length === 1 ? lists[0]! : lists.flat());
   }
 
   private kind(kind: AssetKind, memberIds?: readonly string[]): Promise<Asset[]> {
@@ -58,34 +70,27 @@ export class InventoryCache {
   }
 
   /**
-   * Every asset of one kind. The first page gives the total; the other pages are then requested at
-   * once, so the walk runs at the rate limiter's pace even when each call takes a while (one after
-   * another, 150 ms a call would use a third of CSIP's 20 per second). A list that grew meanwhile is
-   * read on, page by page, to its end.
+   * Every asset of one kind, read to the list's end through the one pager. Each page is reduced to
+   * what expansion and tasks need of a row as it arrives (shared/assets/compact.ts), so the walk holds
+   * no answer: at 100,000 CVMs of about 2 KB each, whole rows would be some 200 MB against SCF's 128.
    */
   private async fetchAll(kind: AssetKind, memberIds?: readonly string[]): Promise<Asset[]> {
     const spec = ASSET_KINDS[kind];
-    const { pageSize, maxPages } = this.paging;
-    const page = async (n: number): Promise<{ items: Record<string, unknown>[]; total: number }> => {
-      this.calls++;
-      const answer = (await this.csip.call(spec.listAction, {
-        ...memberParam(memberIds),
-        Filter: { Limit: pageSize, Offset: n * pageSize },
-      })) as { Total?: number; TotalCount?: number; Data?: Record<string, unknown>[] };
-      return { items: answer.Data ?? [], total: answer.Total ?? answer.TotalCount ?? 0 };
-    };
-    const first = await page(0);
-    const pagesTotal = Math.ceil(first.total / pageSize);
-    if (pagesTotal > maxPages) {
-      throw new CsipScanError(`${spec.listAction} has more than ${maxPages * pageSize} ${spec.label} assets; raise INVENTORY_PAGING.maxPages`);
-    }
-    const pages = [first];
-    if (first.items.length === pageSize) {
-      pages.push(...(await Promise.all(Array.from({ length: Math.max(0, pagesTotal - 1) }, (_, i) => page(i + 1)))));
-      // The list grew while it was read (a later page counts more): read on to its end.
-      const grown = (): boolean => pages[pages.length - 1]!.items.length === pageSize && Math.max(...pages.map((p) => p.total)) > pages.length * pageSize;
-      while (grown() && pages.length < maxPages) pages.push(await page(pages.length));
-    }
-    return pages.flatMap((p) => p.items.map((item) => spec.fromItem(item)).filter((a): a is Asset => a !== undefined));
+    const assets: Asset[] = [];
+    const read = await readPages({
+      csip: this.csip,
+      action: spec.listAction,
+      request: { ...memberParam(memberIds) },
+      limits: this.paging,
+      failWhenCapped: true,
+      onPage: (rows) => {
+        for (const row of rows) {
+          const asset = this.compact.asset(spec.fromItem(row), row);
+          if (asset) assets.push(asset);
+        }
+      },
+    });
+    this.calls += read.calls;
+    return assets;
   }
 }

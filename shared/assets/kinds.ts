@@ -2,12 +2,42 @@ import { listActionOf, type CsipAction, type ListedKind } from "../csip/actions.
 
 /**
  * Asset kinds as data. Adding a kind is adding a row: the list action that pages it, how to read one
- * item of that list, how to recognise its IDs in a policy, and the TaskAssetObject that asks CSIP to scan it.
- *
- * Only the CVM row of `task` is documented (the CreateRiskCenterScanTask example: AssetType "Instance",
- * InstanceType "CVM"). The others are assumptions: the IP row follows the DescribeScanTaskList example
- * (AssetType "IP"); domain and database rows are guesses. Change them here, and only here.
+ * item of that list, how to recognise its IDs in a policy, the TaskAssetObject that asks CSIP to scan
+ * it (TASK_SHAPES, each with its source), and which risk-list field names it (`findingsBy`).
  */
+
+/**
+ * The TaskAssetObject shape of each kind, with where it comes from. The emulator accepts these shapes
+ * and no other (local/emulator/tasks.ts).
+ *
+ * Only CVM is shown whole in the official documents (the CreateRiskCenterScanTask and
+ * DescribeScanTaskList examples: AssetType "Instance", InstanceType "CVM"). For a public IP the
+ * official field examples of TaskAssetObject give AssetType "IP" with Asset "1.1.1.1"; the Terraform
+ * provider's acceptance test sends AssetType "PublicIp" with InstanceType "1", but in a ScanAssetType 2
+ * (all but these) task, which CSIP does not check against the inventory, so it shows only that the
+ * call was taken. The official example is preferred; InstanceType is the address's own type from the
+ * IP list (the risk lists' InstanceTypeLists: CLB, CVM, EIP, HAVIP, NAT, ...). Domain and database
+ * shapes are not documented anywhere found: guesses, to be corrected here when seen.
+ */
+export const TASK_SHAPES = {
+  cvm: { AssetType: "Instance", instanceTypes: ["CVM"], source: "official CreateRiskCenterScanTask and DescribeScanTaskList examples" },
+  publicIp: {
+    AssetType: "IP",
+    instanceTypes: ["CLB", "CVM", "EIP", "VPN", "NAT", "OTHER", "LH", "HAVIP", "NATFW", "unknown", "PROBE", "TSE", "EC2"],
+    source: "official TaskAssetObject field examples (AssetType IP); InstanceType values from the risk lists' InstanceTypeLists example",
+  },
+  domain: { AssetType: "Domain", instanceTypes: ["Domain"], source: "unknown: a guess" },
+  db: { AssetType: "Db", instanceTypes: "any", source: "unknown: a guess; InstanceType is the DB list's AssetType" },
+} as const satisfies Record<string, { AssetType: string; instanceTypes: readonly string[] | "any"; source: string }>;
+
+/** Whether a TaskAssetObject's AssetType and InstanceType are a shape of the table. */
+export function isTaskShape(assetType: string | undefined, instanceType: string | undefined): boolean {
+  return Object.values(TASK_SHAPES).some(
+    (shape) =>
+      shape.AssetType === assetType &&
+      (shape.instanceTypes === "any" ? Boolean(instanceType) : (shape.instanceTypes as readonly string[]).includes(instanceType ?? "")),
+  );
+}
 
 /** The kinds, one per inventory list action of shared/csip/actions.ts. */
 export type AssetKind = ListedKind;
@@ -27,7 +57,8 @@ export interface Asset {
   /** The SDK model's AssetType (CVM, CLB, EIP, MYSQL, ...). */
   instanceType: string;
   tags: Tag[];
-  memberId?: string;
+  /** The member account, or undefined for the caller's own (always present, so every asset has one shape). */
+  memberId?: string | undefined;
   /** Other names a policy may use for this asset (a CVM's public IP). */
   aliases: string[];
 }
@@ -49,6 +80,11 @@ export interface AssetKindSpec {
   task(asset: Asset): TaskAssetFields;
   /** True where the row is the documented one, false where it is an assumption. */
   taskDocumented: boolean;
+  /**
+   * The risk-list field that names this kind's assets: the official example rows name a CVM by
+   * `InstanceId` ("ins-…") and an address by `AffectAsset` (with the CVM behind it as InstanceId).
+   */
+  findingsBy: "InstanceId" | "AffectAsset";
   /**
    * The list item field to filter on to find one asset by an ID of this form, without walking the
    * list (Filter.Filters; the field names are assumptions, see local/emulator/ASSUMPTIONS.md).
@@ -90,8 +126,9 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     listAction: listActionOf("cvm"),
     idPattern: /^ins-[0-9a-z]+$/,
     fromItem: (item) => base("cvm", item, str(item.AssetId), [str(item.PublicIp)]),
-    task: () => ({ AssetType: "Instance", InstanceType: "CVM" }),
+    task: () => ({ AssetType: TASK_SHAPES.cvm.AssetType, InstanceType: "CVM" }),
     taskDocumented: true,
+    findingsBy: "InstanceId",
     lookupField: (id) => (isAddress(id) ? "PublicIp" : "AssetId"),
   },
   publicIp: {
@@ -101,8 +138,9 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     // An address, or the load balancer, EIP or HAVIP that holds it.
     idPattern: new RegExp(`${IPV4.source}|${IPV6.source}|^(lb|eip|havip)-[0-9a-z]+$`, "i"),
     fromItem: (item) => base("publicIp", item, str(item.PublicIp), [str(item.AssetId)]),
-    task: (asset) => ({ AssetType: "IP", InstanceType: asset.instanceType || "EIP" }),
+    task: (asset) => ({ AssetType: TASK_SHAPES.publicIp.AssetType, InstanceType: asset.instanceType || "EIP" }),
     taskDocumented: false,
+    findingsBy: "AffectAsset",
     lookupField: (id) => (isAddress(id) ? "PublicIp" : "AssetId"),
   },
   domain: {
@@ -112,8 +150,9 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     idPattern: /^(?=.*[a-z])[a-z0-9-]+(\.[a-z0-9-]+)+$/i,
     // DomainAssetVO holds AssetId, AssetName, AssetType and Region as lists; SubDomain is the name.
     fromItem: (item) => base("domain", item, str(item.SubDomain) || str(item.AssetId)),
-    task: () => ({ AssetType: "Domain", InstanceType: "Domain" }),
+    task: () => ({ AssetType: TASK_SHAPES.domain.AssetType, InstanceType: "Domain" }),
     taskDocumented: false,
+    findingsBy: "AffectAsset",
     lookupField: () => "SubDomain",
   },
   db: {
@@ -122,8 +161,9 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     listAction: listActionOf("db"),
     idPattern: /^(cdb|cdbro|postgres|tdsql|tdsqlshard|mariadb|cmongo|crs|redis|sqlserver|mssql|cynosdbmysql|dcdb|keewidb)-[0-9a-z]+$/,
     fromItem: (item) => base("db", item, str(item.AssetId)),
-    task: (asset) => ({ AssetType: "Db", InstanceType: asset.instanceType || "MYSQL" }),
+    task: (asset) => ({ AssetType: TASK_SHAPES.db.AssetType, InstanceType: asset.instanceType || "MYSQL" }),
     taskDocumented: false,
+    findingsBy: "InstanceId",
     lookupField: () => "AssetId",
   },
 };
@@ -136,4 +176,9 @@ export function kindsForId(id: string): AssetKind[] {
   // A CVM's public IP is also listed on the CVM, so an address may name either.
   if (isAddress(id)) matches.push("cvm");
   return matches.length > 0 ? matches : ALL_KINDS;
+}
+
+/** The kind a TaskAssetObject's AssetType stands for, if the table has it. */
+export function kindOfTaskAsset(assetType: string | undefined): AssetKind | undefined {
+  return ALL_KINDS.find((kind) => TASK_SHAPES[kind].AssetType === assetType);
 }

@@ -1,5 +1,6 @@
 import type { Deadline } from "../clock.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
+import { ignoredFilterWarning, readFiltered } from "../csip/pager.ts";
 import { ASSET_KINDS, kindsForId, type Asset, type AssetKind } from "./kinds.ts";
 
 export interface Lookup {
@@ -11,6 +12,8 @@ export interface Lookup {
   notLookedUp: string[];
   /** List calls made. */
   calls: number;
+  /** One per action whose filter the server ignored (the list was then read whole). */
+  warnings: string[];
 }
 
 /** Values per filtered call: keeps one request small, as a page holds at most 100 items. */
@@ -34,27 +37,38 @@ export async function lookupAssets(csip: CsipClient, ids: readonly string[], mem
   }
   let calls = 0;
   const skipped = new Set<string>();
+  const warnings: string[] = [];
   for (const { kind, field, ids: wanted } of queries.values()) {
     const spec = ASSET_KINDS[kind];
     const open = wanted.filter((id) => !found.has(id));
-    for (let i = 0; i < open.length; i += VALUES_PER_CALL) {
-      const values = open.slice(i, i + VALUES_PER_CALL);
-      if (deadline?.expired()) {
-        for (const id of values) skipped.add(id);
-        continue;
-      }
-      calls++;
-      const answer = (await csip.call(spec.listAction, {
-        ...memberParam(memberIds),
-        Filter: { Limit: 100, Offset: 0, Filters: [{ Name: field, Values: values, OperatorType: 7 }] },
-      })) as { Data?: Record<string, unknown>[] };
-      for (const item of answer.Data ?? []) {
-        const asset = spec.fromItem(item);
-        if (!asset) continue;
-        for (const id of values) if (asset.id === id || asset.aliases.includes(id)) found.set(id, asset);
-      }
+    if (open.length === 0) continue;
+    if (deadline?.expired()) {
+      for (const id of open) skipped.add(id);
+      continue;
+    }
+    // Undocumented filter names: read to the end and match here (a domain row's fields are lists).
+    const read = await readFiltered({
+      csip,
+      action: spec.listAction,
+      request: { ...memberParam(memberIds) },
+      field,
+      values: open,
+      batch: VALUES_PER_CALL,
+      ...(deadline ? { stop: () => deadline.expired() } : {}),
+    });
+    calls += read.calls;
+    for (const id of read.unread) skipped.add(id);
+    if (read.ignored) {
+      const warning = ignoredFilterWarning(spec.listAction, field);
+      if (!warnings.includes(warning)) warnings.push(warning);
+    }
+    const wantedHere = new Set(open);
+    for (const item of read.rows) {
+      const asset = spec.fromItem(item);
+      if (!asset) continue;
+      for (const name of [asset.id, ...asset.aliases]) if (wantedHere.has(name)) found.set(name, asset);
     }
   }
   const notLookedUp = ids.filter((id) => !found.has(id) && skipped.has(id));
-  return { found, unknown: ids.filter((id) => !found.has(id) && !skipped.has(id)), notLookedUp, calls };
+  return { found, unknown: ids.filter((id) => !found.has(id) && !skipped.has(id)), notLookedUp, calls, warnings };
 }

@@ -249,6 +249,12 @@ const RuntimeSchema = z
   .regex(/^Nodejs(1[89]|[2-9]\d)\.\d+$/, "must be an SCF Node.js runtime of Node 18 or newer, such as Nodejs18.15")
   .default(DEFAULT_RUNTIME);
 
+/** SCF's memory sizes: 64 MB, or 128 MB to 3,072 MB in steps of 128 (https://cloud.tencent.com/document/product/583/11637). */
+const MemoryMbSchema = z
+  .number()
+  .int()
+  .refine((mb) => mb === 64 || (mb >= 128 && mb <= 3072 && mb % 128 === 0), "SCF takes 64, or 128 to 3072 MB in steps of 128");
+
 export const ConfigSchema = z.strictObject({
   version: z.literal(1),
   /** Default region of API calls; else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -267,6 +273,8 @@ export const ConfigSchema = z.strictObject({
   state: StateSchema.prefault({}),
   assetChange: AssetChangeSchema.prefault({}),
   results: ResultsSchema.prefault({}),
+  /** Memory per function in MB (serverless.yml's memorySize), by function name; else the function table's (functions/index.ts). */
+  memory: z.record(z.string(), MemoryMbSchema).default({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

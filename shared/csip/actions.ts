@@ -16,6 +16,7 @@ const AnswerSchemas = {
   reportUrls: z.looseObject({ Data: z.array(z.looseObject({ URL: z.string().optional(), LogId: z.string().optional() })).optional() }),
   tasks: z.looseObject({ TotalCount: z.number().optional(), Data: items }),
   created: z.looseObject({ TaskId: z.string().optional(), Status: z.number().optional(), UnAuthAsset: z.array(z.string()).optional() }),
+  stopped: z.looseObject({ Status: z.number().optional() }),
   any: z.looseObject({}),
 } as const;
 
@@ -37,7 +38,7 @@ export const CSIP_ACTIONS = {
   DescribeDbAssets: { access: "read", lists: "db", answer: AnswerSchemas.assets },
   DescribeScanTaskList: { access: "read", answer: AnswerSchemas.tasks },
   CreateRiskCenterScanTask: { access: "write", answer: AnswerSchemas.created },
-  StopRiskCenterTask: { access: "write", answer: AnswerSchemas.any },
+  StopRiskCenterTask: { access: "write", answer: AnswerSchemas.stopped },
   DeleteRiskScanTask: { access: "write", answer: AnswerSchemas.any },
   CreateAssetSyncTask: { access: "write", answer: AnswerSchemas.any },
   // What a scan found (shared/results): its reports, their PDF links, and the current risks of assets.
@@ -75,8 +76,11 @@ export function riskListOf(kind: RiskKind): RiskListAction {
   return ALL_ACTIONS.find((a) => (CSIP_ACTIONS[a] as ActionRow).risks === kind) as RiskListAction;
 }
 
-/** DescribeScanTaskList's ScanStatus: 0 initial, 1 scanning, 2 done, 3 error, 4 stopped. */
-export const SCAN_STATUS = { initial: 0, scanning: 1, done: 2, error: 3, stopped: 4 } as const;
+/**
+ * DescribeScanTaskList's ScanStatus: 0 initial, 1 scanning, 2 done, 3 error, 4 stopped (the reference's
+ * ScanTaskInfoList). 5 paused and 6 restarted are seen beyond that list (issue 19): neither has ended.
+ */
+export const SCAN_STATUS = { initial: 0, scanning: 1, done: 2, error: 3, stopped: 4, paused: 5, restarted: 6 } as const;
 
 /** The inventory list actions. */
 export type ListAction = { [A in CsipAction]: (typeof CSIP_ACTIONS)[A] extends { lists: string } ? A : never }[CsipAction];

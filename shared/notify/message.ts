@@ -2,6 +2,7 @@ import { localTime } from "../time-format.ts";
 import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
 import type { RunReport } from "./report.ts";
 import type { ReportedFinding, ResultsReport, ResultsStatus } from "./results-report.ts";
+import type { TaskState } from "../results/model.ts";
 
 /**
  * What a chat message says, before a channel renders it: a title and lines. Every value that comes
@@ -187,6 +188,7 @@ const RESULTS_TEXT = {
     missing: { "report links": "Not known, the lookup kept failing: the report links", findings: "Not known, the lookup kept failing: the current findings" },
     duplicate: (kept: string, removed: string): Piece[] => [`: a create landed late; kept the oldest, `, { value: kept }, `, stopped and deleted `, { value: removed }],
     rest: "every finding is in the Cloud Security Center console's risk lists and in each task's report; `csip-scan results --json` lists the run.",
+    capped: "Not every finding was read: ",
   },
   zh: {
     title: (policy: string): Piece[] => ["csip-scan：策略 ", { value: policy }, " 的扫描结果"],
@@ -200,7 +202,7 @@ const RESULTS_TEXT = {
     change: (change: number, previous: string) => (change === 0 ? `与上次运行 ${previous} 相比没有变化。` : `与上次运行 ${previous} 相比 ${change > 0 ? "+" : ""}${change}。`),
     tasks: "任务：",
     task: (t: ResultsReport["tasks"][number]) =>
-      `${TASK_STATES_ZH[t.status] ?? t.status}，已扫描 ${t.assetsScanned}/${t.assets} 个资产，风险 ${t.riskCount} 个${t.durationSeconds !== undefined ? `，用时 ${duration(t.durationSeconds)}` : ""}`,
+      `${(TASK_STATES_ZH as Record<string, string>)[t.status] ?? t.status}，已扫描 ${t.assetsScanned}/${t.assets} 个资产，风险 ${t.riskCount} 个${t.durationSeconds !== undefined ? `，用时 ${duration(t.durationSeconds)}` : ""}`,
     report: "报告",
     noReport: "报告尚未生成",
     comma: "，",
@@ -214,11 +216,12 @@ const RESULTS_TEXT = {
     missing: { "report links": "查询一直失败，未能获取：报告链接", findings: "查询一直失败，未能获取：当前风险" },
     duplicate: (kept: string, removed: string): Piece[] => ["：创建请求延迟生效，保留最早的 ", { value: kept }, "，已停止并删除 ", { value: removed }],
     rest: "全部风险见云安全中心控制台的风险列表和各任务的报告；`csip-scan results --json` 列出本次运行。",
+    capped: "未读取全部风险：",
   },
 } as const;
 
 /** A task's state as a Chinese reader reads it (shared/results/model.ts names the states). */
-const TASK_STATES_ZH: Record<string, string> = { waiting: "等待中", scanning: "扫描中", done: "已完成", failed: "失败", stopped: "已停止", "not found": "未找到" };
+const TASK_STATES_ZH: Record<TaskState, string> = { waiting: "等待中", scanning: "扫描中", done: "已完成", failed: "失败", stopped: "已停止", paused: "已暂停", restarted: "已重启", "not found": "未找到" };
 
 function assetsOf(r: ResultsReport): number {
   return r.tasks.reduce((n, t) => n + t.assetsScanned, 0);
@@ -276,5 +279,6 @@ export function resultsMessage(report: ResultsReport, language: Language, timeZo
   for (const m of report.missing ?? []) lines.push({ kind: "text", pieces: [`${t.missing[m.part]} (`, said(m.reason), ")"] });
   for (const d of report.duplicatesRemoved ?? []) lines.push({ kind: "text", pieces: [named(d.taskName), ...t.duplicate(d.kept, d.removed.join(", "))] });
   if (report.findingsTotal > 0) lines.push({ kind: "text", pieces: [t.note] });
+  if (report.findingsCapped) lines.push({ kind: "text", pieces: [t.capped, said(report.findingsCapped)] });
   return { title: t.title(report.policy), lines, rest: t.rest };
 }

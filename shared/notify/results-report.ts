@@ -34,6 +34,8 @@ export interface ResultsReport {
   findings: ReportedFinding[];
   /** How many current findings there are in all. */
   findingsTotal: number;
+  /** Set when a risk list was longer than its read cap: the findings are a part, and the message says so. */
+  findingsCapped?: string;
   /** The previous run of the same policy that results were told of, if one is known. */
   previous: { scheduledTime: string; riskCount: number } | null;
   riskCountChange: number | null;
@@ -107,6 +109,7 @@ export function resultsReport(r: RunResults, page?: string): ResultsReport {
     })),
     findings: r.findings.map(finding),
     findingsTotal: r.findingsTotal,
+    ...(r.findingsCapped ? { findingsCapped: r.findingsCapped } : {}),
     previous: r.comparison.previous ?? null,
     riskCountChange: r.comparison.riskCountChange ?? null,
     newFindings: r.comparison.newFindings.slice(0, LISTED_CHANGES).map(finding),

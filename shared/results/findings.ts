@@ -1,5 +1,6 @@
 import { riskListOf, type RiskKind } from "../csip/actions.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
+import { ignoredFilterWarning, readFiltered, readPages } from "../csip/pager.ts";
 import { LEVELS, type Finding, type Level } from "./model.ts";
 import { csipTimeMs } from "./task-states.ts";
 
@@ -53,30 +54,42 @@ function hostOf(value: string): string {
   }
 }
 
-/** Values per filtered call, and pages read at most of one list. */
+/** Values per filtered call. */
 const VALUES_PER_CALL = 50;
-const MAX_PAGES = 20;
+/** Pages read at most of one risk list: 50,000 rows of each kind of risk. */
+export const RISK_PAGE_CAP = 500;
+
+/** What reading the current findings found. */
+export interface CurrentFindings {
+  /** Every finding read, most severe first. */
+  findings: Finding[];
+  /** How many current findings there are: the lists' TotalCount for a whole read, else the rows that matched. */
+  total: number;
+  calls: number;
+  /** Set when a list was longer than its cap, saying which and how much was read. */
+  capped?: string;
+  /** One per action whose filter the server ignored. */
+  warnings: string[];
+}
 
 /**
- * The current risks of the scanned assets: each risk list, filtered to the assets (Filter `InstanceId`,
- * or `AffectAsset` for typed-in addresses: assumptions, and the rows are checked here), or read whole for
- * a scan of every asset (at most 20 pages). Every finding, most severe first.
+ * The current risks of the scanned assets, each risk list read to its end: filtered to the assets
+ * (`InstanceId` for CVMs and databases, `AffectAsset` for addresses and domains, as the official
+ * example rows name them; the filter names are undocumented, so rows are matched here and a list that
+ * ignores the filter is read whole), or read whole for a scan of every asset. Rows become findings as
+ * pages arrive; nothing keeps the answers. Every finding, most severe first, and the total.
  */
 export async function currentFindings(
   csip: CsipClient,
   scope: { assets: readonly string[]; typedIn: readonly string[]; everything: boolean },
   memberIds?: readonly string[],
-): Promise<{ findings: Finding[]; calls: number }> {
+  limits: { maxPages: number; pageSize?: number } = { maxPages: RISK_PAGE_CAP },
+): Promise<CurrentFindings> {
   const found = new Map<string, Finding>();
   let calls = 0;
-  const read = async (kind: RiskKind, filter: { Name: string; Values: string[] } | undefined, page: number): Promise<Row[]> => {
-    calls++;
-    const answer = await csip.call(riskListOf(kind), {
-      ...memberParam(memberIds),
-      Filter: { Limit: 100, Offset: page * 100, ...(filter ? { Filters: [{ ...filter, OperatorType: 7 }] } : {}) },
-    });
-    return (answer.Data ?? []) as Row[];
-  };
+  let total = 0;
+  const capped: string[] = [];
+  const warnings: string[] = [];
   const keep = (kind: RiskKind, row: Row): void => {
     const table = RISK_KINDS[kind];
     const asset = str(row.AffectAsset) || str(row.InstanceId);
@@ -97,24 +110,30 @@ export async function currentFindings(
     });
   };
   for (const kind of RISK_KIND_NAMES) {
+    const action = riskListOf(kind);
     if (scope.everything) {
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const rows = await read(kind, undefined, page);
-        for (const row of rows) keep(kind, row);
-        if (rows.length < 100) break;
-      }
+      const read = await readPages({ csip, action, request: { ...memberParam(memberIds) }, limits, onPage: (rows) => rows.forEach((row) => keep(kind, row)) });
+      calls += read.calls;
+      total += read.total;
+      if (read.capped) capped.push(`${action}: ${read.rows} of ${read.total}`);
       continue;
     }
+    const before = found.size;
     for (const [field, values] of [["InstanceId", scope.assets], ["AffectAsset", scope.typedIn.map(hostOf)]] as const) {
-      for (let i = 0; i < values.length; i += VALUES_PER_CALL) {
-        const batch = values.slice(i, i + VALUES_PER_CALL);
-        for (let page = 0; page < MAX_PAGES; page++) {
-          const rows = await read(kind, { Name: field, Values: batch }, page);
-          for (const row of rows) if (batch.includes(str(row[field]))) keep(kind, row);
-          if (rows.length < 100) break;
-        }
-      }
+      if (values.length === 0) continue;
+      const read = await readFiltered({ csip, action, request: { ...memberParam(memberIds) }, field, values, batch: VALUES_PER_CALL, limits });
+      calls += read.calls;
+      for (const row of read.rows) keep(kind, row);
+      if (read.capped) capped.push(`${action} by ${field}: the first ${limits.maxPages} pages`);
+      if (read.ignored) warnings.push(ignoredFilterWarning(action, field));
     }
+    total += found.size - before;
   }
-  return { findings: [...found.values()].sort(bySeverity), calls };
+  return {
+    findings: [...found.values()].sort(bySeverity),
+    total,
+    calls,
+    ...(capped.length > 0 ? { capped: `only part of the current findings was read (${capped.join("; ")})` } : {}),
+    warnings,
+  };
 }

@@ -8,6 +8,8 @@ export const TASK_STATES = {
   [SCAN_STATUS.done]: { state: "done", ended: true },
   [SCAN_STATUS.error]: { state: "failed", ended: true },
   [SCAN_STATUS.stopped]: { state: "stopped", ended: true },
+  [SCAN_STATUS.paused]: { state: "paused", ended: false },
+  [SCAN_STATUS.restarted]: { state: "restarted", ended: false },
 } as const;
 
 export type TaskState = (typeof TASK_STATES)[keyof typeof TASK_STATES]["state"] | "not found";
@@ -32,7 +34,11 @@ export interface TaskResult {
   error?: string;
   /** The report's temporary PDF link (DescribeTaskLogURL), when there is one yet. */
   reportUrl?: string;
-  /** Asset IDs (and typed-in addresses) the task covers, to select the current findings. */
+  /**
+   * What the task covers, to select the current findings: `assets` are read from the risk lists by
+   * InstanceId (CVMs, databases), `typedIn` by AffectAsset (typed-in addresses, and public IPs and
+   * domains, which the risk rows name by address: shared/assets/kinds.ts `findingsBy`).
+   */
   scope: { assets: string[]; typedIn: string[]; everything: boolean };
 }
 
@@ -103,6 +109,8 @@ export interface RunResults {
   /** The worst current findings on the scanned assets, most severe first, at most `results.topFindings`. */
   findings: Finding[];
   findingsTotal: number;
+  /** Set when the findings are not every current finding: a list was longer than its read cap. */
+  findingsCapped?: string;
   comparison: Comparison;
   /** What could not be looked up: sent without it after `results.giveUpAfter`. */
   missing: MissingPart[];

@@ -1,6 +1,8 @@
 import * as z from "zod";
-import type { CsipClient } from "../csip/client.ts";
-import { OPEN_RUNS, parseTaskName } from "../state/keys.ts";
+import type { Config } from "../config/schema.ts";
+import { memberParam, type CsipClient } from "../csip/client.ts";
+import { ignoredFilterWarning } from "../csip/pager.ts";
+import { OPEN_RUNS, parseTaskName, TASK_NAME_PREFIX } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
 import type { TaskResult } from "./model.ts";
 import { csipTimeMs, taskResult } from "./task-states.ts";
@@ -31,44 +33,80 @@ export function closeRun(store: StateStore, run: string): Promise<void> {
   return store.remove(OPEN_RUNS, run);
 }
 
-/** Pages of the task list read at most. */
-const MAX_PAGES = 50;
+/** Pages of the task list read at most per member scope: 100,000 tasks. */
+const MAX_PAGES = 1000;
+const PAGE = 100;
+
+/** The member scopes whose tasks a policy file makes: the caller's own, and each policy's MemberId. */
+export function memberScopes(config: Config): (readonly string[] | undefined)[] {
+  const scopes = new Map<string, readonly string[] | undefined>([["", undefined]]);
+  for (const policy of config.policies) if (policy.memberIds?.length) scopes.set([...policy.memberIds].sort().join(","), policy.memberIds);
+  return [...scopes.values()];
+}
+
+/** The MemberId a run's tasks were made with: its policy's, as the policy file says now. */
+export function memberIdsOf(config: Config, policy: string): readonly string[] | undefined {
+  return config.policies.find((p) => p.name === policy)?.memberIds;
+}
 
 /**
  * The runs csip-scan's task names show in CSIP's task list, made since `sinceMs`, with their tasks:
- * how the results are found when no shared state store remembers the runs. Reads the list newest first
- * (as CSIP's console shows it: an assumption) and stops at the first page older than `sinceMs`.
+ * how the results are found when no shared state store remembers the runs. Each member scope is read
+ * (a member's tasks are listed only to calls naming it). The list is read newest first (as CSIP's
+ * console shows it: an assumption) and the read stops at the first page wholly older than `sinceMs`;
+ * a page out of that order disproves the assumption, and then the list is read to its end and a
+ * warning says so. The TaskName filter is undocumented: rows that do not match are skipped, and
+ * counted in one warning.
  */
-export async function runsFromTaskList(csip: CsipClient, sinceMs: number): Promise<{ runs: OpenRun[]; tasks: Map<string, TaskResult>; calls: number }> {
+export async function runsFromTaskList(
+  csip: CsipClient,
+  sinceMs: number,
+  scopes: readonly (readonly string[] | undefined)[] = [undefined],
+): Promise<{ runs: OpenRun[]; tasks: Map<string, TaskResult>; calls: number; warnings: string[] }> {
   const runs = new Map<string, OpenRun>();
   const tasks = new Map<string, TaskResult>();
+  const warnings = new Set<string>();
   let calls = 0;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    calls++;
-    const answer = await csip.call("DescribeScanTaskList", {
-      Filter: { Limit: 100, Offset: page * 100, Filters: [{ Name: "TaskName", Values: ["csip-scan:"], OperatorType: 9 }] },
-    });
-    const listed = answer.Data ?? [];
-    let recent = 0;
-    for (const task of listed) {
-      const created = csipTimeMs(task.InsertTime) ?? 0;
-      const name = parseTaskName(task.TaskName ?? "");
-      if (!name || !task.TaskId || created < sinceMs) continue;
-      recent++;
-      tasks.set(task.TaskId, taskResult(task));
-      const key = name.run.recordKey;
-      const known = runs.get(key);
-      const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(name.occasion);
-      runs.set(key, {
-        run: key,
-        policy: name.policy,
-        trigger: stamp ? "timer" : "asset-change",
-        scheduledTime: stamp ? `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}.000Z` : new Date(created).toISOString(),
-        taskIds: [...(known?.taskIds ?? []), task.TaskId],
-        createdAt: Math.min(known?.createdAt ?? created, created),
+  for (const memberIds of scopes) {
+    let ordered = true;
+    let newestSeen = Infinity;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      calls++;
+      const answer = await csip.call("DescribeScanTaskList", {
+        ...memberParam(memberIds),
+        Filter: { Limit: PAGE, Offset: page * PAGE, Filters: [{ Name: "TaskName", Values: [TASK_NAME_PREFIX], OperatorType: 9 }] },
       });
+      const listed = answer.Data ?? [];
+      let recent = 0;
+      for (const task of listed) {
+        const created = csipTimeMs(task.InsertTime) ?? 0;
+        if (created > newestSeen) ordered = false;
+        newestSeen = Math.min(newestSeen, created);
+        if (!task.TaskName?.includes(TASK_NAME_PREFIX)) {
+          warnings.add(ignoredFilterWarning("DescribeScanTaskList", "TaskName"));
+          continue;
+        }
+        const name = parseTaskName(task.TaskName);
+        if (!name || !task.TaskId || created < sinceMs) continue;
+        recent++;
+        tasks.set(task.TaskId, taskResult(task));
+        const key = name.run.recordKey;
+        const known = runs.get(key);
+        const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(name.occasion);
+        runs.set(key, {
+          run: key,
+          policy: name.policy,
+          trigger: stamp ? "timer" : "asset-change",
+          scheduledTime: stamp ? `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}.000Z` : new Date(created).toISOString(),
+          taskIds: [...(known?.taskIds ?? []), task.TaskId],
+          createdAt: Math.min(known?.createdAt ?? created, created),
+        });
+      }
+      if (!ordered) warnings.add("DescribeScanTaskList did not list tasks newest first: the task list was read to its end");
+      const end = listed.length < PAGE || (page + 1) * PAGE >= (answer.TotalCount ?? 0);
+      if (end || (ordered && recent === 0)) break;
+      if (page === MAX_PAGES - 1) warnings.add(`DescribeScanTaskList: read the first ${MAX_PAGES * PAGE} tasks only`);
     }
-    if (listed.length < 100 || recent === 0) break;
   }
-  return { runs: [...runs.values()], tasks, calls };
+  return { runs: [...runs.values()], tasks, calls, warnings: [...warnings] };
 }

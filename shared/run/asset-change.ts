@@ -47,6 +47,7 @@ export interface AssetChangeSummary {
 async function findAssets(run: RunContext, ids: string[], memberIds: readonly string[] | undefined) {
   const first = await lookupAssets(run.csip, ids, memberIds, run.deadline);
   let calls = first.calls;
+  const warnings = new Set(first.warnings);
   const found = first.found;
   let unknown = first.unknown;
   const notLookedUp = first.notLookedUp;
@@ -58,11 +59,12 @@ async function findAssets(run: RunContext, ids: string[], memberIds: readonly st
       await run.clock.sleep(wait);
       const again = await lookupAssets(run.csip, unknown, memberIds, run.deadline);
       calls += again.calls;
+      for (const w of again.warnings) warnings.add(w);
       for (const [id, asset] of again.found) found.set(id, asset);
       unknown = [...again.unknown, ...again.notLookedUp];
     }
   }
-  return { found, unknown, notLookedUp, calls };
+  return { found, unknown, notLookedUp, calls, warnings: [...warnings] };
 }
 
 /** The changed assets a policy's groups include, by the same rules as its scheduled run. */
@@ -120,12 +122,14 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
     const key = [...(policy.memberIds ?? [])].sort().join(",");
     scopes.set(key, [...(scopes.get(key) ?? []), policy]);
   }
+  const lookupWarnings: string[] = [];
   for (const scoped of scopes.values()) {
     let assets: Asset[];
     try {
       const lookupStarted = run.clock.now();
-      const { found, unknown, notLookedUp, calls } = await findAssets(run, assetIds, scoped[0]!.memberIds);
+      const { found, unknown, notLookedUp, calls, warnings } = await findAssets(run, assetIds, scoped[0]!.memberIds);
       inventoryCalls += calls;
+      for (const w of warnings) if (!lookupWarnings.includes(w)) lookupWarnings.push(w);
       lookupMs += run.clock.now() - lookupStarted;
       if (notLookedUp.length > 0) {
         // Not an unknown asset: a retry (SCF's) looks again.
@@ -167,6 +171,7 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
       ...rejected.map((r) => `record ${r.index} was not read: ${r.path}: ${r.message}`),
       ...(unknownAssets.length > 0 ? [`CSIP's inventory does not know ${unknownAssets.join(", ")} yet; not scanned`] : []),
       ...run.storeWarnings,
+      ...lookupWarnings,
     ],
     errors,
     durationsMs: { lookup: lookupMs, total: run.clock.now() - started },

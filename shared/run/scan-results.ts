@@ -9,9 +9,9 @@ import { compareWithPrevious, rememberResults } from "../results/compare.ts";
 import { currentFindings } from "../results/findings.ts";
 import { describeRemoval, removeDuplicateTasks } from "../results/duplicates.ts";
 import { NO_COMPARISON, type DuplicateRemoval, type Finding, type MissingPart, type RunResults, type TaskResult } from "../results/model.ts";
-import { closeRun, openRuns, runsFromTaskList, trackRun, type OpenRun } from "../results/open-runs.ts";
+import { closeRun, memberIdsOf, memberScopes, openRuns, runsFromTaskList, trackRun, type OpenRun } from "../results/open-runs.ts";
 import { reportLinks } from "../results/reports.ts";
-import { taskStates } from "../results/task-states.ts";
+import { taskStatesOfRuns } from "../results/task-states.ts";
 import { parseTaskName, resultsKey } from "../state/keys.ts";
 import { publishResultsPage } from "./results-page.ts";
 import type { RunContext } from "./services.ts";
@@ -104,23 +104,25 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
   let states: Map<string, TaskResult>;
   try {
     // The recent tasks, read in both modes: duplicates show only here.
-    let listed: Awaited<ReturnType<typeof runsFromTaskList>> = { runs: [], tasks: new Map(), calls: 0 };
+    let listed: Awaited<ReturnType<typeof runsFromTaskList>> = { runs: [], tasks: new Map(), calls: 0, warnings: [] };
     try {
-      listed = await runsFromTaskList(run.csip, slot.getTime() - giveUpMs - everyMs);
+      listed = await runsFromTaskList(run.csip, slot.getTime() - giveUpMs - everyMs, memberScopes(run.config));
     } catch (error) {
       if (!durable) throw error;
       summary.errors.push({ ...errorFacts(error), message: `task list: ${errorFacts(error).message}` });
     }
     summary.taskListCalls = listed.calls;
+    summary.warnings.push(...listed.warnings);
     summary.duplicatesRemoved = await removeDuplicateTasks(run.csip, listed.tasks.values(), (name) => run.config.policies.find((p) => p.name === name)?.memberIds);
     summary.warnings.push(...summary.duplicatesRemoved.map(describeRemoval));
     // The run's task is the one kept, even where a removal failed (another look may have made it).
     const keptFor = new Map(summary.duplicatesRemoved.flatMap((d) => [...d.removed, ...d.failed.map((f) => f.taskId)].map((id) => [id, d.kept] as const)));
     if (durable) {
       runs = await Promise.all((await openRuns(run.store)).map((open) => withKeptTasks(run, open, keptFor)));
-      const read = await taskStates(run.csip, runs.flatMap((r) => r.taskIds));
+      const read = await taskStatesOfRuns(run.csip, runs.map((r) => ({ taskIds: r.taskIds, memberIds: memberIdsOf(run.config, r.policy) })));
       states = read.tasks;
       summary.taskListCalls += read.calls;
+      summary.warnings.push(...read.warnings);
     } else {
       runs = listed.runs.map((open) => ({ ...open, taskIds: open.taskIds.filter((id) => !keptFor.has(id)) }));
       states = listed.tasks;
@@ -272,7 +274,7 @@ async function buildResults(
 ): Promise<{ results: RunResults; findings: Finding[]; baseline: boolean } | "held"> {
   const missing: MissingPart[] = [];
   const done = tasks.filter((t) => t.state === "done").map((t) => t.taskId);
-  const links = await lookUp("report links", how.pastGiveUp, missing, new Map<string, string>(), () => reportLinks(run.csip, done));
+  const links = await lookUp("report links", how.pastGiveUp, missing, new Map<string, string>(), async () => (await reportLinks(run.csip, done, policy.memberIds)).links);
   const unlinked = done.filter((id) => !links.has(id));
   if (how.holdForReports && unlinked.length > 0) return "held";
   if (unlinked.length > 0 && missing.length === 0) missing.push({ part: "report links", reason: `no report yet for ${unlinked.join(", ")}` });
@@ -296,8 +298,10 @@ export async function resultsOf(
 ): Promise<{ results: RunResults; findings: Finding[] }> {
   const missing = extra.missing ?? [];
   const riskCount = tasks.reduce((n, t) => n + t.riskCount, 0);
-  const lookedUp = await lookUp("findings", extra.pastGiveUp ?? false, missing, undefined, async () => (await currentFindings(run.csip, scopeOf(tasks), policy.memberIds)).findings);
-  const findings = lookedUp ?? [];
+  const lookedUp = await lookUp("findings", extra.pastGiveUp ?? false, missing, undefined, () => currentFindings(run.csip, scopeOf(tasks), policy.memberIds));
+  const findings = lookedUp?.findings ?? [];
+  const total = lookedUp?.total ?? 0;
+  const capped = lookedUp?.capped;
   const comparable = lookedUp !== undefined && allDone(tasks) && open.trigger !== "asset-change" && (await run.store.durable());
   const comparison = comparable ? await compareWithPrevious(run.store, policy.name, riskCount, findings) : NO_COMPARISON;
   const results: RunResults = {
@@ -311,7 +315,8 @@ export async function resultsOf(
     riskCount,
     allClear: allDone(tasks) && riskCount === 0,
     findings: findings.slice(0, run.config.results.topFindings),
-    findingsTotal: findings.length,
+    findingsTotal: total,
+    ...(capped ? { findingsCapped: capped } : {}),
     comparison,
     missing,
     duplicatesRemoved: extra.duplicates ?? [],

@@ -26,6 +26,16 @@ export function findPolicy(config: Config, name: string): Policy {
   return policy;
 }
 
+/**
+ * A warning when the inventory walk used more than half the time the run had: the tasks and messages
+ * still to come may not fit, and the estate has outgrown one invocation (fan out per member account or
+ * per policy: the README's sizing table).
+ */
+export function walkTookTooLong(walkMs: number, budgetMs: number): string | undefined {
+  if (!(budgetMs > 0) || walkMs <= budgetMs / 2) return undefined;
+  return `the inventory walk took ${(walkMs / 1000).toFixed(0)} s of the ${(budgetMs / 1000).toFixed(0)} s the run had: split the policies over several schedules or member accounts before the walk outgrows the function's timeout`;
+}
+
 /** A policy's groups expanded over the run's inventory, or what went wrong. */
 interface Targets {
   assets: Asset[];
@@ -63,6 +73,7 @@ async function expandTargets(run: RunContext, policy: Policy): Promise<Targets> 
  */
 export async function runScheduledScan(run: RunContext, request: RunRequest): Promise<RunSummary> {
   const started = run.clock.now();
+  const budgetMs = run.deadline.remainingMs();
   const policy = findPolicy(run.config, request.policy);
   const type = scanAssetType(policy);
   const names = scheduledRunNames(policy.name, request.scheduledTime);
@@ -70,6 +81,8 @@ export async function runScheduledScan(run: RunContext, request: RunRequest): Pr
   const targets = await expandTargets(run, policy);
   const inventoryMs = run.clock.now() - started;
   const warnings = [...targets.warnings];
+  const slow = walkTookTooLong(inventoryMs, budgetMs);
+  if (slow) warnings.push(slow);
   let planned: PlannedTask[] = [];
   if (targets.errors.length === 0) {
     if (type === SCAN_ASSET_TYPE.listed && targets.assets.length === 0) {

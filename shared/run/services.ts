@@ -11,7 +11,7 @@ import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { StateStoreError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { networkDelivery, type Deliver } from "../notify/deliver.ts";
+import type { Deliver } from "../notify/deliver.ts";
 import { cosPagePublisher, type PagePublisher } from "../results/publish.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { CosStateStore } from "../state/cos-store.ts";
@@ -141,7 +141,14 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     logger,
     clock,
     ...(overrides.progress ? { progress: overrides.progress } : {}),
-    deliverWithin: (deadline) => deliver ?? networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep, timeZone: config.timezone }),
+    // Delivery code (channels, messages, address checks) is imported when a message is sent: most
+    // invocations send none, and the bundle's import stays small (bench/cold-start.ts).
+    deliverWithin: (deadline) =>
+      deliver ??
+      (async (name, notifier, report, messageId) => {
+        const { networkDelivery } = await import("../notify/deliver.ts");
+        return networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep, timeZone: config.timezone })(name, notifier, report, messageId);
+      }),
     ...(pages ? { pages } : {}),
   };
 }

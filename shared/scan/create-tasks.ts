@@ -126,7 +126,7 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
     await sleep(wait);
     return true;
   };
-  const lookUp = async (name: string): Promise<ListedTask[]> => (await tasksByName(csip, name)).get(name) ?? [];
+  const lookUp = async (name: string): Promise<ListedTask[]> => (await tasksByName(csip, name, policy.memberIds)).get(name) ?? [];
   /** The one task of a name: the oldest, the others stopped and deleted, and a warning that says so. */
   const oneOf = async (chunk: number, name: string, tasks: readonly ListedTask[]): Promise<ListedTask> => {
     if (tasks.length === 1) return tasks[0]!;
@@ -147,7 +147,7 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
   let existing = new Map<string, ListedTask[]>();
   if (todo.length > 0) {
     try {
-      existing = await tasksByName(csip, ctx.names.taskPrefix);
+      existing = await tasksByName(csip, ctx.names.taskPrefix, policy.memberIds);
     } catch (error) {
       for (const { chunk } of todo) outcome.failures.push(failure(chunk, error, "could not check for an existing task"));
       return outcome;

@@ -73,9 +73,13 @@ export function planScanTasks(policy: Policy, assets: readonly Asset[], nameOf: 
         assets: [],
       }));
     case SCAN_ASSET_TYPE.listed:
+      // Each request is built when it is read, so the 500 requests of 100,000 assets are never all
+      // in memory at once (bench/memory.ts): the chunk keeps only its slice of the asset list.
       return chunk(assets, policy.maxAssetsPerTask).map((part, i) => ({
         chunk: i + 1,
-        request: { ...common(i + 1), Assets: part.map(taskAsset) },
+        get request(): ScanTaskRequest {
+          return { ...common(i + 1), Assets: part.map(taskAsset) };
+        },
         assets: part,
       }));
   }

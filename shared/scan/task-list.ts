@@ -1,33 +1,34 @@
 import { memberParam, type CsipClient, type Models } from "../csip/client.ts";
-import { describeError } from "../errors.ts";
+import { readFiltered } from "../csip/pager.ts";
+import { CloudApiError, describeError } from "../errors.ts";
 import { TASK_STATES } from "../results/model.ts";
 
 export type ListedTask = Models.ScanTaskInfoList;
-
-/** Pages of the task list read at most, so that a runaway answer cannot loop for ever. */
-const MAX_PAGES = 100;
-const PAGE = 100;
 
 /**
  * The tasks CSIP holds whose names contain `fragment` (a run's task prefix, or one name), grouped by
  * exact name, oldest first. CSIP has no idempotency token, so the deterministic TaskName is how a
  * retried invocation recognises its own tasks, and more than one task under a name is a duplicate.
- * The filter field `TaskName` and "contains" (OperatorType 9) are assumptions
- * (local/emulator/ASSUMPTIONS.md); the names are checked here whatever the server returns.
+ * The filter field `TaskName` and "contains" (OperatorType 9) are undocumented
+ * (local/emulator/ASSUMPTIONS.md): the list is read to its end and the names are checked here, so a
+ * server that ignores the filter costs pages, not a missed task. A member's tasks are listed only to
+ * calls naming its MemberId.
  */
-export async function tasksByName(csip: CsipClient, fragment: string): Promise<Map<string, ListedTask[]>> {
+export async function tasksByName(csip: CsipClient, fragment: string, memberIds?: readonly string[]): Promise<Map<string, ListedTask[]>> {
   const found = new Map<string, ListedTask[]>();
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const answer = await csip.call("DescribeScanTaskList", {
-      Filter: { Limit: PAGE, Offset: page * PAGE, Filters: [{ Name: "TaskName", Values: [fragment], OperatorType: 9 }] },
-    });
-    for (const task of answer.Data ?? []) {
-      if (!task.TaskId || !task.TaskName?.includes(fragment)) continue;
-      const same = found.get(task.TaskName) ?? [];
-      if (!same.some((t) => t.TaskId === task.TaskId)) same.push(task);
-      found.set(task.TaskName, same);
-    }
-    if ((answer.Data?.length ?? 0) < PAGE || (page + 1) * PAGE >= (answer.TotalCount ?? 0)) break;
+  const read = await readFiltered({
+    csip,
+    action: "DescribeScanTaskList",
+    request: { ...memberParam(memberIds) },
+    field: "TaskName",
+    values: [fragment],
+    operator: 9,
+  });
+  for (const task of read.rows as ListedTask[]) {
+    if (!task.TaskId || !task.TaskName) continue;
+    const same = found.get(task.TaskName) ?? [];
+    if (!same.some((t) => t.TaskId === task.TaskId)) same.push(task);
+    found.set(task.TaskName, same);
   }
   for (const tasks of found.values()) tasks.sort(oldestFirst);
   return found;
@@ -57,34 +58,50 @@ export async function keepOldest(csip: CsipClient, tasks: readonly ListedTask[],
   const [kept, ...others] = [...tasks].sort(oldestFirst);
   const { removed, failed } = await removeTasks(
     csip,
-    others.map((t) => ({ taskId: t.TaskId!, ended: TASK_STATES[t.ScanStatus as keyof typeof TASK_STATES]?.ended ?? false })),
+    others.map((t) => ({ taskId: t.TaskId!, ended: TASK_STATES[t.ScanStatus as keyof typeof TASK_STATES]?.ended ?? false, ...(t.AppId ? { appId: t.AppId } : {}) })),
     memberIds,
   );
   return { kept: kept!, removed, failed };
 }
 
 /**
- * Stops each task (`StopRiskCenterTask`), then deletes it (`DeleteRiskScanTask`), with the policy's
- * `MemberId` where it has one. Whether CSIP lets an ended task be stopped is undocumented: for one,
- * a refused stop does not keep it from being deleted. One failing does not stop the others.
+ * Stops each task (`StopRiskCenterTask`), then deletes it (`DeleteRiskScanTask`). Both calls name the
+ * policy's MemberId, and the delete names the task's AppId as TargetAppId, as the DeleteRiskScanTask
+ * example does. A stop that answers a Status other than 0 ("停止成功" is 0) did not stop a running task:
+ * it is not deleted, and the failure says so. Whether CSIP lets an ended task be stopped is
+ * undocumented: for one, a refused stop does not keep it from being deleted. One failing does not stop
+ * the others.
  */
 export async function removeTasks(
   csip: CsipClient,
-  tasks: readonly { taskId: string; ended: boolean }[],
+  tasks: readonly { taskId: string; ended: boolean; appId?: string }[],
   memberIds?: readonly string[],
 ): Promise<{ removed: string[]; failed: { taskId: string; message: string }[] }> {
   const result: { removed: string[]; failed: { taskId: string; message: string }[] } = { removed: [], failed: [] };
   for (const task of tasks) {
-    const request = { TaskIdList: [{ TaskId: task.taskId }], ...memberParam(memberIds) };
     try {
-      await csip.call("StopRiskCenterTask", request).catch((error: unknown) => {
+      await stopTask(csip, task.taskId, memberIds).catch((error: unknown) => {
         if (!task.ended) throw error;
       });
-      await csip.call("DeleteRiskScanTask", request);
+      await csip.call("DeleteRiskScanTask", { ...memberParam(memberIds), TaskIdList: [{ TaskId: task.taskId, ...(task.appId ? { TargetAppId: task.appId } : {}) }] });
       result.removed.push(task.taskId);
     } catch (error) {
       result.failed.push({ taskId: task.taskId, message: describeError(error) });
     }
   }
   return result;
+}
+
+/** `StopRiskCenterTask`, whose answer's Status says whether the task stopped (0) or not. */
+async function stopTask(csip: CsipClient, taskId: string, memberIds?: readonly string[]): Promise<void> {
+  const stopped = await csip.call("StopRiskCenterTask", { ...memberParam(memberIds), TaskIdList: [{ TaskId: taskId }] });
+  if (stopped.Status !== undefined && stopped.Status !== 0) {
+    throw new CloudApiError({
+      action: "StopRiskCenterTask",
+      code: `Status${stopped.Status}`,
+      message: `CSIP did not stop the task (Status ${stopped.Status})`,
+      requestId: stopped.RequestId,
+      retryable: false,
+    });
+  }
 }

@@ -23,6 +23,9 @@ export interface RunNames {
 
 const PRODUCT = "csip-scan";
 
+/** What every TaskName csip-scan gives begins with: how its tasks are found in CSIP's task list. */
+export const TASK_NAME_PREFIX = `${PRODUCT}:`;
+
 function runNames(policy: string, occasion: string): RunNames {
   const taskPrefix = `${PRODUCT}:${policy}:${occasion}:`;
   return {

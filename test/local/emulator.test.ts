@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CloudApiError } from "../../shared/errors.ts";
 import { LOCAL_ACCOUNT, randomAccount } from "../../local/emulator/accounts.ts";
-import type { EstateAssetInput } from "../../local/emulator/estate.ts";
+import { readEstate, type EstateAssetInput } from "../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
 import { DEFAULT_SCAN_TIMING } from "../../local/emulator/state.ts";
 import { caught, rawCall, sdkClient } from "../helpers.ts";
@@ -119,7 +119,7 @@ describe("success shapes through the SDK", () => {
     const csip = sdkClient(emulator);
     const answer = await csip.call("CreateRiskCenterScanTask", {
       ...scanRequest,
-      Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002" }, { Asset: "ins-unknown" }],
+      Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002", AssetType: "Instance", InstanceType: "CVM" }, { Asset: "ins-unknown", AssetType: "Instance", InstanceType: "CVM" }],
     });
     expect(answer).toMatchObject({ Status: -1, UnAuthAsset: ["ins-aaaa0002", "ins-unknown"] });
     expect(answer.TaskId).toBeUndefined();
@@ -128,7 +128,7 @@ describe("success shapes through the SDK", () => {
 
   it("creates the task for the authorized assets when set to", async () => {
     emulator.state.whenUnauthorized = "task-with-id";
-    const answer = await sdkClient(emulator).call("CreateRiskCenterScanTask", { ...scanRequest, Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002" }] });
+    const answer = await sdkClient(emulator).call("CreateRiskCenterScanTask", { ...scanRequest, Assets: [...scanRequest.Assets, { Asset: "ins-aaaa0002", AssetType: "Instance", InstanceType: "CVM" }] });
     expect(answer).toMatchObject({ Status: -1, UnAuthAsset: ["ins-aaaa0002"], TaskId: expect.stringMatching(/^rmis-/) });
     expect(emulator.state.tasks[0]?.Assets).toEqual(scanRequest.Assets);
   });
@@ -211,6 +211,10 @@ describe("parameter rules", () => {
     ["unknown ScanItem", { ...scanRequest, ScanItem: ["port", "virus"] }, "InvalidParameterValue"],
     ["empty ScanItem", { ...scanRequest, ScanItem: [] }, "InvalidParameterValue"],
     ["TaskMode 3", { ...scanRequest, TaskMode: 3 }, "InvalidParameterValue"],
+    // Only the kinds table's TaskAssetObject shapes (shared/assets/kinds.ts TASK_SHAPES).
+    ["an asset without AssetType", { ...scanRequest, Assets: [{ Asset: "ins-aaaa0001", InstanceType: "CVM" }] }, "InvalidParameterValue"],
+    ["the Terraform test's public IP shape", { ...scanRequest, Assets: [{ Asset: "203.0.113.9", AssetType: "PublicIp", InstanceType: "1" }] }, "InvalidParameterValue"],
+    ["an instance that is not a CVM", { ...scanRequest, Assets: [{ Asset: "ins-aaaa0001", AssetType: "Instance", InstanceType: "EIP" }] }, "InvalidParameterValue"],
   ])("%s: %s", async (_, request, code) => {
     const error = await caught(sdkClient(emulator).call("CreateRiskCenterScanTask", request as never));
     expect(error).toBeInstanceOf(CloudApiError);
@@ -347,9 +351,12 @@ describe("injected faults and how the client reports them", () => {
   });
 });
 
-/** One task as DescribeScanTaskList shows it, found by its exact TaskId. */
-async function taskInfo(taskId: string) {
-  const list = await sdkClient(emulator).call("DescribeScanTaskList", { Filter: { Filters: [{ Name: "TaskId", Values: [taskId], OperatorType: 7 }] } });
+/** One task as DescribeScanTaskList shows it, found by its exact TaskId (a member's, by naming the member). */
+async function taskInfo(taskId: string, memberIds?: string[]) {
+  const list = await sdkClient(emulator).call("DescribeScanTaskList", {
+    ...(memberIds ? { MemberId: memberIds } : {}),
+    Filter: { Filters: [{ Name: "TaskId", Values: [taskId], OperatorType: 7 }] },
+  });
   expect(list.TotalCount).toBe(1);
   return list.Data![0]!;
 }
@@ -451,7 +458,7 @@ describe("tasks over emulated time", () => {
   ])("%s", async (_, request, assetNumber, riskCount) => {
     emulator.state.scanTiming = { queuedMs: 0, scanningMs: 0 };
     const taskId = await createTask(request);
-    expect(await taskInfo(taskId)).toMatchObject({ AssetNumber: assetNumber, CompleteAssetNumber: assetNumber, RiskCount: riskCount, ScanStatus: 2 });
+    expect(await taskInfo(taskId, (request as { MemberId?: string[] }).MemberId)).toMatchObject({ AssetNumber: assetNumber, CompleteAssetNumber: assetNumber, RiskCount: riskCount, ScanStatus: 2 });
   });
 
   it("DescribeScanTaskList filters on the new fields too (ScanStatus)", async () => {
@@ -610,7 +617,8 @@ describe("risk lists", () => {
     ],
     [
       "DescribeRiskCenterAssetViewWeakPasswordRiskList",
-      { AffectAsset: "ins-aaaa0001", InstanceType: "CVM", PasswordType: "SSH弱口令", Port: 22, Level: "high", Fix: "修改对应用户的密码为足够强度的密码。" },
+      // As the official example row: the CVM's address as AffectAsset, the CVM as InstanceId.
+      { AffectAsset: "203.0.113.1", InstanceId: "ins-aaaa0001", InstanceType: "CVM", PasswordType: "SSH弱口令", Port: 22, Level: "high", Fix: "修改对应用户的密码为足够强度的密码。" },
     ],
     [
       "DescribeRiskCenterAssetViewCFGRiskList",
@@ -664,5 +672,13 @@ describe("risk lists", () => {
     estateAsset("ins-aaaa0001").risks = [CURL];
     const rows = (await csip.call("DescribeRiskCenterAssetViewVULRiskList", { Filter: { Filters: [{ Name: "InstanceId", Values: ["ins-aaaa0001"], OperatorType: 7 }] } })).Data;
     expect(rows?.map((r) => [r.CVE, r.FirstTime, r.RecentTime])).toEqual([["CVE-2023-27536", "2026-03-01 10:00:00", "2026-03-01 11:00:00"]]);
+  });
+});
+
+describe("the demo estate", () => {
+  it("has risks on a public IP and on a domain, so local mode shows findings read by AffectAsset", async () => {
+    const estate = await readEstate("config/emulator-inventory.yaml");
+    expect(estate.some((a) => a.kind === "publicIp" && (a.risks ?? []).length > 0)).toBe(true);
+    expect(estate.some((a) => a.kind === "domain" && (a.risks ?? []).length > 0)).toBe(true);
   });
 });

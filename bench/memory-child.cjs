@@ -1,0 +1,23 @@
+// Runs one bundled handler as SCF runs it: a fresh process, the event and a context with the time left.
+// Writes what it measured (peak RSS from the kernel's count, time, the summary's figures) to BENCH_OUT.
+const { writeFileSync } = require("node:fs");
+
+const started = process.hrtime.bigint();
+const finish = (fields) => {
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  writeFileSync(process.env.BENCH_OUT, JSON.stringify({ ...fields, ms, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+};
+const { main_handler } = require(process.argv[2]);
+main_handler(JSON.parse(process.env.BENCH_EVENT), { getRemainingTimeInMillis: () => 900_000 })
+  .then((summary) => {
+    const runs = summary.runs ?? [];
+    finish({
+      ok: summary.ok,
+      tasks: runs.reduce((n, r) => n + r.tasks.length, 0),
+      assetsInTasks: runs.reduce((n, r) => n + r.tasks.reduce((m, t) => m + t.assets, 0), 0),
+      warnings: runs.flatMap((r) => r.warnings),
+      errors: runs.flatMap((r) => r.errors.map((e) => e.message)),
+      durationsMs: runs[0]?.durationsMs,
+    });
+  })
+  .catch((error) => finish({ ok: false, errors: [String(error && error.message)] }));

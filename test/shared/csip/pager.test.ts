@@ -1,0 +1,80 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { CsipClient } from "../../../shared/csip/client.ts";
+import { readFiltered, readPages } from "../../../shared/csip/pager.ts";
+import { caught, sdkClient } from "../../helpers.ts";
+import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
+
+const HOSTS = 250;
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator({
+    estate: Array.from({ length: HOSTS }, (_, i) => ({ kind: "cvm" as const, id: `ins-p${String(i).padStart(7, "0")}`, publicIp: `198.18.0.${i}` })),
+    rateLimit: false,
+  });
+});
+afterAll(() => emulator.close());
+afterEach(() => {
+  emulator.calls.length = 0;
+  emulator.clearFaults();
+});
+
+describe("readPages", () => {
+  it("reads a list to its end, a page at a time, and keeps nothing itself", async () => {
+    const ids: string[] = [];
+    const read = await readPages({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, onPage: (rows) => ids.push(...rows.map((r) => String(r.AssetId))) });
+    expect(read).toEqual({ total: HOSTS, rows: HOSTS, calls: 3, capped: false });
+    expect(new Set(ids).size).toBe(HOSTS);
+    expect(emulator.callsOf("DescribeCVMAssets").map((c) => (c.params.Filter as { Offset: number }).Offset).sort((a, b) => a - b)).toEqual([0, 100, 200]);
+  });
+
+  it("stops at its cap and says so, or refuses a list longer than the cap when asked to", async () => {
+    const read = await readPages({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, limits: { maxPages: 2 }, onPage: () => {} });
+    expect(read).toMatchObject({ rows: 200, calls: 2, capped: true });
+    const error = await caught(readPages({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, limits: { maxPages: 2 }, failWhenCapped: true, onPage: () => {} }));
+    expect(String(error)).toContain("DescribeCVMAssets lists 250 rows, more than 200");
+  });
+});
+
+describe("readFiltered", () => {
+  const wanted = ["ins-p0000007", "ins-p0000249"];
+
+  it("asks with the filter, and trusts an answer that honours it", async () => {
+    const read = await readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "AssetId", values: wanted });
+    expect(read.rows.map((r) => r.AssetId).sort()).toEqual(wanted);
+    expect(read.ignored).toBeUndefined();
+    expect(read.calls).toBe(1);
+  });
+
+  it("a server that ignores the filter: the whole list is read and matched here, once, with the filter named", async () => {
+    emulator.ignoreFilter("DescribeCVMAssets", "AssetId");
+    const read = await readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "AssetId", values: wanted, batch: 1 });
+    expect(read.rows.map((r) => r.AssetId).sort()).toEqual(wanted);
+    expect(read.ignored).toBe("AssetId");
+    // One whole read (3 pages) for both values, not one per batch.
+    expect(read.calls).toBe(3);
+  });
+
+  it("the emulator refuses a filter name it does not know, so a misspelt one fails", async () => {
+    const error = await caught(readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "InstanceID", values: wanted }));
+    expect(error).toMatchObject({ code: "InvalidParameterValue" });
+  });
+});
+
+describe("readPages with a server whose pages are smaller than asked", () => {
+  it("reads on from where each page ended, to the TotalCount", async () => {
+    // The real SDK against the emulator, asking for 40 rows whatever the pager's Limit: a server that
+    // answers smaller pages than asked.
+    const sdk = sdkClient(emulator);
+    const csip: CsipClient = {
+      call: (action, request) => sdk.call(action, { ...request, Filter: { ...(request as { Filter?: object }).Filter, Limit: 40 } } as never),
+    };
+    try {
+      const ids = new Set<string>();
+      const read = await readPages({ csip, action: "DescribeCVMAssets", request: {}, onPage: (rows) => rows.forEach((r) => ids.add(String(r.AssetId))) });
+      expect(ids.size).toBe(HOSTS);
+      expect(read).toMatchObject({ total: HOSTS, rows: HOSTS, calls: 7, capped: false });
+    } finally {
+      emulator.calls.length = 0;
+    }
+  });
+});

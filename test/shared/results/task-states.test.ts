@@ -1,0 +1,81 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { taskStates, taskStatesOfRuns } from "../../../shared/results/task-states.ts";
+import type { CsipClient } from "../../../shared/csip/client.ts";
+import { sdkClient } from "../../helpers.ts";
+import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
+
+const MEMBER = "mem-0a1b2c3d4e5f6a7b";
+let emulator: Emulator;
+let csip: CsipClient;
+beforeAll(async () => {
+  emulator = await startEmulator({
+    estate: [
+      { kind: "cvm", id: "ins-own00001" },
+      { kind: "cvm", id: "ins-mem00001", memberId: MEMBER },
+    ],
+    rateLimit: false,
+  });
+  csip = sdkClient(emulator);
+});
+afterAll(() => emulator.close());
+afterEach(() => {
+  emulator.calls.length = 0;
+  emulator.clearFaults();
+  emulator.state.tasks = [];
+});
+
+async function createTasks(count: number, asset: string, memberIds?: string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const made = await csip.call("CreateRiskCenterScanTask", {
+      TaskName: `csip-scan:p:20261129T030000Z:${i + 1}`,
+      ScanAssetType: 1,
+      ScanItem: ["port"],
+      ScanPlanType: 1,
+      Assets: [{ Asset: asset, AssetType: "Instance", InstanceType: "CVM" }],
+      ...(memberIds ? { MemberId: memberIds } : {}),
+    });
+    ids.push(made.TaskId!);
+  }
+  return ids;
+}
+
+describe("taskStates", () => {
+  it("reads all 150 tasks of a run by TaskId, 100 a call", async () => {
+    const ids = await createTasks(150, "ins-own00001");
+    const read = await taskStates(csip, ids);
+    expect([...read.tasks.values()].filter((t) => t.state === "not found")).toEqual([]);
+    expect(read.calls).toBe(2);
+    expect(read.warnings).toEqual([]);
+  });
+
+  it("reads all 150 tasks of a run while the stand-in ignores the TaskId filter, and says so once", async () => {
+    const ids = await createTasks(150, "ins-own00001");
+    // Tasks of another run, newer: what an ignored filter puts first.
+    await createTasks(30, "ins-own00001");
+    emulator.ignoreFilter("DescribeScanTaskList", "TaskId");
+    const read = await taskStates(csip, ids);
+    expect([...read.tasks.keys()].sort()).toEqual([...ids].sort());
+    expect([...read.tasks.values()].filter((t) => t.state === "not found")).toEqual([]);
+    expect(read.warnings).toEqual(["DescribeScanTaskList ignored the filter TaskId: the list was read to its end and matched here"]);
+  });
+
+  it("a member's task is read with its MemberId; without it, the emulator does not list it", async () => {
+    const [own] = await createTasks(1, "ins-own00001");
+    const [member] = await createTasks(1, "ins-mem00001", [MEMBER]);
+    expect((await taskStates(csip, [member!])).tasks.get(member!)?.state).toBe("not found");
+    const read = await taskStatesOfRuns(csip, [{ taskIds: [own!] }, { taskIds: [member!], memberIds: [MEMBER] }]);
+    expect(read.tasks.get(own!)?.state).not.toBe("not found");
+    expect(read.tasks.get(member!)?.state).not.toBe("not found");
+    expect(emulator.callsOf("DescribeScanTaskList").at(-1)?.params.MemberId).toEqual([MEMBER]);
+  });
+
+  it.each([
+    [5, "paused"],
+    [6, "restarted"],
+  ])("ScanStatus %i reads as %s, not ended", async (status, state) => {
+    const [id] = await createTasks(1, "ins-own00001");
+    emulator.inject("DescribeScanTaskList", { type: "answer", response: { TotalCount: 1, Data: [{ TaskId: id, TaskName: "x", ScanStatus: status }] } });
+    expect((await taskStates(csip, [id!])).tasks.get(id!)).toMatchObject({ state, ended: false });
+  });
+});
