@@ -30,6 +30,8 @@ export interface TaskResult {
   endedAt?: number;
   /** When CSIP made it (InsertTime), ms since the epoch: of two tasks of one name, the oldest is kept. */
   insertedAt?: number;
+  /** The account that holds it (AppId): a member's task is deleted naming it as TargetAppId. */
+  appId?: string;
   /** CSIP's ErrorInfo when the task failed. */
   error?: string;
   /** The report's temporary PDF link (DescribeTaskLogURL), when there is one yet. */

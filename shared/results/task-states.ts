@@ -36,6 +36,7 @@ export function taskResult(task: Models.ScanTaskInfoList): TaskResult {
     ...(known?.ended && started !== undefined && ended !== undefined && ended >= started ? { durationSeconds: Math.round((ended - started) / 1000) } : {}),
     ...(known?.ended && ended !== undefined ? { endedAt: ended } : {}),
     ...(csipTimeMs(task.InsertTime) !== undefined ? { insertedAt: csipTimeMs(task.InsertTime)! } : {}),
+    ...(task.AppId ? { appId: String(task.AppId) } : {}),
     ...(task.ScanStatus === 3 && task.ErrorInfo ? { error: task.ErrorInfo } : {}),
     // ScanAssetType 0 and 2 scan every asset (but the excepted ones): their findings are the whole estate's.
     scope: { assets, typedIn, everything: task.ScanAssetType === 0 || task.ScanAssetType === 2 },

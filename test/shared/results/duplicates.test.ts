@@ -14,7 +14,7 @@ import { sdkClient } from "../../helpers.ts";
 let emulator: Emulator;
 let csip: CsipClient;
 beforeAll(async () => {
-  emulator = await startEmulator({ estate: [{ kind: "cvm", id: "ins-dup00001", tags: { env: "prod" } }], rateLimit: false, scanTiming: { queuedMs: 0, scanningMs: 3_600_000 } });
+  emulator = await startEmulator({ estate: [{ kind: "cvm", id: "ins-dup00001", tags: { env: "prod" } }, { kind: "cvm", id: "ins-dup00002", tags: { env: "prod" }, memberId: "200000000001" }], rateLimit: false, scanTiming: { queuedMs: 0, scanningMs: 3_600_000 } });
   csip = sdkClient(emulator);
 });
 afterAll(() => emulator.close());
@@ -24,36 +24,41 @@ beforeEach(() => {
 });
 
 const SLOT = new Date("2026-11-29T03:00:00Z");
+const MEMBER = "200000000001";
 const policy = PolicySchema.parse({ name: "nightly", schedule: "0 0 3 * * * *", scanItems: ["port"], targets: ["prod"] });
+/** The same policy over a member account: CSIP lists, stops and deletes a member's task only for calls naming it. */
+const memberPolicy = { ...policy, memberIds: [MEMBER] };
 const asset = ASSET_KINDS.cvm.fromItem({ AssetId: "ins-dup00001", AssetName: "web", AssetType: "CVM", Region: "ap-guangzhou" })!;
+const memberAsset = ASSET_KINDS.cvm.fromItem({ AssetId: "ins-dup00002", AssetName: "web", AssetType: "CVM", Region: "ap-guangzhou" })!;
 
 /** Makes the run's chunk-1 task through the SDK at emulated time `at` (CSIP's InsertTime has whole seconds). */
-async function createAt(at: string, slot = SLOT): Promise<string> {
+async function createAt(at: string, slot = SLOT, of = policy): Promise<string> {
   emulator.state.now = () => Date.parse(at);
-  const [planned] = planScanTasks(policy, [asset], scheduledRunNames("nightly", slot).taskName);
+  const [planned] = planScanTasks(of, [of === policy ? asset : memberAsset], scheduledRunNames("nightly", slot).taskName);
   const answer = await csip.call("CreateRiskCenterScanTask", planned!.request);
   return answer.TaskId!;
 }
 
-async function listed() {
+async function listed(scopes: (readonly string[] | undefined)[] = [undefined]) {
   emulator.state.now = () => Date.parse("2026-11-29T03:30:00Z");
-  return (await runsFromTaskList(csip, Date.parse("2026-11-28T00:00:00Z"))).tasks.values();
+  return (await runsFromTaskList(csip, Date.parse("2026-11-28T00:00:00Z"), scopes)).tasks.values();
 }
 
 describe("removeDuplicateTasks", () => {
   it("keeps the oldest whatever the order CSIP lists them in, stops the running others and deletes them, with the policy's MemberId", async () => {
-    const middle = await createAt("2026-11-29T03:00:05Z");
-    const oldest = await createAt("2026-11-29T03:00:01Z");
-    const newest = await createAt("2026-11-29T03:00:09Z");
-    const alone = await createAt("2026-11-29T03:00:02Z", new Date("2026-11-28T03:00:00Z"));
-    const removals = await removeDuplicateTasks(csip, await listed(), (name) => (name === "nightly" ? ["200000000001"] : undefined));
+    const middle = await createAt("2026-11-29T03:00:05Z", SLOT, memberPolicy);
+    const oldest = await createAt("2026-11-29T03:00:01Z", SLOT, memberPolicy);
+    const newest = await createAt("2026-11-29T03:00:09Z", SLOT, memberPolicy);
+    const alone = await createAt("2026-11-29T03:00:02Z", new Date("2026-11-28T03:00:00Z"), memberPolicy);
+    const removals = await removeDuplicateTasks(csip, await listed([[MEMBER]]), (name) => (name === "nightly" ? [MEMBER] : undefined));
     expect(removals).toEqual([{ taskName: "csip-scan:nightly:20261129T030000Z:1", kept: oldest, removed: expect.arrayContaining([middle, newest]), failed: [] }]);
     expect(emulator.state.tasks.map((t) => t.TaskId).sort()).toEqual([oldest, alone].sort());
-    for (const action of ["StopRiskCenterTask", "DeleteRiskScanTask"]) {
-      expect(emulator.callsOf(action).map((c) => c.params).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
-        [middle, newest].map((id) => ({ TaskIdList: [{ TaskId: id }], MemberId: ["200000000001"] })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
-      );
-    }
+    const sorted = (values: unknown[]) => values.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(sorted(emulator.callsOf("StopRiskCenterTask").map((c) => c.params))).toEqual(sorted([middle, newest].map((id) => ({ TaskIdList: [{ TaskId: id }], MemberId: [MEMBER] }))));
+    // The delete also names each task's AppId as TargetAppId, as the DeleteRiskScanTask example does.
+    const deletes = emulator.callsOf("DeleteRiskScanTask").map((c) => c.params as { TaskIdList: { TaskId: string; TargetAppId?: string }[]; MemberId?: string[] });
+    expect(sorted(deletes.map((d) => ({ ...d, TaskIdList: d.TaskIdList.map(({ TaskId }) => ({ TaskId })) })))).toEqual(sorted([middle, newest].map((id) => ({ TaskIdList: [{ TaskId: id }], MemberId: [MEMBER] }))));
+    expect(deletes.every((d) => d.TaskIdList.every((k) => typeof k.TargetAppId === "string" && k.TargetAppId.length > 0))).toBe(true);
   });
 
   it.each([

@@ -107,7 +107,7 @@ describe("the results page after each told run", () => {
       (JSON.parse(CHAT_CHANNELS.wecom.render(resultsMessage(report, language), { type: "wecom", url: "https://example.test/hook", language }, new Date(0)).body) as { markdown: { content: string } }).markdown.content;
     expect(wecom(told()[0]!, "en")).toContain("[Results page: the trend and every current finding](https://csip-scan-state-1250000000.cos.ap-guangzhou.myqcloud.com/state/pages/nightly.html?q-sign-time=0;1)");
     expect(wecom(told()[0]!, "zh")).toContain("[结果页面：趋势与全部当前风险](https://");
-    expect(wecom({ ...told()[0]!, page: "file:///tmp/state/pages/nightly.html" }, "en")).toContain("\nfile:///tmp/state/pages/nightly.html\n");
+    expect(wecom({ ...told()[0]!, page: "file:///tmp/state/pages/nightly.html" }, "en")).toContain("\nResults page: the trend and every current finding: file:///tmp/state/pages/nightly.html\n");
   });
 
   it("SCF: the page is a private object of the state bucket and the message links it for results.pageLinkValidFor", async () => {
