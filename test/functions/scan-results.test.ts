@@ -397,7 +397,7 @@ describe("no duplicate task left behind", () => {
     const { w, oldest, newest } = await lateTwins();
     const look = await w.results("2026-11-29T03:10:00Z");
     expect(emulator.state.tasks.map((t) => t.TaskId)).toEqual([oldest.TaskId]);
-    expect(emulator.callsOf("DeleteRiskScanTask").map((c) => c.params.TaskIdList)).toEqual([[{ TaskId: newest.TaskId }]]);
+    expect(emulator.callsOf("DeleteRiskScanTask").map((c) => c.params.TaskIdList)).toEqual([[{ TaskId: newest.TaskId, TargetAppId: String(newest.AppId) }]]);
     expect(look.duplicatesRemoved).toEqual([{ taskName: oldest.TaskName, kept: oldest.TaskId, removed: [newest.TaskId], failed: [] }]);
     expect(look.warnings).toEqual([`CSIP held 2 tasks named "${oldest.TaskName}" (a create that landed late); kept the oldest, ${oldest.TaskId}, stopped and deleted ${newest.TaskId}`]);
     // The run's results are the kept task's, and say what was removed.
