@@ -16,7 +16,7 @@ export function assetChangeHandler(options: HandlerOptions = {}) {
   return async function main_handler(event: unknown, context?: unknown): Promise<AssetChangeSummary> {
     const delivery = parseAssetChangeDelivery(event);
     const summary = await runAssetChange(startRun(await services(), remainingFromContext(context)), delivery);
-    if (!summary.ok && options.throwOnFailure !== false) {
+    if (!summary.ok && summary.retry && options.throwOnFailure !== false) {
       const problems = [...summary.errors, ...summary.runs.flatMap((r) => r.errors)].map((e) => e.message);
       throw new RunFailedError(`asset change ${summary.eventIds.join(", ")} failed: ${problems.join("; ") || "a notification was not delivered"}`, summary);
     }

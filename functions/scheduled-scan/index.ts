@@ -17,7 +17,7 @@ export function scheduledScanHandler(options: HandlerOptions = {}) {
   return async function main_handler(event: unknown, context?: unknown): Promise<TimerSummary> {
     const timer = parseTimerEvent(event);
     const summary = await runTimer(startRun(await services(), remainingFromContext(context)), timer);
-    if (!summary.ok && options.throwOnFailure !== false) {
+    if (!summary.ok && summary.retry && options.throwOnFailure !== false) {
       const problems = summary.runs
         .filter((r) => !r.ok)
         .flatMap((r) => [

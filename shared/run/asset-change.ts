@@ -13,7 +13,7 @@ import { planScanTasks, scanAssetType } from "../scan/requests.ts";
 import { changeRunNames, cooldownKey } from "../state/keys.ts";
 import { createAndAnnounce } from "./policy-run.ts";
 import type { RunContext } from "./services.ts";
-import { summarize, type RunSummary } from "./summary.ts";
+import { NOT_RETRIED_WARNING, retryAfterFailure, summarize, type RunSummary } from "./summary.ts";
 
 /** What one asset-change delivery did. */
 export interface AssetChangeSummary {
@@ -41,6 +41,8 @@ export interface AssetChangeSummary {
   errors: RunError[];
   durationsMs: { lookup: number; total: number };
   ok: boolean;
+  /** Whether SCF may retry it when it failed (shared/run/summary.ts `retrySafe`). */
+  retry: boolean;
 }
 
 /** The assets named, looked up (and, for new ones, looked up again after an inventory sync, with growing waits). */
@@ -176,7 +178,9 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
     errors,
     durationsMs: { lookup: lookupMs, total: run.clock.now() - started },
     ok: errors.length === 0 && runs.every((r) => r.ok),
+    retry: await retryAfterFailure(run.store, runs),
   };
+  if (!summary.ok && !summary.retry) summary.warnings.push(NOT_RETRIED_WARNING);
   run.logger.info(
     { summary: { ...summary, runs: summary.runs.map((r) => r.policy) } },
     `asset change: ${summary.handled}/${summary.events} event(s) handled, ${summary.assets.length} asset(s), ${summary.runs.length} policy run(s)`,

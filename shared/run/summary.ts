@@ -37,6 +37,29 @@ export function summarize(logger: Logger, fields: Omit<RunSummary, "ok">): RunSu
   return summary;
 }
 
+/** Why a failed invocation is not retried without a durable store (the handlers then return, not throw). */
+export const NOT_RETRIED_WARNING =
+  "not retried: without a durable state store, SCF's retry would send again the messages this invocation delivered; what failed is in this summary";
+
+/**
+ * Whether SCF may retry a failed invocation. Always with a durable store: the retry reads the run's
+ * record and redoes only what is missing. Without one (memory mode), not once a message went out: the
+ * retry, maybe in another instance, would not know, and would send it again to chat robots, which keep
+ * no message id. Task creation is safe either way (task names are the key).
+ */
+export function retrySafe(durable: boolean, runs: readonly Pick<RunSummary, "notifications">[]): boolean {
+  return durable || !runs.some((r) => r.notifications.some((n) => n.delivered && n.via !== "sent before"));
+}
+
+/**
+ * `retrySafe` for an invocation that failed (one that did not fail needs no retry). A store that cannot
+ * even say whether it is durable (a refused bucket) recorded nothing: a retry is as safe as the first try.
+ */
+export async function retryAfterFailure(store: { durable(): Promise<boolean> }, runs: readonly Pick<RunSummary, "notifications" | "ok">[]): Promise<boolean> {
+  if (runs.every((r) => r.ok)) return true;
+  return retrySafe(await store.durable().catch(() => true), runs);
+}
+
 /** A person's reading of a summary, for the CLI: its time in the policy file's zone. */
 export function formatSummary(s: RunSummary, timeZone = "UTC"): string {
   const lines = [

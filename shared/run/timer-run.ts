@@ -4,7 +4,7 @@ import { policyNamedByMessage, type TimerEvent } from "../events/timer-event.ts"
 import { timerName } from "../state/keys.ts";
 import { runScheduledScan } from "./scheduled-scan.ts";
 import type { RunContext } from "./services.ts";
-import type { RunSummary } from "./summary.ts";
+import { NOT_RETRIED_WARNING, retryAfterFailure, type RunSummary } from "./summary.ts";
 
 /**
  * How long after a fire time SCF may still deliver its event: a timer invokes asynchronously, and SCF
@@ -30,6 +30,8 @@ export interface TimerSummary {
   runs: RunSummary[];
   warnings: string[];
   ok: boolean;
+  /** Whether SCF may retry it when it failed (shared/run/summary.ts `retrySafe`). */
+  retry: boolean;
 }
 
 /** One timer trigger: its name, its schedule, and the policies it runs. */
@@ -107,12 +109,12 @@ export async function runTimer(run: RunContext, timer: TimerEvent): Promise<Time
   if (!plan) {
     const warning = `timer "${timer.TriggerName}" stands for no schedule of the policy file (left by an earlier deploy?); acknowledged, nothing run`;
     run.logger.warn({ timer }, warning);
-    return { ...base, policies: [], runs: [], warnings: [warning, ...run.storeWarnings], ok: true };
+    return { ...base, policies: [], runs: [], warnings: [warning, ...run.storeWarnings], ok: true, retry: true };
   }
   const slot = slotOf(plan.cron, timer.Time, new Date(run.clock.now()), run.config.timezone);
   const policies = plan.policies.map((p) => p.name);
   const warnings = [...(slot.reason ? [`the slot is the latest fire time: ${slot.reason}`] : []), ...run.storeWarnings];
-  if (!slot.at) return { ...base, schedule: plan.cron.normalized, slot, policies, runs: [], warnings, ok: true };
+  if (!slot.at) return { ...base, schedule: plan.cron.normalized, slot, policies, runs: [], warnings, ok: true, retry: true };
   const scheduledTime = slot.at;
   const runs = await Promise.all(policies.map((policy) => runScheduledScan(run, { policy, scheduledTime, trigger: "timer" })));
   const summary: TimerSummary = {
@@ -124,6 +126,8 @@ export async function runTimer(run: RunContext, timer: TimerEvent): Promise<Time
     runs,
     warnings,
     ok: runs.every((r) => r.ok),
+    retry: await retryAfterFailure(run.store, runs),
   };
+  if (!summary.ok && !summary.retry) summary.warnings.push(NOT_RETRIED_WARNING);
   return summary;
 }

@@ -385,6 +385,7 @@ ${scope}
       runs: [],
       warnings: ['timer "weekly" stands for no schedule of the policy file (left by an earlier deploy?); acknowledged, nothing run'],
       ok: true,
+      retry: true,
     });
     expect(emulator.calls).toHaveLength(0);
   });

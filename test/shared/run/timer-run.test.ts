@@ -8,6 +8,7 @@ import { silentLogger } from "../../../shared/log.ts";
 import { timerName } from "../../../shared/state/keys.ts";
 import { parseConfig } from "../../../shared/config/load.ts";
 import { timersOf, type TimerSummary } from "../../../shared/run/timer-run.ts";
+import { NOT_RETRIED_WARNING, retrySafe } from "../../../shared/run/summary.ts";
 import type { Emulator } from "../../../local/emulator/server.ts";
 import { caught, clockAt, envOf, useHandlerWorld, type startListener } from "../../helpers.ts";
 
@@ -23,14 +24,14 @@ const dir = mkdtempSync(join(tmpdir(), "csip-scan-timer-"));
 let count = 0;
 
 /** Two policies on the nightly schedule and one on another; a handler whose clock reads `now`. */
-function handler(now: string) {
+function handler(now: string, state?: string) {
   const n = ++count;
   const file = join(dir, `p${n}.yaml`);
   writeFileSync(
     file,
     `version: 1
 timezone: UTC
-state: { path: ${join(dir, `state-${n}`)} }
+state: ${state ?? `{ path: ${join(dir, `state-${n}`)} }`}
 retry: { baseMs: 5, capMs: 20, attempts: 2 }
 notifiers:
   hook: { type: webhook, url: ${hook.url} }
@@ -74,6 +75,25 @@ describe("one timer per schedule", () => {
     const retried = await h(event(TIMER, "2026-11-29T03:00:00Z"), {});
     expect(retried.ok).toBe(true);
     expect(taskNames()).toEqual(["csip-scan:team-a:20261129T030000Z:1", "csip-scan:team-b:20261129T030000Z:1"]);
+  });
+
+  it("without a durable store, a failed invocation that delivered a message is not retried: SCF's retry would send it again", async () => {
+    const h = handler("2026-11-29T03:00:20Z", "{ memory: true }");
+    emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "InvalidParameterValue" });
+    const summary = await h(event(TIMER, "2026-11-29T03:00:00Z"), {});
+    expect([summary.ok, summary.retry]).toEqual([false, false]);
+    expect(summary.warnings).toContain(NOT_RETRIED_WARNING);
+    // Both policies told their run: the failed one too, so people know; nothing is sent twice.
+    expect(hook.received).toHaveLength(2);
+  });
+
+  it.each([
+    ["a durable store: always", true, [{ delivered: true }], true],
+    ["memory, nothing delivered: yes", false, [{ delivered: false }], true],
+    ["memory, only messages sent before: yes", false, [{ delivered: true, via: "sent before" }], true],
+    ["memory, a message delivered now: no", false, [{ delivered: false }, { delivered: true }], false],
+  ] as const)("retrySafe with %s", (_, durable, notifications, expected) => {
+    expect(retrySafe(durable, [{ notifications: notifications.map((n) => ({ notifier: "n", ...n })) }])).toBe(expected);
   });
 
   it("a timer named after a policy (deployed before timers were per schedule) runs that policy alone", async () => {
