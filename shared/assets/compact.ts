@@ -45,7 +45,8 @@ export class Compactor {
       region: this.text(asset.region),
       instanceType: this.text(asset.instanceType),
       tags: this.tags(asset.tags),
-      aliases: asset.aliases.length === 0 ? NO_ALIASES : asset.aliases,
+      // A copy of exact length: the row's list grew by push, and V8 keeps room for 16 more in each.
+      aliases: asset.aliases.length === 0 ? NO_ALIASES : asset.aliases.slice(),
       memberId: asset.memberId ? this.text(asset.memberId) : undefined,
     };
   }
