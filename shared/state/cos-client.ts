@@ -1,5 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
 import type { Credentials } from "../csip/credentials.ts";
 import { CloudApiError } from "../errors.ts";
 import { withRetry, type RetryPolicy } from "../retry.ts";
@@ -93,7 +92,7 @@ export class CosClient {
     return `https://${this.host}${urlPath(key)}?${query}`;
   }
 
-  private once(request: CosRequest, attempt: number): Promise<CosAnswer> {
+  private async once(request: CosRequest, attempt: number): Promise<CosAnswer> {
     const { credentials, endpoint, timeoutMs } = this.options;
     const query = request.query ?? {};
     const signed: Record<string, string> = { host: this.host, ...request.headers };
@@ -103,7 +102,8 @@ export class CosClient {
     const search = new URLSearchParams(query).toString().replace(/=(?=&|$)/g, "");
     const base = new URL(endpoint ?? `https://${this.host}`);
     const url = new URL(`${urlPath(request.key)}${search ? `?${search}` : ""}`, base);
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    // Loaded at the first request: https brings tls, a cost every cold start would pay (bench/cold-start.ts).
+    const { request: send } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
     const fail = (code: string, message: string, requestId?: string, status?: number): CloudApiError =>
       new CloudApiError({ action: `COS ${request.action}`, code, message, requestId, httpCode: status, retryable: status === undefined || RETRYABLE_STATUS(status) });
     return new Promise((resolve, reject) => {
