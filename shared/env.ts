@@ -21,7 +21,7 @@ export interface Environment {
   cosEndpoint: string | undefined;
   /** CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1: http:// and internal webhook addresses, for local mode and tests. */
   allowLocalWebhooks: boolean;
-  /** CSIP_SCAN_LOG_LEVEL: pino level. */
+  /** CSIP_SCAN_LOG_LEVEL: debug, info, warn, error or silent (shared/log.ts). */
   logLevel: string | undefined;
   /** Every variable, for `${NAME}` in the policy file. */
   variables: Readonly<Record<string, string | undefined>>;

@@ -1,23 +1,14 @@
-import { readFile, stat } from "node:fs/promises";
-import { resolve } from "node:path";
 import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import type { Environment } from "../env.ts";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { registerSecret, registerUrlSecrets } from "../secrets.ts";
 import { crossCheck } from "./checks.ts";
-import { ConfigSchema, type Config } from "./schema.ts";
+import { readConfigText } from "./read.ts";
+import { ConfigSchema, MAX_CONFIG_BYTES, type Config } from "./schema.ts";
 
-export const DEFAULT_CONFIG_PATH = "config/scan-policies.yaml";
-
-/**
- * The largest policy file read. Parsing takes about 200 times a file's size in memory (measured: a
- * 550 KB file of 3,000 policies and groups took 120 MB), and the functions run in 128 MB: 256 KB holds
- * well over a thousand policies.
- */
-export const MAX_CONFIG_BYTES = 256 * 1024;
-
-export type KeyPath = readonly (string | number)[];
+export { MAX_CONFIG_BYTES };
+export { configPath, DEFAULT_CONFIG_PATH } from "./read.ts";
 
 export interface LoadedConfig {
   /** The path as given, used in messages. */
@@ -27,28 +18,14 @@ export interface LoadedConfig {
   config: Config;
 }
 
+export type KeyPath = readonly (string | number)[];
+
 /** What reading a policy file takes from the environment: `${NAME}` values, and whether local webhooks are allowed. */
 export type ConfigEnvironment = Pick<Environment, "variables" | "allowLocalWebhooks">;
 
-/** The config file to read: `--config`, else `CSIP_SCAN_CONFIG`, else the default. */
-export function configPath(explicit: string | undefined, env: Pick<Environment, "configPath">): string {
-  return explicit ?? env.configPath ?? DEFAULT_CONFIG_PATH;
-}
-
 /** Reads and validates a policy file (YAML or JSON). Throws ConfigError listing every problem. */
 export async function loadConfig(file: string, env: ConfigEnvironment): Promise<LoadedConfig> {
-  let text: string;
-  try {
-    const { size } = await stat(resolve(file));
-    if (size > MAX_CONFIG_BYTES) {
-      throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `is ${size} bytes; a policy file may hold at most ${MAX_CONFIG_BYTES} (256 KB)` }]);
-    }
-    text = await readFile(resolve(file), "utf8");
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : "file cannot be read";
-    throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `${reason} (set --config or CSIP_SCAN_CONFIG)` }]);
-  }
+  const text = await readConfigText(file);
   return { file, text, config: parseConfig(text, file, env) };
 }
 
@@ -64,7 +41,8 @@ export function formatKeyPath(path: KeyPath): string {
 }
 
 /**
- * Validates the text of a policy file. Any text gives either a Config or a ConfigError,
+ * Validates the text of a policy file (YAML, or JSON, which is YAML too), locating every problem by line
+ * and column. Any text gives either a Config or a ConfigError,
  * never another exception.
  */
 export function parseConfig(text: string, file: string, env: ConfigEnvironment): Config {
