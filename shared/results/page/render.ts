@@ -68,6 +68,13 @@ const FIX_CHARS = 20_000;
 const SHORT_FIX = 40;
 
 /**
+ * The findings table's share of a page: rows are written most severe first until it is spent, and the
+ * rest are counted, with where they are (a thousand different risks with long names would otherwise pass
+ * the page's 200 KB: bench/page.ts).
+ */
+const TABLE_BYTES = 150_000;
+
+/**
  * The findings table: one row per finding, and the severity, name, CVE and fix of one risk written
  * once for all the assets that have it (rowspan), which keeps a thousand findings near 150 KB. End
  * tags that HTML lets go are left out for the same reason.
@@ -77,6 +84,8 @@ function findingsTable(findings: readonly HistoryFinding[], t: PageText, day: (m
   const c = t.columns;
   const rows: string[] = [];
   let fixChars = 0;
+  let bytes = 0;
+  let shown = 0;
   for (let i = 0; i < sorted.length; ) {
     let end = i + 1;
     while (end < sorted.length && sameFinding(sorted[i]!, sorted[end]!)) end++;
@@ -84,18 +93,24 @@ function findingsTable(findings: readonly HistoryFinding[], t: PageText, day: (m
     const span = end - i > 1 ? ` rowspan=${end - i}` : "";
     const fix = fixChars < FIX_CHARS ? (f.fix ?? "") : shorten(f.fix ?? "", SHORT_FIX);
     fixChars += fix.length;
+    const group: string[] = [];
     for (let j = i; j < end; j++) {
       const g = sorted[j]!;
       const seen = `<td class=t>${g.firstSeen !== undefined ? day(g.firstSeen) : t.unknown}`;
-      rows.push(
+      group.push(
         j === i
           ? `<tr><td class=l-${f.level}${span}>${esc(t.levels[f.level])}<td${span}>${esc(f.name)}<td${span}>${esc(f.cve ?? "")}<td${span}>${esc(fix)}<td>${asset(g)}${seen}`
           : `<tr><td>${asset(g)}${seen}`,
       );
     }
+    bytes += group.reduce((n, row) => n + Buffer.byteLength(row) + 1, 0);
+    if (bytes > TABLE_BYTES && shown > 0) break;
+    rows.push(...group);
+    shown = end;
     i = end;
   }
-  return `<table class="findings"><thead><tr><th>${esc(c.level)}</th><th>${esc(c.name)}</th><th>${esc(c.cve)}</th><th>${esc(c.fix)}</th><th>${esc(c.asset)}</th><th>${esc(c.firstSeen)}</th></tr></thead><tbody>\n${rows.join("\n")}\n</tbody></table>`;
+  const table = `<table class="findings"><thead><tr><th>${esc(c.level)}</th><th>${esc(c.name)}</th><th>${esc(c.cve)}</th><th>${esc(c.fix)}</th><th>${esc(c.asset)}</th><th>${esc(c.firstSeen)}</th></tr></thead><tbody>\n${rows.join("\n")}\n</tbody></table>`;
+  return shown < sorted.length ? `${table}\n<p class="note">${esc(t.moreFindings(sorted.length - shown))}</p>` : table;
 }
 
 function changeList(items: readonly Pick<HistoryFinding, "asset" | "assetName" | "level" | "name">[], count: number, t: PageText): string {

@@ -13,6 +13,22 @@ const day = (d: number): string => `2026-11-${String(d).padStart(2, "0")}T19:00:
 const page = (histories: PolicyHistory[], over: { timezone?: string; language?: "zh" | "en" } = {}): string =>
   resultsPage({ histories, timezone: over.timezone ?? "Asia/Shanghai", language: over.language ?? "en", generatedAt: new Date("2026-11-30T00:00:00Z"), since: "30d" });
 
+describe("the page's size", () => {
+  it("a thousand different risks with long names and fix texts: at most 200 KB, the most severe shown, the rest counted with where they are", () => {
+    const fix = "升级到厂商发布的最新安全版本，并在升级前备份配置；无法立即升级时，限制该端口只对可信地址开放，并开启访问日志以便排查。";
+    const many = Array.from({ length: 1000 }, (_, i) =>
+      finding(`risk-${i}`, { level: i < 10 ? "extreme" : "low", name: `Example component ${i} remote code execution (CVE-2024-${10000 + i})`, cve: `CVE-2024-${10000 + i}`, fix, asset: `ins-${String(i).padStart(8, "0")}` }),
+    );
+    const html = page([withRun(EMPTY, results(day(1), many), many, 30)], { language: "zh" });
+    expect(Buffer.byteLength(html)).toBeLessThanOrEqual(200 * 1024);
+    const shown = [...html.matchAll(/<tr><td class=l-/g)].length;
+    expect(shown).toBeGreaterThan(100);
+    expect(shown).toBeLessThan(1000);
+    expect(html).toContain("Example component 0 remote");
+    expect(html).toContain(`另有 ${1000 - shown} 个较低等级的风险，为控制页面大小未列出：全部风险见云安全中心控制台的风险列表和各任务的报告。`);
+  });
+});
+
 describe("results history", () => {
   it("keeps the last `limit` runs, oldest first, and a retried look replaces its run instead of adding one", () => {
     let h = EMPTY;
