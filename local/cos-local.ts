@@ -13,10 +13,16 @@ export interface LocalCos {
   close(): Promise<void>;
 }
 
+/**
+ * The region of the local bucket, whatever the policy file says: the stand-in is on this machine, and a
+ * terminal that joins the session must sign for the region the bucket was made in.
+ */
+export const LOCAL_COS_REGION = "ap-guangzhou";
+
 /** Starts the stand-in with an empty, private bucket whose versioning was never enabled. */
-export async function startLocalCos(options: { port?: number; region: string }): Promise<LocalCos> {
+export async function startLocalCos(options: { port?: number } = {}): Promise<LocalCos> {
   const bucket = `csip-scan-state-${LOCAL_ACCOUNT.appId}`;
-  const account = { ...freshAccount(LOCAL_ACCOUNT), buckets: [{ Name: bucket, Region: options.region, CreationDate: new Date().toISOString().slice(0, 19) + "Z", Acl: "private" }] };
+  const account = { ...freshAccount(LOCAL_ACCOUNT), buckets: [{ Name: bucket, Region: LOCAL_COS_REGION, CreationDate: new Date().toISOString().slice(0, 19) + "Z", Acl: "private" }] };
   const standIn = await startCloudStandIn({ account, keys: [LOCAL_ACCOUNT], ...(options.port !== undefined ? { port: options.port } : {}) });
   return { standIn, env: { CSIP_SCAN_STATE_BUCKET: bucket, CSIP_SCAN_COS_ENDPOINT: standIn.url }, close: () => standIn.close() };
 }

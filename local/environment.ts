@@ -11,7 +11,7 @@ import { networkDelivery, shownBy, webhookPayload, type Deliver } from "../share
 import { folderPagePublisher, type PagePublisher } from "../shared/results/publish.ts";
 import { regionOf, sdkClientFor, stateStoreFor, type ServiceOverrides } from "../shared/run/services.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
-import { startLocalCos } from "./cos-local.ts";
+import { LOCAL_COS_REGION, startLocalCos } from "./cos-local.ts";
 import { LOCAL_ACCOUNT } from "./emulator/accounts.ts";
 import { readInventory } from "./emulator/inventory-file.ts";
 import { startEmulator, type Emulator } from "./emulator/server.ts";
@@ -133,7 +133,7 @@ async function localStore(
   }
   // The session's own stand-in, when `npm start` or `csip-scan emulator` in another terminal named it.
   const shared = env.cosEndpoint !== undefined && isLoopbackUrl(env.cosEndpoint) && env.stateBucket !== undefined;
-  const cos = shared ? undefined : await startLocalCos({ region: regionOf(config, env) });
+  const cos = shared ? undefined : await startLocalCos();
   const session = cos?.env ?? { CSIP_SCAN_STATE_BUCKET: env.stateBucket!, CSIP_SCAN_COS_ENDPOINT: env.cosEndpoint! };
   const store = sessionStore(config, env, session);
   say(`State store: COS bucket ${session.CSIP_SCAN_STATE_BUCKET} on the local COS stand-in at ${session.CSIP_SCAN_COS_ENDPOINT}, as on SCF (state.path in the policy file for a folder).`);
@@ -148,7 +148,7 @@ export function localOverrides(connection: LocalConnection): ServiceOverrides {
 /** The COS store on a session's local stand-in, with the emulator's public test key. */
 function sessionStore(config: Config, env: Environment, session: Record<string, string>): StateStore {
   const local = readEnvironment({ ...env.variables, ...session, TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId, TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey });
-  return stateStoreFor({ ...config, state: {} }, { ...local, region: regionOf(config, env) }, { warn: () => {} }).store;
+  return stateStoreFor({ ...config, state: {} }, { ...local, region: LOCAL_COS_REGION }, { warn: () => {} }).store;
 }
 
 /**
@@ -156,7 +156,7 @@ function sessionStore(config: Config, env: Environment, session: Record<string, 
  * `npm start` or `csip-scan emulator` named one on this machine, else the one the policy file chooses.
  */
 export function commandStore(config: Config, env: Environment, warn: (message: string) => void): { store: StateStore; where: string } {
-  if (env.cosEndpoint !== undefined && isLoopbackUrl(env.cosEndpoint) && env.stateBucket !== undefined && !credentialsFrom(env)) {
+  if (env.cosEndpoint !== undefined && isLoopbackUrl(env.cosEndpoint) && env.stateBucket !== undefined) {
     return { store: sessionStore(config, env, { CSIP_SCAN_STATE_BUCKET: env.stateBucket, CSIP_SCAN_COS_ENDPOINT: env.cosEndpoint }), where: `the session's bucket ${env.stateBucket}` };
   }
   const { store } = stateStoreFor(config, env, { warn });

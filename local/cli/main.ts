@@ -323,7 +323,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "serve the local CSIP emulator until Ctrl-C",
     usage: "csip-scan emulator [--port N] [--inventory FILE]",
     options: { port: { type: "string" }, inventory: { type: "string" } },
-    async run(values, _, env) {
+    async run(values) {
       const port = values.port === undefined ? 0 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${values.port as string}" is not a port number`);
       const file = (values.inventory as string | undefined) ?? DEMO_INVENTORY;
@@ -331,7 +331,7 @@ const COMMANDS: Record<string, Command> = {
         if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`--port ${port} is in use: choose another, or --port 0 for any free port`);
         throw error;
       });
-      const cos = await startLocalCos({ region: env.region ?? "ap-guangzhou" });
+      const cos = await startLocalCos();
       const interrupted = untilInterrupted();
       out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}, and a COS stand-in on ${cos.standIn.url} holding the state bucket ${cos.env.CSIP_SCAN_STATE_BUCKET}. Ctrl-C stops them.`);
       out(`In another terminal, paste this line; every csip-scan command there then uses this emulator and this state bucket (the emulator's test key needs no credentials):`);

@@ -70,13 +70,16 @@ export async function runsFromTaskList(
   for (const memberIds of scopes) {
     let ordered = true;
     let newestSeen = Infinity;
+    // Offsets move by the rows each page held: a server whose pages are smaller than asked is read on.
+    let offset = 0;
     for (let page = 0; page < MAX_PAGES; page++) {
       calls++;
       const answer = await csip.call("DescribeScanTaskList", {
         ...memberParam(memberIds),
-        Filter: { Limit: PAGE, Offset: page * PAGE, Filters: [{ Name: "TaskName", Values: [TASK_NAME_PREFIX], OperatorType: 9 }] },
+        Filter: { Limit: PAGE, Offset: offset, Filters: [{ Name: "TaskName", Values: [TASK_NAME_PREFIX], OperatorType: 9 }] },
       });
       const listed = answer.Data ?? [];
+      offset += listed.length;
       let recent = 0;
       for (const task of listed) {
         const created = csipTimeMs(task.InsertTime) ?? 0;
@@ -89,6 +92,8 @@ export async function runsFromTaskList(
         const name = parseTaskName(task.TaskName);
         if (!name || !task.TaskId || created < sinceMs) continue;
         recent++;
+        // Member scopes overlap when policies share a member: a task listed twice is one task.
+        if (tasks.has(task.TaskId)) continue;
         tasks.set(task.TaskId, taskResult(task));
         const key = name.run.recordKey;
         const known = runs.get(key);
@@ -103,7 +108,7 @@ export async function runsFromTaskList(
         });
       }
       if (!ordered) warnings.add("DescribeScanTaskList did not list tasks newest first: the task list was read to its end");
-      const end = listed.length < PAGE || (page + 1) * PAGE >= (answer.TotalCount ?? 0);
+      const end = listed.length === 0 || offset >= (answer.TotalCount ?? 0);
       if (end || (ordered && recent === 0)) break;
       if (page === MAX_PAGES - 1) warnings.add(`DescribeScanTaskList: read the first ${MAX_PAGES * PAGE} tasks only`);
     }

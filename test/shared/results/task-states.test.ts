@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { taskStates, taskStatesOfRuns } from "../../../shared/results/task-states.ts";
+import { runsFromTaskList } from "../../../shared/results/open-runs.ts";
 import type { CsipClient } from "../../../shared/csip/client.ts";
 import { sdkClient } from "../../helpers.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
@@ -77,5 +78,24 @@ describe("taskStates", () => {
     const [id] = await createTasks(1, "ins-own00001");
     emulator.inject("DescribeScanTaskList", { type: "answer", response: { TotalCount: 1, Data: [{ TaskId: id, TaskName: "x", ScanStatus: status }] } });
     expect((await taskStates(csip, [id!])).tasks.get(id!)).toMatchObject({ state, ended: false });
+  });
+});
+
+describe("runsFromTaskList", () => {
+  it("reads on past a page smaller than asked, to the TotalCount: all 150 tasks of a run", async () => {
+    const ids = await createTasks(150, "ins-own00001");
+    // The real SDK against the emulator, asking for 40 rows whatever the Limit: pages smaller than asked.
+    const small: CsipClient = {
+      call: (action, request) => csip.call(action, { ...request, Filter: { ...(request as { Filter?: object }).Filter, Limit: 40 } } as never),
+    };
+    const read = await runsFromTaskList(small, 0);
+    expect(read.runs).toHaveLength(1);
+    expect([...read.runs[0]!.taskIds].sort()).toEqual([...ids].sort());
+  });
+
+  it("a member's task listed by two overlapping scopes (policies sharing a member) is one task of its run", async () => {
+    const [id] = await createTasks(1, "ins-mem00001", [MEMBER]);
+    const read = await runsFromTaskList(csip, 0, [[MEMBER], [MEMBER, "mem-ffffffffffffffff"]]);
+    expect(read.runs.map((r) => r.taskIds)).toEqual([[id]]);
   });
 });
