@@ -17,6 +17,8 @@ export const OpenRunSchema = z.object({
   taskIds: z.array(z.string()),
   /** When the tasks were made, ms since the epoch: `results.giveUpAfter` counts from here. */
   createdAt: z.number(),
+  /** The MemberId the tasks were made with: they are read back in that scope, whatever the file says later. */
+  memberIds: z.array(z.string()).optional(),
 });
 export type OpenRun = z.infer<typeof OpenRunSchema>;
 
@@ -44,9 +46,12 @@ export function memberScopes(config: Config): (readonly string[] | undefined)[] 
   return [...scopes.values()];
 }
 
-/** The MemberId a run's tasks were made with: its policy's, as the policy file says now. */
-export function memberIdsOf(config: Config, policy: string): readonly string[] | undefined {
-  return config.policies.find((p) => p.name === policy)?.memberIds;
+/**
+ * The MemberId a run's tasks were made with: as the run remembered it, else (a run tracked before runs
+ * remembered it) its policy's, as the policy file says now.
+ */
+export function memberIdsOf(config: Config, run: Pick<OpenRun, "policy" | "memberIds">): readonly string[] | undefined {
+  return run.memberIds ?? config.policies.find((p) => p.name === run.policy)?.memberIds;
 }
 
 /**
@@ -105,6 +110,7 @@ export async function runsFromTaskList(
           scheduledTime: stamp ? `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}.000Z` : new Date(created).toISOString(),
           taskIds: [...(known?.taskIds ?? []), task.TaskId],
           createdAt: Math.min(known?.createdAt ?? created, created),
+          ...(memberIds?.length ? { memberIds: [...memberIds] } : {}),
         });
       }
       if (!ordered) warnings.add("DescribeScanTaskList did not list tasks newest first: the task list was read to its end");

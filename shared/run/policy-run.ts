@@ -86,7 +86,15 @@ export async function createAndAnnounce(
       const taskIds = result.tasks.map((t) => t.taskId);
       if (taskIds.length > 0 && taskIds.join() !== record.tracked?.taskIds.join()) {
         record.tracked = { taskIds, at: record.tracked?.at ?? run.clock.now() };
-        await trackRun(run.store, { run: key, policy: policy.name, trigger: soFar.trigger, scheduledTime: soFar.scheduledTime, taskIds, createdAt: record.tracked.at });
+        await trackRun(run.store, {
+          run: key,
+          policy: policy.name,
+          trigger: soFar.trigger,
+          scheduledTime: soFar.scheduledTime,
+          taskIds,
+          createdAt: record.tracked.at,
+          ...(policy.memberIds?.length ? { memberIds: [...policy.memberIds] } : {}),
+        });
         await save();
       }
 

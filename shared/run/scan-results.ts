@@ -119,7 +119,7 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     const keptFor = new Map(summary.duplicatesRemoved.flatMap((d) => [...d.removed, ...d.failed.map((f) => f.taskId)].map((id) => [id, d.kept] as const)));
     if (durable) {
       runs = await Promise.all((await openRuns(run.store)).map((open) => withKeptTasks(run, open, keptFor)));
-      const read = await taskStatesOfRuns(run.csip, runs.map((r) => ({ taskIds: r.taskIds, memberIds: memberIdsOf(run.config, r.policy) })));
+      const read = await taskStatesOfRuns(run.csip, runs.map((r) => ({ taskIds: r.taskIds, memberIds: memberIdsOf(run.config, r) })));
       states = read.tasks;
       summary.taskListCalls += read.calls;
       summary.warnings.push(...read.warnings);
@@ -274,7 +274,7 @@ async function buildResults(
 ): Promise<{ results: RunResults; findings: Finding[]; baseline: boolean } | "held"> {
   const missing: MissingPart[] = [];
   const done = tasks.filter((t) => t.state === "done").map((t) => t.taskId);
-  const links = await lookUp("report links", how.pastGiveUp, missing, new Map<string, string>(), async () => (await reportLinks(run.csip, done, policy.memberIds)).links);
+  const links = await lookUp("report links", how.pastGiveUp, missing, new Map<string, string>(), async () => (await reportLinks(run.csip, done, memberIdsOf(run.config, open))).links);
   const unlinked = done.filter((id) => !links.has(id));
   if (how.holdForReports && unlinked.length > 0) return "held";
   if (unlinked.length > 0 && missing.length === 0) missing.push({ part: "report links", reason: `no report yet for ${unlinked.join(", ")}` });
@@ -298,7 +298,7 @@ export async function resultsOf(
 ): Promise<{ results: RunResults; findings: Finding[] }> {
   const missing = extra.missing ?? [];
   const riskCount = tasks.reduce((n, t) => n + t.riskCount, 0);
-  const lookedUp = await lookUp("findings", extra.pastGiveUp ?? false, missing, undefined, () => currentFindings(run.csip, scopeOf(tasks), policy.memberIds));
+  const lookedUp = await lookUp("findings", extra.pastGiveUp ?? false, missing, undefined, () => currentFindings(run.csip, scopeOf(tasks), memberIdsOf(run.config, open)));
   const findings = lookedUp?.findings ?? [];
   const total = lookedUp?.total ?? 0;
   const capped = lookedUp?.capped;

@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { taskStates, taskStatesOfRuns } from "../../../shared/results/task-states.ts";
-import { runsFromTaskList } from "../../../shared/results/open-runs.ts";
+import { memberIdsOf, runsFromTaskList, type OpenRun } from "../../../shared/results/open-runs.ts";
+import { parseConfig } from "../../../shared/config/load.ts";
 import type { CsipClient } from "../../../shared/csip/client.ts";
-import { sdkClient } from "../../helpers.ts";
+import { envOf, sdkClient } from "../../helpers.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 
 const MEMBER = "mem-0a1b2c3d4e5f6a7b";
@@ -97,5 +98,18 @@ describe("runsFromTaskList", () => {
     const [id] = await createTasks(1, "ins-mem00001", [MEMBER]);
     const read = await runsFromTaskList(csip, 0, [[MEMBER], [MEMBER, "mem-ffffffffffffffff"]]);
     expect(read.runs.map((r) => r.taskIds)).toEqual([[id]]);
+  });
+});
+
+describe("an open run's member scope", () => {
+  it("is the one its tasks were made in, whatever the policy file says now", async () => {
+    const [id] = await createTasks(1, "ins-mem00001", [MEMBER]);
+    // The policy no longer names the member: read in the file's scope, the task would be "not found".
+    const config = parseConfig(`version: 1\npolicies:\n  - { name: p, schedule: "0 0 3 * * * *", urls: [a.example.com], scanItems: [port] }\n`, "p.yaml", envOf());
+    const open: OpenRun = { run: "run/p", policy: "p", trigger: "timer", scheduledTime: "2026-11-29T03:00:00.000Z", taskIds: [id!], createdAt: 0, memberIds: [MEMBER] };
+    const remembered = await taskStatesOfRuns(csip, [{ taskIds: open.taskIds, memberIds: memberIdsOf(config, open) }]);
+    expect(remembered.tasks.get(id!)?.state).not.toBe("not found");
+    const asTheFileSays = await taskStatesOfRuns(csip, [{ taskIds: open.taskIds, memberIds: memberIdsOf(config, { policy: "p" }) }]);
+    expect(asTheFileSays.tasks.get(id!)?.state).toBe("not found");
   });
 });
