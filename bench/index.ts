@@ -1,4 +1,7 @@
 // npm run bench: figures, each a ratio against a baseline measured in the same run. Not a test.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { benchAssetChange } from "./asset-change.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { benchPage } from "./page.ts";
@@ -19,9 +22,16 @@ const benches: Record<string, () => void | Promise<void>> = {
   "state-store": benchStateStore,
   memory: benchMemory,
 };
-for (const [name, run] of Object.entries(benches)) {
-  if (!only || only === name) {
-    console.log(`\n== ${name}: measuring (npm run bench ${name} runs it alone) ==`);
-    await run();
+// The state folders and files the benchmarks make go in one folder of their own, removed at the end.
+const ownTemp = mkdtempSync(join(tmpdir(), "csip-scan-bench-run-"));
+for (const name of ["TMPDIR", "TMP", "TEMP"]) process.env[name] = ownTemp;
+try {
+  for (const [name, run] of Object.entries(benches)) {
+    if (!only || only === name) {
+      console.log(`\n== ${name}: measuring (npm run bench ${name} runs it alone) ==`);
+      await run();
+    }
   }
+} finally {
+  rmSync(ownTemp, { recursive: true, force: true });
 }
