@@ -10,6 +10,7 @@ import { isLoopbackUrl } from "../shared/net/address-policy.ts";
 import { networkDelivery, shownBy, webhookPayload, type Deliver } from "../shared/notify/deliver.ts";
 import { folderPagePublisher, type PagePublisher } from "../shared/results/publish.ts";
 import { regionOf, sdkClientFor, stateStoreFor, type ServiceOverrides } from "../shared/run/services.ts";
+import { CosStateStore } from "../shared/state/cos-store.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
 import { LOCAL_COS_REGION, startLocalCos } from "./cos-local.ts";
 import { LOCAL_ACCOUNT } from "./emulator/accounts.ts";
@@ -132,9 +133,9 @@ async function localStore(
     return { store: new FileStateStore(stateDir), close: () => rm(stateDir, { recursive: true, force: true }), session: {} };
   }
   // The session's own stand-in, when `npm start` or `csip-scan emulator` in another terminal named it.
-  const shared = env.cosEndpoint !== undefined && isLoopbackUrl(env.cosEndpoint) && env.stateBucket !== undefined;
+  const shared = sessionOf(env);
   const cos = shared ? undefined : await startLocalCos();
-  const session = cos?.env ?? { CSIP_SCAN_STATE_BUCKET: env.stateBucket!, CSIP_SCAN_COS_ENDPOINT: env.cosEndpoint! };
+  const session = cos?.env ?? shared!;
   const store = sessionStore(config, env, session);
   say(`State store: COS bucket ${session.CSIP_SCAN_STATE_BUCKET} on the local COS stand-in at ${session.CSIP_SCAN_COS_ENDPOINT}, as on SCF (state.path in the policy file for a folder).`);
   return { store, close: cos?.close ?? none, session };
@@ -143,6 +144,12 @@ async function localStore(
 /** What runs use instead of the defaults on this connection. */
 export function localOverrides(connection: LocalConnection): ServiceOverrides {
   return { sdk: connection.csip, deliver: connection.deliver, pages: connection.pages, ...(connection.store ? { store: connection.store } : {}) };
+}
+
+/** The session's state bucket on this machine, as the line `npm start` and `csip-scan emulator` print names it. */
+function sessionOf(env: Environment): { CSIP_SCAN_STATE_BUCKET: string; CSIP_SCAN_COS_ENDPOINT: string } | undefined {
+  if (env.cosEndpoint === undefined || !isLoopbackUrl(env.cosEndpoint) || env.stateBucket === undefined) return undefined;
+  return { CSIP_SCAN_STATE_BUCKET: env.stateBucket, CSIP_SCAN_COS_ENDPOINT: env.cosEndpoint };
 }
 
 /** The COS store on a session's local stand-in, with the emulator's public test key. */
@@ -156,10 +163,9 @@ function sessionStore(config: Config, env: Environment, session: Record<string, 
  * `npm start` or `csip-scan emulator` named one on this machine, else the one the policy file chooses.
  */
 export function commandStore(config: Config, env: Environment, warn: (message: string) => void): { store: StateStore; where: string } {
-  if (env.cosEndpoint !== undefined && isLoopbackUrl(env.cosEndpoint) && env.stateBucket !== undefined) {
-    return { store: sessionStore(config, env, { CSIP_SCAN_STATE_BUCKET: env.stateBucket, CSIP_SCAN_COS_ENDPOINT: env.cosEndpoint }), where: `the session's bucket ${env.stateBucket}` };
-  }
+  const session = sessionOf(env);
+  if (session) return { store: sessionStore(config, env, session), where: `the session's bucket ${session.CSIP_SCAN_STATE_BUCKET}` };
   const { store } = stateStoreFor(config, env, { warn });
-  const bucket = config.state.path === undefined && !config.state.memory ? (config.state.cos?.bucket ?? env.stateBucket) : undefined;
-  return { store, where: bucket ? `COS bucket ${bucket}` : config.state.memory ? "memory" : (config.state.path ?? DEFAULT_STATE_PATH) };
+  // Said from the store chosen, not by choosing again.
+  return { store, where: store instanceof CosStateStore ? `COS bucket ${store.bucket}` : store instanceof FileStateStore ? store.dir : "memory" };
 }

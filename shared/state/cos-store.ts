@@ -53,6 +53,11 @@ export class CosStateStore implements StateStore {
     this.sleep = options.sleep ?? realSleep;
     this.warn = options.warn ?? (() => {});
   }
+  /** The bucket, as messages name it. */
+  get bucket(): string {
+    return this.options.bucket;
+  }
+
 
   /** The bucket's versioning, checked once per process; a failed check is tried again next time. */
   start(): Promise<void> {
