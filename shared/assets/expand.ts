@@ -44,55 +44,114 @@ export function matchesTags(asset: Asset, selector: Record<string, string | stri
 }
 
 /**
- * Expands groups into concrete assets: each group is the union of its `include` entries minus its
+ * Decides group membership one asset at a time, as the inventory walk meets them, so that a walk of
+ * 100,000 assets keeps none of them: each group is the union of its `include` entries minus its
  * `exclude` entries; `group` entries nest to any depth (cycles are rejected when the config loads).
+ *
+ * An explicit value names an asset by its ID, or by an alias (a CVM's public IP, the instance behind a
+ * public IP) only when no asset of the walk has it as its ID. Until the walk ends that is not known, so
+ * an asset one of whose aliases a group lists is held back and decided by `end()`: the held assets are
+ * at most a few per listed value.
  */
-export function expandGroups(
-  groupNames: readonly string[],
-  groups: Record<string, AssetGroup>,
-  inventory: Inventory,
-): Expansion {
-  // Sets of the inventory's own asset objects: one object per asset, so no key strings are made (at
-  // 100,000 assets those would be some 4 MB).
-  const memo = new Map<string, Set<Asset>>();
-  const unknown = new Set<string>();
+export class GroupMatcher {
+  /** Assets per named group. */
+  readonly perGroup: Record<string, number> = {};
+  /** Every value an `assets` entry lists, and those listed under a reachable group's `include`. */
+  private readonly listed = new Set<string>();
+  private readonly listedInIncludes = new Set<string>();
+  /** Listed values some asset of the walk has as its ID. */
+  private readonly seenAsId = new Set<string>();
+  /** Listed values some asset in a group has as an alias. */
+  private readonly foundByAlias = new Set<string>();
+  private readonly held: Asset[] = [];
 
-  const select = (selector: Selector, reportUnknown: boolean): Iterable<Asset> => {
-    if (selector.tags) {
-      const tags = selector.tags;
-      return inventory.assets.filter((a) => matchesTags(a, tags));
-    }
-    if (selector.group !== undefined) return members(selector.group);
-    const found: Asset[] = [];
-    for (const id of selector.assets ?? []) {
-      const asset = inventory.find(id);
-      if (asset) found.push(asset);
-      else if (reportUnknown) unknown.add(id);
-    }
-    return found;
-  };
-
-  const members = (name: string): Set<Asset> => {
-    const cached = memo.get(name);
-    if (cached) return cached;
-    const result = new Set<Asset>();
-    memo.set(name, result);
-    const group = Object.hasOwn(groups, name) ? groups[name] : undefined;
-    if (!group) return result;
-    for (const selector of group.include) for (const asset of select(selector, true)) result.add(asset);
-    for (const selector of group.exclude) for (const asset of select(selector, false)) result.delete(asset);
-    return result;
-  };
-
-  const all = new Set<Asset>();
-  const perGroup: Record<string, number> = {};
-  for (const name of groupNames) {
-    const found = members(name);
-    perGroup[name] = found.size;
-    for (const asset of found) all.add(asset);
+  constructor(
+    private readonly groupNames: readonly string[],
+    private readonly groups: Record<string, AssetGroup>,
+  ) {
+    for (const name of groupNames) this.perGroup[name] = 0;
+    const seen = new Set<string>();
+    const visit = (name: string): void => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      const group = this.groupOf(name);
+      for (const [selectors, isInclude] of [[group?.include ?? [], true], [group?.exclude ?? [], false]] as const) {
+        for (const selector of selectors) {
+          for (const value of selector.assets ?? []) {
+            this.listed.add(value);
+            if (isInclude) this.listedInIncludes.add(value);
+          }
+          if (selector.group !== undefined) visit(selector.group);
+        }
+      }
+    };
+    groupNames.forEach(visit);
   }
-  memo.clear();
-  return { assets: [...all].sort(compareAssets), perGroup, unknown: [...unknown].sort() };
+
+  /**
+   * Whether the asset is in one of the groups. False also for an asset held back (one a group lists by
+   * an alias): `end()` decides those.
+   */
+  offer(asset: Asset): boolean {
+    if (this.listed.has(asset.id)) this.seenAsId.add(asset.id);
+    if (asset.aliases.some((alias) => this.listed.has(alias))) {
+      this.held.push(asset);
+      return false;
+    }
+    return this.decide(asset);
+  }
+
+  /** The held assets that are in one of the groups, now that every ID of the walk is known. */
+  end(): Asset[] {
+    const found = this.held.filter((asset) => this.decide(asset));
+    this.held.length = 0;
+    return found;
+  }
+
+  /** Values an `include` lists that no asset of the walk has as its ID or a counted alias. */
+  unknown(): string[] {
+    return [...this.listedInIncludes].filter((value) => !this.seenAsId.has(value) && !this.foundByAlias.has(value)).sort();
+  }
+
+  private groupOf(name: string): AssetGroup | undefined {
+    return Object.hasOwn(this.groups, name) ? this.groups[name] : undefined;
+  }
+
+  private decide(asset: Asset): boolean {
+    let any = false;
+    for (const name of this.groupNames) {
+      if (this.isMember(name, asset)) {
+        this.perGroup[name] = (this.perGroup[name] ?? 0) + 1;
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  private isMember(name: string, asset: Asset): boolean {
+    const group = this.groupOf(name);
+    if (!group) return false;
+    return group.include.some((s) => this.selects(s, asset)) && !group.exclude.some((s) => this.selects(s, asset));
+  }
+
+  private selects(selector: Selector, asset: Asset): boolean {
+    if (selector.tags) return matchesTags(asset, selector.tags);
+    if (selector.group !== undefined) return this.isMember(selector.group, asset);
+    const values = selector.assets ?? [];
+    if (values.includes(asset.id)) return true;
+    const alias = asset.aliases.find((a) => values.includes(a) && !this.seenAsId.has(a));
+    if (alias === undefined) return false;
+    this.foundByAlias.add(alias);
+    return true;
+  }
+}
+
+/** Expands groups over a loaded inventory: the assets, without duplicates, ordered by kind then ID. */
+export function expandGroups(groupNames: readonly string[], groups: Record<string, AssetGroup>, inventory: Inventory): Expansion {
+  const matcher = new GroupMatcher(groupNames, groups);
+  const assets = inventory.assets.filter((asset) => matcher.offer(asset));
+  assets.push(...matcher.end());
+  return { assets: assets.sort(compareAssets), perGroup: matcher.perGroup, unknown: matcher.unknown() };
 }
 
 const KIND_ORDER = new Map(ALL_KINDS.map((kind, i) => [kind, i]));

@@ -6,10 +6,12 @@ import type { CsipAction, CsipClient, RequestOf } from "./client.ts";
  * resources: Limit/Offset pages read to the list's end (its TotalCount, or `Total` on the asset lists),
  * with caps on pages so that a runaway answer cannot loop for ever.
  *
- * Each page is handed to `onPage` as it arrives and is not kept, so a walk's memory is what the caller
+ * Each page is handed to `onPage` in list order and is not kept, so a walk's memory is what the caller
  * keeps of each row, not the answers. After the first page (which gives the total), up to
  * `concurrency` pages are in flight at once: the calls still queue at the shared rate limiter, but slow
- * answers overlap instead of adding up.
+ * answers overlap instead of adding up. A page that arrives early waits for those before it, and the
+ * read waits for `onPage`: a consumer that creates tasks as chunks fill holds back the walk, so no more
+ * than `concurrency` pages are ever held.
  */
 
 /** A list's `Filter.Filters` entry: OperatorType 7 is exact, 9 is "contains" (the reference's Filter). */
@@ -53,8 +55,8 @@ export interface PagedQuery<A extends CsipAction> {
   /** The request without Filter.Limit and Filter.Offset (MemberId, Filter.Filters, Order, By). */
   request: RequestOf<A>;
   limits?: Partial<PageLimits>;
-  /** Called with each page's rows as it arrives (pages after the first may arrive out of order). */
-  onPage(rows: Row[], offset: number): void;
+  /** Called with each page's rows in list order; the read waits for a returned promise. */
+  onPage(rows: Row[], offset: number): void | Promise<void>;
   /**
    * Thrown instead of reading on when the list is longer than the cap allows: the inventory must be
    * whole, a risk list may be cut (the caller says so).
@@ -69,15 +71,29 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
   let calls = 0;
   let total = 0;
   let rows = 0;
+  // Offsets are asked in increasing order; each page's handover waits for the one asked before it, and
+  // is skipped when that one failed (the read fails with the first error), so a consumer never sees a
+  // page after a gap.
+  let handedOver: Promise<boolean> = Promise.resolve(true);
   const readAt = async (offset: number): Promise<number> => {
     calls++;
-    const request = { ...base, Filter: { ...base.Filter, Limit: pageSize, Offset: offset } };
-    const answer = (await query.csip.call(query.action, request as RequestOf<A>)) as ListAnswer;
-    const data = answer.Data ?? [];
-    total = Math.max(total, answer.TotalCount ?? answer.Total ?? 0);
-    rows += data.length;
-    query.onPage(data, offset);
-    return data.length;
+    const before = handedOver;
+    let settle!: (ok: boolean) => void;
+    handedOver = new Promise((resolve) => (settle = resolve));
+    let ok = false;
+    try {
+      const request = { ...base, Filter: { ...base.Filter, Limit: pageSize, Offset: offset } };
+      const answer = (await query.csip.call(query.action, request as RequestOf<A>)) as ListAnswer;
+      const data = answer.Data ?? [];
+      total = Math.max(total, answer.TotalCount ?? answer.Total ?? 0);
+      rows += data.length;
+      if (!(await before)) throw new CsipScanError(`${query.action}: the page before offset ${offset} failed`);
+      await query.onPage(data, offset);
+      ok = true;
+      return data.length;
+    } finally {
+      settle(ok);
+    }
   };
   const firstRows = await readAt(0);
   const pagesFor = (): number => Math.ceil(total / pageSize);

@@ -194,7 +194,7 @@ async function scanChangedAssets(run: RunContext, policy: Policy, assets: Asset[
   const names = changeRunNames(policy.name, eventIds);
   const planned = planScanTasks(policy, assets, names.taskName);
   const scheduledTime = now.toISOString();
-  const done = await createAndAnnounce(run, policy, names, planned, { scheduledTime, trigger: "asset-change", knownAssets: assets, warnings: [], errors: [] });
+  const done = await createAndAnnounce(run, policy, names, planned, { scheduledTime, trigger: "asset-change", warnings: [], errors: [] });
   const summary = summarize(run.logger, {
     policy: policy.name,
     scheduledTime,

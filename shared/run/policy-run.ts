@@ -1,11 +1,11 @@
 import * as z from "zod";
-import type { Asset } from "../assets/kinds.ts";
+import { kindsForId, type AssetKind } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
 import { errorFacts } from "../errors.ts";
 import { announceRun, NotifyProgressSchema } from "../notify/announce.ts";
 import type { DeliveryResult } from "../notify/deliver.ts";
 import type { RunError, RunFacts, UnauthorizedAsset } from "../notify/report.ts";
-import { createScanTasks, TaskProgressSchema, type CreatedTask } from "../scan/create-tasks.ts";
+import { startTaskCreation, TaskProgressSchema, type CreatedTask } from "../scan/create-tasks.ts";
 import type { PlannedTask } from "../scan/requests.ts";
 import { trackRun } from "../results/open-runs.ts";
 import type { RunNames } from "../state/keys.ts";
@@ -17,14 +17,35 @@ import type { RunContext } from "./services.ts";
  */
 
 /** The record of one policy run in the state store: what its tasks and its notifications have done. */
+/** What a walk of the inventory came to, kept once it ended without error so that a repeat need not walk. */
+export const WalkFactsSchema = z.object({
+  /** Chunks planned, numbered from 1. */
+  chunks: z.number().int(),
+  /** Assets in the policy's targets (or its exceptions, for all-except). */
+  assets: z.number().int(),
+  perGroup: z.record(z.string(), z.number()),
+  warnings: z.array(z.string()),
+});
+export type WalkFacts = z.infer<typeof WalkFactsSchema> & { errors: RunError[] };
+
 export const RunRecordSchema = TaskProgressSchema.extend(NotifyProgressSchema.shape).extend({
   /** The tasks put in the open runs whose results are still to be told (shared/results/), and when first. */
   tracked: z.object({ taskIds: z.array(z.string()), at: z.number() }).optional(),
+  walked: WalkFactsSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
+/**
+ * A run's tasks: planned up front (a few changed assets), or handed over by a walk of the inventory as
+ * its chunks fill, so that the walk keeps no asset. `walk` calls `create` for each chunk in chunk order
+ * and waits for it.
+ */
+export type TaskSource = readonly PlannedTask[] | { walk(create: (task: PlannedTask) => Promise<void>): Promise<WalkFacts> };
+
 /** What creating and announcing did. */
 export interface CreatedAndAnnounced {
+  /** What the walk found (from the record when an earlier attempt's walk ended and every chunk is done). */
+  walked?: WalkFacts;
   tasks: CreatedTask[];
   unauthorized: UnauthorizedAsset[];
   warnings: string[];
@@ -37,8 +58,6 @@ export interface CreatedAndAnnounced {
 export interface RunSoFar {
   scheduledTime: string;
   trigger: RunFacts["trigger"];
-  /** Assets the run knows (to name the unauthorized ones). */
-  knownAssets: readonly Asset[];
   warnings: readonly string[];
   errors: readonly RunError[];
 }
@@ -52,7 +71,7 @@ export async function createAndAnnounce(
   run: RunContext,
   policy: Policy,
   names: RunNames,
-  planned: readonly PlannedTask[],
+  source: TaskSource,
   soFar: RunSoFar,
 ): Promise<CreatedAndAnnounced> {
   const result: CreatedAndAnnounced = { tasks: [], unauthorized: [], warnings: [], errors: [], notifications: [], durationsMs: { tasks: 0, notify: 0 } };
@@ -62,26 +81,41 @@ export async function createAndAnnounce(
       const record = (await run.store.get(key, RunRecordSchema)) ?? RunRecordSchema.parse({});
       const save = (): Promise<void> => run.store.set(key, record);
 
-      const tasksStarted = run.clock.now();
-      const outcome = await createScanTasks(
-        {
-          csip: run.csip,
-          policy,
-          names,
-          progress: record,
-          save,
-          retry: run.retry,
-          requestTimeoutMs: run.requestTimeoutMs,
-          deadline: run.deadline,
-          sleep: run.clock.sleep,
-        },
-        planned,
-      );
+      const creation = startTaskCreation({
+        csip: run.csip,
+        policy,
+        names,
+        progress: record,
+        save,
+        retry: run.retry,
+        requestTimeoutMs: run.requestTimeoutMs,
+        deadline: run.deadline,
+        sleep: run.clock.sleep,
+      });
+      const create = async (task: PlannedTask): Promise<void> => {
+        const started = run.clock.now();
+        await creation.create(task);
+        result.durationsMs.tasks += run.clock.now() - started;
+      };
+      if (!("walk" in source)) {
+        for (const task of source) await create(task);
+      } else if (record.walked && chunkNumbers(record.walked.chunks).every(creation.doneBefore)) {
+        // An earlier attempt walked to the end and dealt with every chunk: nothing to walk for.
+        chunkNumbers(record.walked.chunks).forEach(creation.reuse);
+        result.walked = { ...record.walked, errors: [] };
+      } else {
+        result.walked = await source.walk(create);
+        if (result.walked.errors.length === 0) {
+          const { errors: _errors, ...facts } = result.walked;
+          record.walked = facts;
+          await save();
+        }
+      }
+      const outcome = creation.end();
       result.tasks = outcome.created;
       result.warnings = outcome.warnings;
       result.errors = outcome.failures.map((f) => ({ code: f.code, ...(f.requestId ? { requestId: f.requestId } : {}), message: `chunk ${f.chunk}: ${f.message}` }));
-      result.unauthorized = outcome.unauthorized.map((value) => describeUnauthorized(value, soFar.knownAssets, policy));
-      result.durationsMs.tasks = run.clock.now() - tasksStarted;
+      result.unauthorized = outcome.unauthorized.map((value) => describeUnauthorized(value, record.unauthorizedAssets[value], policy));
       // A retry that made the missing tasks adds them; `giveUpAfter` still counts from the first.
       const taskIds = result.tasks.map((t) => t.taskId);
       if (taskIds.length > 0 && taskIds.join() !== record.tracked?.taskIds.join()) {
@@ -105,8 +139,8 @@ export async function createAndAnnounce(
         scheduledTime: soFar.scheduledTime,
         unauthorized: result.unauthorized,
         tasks: result.tasks,
-        warnings: [...soFar.warnings, ...result.warnings],
-        errors: [...soFar.errors, ...result.errors],
+        warnings: [...soFar.warnings, ...(result.walked?.warnings ?? []), ...result.warnings],
+        errors: [...soFar.errors, ...(result.walked?.errors ?? []), ...result.errors],
       };
       const announced = await announceRun({ store: run.store, deliver: run.deliver, notifiers: run.config.notifiers, now: run.clock.now }, policy, facts, {
         run: key,
@@ -127,15 +161,19 @@ export async function createAndAnnounce(
   return result;
 }
 
-/** An unauthorized value as people read it: the inventory's name and kind when the run knows the asset. */
-function describeUnauthorized(value: string, known: readonly Asset[], policy: Policy): UnauthorizedAsset {
-  const asset = known.find((a) => a.id === value || a.aliases.includes(value));
-  const memberId = asset?.memberId ?? (policy.memberIds?.length === 1 ? policy.memberIds[0] : undefined);
+/** Chunk numbers 1 to `chunks`. */
+function chunkNumbers(chunks: number): number[] {
+  return Array.from({ length: chunks }, (_, i) => i + 1);
+}
+
+/** An unauthorized value as people read it: the name and kind its chunk knew, else what its form says. */
+function describeUnauthorized(value: string, known: RunRecord["unauthorizedAssets"][string] | undefined, policy: Policy): UnauthorizedAsset {
+  const memberId = known?.memberId ?? (policy.memberIds?.length === 1 ? policy.memberIds[0] : undefined);
   return {
     id: value,
-    name: asset?.name ?? value,
-    kind: asset?.kind ?? (policy.urls ? "url" : "cvm"),
-    region: asset?.region ?? "",
+    name: known?.name ?? value,
+    kind: (known?.kind as AssetKind | undefined) ?? (policy.urls ? "url" : kindsForId(value)[0]!),
+    region: known?.region ?? "",
     ...(memberId ? { memberId } : {}),
   };
 }

@@ -1,12 +1,12 @@
-import { expandGroups, kindsNeeded, policyGroups } from "../assets/expand.ts";
+import { GroupMatcher, kindsNeeded, policyGroups } from "../assets/expand.ts";
 import type { Asset } from "../assets/kinds.ts";
 import type { Config, Policy } from "../config/schema.ts";
 import { SCAN_ASSET_TYPE } from "../csip/actions.ts";
 import { errorFacts, NotFoundError } from "../errors.ts";
-import type { RunError, RunTrigger } from "../notify/report.ts";
-import { planScanTasks, scanAssetType, type PlannedTask } from "../scan/requests.ts";
-import { scheduledRunNames } from "../state/keys.ts";
-import { createAndAnnounce } from "./policy-run.ts";
+import type { RunTrigger } from "../notify/report.ts";
+import { scanAssetType, TaskPlanner, type PlannedTask, type ScanTaskRequest } from "../scan/requests.ts";
+import { scheduledRunNames, type RunNames } from "../state/keys.ts";
+import { createAndAnnounce, type CreatedAndAnnounced, type WalkFacts } from "./policy-run.ts";
 import type { RunContext } from "./services.ts";
 import { summarize, type RunSummary } from "./summary.ts";
 
@@ -36,36 +36,73 @@ export function walkTookTooLong(walkMs: number, budgetMs: number): string | unde
   return `the inventory walk took ${(walkMs / 1000).toFixed(0)} s of the ${(budgetMs / 1000).toFixed(0)} s the run had: split the policies over several schedules or member accounts before the walk outgrows the function's timeout`;
 }
 
-/** A policy's groups expanded over the run's inventory, or what went wrong. */
-interface Targets {
-  assets: Asset[];
-  /** Every asset the inventory holds for the policy's scope, to name unauthorized ones. */
-  knownAssets: Asset[];
-  perGroup: Record<string, number>;
-  warnings: string[];
-  errors: RunError[];
-}
+/**
+ * The policy's tasks as a walk of the inventory hands them over: each asset is matched against the
+ * groups as its page arrives and added to the chunk being filled, and a full chunk is created before the
+ * walk reads on, so the walk keeps no asset (only those a group names by an alias wait for its end). A
+ * walk that fails part way creates no partial chunk: a retry walks again and fills the same chunks,
+ * provided CSIP lists the assets in the same order (local/emulator/ASSUMPTIONS.md).
+ */
+class PolicyWalk {
+  /** Time spent walking, without the time spent creating tasks. */
+  walkMs = 0;
 
-async function expandTargets(run: RunContext, policy: Policy): Promise<Targets> {
-  const groups = policyGroups(policy);
-  try {
-    const inventory = await run.inventory.load(kindsNeeded(groups, run.config.assetGroups), policy.memberIds);
-    const expansion = expandGroups(groups, run.config.assetGroups, inventory);
+  constructor(
+    private readonly run: RunContext,
+    private readonly policy: Policy,
+    private readonly names: RunNames,
+    /** The time the run had, to warn when the walk used more than half of it. */
+    private readonly budgetMs: number,
+  ) {}
+
+  async walk(create: (task: PlannedTask) => Promise<void>): Promise<WalkFacts> {
+    const { run, policy } = this;
+    const started = run.clock.now();
+    let creatingMs = 0;
+    const timed = async (task: PlannedTask): Promise<void> => {
+      const at = run.clock.now();
+      await create(task);
+      creatingMs += run.clock.now() - at;
+    };
+    const groups = policyGroups(policy);
+    const matcher = new GroupMatcher(groups, run.config.assetGroups);
+    const planner = new TaskPlanner(policy, this.names.taskName);
+    const add = async (asset: Asset): Promise<void> => {
+      const full = planner.add(asset);
+      if (full) await timed(full);
+    };
+    let last: PlannedTask[];
+    try {
+      await run.inventory.walk(kindsNeeded(groups, run.config.assetGroups), policy.memberIds, async (page) => {
+        for (const asset of page) if (matcher.offer(asset)) await add(asset);
+      });
+      for (const asset of matcher.end()) await add(asset);
+      last = planner.end();
+    } catch (error) {
+      this.walkMs = run.clock.now() - started - creatingMs;
+      return { chunks: planner.chunks, assets: planner.assets, perGroup: matcher.perGroup, warnings: [], errors: [errorFacts(error)] };
+    }
+    this.walkMs = run.clock.now() - started - creatingMs;
+    for (const task of last) await timed(task);
+    const empty = planner.type === SCAN_ASSET_TYPE.listed && planner.assets === 0;
+    const slow = walkTookTooLong(this.walkMs, this.budgetMs);
     return {
-      assets: expansion.assets,
-      knownAssets: [...inventory.assets],
-      perGroup: expansion.perGroup,
-      warnings: expansion.unknown.map((id) => `asset "${id}" is listed in a group but CSIP's inventory does not know it; it was not scanned`),
+      chunks: planner.chunks,
+      assets: planner.assets,
+      perGroup: matcher.perGroup,
+      warnings: [
+        ...matcher.unknown().map((id) => `asset "${id}" is listed in a group but CSIP's inventory does not know it; it was not scanned`),
+        ...(empty ? [`targets ${groups.join(", ")} expand to no assets; no task was created`] : []),
+        ...(slow ? [slow] : []),
+      ],
       errors: [],
     };
-  } catch (error) {
-    return { assets: [], knownAssets: [], perGroup: {}, warnings: [], errors: [errorFacts(error)] };
   }
 }
 
 /**
- * One scheduled run of one policy: expand its groups over the CSIP inventory, create its scan tasks,
- * and tell its notifiers about unauthorized assets and failures.
+ * One scheduled run of one policy: walk the CSIP inventory, creating the policy's scan tasks as its
+ * groups fill them, and tell its notifiers about unauthorized assets and failures.
  *
  * Runs of the same policy and scheduled time hold one lock and share one record in the state store, so
  * a repeated delivery or a retry creates no second task, sends no second message of the same content,
@@ -77,25 +114,21 @@ export async function runScheduledScan(run: RunContext, request: RunRequest): Pr
   const policy = findPolicy(run.config, request.policy);
   const type = scanAssetType(policy);
   const names = scheduledRunNames(policy.name, request.scheduledTime);
-
-  const targets = await expandTargets(run, policy);
-  const inventoryMs = run.clock.now() - started;
-  const warnings = [...targets.warnings];
-  const slow = walkTookTooLong(inventoryMs, budgetMs);
-  if (slow) warnings.push(slow);
-  let planned: PlannedTask[] = [];
-  if (targets.errors.length === 0) {
-    if (type === SCAN_ASSET_TYPE.listed && targets.assets.length === 0) {
-      warnings.push(`targets ${policyGroups(policy).join(", ")} expand to no assets; no task was created`);
-    } else {
-      planned = planScanTasks(policy, targets.assets, names.taskName);
-    }
-  }
   const scheduledTime = request.scheduledTime.toISOString();
   const dryRun = request.dryRun ?? false;
-  const done = dryRun
-    ? undefined
-    : await createAndAnnounce(run, policy, names, planned, { scheduledTime, trigger: request.trigger, knownAssets: targets.knownAssets, warnings, errors: targets.errors });
+  const walk = new PolicyWalk(run, policy, names, budgetMs);
+
+  let done: CreatedAndAnnounced | undefined;
+  let walked: WalkFacts | undefined;
+  const requests: ScanTaskRequest[] = [];
+  if (dryRun) {
+    walked = await walk.walk(async (task) => {
+      requests.push(task.request);
+    });
+  } else {
+    done = await createAndAnnounce(run, policy, names, walk, { scheduledTime, trigger: request.trigger, warnings: [], errors: [] });
+    walked = done.walked;
+  }
 
   return summarize(run.logger, {
     policy: policy.name,
@@ -103,14 +136,14 @@ export async function runScheduledScan(run: RunContext, request: RunRequest): Pr
     trigger: request.trigger,
     dryRun,
     scanAssetType: type,
-    assetsPerGroup: targets.perGroup,
-    assets: type === SCAN_ASSET_TYPE.typedIn ? (policy.urls?.length ?? 0) : targets.assets.length,
+    assetsPerGroup: walked?.perGroup ?? {},
+    assets: type === SCAN_ASSET_TYPE.typedIn ? (policy.urls?.length ?? 0) : (walked?.assets ?? 0),
     tasks: done?.tasks ?? [],
-    ...(dryRun ? { requests: planned.map((p) => p.request) } : {}),
+    ...(dryRun ? { requests } : {}),
     unauthorized: done?.unauthorized ?? [],
-    warnings: [...warnings, ...(done?.warnings ?? [])],
-    errors: [...targets.errors, ...(done?.errors ?? [])],
+    warnings: [...(walked?.warnings ?? []), ...(done?.warnings ?? [])],
+    errors: [...(walked?.errors ?? []), ...(done?.errors ?? [])],
     notifications: done?.notifications ?? [],
-    durationsMs: { inventory: inventoryMs, tasks: done?.durationsMs.tasks ?? 0, notify: done?.durationsMs.notify ?? 0, total: run.clock.now() - started },
+    durationsMs: { inventory: walk.walkMs, tasks: done?.durationsMs.tasks ?? 0, notify: done?.durationsMs.notify ?? 0, total: run.clock.now() - started },
   });
 }

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { sleep as realSleep, type Deadline } from "../clock.ts";
+import type { Asset } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
 import type { CsipClient, Models } from "../csip/client.ts";
 import { isAmbiguousWrite } from "../csip/retryable.ts";
@@ -39,6 +40,8 @@ export const TaskProgressSchema = z.object({
   chunksWithoutTask: z.array(z.number().int()).default([]),
   /** Values CSIP listed in UnAuthAsset. */
   unauthorized: z.array(z.string()).default([]),
+  /** What the chunk a value was refused in knew of its asset, by value: the walk keeps no asset. */
+  unauthorizedAssets: z.record(z.string(), z.object({ name: z.string(), kind: z.string(), region: z.string(), memberId: z.string().optional() })).default({}),
   /** Warnings about chunks, so that a retry reports what the first attempt saw. */
   warnings: z.array(z.string()).default([]),
 });
@@ -102,11 +105,36 @@ type Submitted = { answer: Models.CreateRiskCenterScanTaskResponse; afterAmbigui
  * there, the chunk is submitted once more without them.
  */
 export async function createScanTasks(ctx: TaskCreation, planned: readonly PlannedTask[]): Promise<TaskOutcome> {
+  const creation = startTaskCreation(ctx);
+  for (const p of planned) await creation.create(p);
+  return creation.end();
+}
+
+/** Creating a run's tasks chunk by chunk, as a walk fills them: `create` each in chunk order, then `end`. */
+export interface TaskCreationRun {
+  create(planned: PlannedTask): Promise<void>;
+  /** Whether an earlier attempt dealt with the chunk (a task, or none on purpose). */
+  doneBefore(chunk: number): boolean;
+  /** Counts the task an earlier attempt made for the chunk, as `create` does, without a planned task. */
+  reuse(chunk: number): void;
+  /** What was created, refused and failed, tasks in chunk order. */
+  end(): TaskOutcome;
+}
+
+/** Starts creating a run's tasks; see createScanTasks for how each is made at most once. */
+export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
   const { csip, policy, progress } = ctx;
   const sleep = ctx.sleep ?? realSleep;
   const outcome: TaskOutcome = { created: [], unauthorized: [...progress.unauthorized], failures: [], warnings: progress.warnings };
-  const recordRefused = (values: readonly string[] | undefined): void => {
-    for (const value of values ?? []) if (!outcome.unauthorized.includes(value)) outcome.unauthorized.push(value);
+  const refused = new Set(outcome.unauthorized);
+  const recordRefused = (values: readonly string[] | undefined, assets: readonly Asset[]): void => {
+    for (const value of values ?? []) {
+      if (refused.has(value)) continue;
+      refused.add(value);
+      outcome.unauthorized.push(value);
+      const asset = assets.find((a) => a.id === value || a.aliases.includes(value));
+      if (asset) progress.unauthorizedAssets[value] = { name: asset.name, kind: asset.kind, region: asset.region, ...(asset.memberId ? { memberId: asset.memberId } : {}) };
+    }
     progress.unauthorized = [...outcome.unauthorized];
   };
   const saveTask = async (task: CreatedTask): Promise<void> => {
@@ -139,21 +167,6 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
     await saveTask({ chunk, taskId: task.TaskId!, taskName: request.TaskName, requestId: "", assets: task.AssetNumber ?? requestSize(request), reused: true });
   };
 
-  const todo = planned.filter((p) => !progress.tasks[String(p.chunk)] && !progress.chunksWithoutTask.includes(p.chunk));
-  for (const p of planned) {
-    const known = progress.tasks[String(p.chunk)];
-    if (known) outcome.created.push({ ...known, reused: true });
-  }
-  let existing = new Map<string, ListedTask[]>();
-  if (todo.length > 0) {
-    try {
-      existing = await tasksByName(csip, ctx.names.taskPrefix, policy.memberIds);
-    } catch (error) {
-      for (const { chunk } of todo) outcome.failures.push(failure(chunk, error, "could not check for an existing task"));
-      return outcome;
-    }
-  }
-
   /** Submits once; after an ambiguous failure, waits, then looks for the task before submitting again. */
   const submit = async (request: ScanTaskRequest): Promise<Submitted> => {
     for (let attempt = 1; ; attempt++) {
@@ -172,20 +185,40 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
     }
   };
 
-  for (const { chunk, request } of todo) {
-    const already = existing.get(request.TaskName);
+  /** CSIP's tasks under the run's names, read once before the first chunk to create. */
+  let existing: Promise<Map<string, ListedTask[]>> | undefined;
+
+  const doneBefore = (chunk: number): boolean => progress.tasks[String(chunk)] !== undefined || progress.chunksWithoutTask.includes(chunk);
+  const reuse = (chunk: number): void => {
+    const known = progress.tasks[String(chunk)];
+    if (known) outcome.created.push({ ...known, reused: true });
+  };
+
+  const create = async ({ chunk, request, assets }: PlannedTask): Promise<void> => {
+    if (doneBefore(chunk)) {
+      reuse(chunk);
+      return;
+    }
+    existing ??= tasksByName(csip, ctx.names.taskPrefix, policy.memberIds);
+    let already: ListedTask[] | undefined;
+    try {
+      already = (await existing).get(request.TaskName);
+    } catch (error) {
+      outcome.failures.push(failure(chunk, error, "could not check for an existing task"));
+      return;
+    }
     if (already?.length) {
       await adopt(chunk, request, already);
-      continue;
+      return;
     }
     if (ctx.deadline?.expired()) {
       outcome.failures.push({ chunk, code: "OutOfTime", message: "not submitted: the function's time ran out" });
-      continue;
+      return;
     }
     try {
       let submitted = request;
       let result = await submit(request);
-      if ("answer" in result) recordRefused(result.answer.UnAuthAsset);
+      if ("answer" in result) recordRefused(result.answer.UnAuthAsset, assets);
       if ("answer" in result && !result.answer.TaskId && result.answer.Status === -1 && (result.answer.UnAuthAsset ?? []).length > 0) {
         // CSIP may have made a task for the authorized assets without naming it: look before anything else.
         const made = await lookUp(request.TaskName);
@@ -195,18 +228,18 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
           const rest = withoutAssets(request, result.answer.UnAuthAsset ?? []);
           if (!rest) {
             await saveChunkWithoutTask(chunk, `chunk ${chunk}: every asset is unauthorized, so no task was created`);
-            continue;
+            return;
           }
           submitted = rest;
           result = await submit(rest);
-          if ("answer" in result) recordRefused(result.answer.UnAuthAsset);
+          if ("answer" in result) recordRefused(result.answer.UnAuthAsset, assets);
         }
       }
       if ("found" in result) {
         let found = result.found;
         if (result.afterAmbiguity && (await waitForLateCreate())) found = await lookUp(request.TaskName);
         await adopt(chunk, submitted, found.length > 0 ? found : result.found);
-        continue;
+        return;
       }
       const { answer, afterAmbiguity } = result;
       if (answer.TaskId) {
@@ -238,9 +271,17 @@ export async function createScanTasks(ctx: TaskCreation, planned: readonly Plann
     } catch (error) {
       outcome.failures.push(failure(chunk, error));
     }
-  }
-  outcome.created.sort((a, b) => a.chunk - b.chunk);
-  return outcome;
+  };
+
+  return {
+    create,
+    doneBefore,
+    reuse,
+    end: () => {
+      outcome.created.sort((a, b) => a.chunk - b.chunk);
+      return outcome;
+    },
+  };
 }
 
 function failure(chunk: number, error: unknown, context?: string): TaskFailure {

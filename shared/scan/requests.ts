@@ -45,42 +45,94 @@ export function requestSize(request: ScanTaskRequest): number {
 
 /**
  * The CreateRiskCenterScanTask requests for one policy run, named by `nameOf(chunk)`
- * (shared/state/keys.ts). `assets` are the expanded targets (listed) or the excepted assets (all
- * except). ScanPlanType is "scan now": the schedule lives in SCF.
+ * (shared/state/keys.ts), planned as the assets come: `add` returns a listed-assets chunk as soon as it
+ * is full, so a walk can create it and keep nothing; `end` returns the rest. For all-except, the
+ * excepted assets make one task at the end (splitting an exclusion list would scan everything once per
+ * part). ScanPlanType is "scan now": the schedule lives in SCF.
  */
-export function planScanTasks(policy: Policy, assets: readonly Asset[], nameOf: (chunk: number) => string): PlannedTask[] {
-  const type = scanAssetType(policy);
-  const common = (chunkNumber: number): ScanTaskRequest => ({
-    TaskName: nameOf(chunkNumber),
-    ScanAssetType: type,
-    ScanItem: [...policy.scanItems],
-    ScanPlanType: SCAN_NOW,
-    ScanFrom: "csip",
-    TaskMode: TASK_MODES[policy.mode],
-    ...(policy.memberIds ? { MemberId: [...policy.memberIds] } : {}),
-    ...(policy.advanced ? { TaskAdvanceCFG: policy.advanced as Models.TaskAdvanceCFG } : {}),
-  });
-  switch (type) {
-    case SCAN_ASSET_TYPE.all:
-      return [{ chunk: 1, request: common(1), assets: [] }];
-    case SCAN_ASSET_TYPE.allExcept:
-      // Splitting an exclusion list would scan everything once per part: one task holds it all.
-      return [{ chunk: 1, request: { ...common(1), Assets: assets.map(taskAsset) }, assets: [...assets] }];
-    case SCAN_ASSET_TYPE.typedIn:
-      return chunk(policy.urls ?? [], policy.maxAssetsPerTask).map((urls, i) => ({
-        chunk: i + 1,
-        request: { ...common(i + 1), SelfDefiningAssets: urls },
-        assets: [],
-      }));
-    case SCAN_ASSET_TYPE.listed:
-      // Each request is built when it is read, so the 500 requests of 100,000 assets are never all
-      // in memory at once (bench/memory.ts): the chunk keeps only its slice of the asset list.
-      return chunk(assets, policy.maxAssetsPerTask).map((part, i) => ({
-        chunk: i + 1,
-        get request(): ScanTaskRequest {
-          return { ...common(i + 1), Assets: part.map(taskAsset) };
-        },
-        assets: part,
-      }));
+export class TaskPlanner {
+  readonly type: ScanAssetType;
+  /** Assets added. */
+  assets = 0;
+  /** Chunks planned so far, numbered from 1. */
+  chunks = 0;
+  private pending: Asset[] = [];
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly nameOf: (chunk: number) => string,
+  ) {
+    this.type = scanAssetType(policy);
   }
+
+  /** Adds one asset of the policy's targets (or, for all-except, of its exceptions). */
+  add(asset: Asset): PlannedTask | undefined {
+    this.assets++;
+    this.pending.push(asset);
+    if (this.type !== SCAN_ASSET_TYPE.listed || this.pending.length < this.policy.maxAssetsPerTask) return undefined;
+    return this.listed(this.takePending());
+  }
+
+  /** The chunks still to create once every asset has been added. */
+  end(): PlannedTask[] {
+    switch (this.type) {
+      case SCAN_ASSET_TYPE.all:
+        return [{ chunk: ++this.chunks, request: this.common(this.chunks), assets: [] }];
+      case SCAN_ASSET_TYPE.allExcept: {
+        const assets = this.takePending();
+        return [{ chunk: ++this.chunks, request: { ...this.common(this.chunks), Assets: assets.map(taskAsset) }, assets }];
+      }
+      case SCAN_ASSET_TYPE.typedIn:
+        return chunk(this.policy.urls ?? [], this.policy.maxAssetsPerTask).map((urls) => {
+          const n = ++this.chunks;
+          return { chunk: n, request: { ...this.common(n), SelfDefiningAssets: urls }, assets: [] };
+        });
+      case SCAN_ASSET_TYPE.listed:
+        return this.pending.length > 0 ? [this.listed(this.takePending())] : [];
+    }
+  }
+
+  private takePending(): Asset[] {
+    const taken = this.pending;
+    this.pending = [];
+    return taken;
+  }
+
+  /** A chunk of listed assets; its request is built when read, so it holds only its assets. */
+  private listed(part: Asset[]): PlannedTask {
+    const n = ++this.chunks;
+    const common = (): ScanTaskRequest => this.common(n);
+    return {
+      chunk: n,
+      get request(): ScanTaskRequest {
+        return { ...common(), Assets: part.map(taskAsset) };
+      },
+      assets: part,
+    };
+  }
+
+  private common(chunkNumber: number): ScanTaskRequest {
+    const policy = this.policy;
+    return {
+      TaskName: this.nameOf(chunkNumber),
+      ScanAssetType: this.type,
+      ScanItem: [...policy.scanItems],
+      ScanPlanType: SCAN_NOW,
+      ScanFrom: "csip",
+      TaskMode: TASK_MODES[policy.mode],
+      ...(policy.memberIds ? { MemberId: [...policy.memberIds] } : {}),
+      ...(policy.advanced ? { TaskAdvanceCFG: policy.advanced as Models.TaskAdvanceCFG } : {}),
+    };
+  }
+}
+
+/** Every request for these assets at once (the expanded targets, or the excepted assets for all-except). */
+export function planScanTasks(policy: Policy, assets: readonly Asset[], nameOf: (chunk: number) => string): PlannedTask[] {
+  const planner = new TaskPlanner(policy, nameOf);
+  const planned: PlannedTask[] = [];
+  for (const asset of assets) {
+    const full = planner.add(asset);
+    if (full) planned.push(full);
+  }
+  return [...planned, ...planner.end()];
 }

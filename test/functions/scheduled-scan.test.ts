@@ -99,8 +99,9 @@ describe("scheduled-scan main_handler", () => {
     mode: quick
     notify: [secops]`);
     const summary = await runOf(main_handler(timer("nightly"), {}));
-    // tier web or api, env prod, minus scan=skip, plus the bastion; own account only; every kind.
-    expect(assetIds(creates()[0])).toEqual(["ins-api00001", "ins-bastion1", "ins-web00001", "ins-web00003", "198.51.100.7", "shop.example.com"]);
+    // tier web or api, env prod, minus scan=skip, plus the bastion; own account only; every kind, in
+    // the order the walk meets them (kind by kind, each list's own order).
+    expect(assetIds(creates()[0])).toEqual(["ins-web00001", "ins-web00003", "ins-api00001", "ins-bastion1", "198.51.100.7", "shop.example.com"]);
     expect(creates()[0]).toMatchObject({
       TaskName: "csip-scan:nightly:20261129T030000Z:1",
       ScanAssetType: 1,
@@ -109,7 +110,7 @@ describe("scheduled-scan main_handler", () => {
       TaskMode: 1,
       ScanFrom: "csip",
     });
-    expect((creates()[0]!.Assets as unknown[])[1]).toEqual({ Asset: "ins-bastion1", AssetName: "bastion", AssetType: "Instance", InstanceType: "CVM", Region: "ap-guangzhou" });
+    expect((creates()[0]!.Assets as unknown[])[3]).toEqual({ Asset: "ins-bastion1", AssetName: "bastion", AssetType: "Instance", InstanceType: "CVM", Region: "ap-guangzhou" });
     expect(summary.assetsPerGroup).toEqual({ "prod-web": 6 });
     expect(summary.warnings).toEqual([`asset "ins-gone0001" is listed in a group but CSIP's inventory does not know it; it was not scanned`]);
   });
@@ -132,7 +133,7 @@ describe("scheduled-scan main_handler", () => {
     notify: [secops]`);
     const summary = await runOf(main_handler(timer("nightly"), {}));
     expect(creates()).toHaveLength(2);
-    expect(assetIds(creates()[1])).toEqual(["ins-api00001", "ins-bastion1", "ins-web00001", "shop.example.com"]);
+    expect(assetIds(creates()[1])).toEqual(["ins-web00001", "ins-api00001", "ins-bastion1", "shop.example.com"]);
     expect(summary.tasks).toEqual([
       { chunk: 1, taskId: expect.stringMatching(/^rmis-/), taskName: "csip-scan:nightly:20261129T030000Z:1", requestId: expect.any(String), assets: 4 },
     ]);

@@ -21,10 +21,60 @@ afterEach(() => {
 describe("readPages", () => {
   it("reads a list to its end, a page at a time, and keeps nothing itself", async () => {
     const ids: string[] = [];
-    const read = await readPages({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, onPage: (rows) => ids.push(...rows.map((r) => String(r.AssetId))) });
+    const read = await readPages({
+      csip: sdkClient(emulator),
+      action: "DescribeCVMAssets",
+      request: {},
+      onPage: (rows) => {
+        ids.push(...rows.map((r) => String(r.AssetId)));
+      },
+    });
     expect(read).toEqual({ total: HOSTS, rows: HOSTS, calls: 3, capped: false });
     expect(new Set(ids).size).toBe(HOSTS);
     expect(emulator.callsOf("DescribeCVMAssets").map((c) => (c.params.Filter as { Offset: number }).Offset).sort((a, b) => a - b)).toEqual([0, 100, 200]);
+  });
+
+  it("hands pages over in list order when a later page answers first, and waits for each handover", async () => {
+    // The second call (offset 100) answers 300 ms late, after the third (offset 200).
+    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 0 });
+    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 300 });
+    const handed: number[] = [];
+    let handling = 0;
+    const read = await readPages({
+      csip: sdkClient(emulator),
+      action: "DescribeCVMAssets",
+      request: {},
+      onPage: async (_rows, offset) => {
+        expect(handling).toBe(0);
+        handling++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        handed.push(offset);
+        handling--;
+      },
+    });
+    expect(handed).toEqual([0, 100, 200]);
+    expect(read.rows).toBe(HOSTS);
+    const arrival = emulator.calls.filter((c) => c.action === "DescribeCVMAssets").map((c) => (c.params.Filter as { Offset: number }).Offset);
+    expect(arrival).toEqual([0, 100, 200]);
+  });
+
+  it("hands no page over after one that failed: the read fails with that page's error", async () => {
+    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 0 });
+    emulator.inject("DescribeCVMAssets", { type: "error", code: "InvalidParameter", message: "no" });
+    const handed: number[] = [];
+    const error = await caught(
+      readPages({
+        csip: sdkClient(emulator),
+        action: "DescribeCVMAssets",
+        request: {},
+        onPage: (_rows, offset) => {
+          handed.push(offset);
+        },
+      }),
+    );
+    expect(error).toMatchObject({ code: "InvalidParameter" });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(handed).toEqual([0]);
   });
 
   it("stops at its cap and says so, or refuses a list longer than the cap when asked to", async () => {

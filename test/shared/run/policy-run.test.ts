@@ -62,9 +62,12 @@ ${policy}`,
 const CLOCK = clockAt("2026-11-29T03:00:30Z");
 
 const EVENT = { Type: "Timer", TriggerName: "nightly", Time: "2026-11-29T03:00:00Z" };
-/** From the first create on: each call's action and the task name it created or looked for. */
+/**
+ * From the first create on: each task call's action and the task name it created or looked for. The
+ * inventory's list calls are left out: the walk reads on between creates.
+ */
 const callsAfterFirstCreate = (): [string, string][] => {
-  const calls = emulator.calls.map((c): [string, string] => [
+  const calls = emulator.calls.filter((c) => !/^Describe\w+Assets$/.test(c.action)).map((c): [string, string] => [
     c.action,
     String(c.params.TaskName ?? (c.params as { Filter?: { Filters?: { Values: string[] }[] } }).Filter?.Filters?.[0]?.Values[0] ?? ""),
   ]);
