@@ -11,29 +11,14 @@ import { ALL_KINDS, ASSET_KINDS, type Asset, type AssetKind } from "./kinds.ts";
  */
 export const INVENTORY_PAGING: PageLimits = { ...DEFAULT_PAGING, maxPages: 2000 };
 
-/** The assets of some kinds, as one member scope sees them. */
+/** The assets of some kinds, as one member scope sees them, held whole (the CLI's plan, changed assets). */
 export interface Inventory {
   readonly kinds: ReadonlySet<AssetKind>;
   readonly assets: readonly Asset[];
-  /** The asset with this ID or alias (a CVM's public IP), among the loaded kinds. */
-  find(id: string): Asset | undefined;
 }
 
 export function buildInventory(kinds: Iterable<AssetKind>, assets: readonly Asset[]): Inventory {
-  // Built on the first lookup only: a policy of tags alone never needs it, and at 100,000 assets the
-  // index costs some 10 MB.
-  let byId: Map<string, Asset> | undefined;
-  const index = (): Map<string, Asset> => {
-    if (byId) return byId;
-    byId = new Map();
-    for (const asset of assets) {
-      for (const alias of asset.aliases) if (!byId.has(alias)) byId.set(alias, asset);
-    }
-    // IDs win over aliases: an address listed as a public IP is that asset.
-    for (const asset of assets) byId.set(asset.id, asset);
-    return byId;
-  };
-  return { kinds: new Set(kinds), assets, find: (id) => index().get(id) };
+  return { kinds: new Set(kinds), assets };
 }
 
 /**

@@ -116,8 +116,11 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
   let next = 1;
   let lastFull = true;
   let lastPage = 0;
+  // On a failure no further page is asked, and the read fails only once every page in flight has
+  // settled: a consumer still creating a task for an earlier page is not left running on its own.
+  let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < Math.min(pagesFor(), maxPages)) {
+    while (!failure && next < Math.min(pagesFor(), maxPages)) {
       const n = next++;
       const got = await readAt(n * pageSize);
       if (n >= lastPage) {
@@ -126,7 +129,8 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, () => worker().catch((error: unknown) => void (failure ??= { error }))));
+  if (failure) throw failure.error;
   // Grown past the first total: a full last page and a larger total stated meanwhile.
   while (lastFull && next < maxPages && total > next * pageSize) {
     lastFull = (await readAt(next++ * pageSize)) === pageSize;

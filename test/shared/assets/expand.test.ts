@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expandGroups, kindsNeeded, matchesTags } from "../../../shared/assets/expand.ts";
+import { expandGroups, GroupMatcher, kindsNeeded, matchesTags } from "../../../shared/assets/expand.ts";
 import { buildInventory } from "../../../shared/assets/inventory.ts";
 import { ASSET_KINDS, kindsForId, type Asset, type AssetKind } from "../../../shared/assets/kinds.ts";
 import type { AssetGroup } from "../../../shared/config/schema.ts";
@@ -74,6 +74,52 @@ describe("expandGroups", () => {
     const expansion = expandGroups(["g"], groups, INVENTORY);
     expect(expansion.assets.map((a) => a.id)).toEqual(["ins-b", "cdb-a"]);
     expect(expansion.unknown).toEqual(["ins-zzz"]);
+  });
+});
+
+describe("GroupMatcher, one asset at a time as the walk meets them", () => {
+  const walk = (groups: Record<string, AssetGroup>, names: string[], assets: Asset[]) => {
+    const matcher = new GroupMatcher(names, groups);
+    const now = assets.filter((a) => matcher.offer(a)).map((a) => a.id);
+    return { now, atEnd: matcher.end().map((a) => a.id), perGroup: matcher.perGroup, unknown: matcher.unknown() };
+  };
+
+  it("decides an asset no group names by an alias at once", () => {
+    const groups = { web: group([{ tags: { tier: "web" } }], [{ tags: { scan: "skip" } }]) };
+    expect(walk(groups, ["web"], [...INVENTORY.assets])).toEqual({
+      now: ["ins-b", "ins-d", "a.example.com", "203.0.113.9"],
+      atEnd: [],
+      perGroup: { web: 4 },
+      unknown: [],
+    });
+  });
+
+  it.each([
+    ["the IP list has the address as its ID: the IP, not the CVM", true, ["203.0.113.2"]],
+    ["no asset has the address as its ID: the CVM, by its public IP", false, ["ins-b"]],
+  ])("an address a group lists, held back to the walk's end: %s", (_, listed, expected) => {
+    const groups = { g: group([{ assets: ["203.0.113.2"] }]) };
+    const cvmFirst = [asset("cvm", "ins-b", {}, ["203.0.113.2"]), ...(listed ? [asset("publicIp", "203.0.113.2", {}, ["ins-b"])] : [])];
+    const found = walk(groups, ["g"], cvmFirst);
+    expect([...found.now, ...found.atEnd]).toEqual(expected);
+    expect(found.unknown).toEqual([]);
+  });
+
+  it("an instance a group lists is the CVM, not the public IP whose row names it, whichever comes first", () => {
+    const groups = { g: group([{ assets: ["ins-b"] }]) };
+    const ip = asset("publicIp", "203.0.113.2", {}, ["ins-b"]);
+    const host = asset("cvm", "ins-b", {}, ["203.0.113.2"]);
+    for (const order of [[ip, host], [host, ip]]) {
+      const found = walk(groups, ["g"], order);
+      expect([...found.now, ...found.atEnd]).toEqual(["ins-b"]);
+      expect(found.perGroup).toEqual({ g: 1 });
+    }
+  });
+
+  it("an exclude by alias follows the same rule", () => {
+    const groups = { g: group([{ tags: { env: "prod" } }], [{ assets: ["203.0.113.2"] }]) };
+    const found = walk(groups, ["g"], [asset("cvm", "ins-b", { env: "prod" }, ["203.0.113.2"]), asset("cvm", "ins-a", { env: "prod" })]);
+    expect(found).toMatchObject({ now: ["ins-a"], atEnd: [], perGroup: { g: 1 } });
   });
 });
 

@@ -45,3 +45,91 @@ describe("a scheduled run's time budget", () => {
     expect(summary.warnings.some((w) => w.startsWith("the inventory walk took"))).toBe(true);
   });
 });
+
+describe("a scheduled run that creates tasks as its walk fills them", () => {
+  let emulator: Emulator;
+  const dir = mkdtempSync(join(tmpdir(), "csip-scan-walk-"));
+  let n = 0;
+  beforeAll(async () => {
+    emulator = await startEmulator({
+      estate: Array.from({ length: 250 }, (_, i) => ({
+        kind: "cvm" as const,
+        id: `ins-w${String(i).padStart(7, "0")}`,
+        name: `host-${i}`,
+        tags: { env: "prod" },
+        authorized: i !== 7,
+      })),
+      rateLimit: false,
+    });
+  });
+  afterAll(async () => {
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A run of policy "walk" (100 assets a task unless said) over its own state folder; each test its own hour. */
+  const runOnce = (state: string, hour: number, perTask = 100) => {
+    const config = parseConfig(
+      `version: 1\nstate: { path: ${JSON.stringify(join(dir, state))} }\nretry: { baseMs: 1, capMs: 5, attempts: 2 }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
+        `policies:\n  - { name: walk, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], maxAssetsPerTask: ${perTask}, unauthorized: scan-authorized }\n`,
+      "walk.yaml",
+      envOf(),
+    );
+    const run = startRun(createServices(config, envOf(), { sdk: sdkClient(emulator), logger: silentLogger() }), 60_000);
+    return runScheduledScan(run, { policy: "walk", scheduledTime: new Date(Date.UTC(2026, 10, 29, hour)), trigger: "timer" });
+  };
+  const calls = (from = 0) => emulator.calls.slice(from).map((c) => (c.action === "DescribeCVMAssets" ? `list ${(c.params.Filter as { Offset: number }).Offset}` : c.action));
+  const tasksPerName = () => {
+    const counts: Record<string, number> = {};
+    for (const t of emulator.state.tasks) if (t.TaskName.startsWith("csip-scan:walk:")) counts[t.TaskName] = (counts[t.TaskName] ?? 0) + 1;
+    return counts;
+  };
+
+  it("creates a chunk's task as soon as the chunk is full, before the walk reads on", async () => {
+    const from = emulator.calls.length;
+    const summary = await runOnce(`s${++n}`, 1);
+    expect(summary.ok).toBe(true);
+    const seen = calls(from);
+    // Page 0 fills chunk 1, which is created (after the one look for the run's earlier tasks; and,
+    // holding an unauthorized asset, created again without it) before page 100 is asked for.
+    expect(seen.slice(0, seen.indexOf("list 100"))).toEqual(["list 0", "DescribeScanTaskList", "CreateRiskCenterScanTask", "DescribeScanTaskList", "CreateRiskCenterScanTask"]);
+    expect(summary.tasks.map((t) => [t.chunk, t.assets])).toEqual([
+      [1, 99],
+      [2, 100],
+      [3, 50],
+    ]);
+    expect(summary.assetsPerGroup).toEqual({ prod: 250 });
+    expect(summary.unauthorized).toEqual([{ id: "ins-w0000007", name: "host-7", kind: "cvm", region: expect.any(String) }]);
+  });
+
+  it("a walk that fails part way creates no partial chunk; the retry walks again and makes only what is missing", async () => {
+    const state = `s${++n}`;
+    // Pages 0 and 100 answer; page 200 fails with an error the client does not retry.
+    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 0 }, 2);
+    emulator.inject("DescribeCVMAssets", { type: "error", code: "InvalidParameter", message: "no" });
+    const first = await runOnce(state, 2, 150);
+    expect(first.ok).toBe(false);
+    expect(first.errors.map((e) => e.code)).toEqual(["InvalidParameter"]);
+    // 200 assets read: chunk 1 (150) made, the 50 after it not sent as a chunk of their own.
+    expect(first.tasks.map((t) => t.chunk)).toEqual([1]);
+    const second = await runOnce(state, 2, 150);
+    expect(second.ok).toBe(true);
+    expect(second.tasks.map((t) => [t.chunk, t.reused ?? false, t.assets])).toEqual([
+      [1, true, 149],
+      [2, false, 100],
+    ]);
+    expect(Object.values(tasksPerName()).every((count) => count === 1)).toBe(true);
+  });
+
+  it("a repeat after a whole run walks nothing, and names the unauthorized asset as the first attempt did", async () => {
+    const state = `s${++n}`;
+    const first = await runOnce(state, 3);
+    const from = emulator.calls.length;
+    const second = await runOnce(state, 3);
+    expect(calls(from).filter((c) => c.startsWith("list") || c === "CreateRiskCenterScanTask")).toEqual([]);
+    expect(second.tasks.map((t) => t.taskId)).toEqual(first.tasks.map((t) => t.taskId));
+    expect(second.assetsPerGroup).toEqual({ prod: 250 });
+    expect(second.unauthorized).toEqual(first.unauthorized);
+    expect(second.unauthorized[0]?.name).toBe("host-7");
+  });
+});
