@@ -107,6 +107,11 @@ export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The function's time ran out before the work was done; a retry does the rest. */
+export class OutOfTimeError extends CsipScanError {
+  override name = "OutOfTime";
+}
+
 /** Another invocation holds the lock on the same work (same policy and scheduled time). */
 export class LockBusyError extends CsipScanError {
   override name = "LockBusyError";

@@ -2,7 +2,7 @@ import { GroupMatcher, kindsNeeded, policyGroups } from "../assets/expand.ts";
 import type { Asset } from "../assets/kinds.ts";
 import type { Config, Policy } from "../config/schema.ts";
 import { SCAN_ASSET_TYPE } from "../csip/actions.ts";
-import { errorFacts, NotFoundError } from "../errors.ts";
+import { errorFacts, NotFoundError, OutOfTimeError } from "../errors.ts";
 import type { RunTrigger } from "../notify/report.ts";
 import { scanAssetType, TaskPlanner, type PlannedTask, type ScanTaskRequest } from "../scan/requests.ts";
 import { scheduledRunNames, type RunNames } from "../state/keys.ts";
@@ -74,6 +74,8 @@ class PolicyWalk {
     let last: PlannedTask[];
     try {
       await run.inventory.walk(kindsNeeded(groups, run.config.assetGroups), policy.memberIds, async (page) => {
+        // Reading on would only fill chunks too late to submit: stop, and let the message go out.
+        if (run.deadline.expired()) throw new OutOfTimeError(`the function's time ran out during the inventory walk, after ${planner.assets} of the policy's assets; the rest were not read`);
         for (const asset of page) if (matcher.offer(asset)) await add(asset);
       });
       for (const asset of matcher.end()) await add(asset);

@@ -68,14 +68,14 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
   });
 
   /** A run of policy "walk" (100 assets a task unless said) over its own state folder; each test its own hour. */
-  const runOnce = (state: string, hour: number, perTask = 100) => {
+  const runOnce = (state: string, hour: number, perTask = 100, budgetMs = 60_000) => {
     const config = parseConfig(
-      `version: 1\nstate: { path: ${JSON.stringify(join(dir, state))} }\nretry: { baseMs: 1, capMs: 5, attempts: 2 }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
+      `version: 1\ntimeouts: { reserveSeconds: 0 }\nstate: { path: ${JSON.stringify(join(dir, state))} }\nretry: { baseMs: 1, capMs: 5, attempts: 2 }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
         `policies:\n  - { name: walk, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], maxAssetsPerTask: ${perTask}, unauthorized: scan-authorized }\n`,
       "walk.yaml",
       envOf(),
     );
-    const run = startRun(createServices(config, envOf(), { sdk: sdkClient(emulator), logger: silentLogger() }), 60_000);
+    const run = startRun(createServices(config, envOf(), { sdk: sdkClient(emulator), logger: silentLogger() }), budgetMs);
     return runScheduledScan(run, { policy: "walk", scheduledTime: new Date(Date.UTC(2026, 10, 29, hour)), trigger: "timer" });
   };
   const calls = (from = 0) => emulator.calls.slice(from).map((c) => (c.action === "DescribeCVMAssets" ? `list ${(c.params.Filter as { Offset: number }).Offset}` : c.action));
@@ -119,6 +119,17 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
       [2, false, 100],
     ]);
     expect(Object.values(tasksPerName()).every((count) => count === 1)).toBe(true);
+  });
+
+  it("out of time during the walk: reads no further page, and says how far it got", async () => {
+    // Page 100 answers after the run's 600 ms are over.
+    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 0 });
+    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 800 });
+    const summary = await runOnce(`s${++n}`, 4, 100, 600);
+    expect(summary.tasks.map((t) => t.chunk)).toEqual([1]);
+    expect(summary.errors).toEqual([
+      { code: "OutOfTime", message: "the function's time ran out during the inventory walk, after 100 of the policy's assets; the rest were not read" },
+    ]);
   });
 
   it("a repeat after a whole run walks nothing, and names the unauthorized asset as the first attempt did", async () => {
