@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
@@ -11,8 +11,8 @@ import { runBundle, type BundleRun } from "./memory-run.ts";
  * calls it in a child process, walks an emulated estate of 1,000, 10,000 and 100,000 CVMs of real row
  * size and creates a task per 200 as the walk fills them. The child's V8 heap is sized for a 128 MB
  * function; the emulator enforces CSIP's 20 calls a second per action. The baseline, built and measured
- * in the same run, is the same walk keeping every whole row (bench/keep-whole-rows.ts in place of
- * shared/assets/compact.ts, and no limit on the assets a walk keeps for replay).
+ * in the same run, is the same walk keeping every whole row it meets (bench/keep-whole-rows.ts in place
+ * of shared/assets/compact.ts).
  * Time is set against the API floor: the list calls and the creates, each at 20 a second.
  */
 const SIZES = (process.env.BENCH_MEMORY_SIZES ?? "1000,10000,100000").split(",").map(Number);
@@ -43,13 +43,6 @@ async function baselineBundle(dir: string): Promise<string> {
         name: "keep-whole-rows",
         setup(b) {
           b.onResolve({ filter: /\/compact\.ts$/ }, () => ({ path: resolve("bench/keep-whole-rows.ts") }));
-          // And keeps every asset of the walk, as the walk did before tasks were made as chunks fill.
-          b.onLoad({ filter: /shared\/assets\/inventory\.ts$/ }, (args) => {
-            const source = readFileSync(args.path, "utf8");
-            const kept = source.replace(/export const REPLAY_LIMIT = [\d_]+;/, "export const REPLAY_LIMIT = Infinity;");
-            if (kept === source) throw new Error("bench/memory.ts: REPLAY_LIMIT not found in shared/assets/inventory.ts");
-            return { contents: kept, loader: "ts" };
-          });
         },
       },
     ],

@@ -1,5 +1,7 @@
 import { memberParam, type CsipClient } from "../csip/client.ts";
+import { sleep as realSleep } from "../clock.ts";
 import { DEFAULT_PAGING, readPages, type PageLimits } from "../csip/pager.ts";
+import { CsipScanError } from "../errors.ts";
 import { Compactor } from "./compact.ts";
 import { ALL_KINDS, ASSET_KINDS, type Asset, type AssetKind } from "./kinds.ts";
 
@@ -22,23 +24,48 @@ export function buildInventory(kinds: Iterable<AssetKind>, assets: readonly Asse
 }
 
 /**
- * A walk of the assets of one kind that later policies of the same run may replay instead of walking
- * again, while it stays small: up to this many assets are kept (about 4 MB at 10,000), beyond them the
- * kept ones are let go and each policy walks for itself.
+ * How long the first policy to reach a walk waits for the others of its run that said they would walk
+ * the same list: long enough for each to take its run's lock (a few state-store calls), short against a
+ * walk. A policy arriving later walks on its own.
  */
-export const REPLAY_LIMIT = 10_000;
+export const JOIN_WAIT_MS = 2_000;
 
 /** The assets of one page, in list order; the walk waits for a returned promise. */
 export type AssetPage = (assets: readonly Asset[]) => void | Promise<void>;
 
+/** One policy's part in a run's walks: `walk` once, or `leave` when it will not walk after all. */
+export interface Walker {
+  /** Hands over the assets of the walker's kinds, one kind after another in the table's order, page by page. */
+  walk(onPage: AssetPage): Promise<void>;
+  /** Gives up the kinds not walked yet, so that the others waiting for this walker need not wait. */
+  leave(): void;
+}
+
+interface Joined {
+  onPage: AssetPage;
+  done(error?: unknown): void;
+}
+
+/** A read of one (kind, member scope) for the walkers that join it before it starts. */
+interface KindWalk {
+  kind: AssetKind;
+  memberIds: readonly string[] | undefined;
+  /** Walkers that said they would walk this list and have not yet joined or left. */
+  expected: number;
+  joined: Joined[];
+  started: boolean;
+}
+
 /**
- * Walks the inventory for the policies of a run. A walk hands each page's assets over as it arrives, in
- * list order, and keeps nothing of them beyond `REPLAY_LIMIT`: a policy creates its tasks as chunks
- * fill, so memory does not grow with the estate (bench/memory.ts). A small kind's walk is kept, and
- * the other policies of the run that need that kind in that member scope replay it.
+ * Walks the inventory for the policies of a run. Each read hands its pages over in list order to every
+ * policy walking that list at once, and waits for them: a policy creates its tasks as its chunks fill,
+ * so no asset is kept and memory does not grow with the estate (bench/memory.ts), and each list is read
+ * once however many policies of a timer need it. A policy says what it will walk (`walker`) before it
+ * takes its lock; the read starts when every policy that said so has joined or left, or `JOIN_WAIT_MS`
+ * after the first joined.
  */
 export class InventoryCache {
-  private readonly walks = new Map<string, Promise<Asset[] | undefined>>();
+  private readonly forming = new Map<string, KindWalk>();
   /** One string table for the run: regions, types, tag names and tag sets repeat across thousands of rows. */
   private readonly compact = new Compactor();
   /** Number of list calls made, for the run summary and the benchmark. */
@@ -47,46 +74,107 @@ export class InventoryCache {
   constructor(
     private readonly csip: CsipClient,
     private readonly paging: PageLimits = INVENTORY_PAGING,
-    private readonly replayLimit = REPLAY_LIMIT,
+    private readonly sleep: (ms: number) => Promise<void> = realSleep,
+    private readonly joinWaitMs = JOIN_WAIT_MS,
   ) {}
 
   /** The inventory of `kinds` for the caller's account, or for the member accounts given, held whole. */
   async load(kinds: readonly AssetKind[], memberIds?: readonly string[]): Promise<Inventory> {
     const assets: Asset[] = [];
-    await this.walk(kinds, memberIds, (page) => {
+    await this.walker(kinds, memberIds).walk((page) => {
       assets.push(...page);
     });
     return buildInventory(kinds, assets);
   }
 
-  /** Hands over the assets of `kinds`, one kind after another in the table's order, page by page. */
-  async walk(kinds: readonly AssetKind[], memberIds: readonly string[] | undefined, onPage: AssetPage): Promise<void> {
-    for (const kind of ALL_KINDS.filter((k) => kinds.includes(k))) await this.walkKind(kind, memberIds, onPage);
+  /** Says that one more policy will walk `kinds` in this member scope, and returns its part. */
+  walker(kinds: readonly AssetKind[], memberIds: readonly string[] | undefined): Walker {
+    const ordered = ALL_KINDS.filter((k) => kinds.includes(k));
+    for (const kind of ordered) this.formingWalk(kind, memberIds).expected++;
+    const pending = new Set(ordered);
+    const leave = (): void => {
+      for (const kind of pending) this.depart(kind, memberIds);
+      pending.clear();
+    };
+    return {
+      leave,
+      walk: async (onPage) => {
+        try {
+          for (const kind of ordered) {
+            pending.delete(kind);
+            await this.join(kind, memberIds, onPage);
+          }
+        } finally {
+          leave();
+        }
+      },
+    };
   }
 
-  private async walkKind(kind: AssetKind, memberIds: readonly string[] | undefined, onPage: AssetPage): Promise<void> {
-    const key = `${kind}|${[...(memberIds ?? [])].sort().join(",")}`;
-    const earlier = this.walks.get(key);
-    const kept = earlier ? await earlier.catch(() => undefined) : undefined;
-    if (kept) {
-      await onPage(kept);
-      return;
+  private keyOf(kind: AssetKind, memberIds: readonly string[] | undefined): string {
+    return `${kind}|${[...(memberIds ?? [])].sort().join(",")}`;
+  }
+
+  private formingWalk(kind: AssetKind, memberIds: readonly string[] | undefined): KindWalk {
+    const key = this.keyOf(kind, memberIds);
+    let walk = this.forming.get(key);
+    if (!walk) {
+      walk = { kind, memberIds, expected: 0, joined: [], started: false };
+      this.forming.set(key, walk);
     }
-    let finished!: (assets: Asset[] | undefined) => void;
-    this.walks.set(key, new Promise((resolve) => (finished = resolve)));
-    let keeping: Asset[] | undefined = [];
+    return walk;
+  }
+
+  private join(kind: AssetKind, memberIds: readonly string[] | undefined, onPage: AssetPage): Promise<void> {
+    const walk = this.formingWalk(kind, memberIds);
+    return new Promise((resolve, reject) => {
+      walk.expected--;
+      walk.joined.push({ onPage, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      if (walk.expected <= 0) this.start(walk);
+      else if (walk.joined.length === 1) void this.sleep(this.joinWaitMs).then(() => this.start(walk));
+    });
+  }
+
+  private depart(kind: AssetKind, memberIds: readonly string[] | undefined): void {
+    const walk = this.forming.get(this.keyOf(kind, memberIds));
+    if (!walk) return;
+    walk.expected--;
+    if (walk.expected <= 0 && walk.joined.length > 0) this.start(walk);
+    else if (walk.expected <= 0) this.forming.delete(this.keyOf(kind, memberIds));
+  }
+
+  /** Starts the read for those joined; those still expected form the next read of the same list. */
+  private start(walk: KindWalk): void {
+    if (walk.started) return;
+    walk.started = true;
+    const key = this.keyOf(walk.kind, walk.memberIds);
+    if (this.forming.get(key) === walk) {
+      this.forming.delete(key);
+      if (walk.expected > 0) this.forming.set(key, { kind: walk.kind, memberIds: walk.memberIds, expected: walk.expected, joined: [], started: false });
+    }
+    void this.readFor(walk);
+  }
+
+  /** One read, each page handed to every walker still in it; one walker's failure leaves the others. */
+  private async readFor(walk: KindWalk): Promise<void> {
+    const walking = new Set(walk.joined);
     try {
-      await this.readKind(kind, memberIds, async (page) => {
-        if (keeping && keeping.length + page.length <= this.replayLimit) keeping.push(...page);
-        else keeping = undefined;
-        await onPage(page);
+      await this.readKind(walk.kind, walk.memberIds, async (page) => {
+        await Promise.all(
+          [...walking].map(async (walker) => {
+            try {
+              await walker.onPage(page);
+            } catch (error) {
+              walking.delete(walker);
+              walker.done(error);
+            }
+          }),
+        );
+        if (walking.size === 0) throw new CsipScanError("every policy walking this list has stopped");
       });
+      for (const walker of walking) walker.done();
     } catch (error) {
-      // A failed walk is not kept: the next policy of the run tries again.
-      keeping = undefined;
-      throw error;
-    } finally {
-      finished(keeping);
+      for (const walker of walking) walker.done(error);
     }
   }
 

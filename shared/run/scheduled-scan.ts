@@ -1,4 +1,5 @@
 import { GroupMatcher, kindsNeeded, policyGroups } from "../assets/expand.ts";
+import type { Walker } from "../assets/inventory.ts";
 import type { Asset } from "../assets/kinds.ts";
 import type { Config, Policy } from "../config/schema.ts";
 import { SCAN_ASSET_TYPE } from "../csip/actions.ts";
@@ -51,6 +52,8 @@ class PolicyWalk {
     private readonly run: RunContext,
     private readonly policy: Policy,
     private readonly names: RunNames,
+    /** The policy's part in the run's walks, said before the run takes its lock. */
+    private readonly walker: Walker,
     /** The time the run had, to warn when the walk used more than half of it. */
     private readonly budgetMs: number,
   ) {}
@@ -73,7 +76,7 @@ class PolicyWalk {
     };
     let last: PlannedTask[];
     try {
-      await run.inventory.walk(kindsNeeded(groups, run.config.assetGroups), policy.memberIds, async (page) => {
+      await this.walker.walk(async (page) => {
         // Reading on would only fill chunks too late to submit: stop, and let the message go out.
         if (run.deadline.expired()) throw new OutOfTimeError(`the function's time ran out during the inventory walk, after ${planner.assets} of the policy's assets; the rest were not read`);
         for (const asset of page) if (matcher.offer(asset)) await add(asset);
@@ -118,18 +121,25 @@ export async function runScheduledScan(run: RunContext, request: RunRequest): Pr
   const names = scheduledRunNames(policy.name, request.scheduledTime);
   const scheduledTime = request.scheduledTime.toISOString();
   const dryRun = request.dryRun ?? false;
-  const walk = new PolicyWalk(run, policy, names, budgetMs);
+  // Said before anything is awaited, so that the policies of a timer started together share each read.
+  const walker = run.inventory.walker(kindsNeeded(policyGroups(policy), run.config.assetGroups), policy.memberIds);
+  const walk = new PolicyWalk(run, policy, names, walker, budgetMs);
 
   let done: CreatedAndAnnounced | undefined;
   let walked: WalkFacts | undefined;
   const requests: ScanTaskRequest[] = [];
-  if (dryRun) {
-    walked = await walk.walk(async (task) => {
-      requests.push(task.request);
-    });
-  } else {
-    done = await createAndAnnounce(run, policy, names, walk, { scheduledTime, trigger: request.trigger, warnings: [], errors: [] });
-    walked = done.walked;
+  try {
+    if (dryRun) {
+      walked = await walk.walk(async (task) => {
+        requests.push(task.request);
+      });
+    } else {
+      done = await createAndAnnounce(run, policy, names, walk, { scheduledTime, trigger: request.trigger, warnings: [], errors: [] });
+      walked = done.walked;
+    }
+  } finally {
+    // Not walked (another invocation holds the run, or an earlier one walked it all): the others go on.
+    walker.leave();
   }
 
   return summarize(run.logger, {

@@ -191,7 +191,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
   return {
     config,
     csip,
-    inventory: new InventoryCache(csip),
+    inventory: new InventoryCache(csip, undefined, clock.sleep),
     deliver: services.deliverWithin(deadline),
     store: services.store,
     storeWarnings: services.storeWarnings,

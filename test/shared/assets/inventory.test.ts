@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryCache } from "../../../shared/assets/inventory.ts";
 import type { Asset } from "../../../shared/assets/kinds.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
-import { sdkClient } from "../../helpers.ts";
+import { caught, sdkClient } from "../../helpers.ts";
 
 const HOSTS = 250;
 let emulator: Emulator;
@@ -14,34 +14,64 @@ beforeAll(async () => {
 });
 afterAll(() => emulator.close());
 
-/** Two policies of one run walking the CVMs at once; the ids each met, in order, and the list calls made. */
-async function twoWalks(replayLimit: number): Promise<{ met: string[][]; calls: number }> {
-  const cache = new InventoryCache(sdkClient(emulator), undefined, replayLimit);
-  const from = emulator.calls.length;
-  const met = await Promise.all(
-    [0, 1].map(async () => {
-      const ids: string[] = [];
-      await cache.walk(["cvm"], undefined, (page: readonly Asset[]) => {
-        ids.push(...page.map((a) => a.id));
-      });
-      return ids;
-    }),
-  );
-  return { met, calls: emulator.calls.slice(from).filter((c) => c.action === "DescribeCVMAssets").length };
-}
+const LIST_ORDER = Array.from({ length: HOSTS }, (_, i) => `ins-i${String(i).padStart(7, "0")}`);
+/** A join wait that never ends: a read that starts did so because every walker had joined or left. */
+const NEVER = (): Promise<void> => new Promise(() => {});
+const cvmCalls = (from: number) => emulator.calls.slice(from).filter((c) => c.action === "DescribeCVMAssets").length;
+/** Collects the IDs a walker is handed, in order. */
+const collector = () => {
+  const ids: string[] = [];
+  return { ids, onPage: (page: readonly Asset[]) => void ids.push(...page.map((a) => a.id)) };
+};
 
-describe("InventoryCache.walk", () => {
-  const listOrder = Array.from({ length: HOSTS }, (_, i) => `ins-i${String(i).padStart(7, "0")}`);
-
-  it("a walk within the replay limit is replayed to the run's other policies: one walk of 3 pages", async () => {
-    const { met, calls } = await twoWalks(1000);
-    expect(met).toEqual([listOrder, listOrder]);
-    expect(calls).toBe(3);
+describe("InventoryCache walkers", () => {
+  it("policies that said they would walk a list share one read of it, each handed every page in list order", async () => {
+    const cache = new InventoryCache(sdkClient(emulator), undefined, NEVER);
+    const from = emulator.calls.length;
+    const walkers = [0, 1, 2].map(() => cache.walker(["cvm"], undefined));
+    const seen = walkers.map(collector);
+    await Promise.all(walkers.map((w, i) => w.walk(seen[i]!.onPage)));
+    expect(seen.map((s) => s.ids)).toEqual([LIST_ORDER, LIST_ORDER, LIST_ORDER]);
+    expect(cvmCalls(from)).toBe(3);
   });
 
-  it("a walk beyond the replay limit keeps nothing: each policy walks for itself, in the same order", async () => {
-    const { met, calls } = await twoWalks(100);
-    expect(met).toEqual([listOrder, listOrder]);
-    expect(calls).toBe(6);
+  it("a walker that leaves without walking does not hold the others back", async () => {
+    const cache = new InventoryCache(sdkClient(emulator), undefined, NEVER);
+    const going = cache.walker(["cvm"], undefined);
+    const staying = cache.walker(["cvm"], undefined);
+    const seen = collector();
+    const walked = staying.walk(seen.onPage);
+    going.leave();
+    await walked;
+    expect(seen.ids).toEqual(LIST_ORDER);
+  });
+
+  it("a walker that comes after the join wait reads the list on its own", async () => {
+    const cache = new InventoryCache(sdkClient(emulator), undefined, async () => {}, 0);
+    const from = emulator.calls.length;
+    const first = cache.walker(["cvm"], undefined);
+    const late = cache.walker(["cvm"], undefined);
+    const a = collector();
+    const b = collector();
+    await first.walk(a.onPage);
+    await late.walk(b.onPage);
+    expect([a.ids, b.ids]).toEqual([LIST_ORDER, LIST_ORDER]);
+    expect(cvmCalls(from)).toBe(6);
+  });
+
+  it("one walker failing on a page leaves the others walking to the end", async () => {
+    const cache = new InventoryCache(sdkClient(emulator), undefined, NEVER);
+    const [failing, going] = [cache.walker(["cvm"], undefined), cache.walker(["cvm"], undefined)];
+    const seen = collector();
+    const [error] = await Promise.all([
+      caught(
+        failing.walk(() => {
+          throw new Error("the state store is down");
+        }),
+      ),
+      going.walk(seen.onPage),
+    ]);
+    expect(String(error)).toContain("the state store is down");
+    expect(seen.ids).toEqual(LIST_ORDER);
   });
 });
