@@ -103,6 +103,9 @@ export class GroupMatcher {
 
   /** The held assets that are in one of the groups, now that every ID of the walk is known. */
   end(): Asset[] {
+    // A listed alias no asset has as its ID names the held asset, whether or not a group takes it in
+    // the end (an include met first by tags, an exclude never reached): it is not unknown.
+    for (const asset of this.held) for (const alias of asset.aliases) if (this.listed.has(alias) && !this.seenAsId.has(alias)) this.foundByAlias.add(alias);
     const found = this.held.filter((asset) => this.decide(asset));
     this.held.length = 0;
     return found;

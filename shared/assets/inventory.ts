@@ -201,5 +201,8 @@ export class InventoryCache {
       },
     });
     this.calls += read.calls;
+    // A server answering smaller pages than asked is read on up to the cap; an inventory cut short
+    // would scan part of the estate and call it whole.
+    if (read.capped) throw new CsipScanError(`${spec.listAction} stopped at ${read.rows} of ${read.total} rows after ${read.calls} calls (the page cap); raise INVENTORY_PAGING.maxPages`);
   }
 }

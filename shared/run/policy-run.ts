@@ -40,7 +40,13 @@ export type RunRecord = z.infer<typeof RunRecordSchema>;
  * its chunks fill, so that the walk keeps no asset. `walk` calls `create` for each chunk in chunk order
  * and waits for it.
  */
-export type TaskSource = readonly PlannedTask[] | { walk(create: (task: PlannedTask) => Promise<void>): Promise<WalkFacts> };
+export type TaskSource =
+  | readonly PlannedTask[]
+  | {
+      walk(create: (task: PlannedTask) => Promise<void>): Promise<WalkFacts>;
+      /** Called instead of `walk` when an earlier attempt walked it all: others need not wait for this one. */
+      leave(): void;
+    };
 
 /** What creating and announcing did. */
 export interface CreatedAndAnnounced {
@@ -101,9 +107,16 @@ export async function createAndAnnounce(
         for (const task of source) await create(task);
       } else if (record.walked && chunkNumbers(record.walked.chunks).every(creation.doneBefore)) {
         // An earlier attempt walked to the end and dealt with every chunk: nothing to walk for.
-        chunkNumbers(record.walked.chunks).forEach(creation.reuse);
+        source.leave();
+        Object.keys(record.tasks).map(Number).sort((a, b) => a - b).forEach(creation.reuse);
         result.walked = { ...record.walked, errors: [] };
       } else {
+        // What an earlier walk found no longer holds once this one starts: were it to fail part way, a
+        // later attempt must walk again, not trust an older and maybe shorter count of chunks.
+        if (record.walked) {
+          delete record.walked;
+          await save();
+        }
         result.walked = await source.walk(create);
         if (result.walked.errors.length === 0) {
           const { errors: _errors, ...facts } = result.walked;

@@ -58,6 +58,10 @@ class PolicyWalk {
     private readonly budgetMs: number,
   ) {}
 
+  leave(): void {
+    this.walker.leave();
+  }
+
   async walk(create: (task: PlannedTask) => Promise<void>): Promise<WalkFacts> {
     const { run, policy } = this;
     const started = run.clock.now();

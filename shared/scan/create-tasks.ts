@@ -173,7 +173,15 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
       try {
         return { answer: await csip.call("CreateRiskCenterScanTask", request), afterAmbiguity: attempt > 1 };
       } catch (error) {
-        if (!(error instanceof CloudApiError) || !isAmbiguousWrite(error.code)) throw error;
+        if (!(error instanceof CloudApiError) || !isAmbiguousWrite(error.code)) {
+          // A refusal after an ambiguous attempt: that attempt may still land. Look once more, a
+          // request timeout later, or the next invocation may look too early and make a second task.
+          if (attempt > 1 && (await waitForLateCreate())) {
+            const found = await lookUp(request.TaskName);
+            if (found.length > 0) return { found, afterAmbiguity: true };
+          }
+          throw error;
+        }
         // Look even after the last attempt: giving up without looking could leave a task we made
         // unrecorded, and the next invocation would make it again.
         if (!(await waitForLateCreate(backoffMs(ctx.retry, attempt - 1)))) throw error;

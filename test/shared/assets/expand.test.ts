@@ -116,6 +116,12 @@ describe("GroupMatcher, one asset at a time as the walk meets them", () => {
     }
   });
 
+  it("an address a group lists is not unknown when the asset it names came in by another selector first", () => {
+    const groups = { g: group([{ tags: { env: "prod" } }, { assets: ["203.0.113.2"] }]) };
+    const found = walk(groups, ["g"], [asset("cvm", "ins-b", { env: "prod" }, ["203.0.113.2"])]);
+    expect(found).toEqual({ now: [], atEnd: ["ins-b"], perGroup: { g: 1 }, unknown: [] });
+  });
+
   it("an exclude by alias follows the same rule", () => {
     const groups = { g: group([{ tags: { env: "prod" } }], [{ assets: ["203.0.113.2"] }]) };
     const found = walk(groups, ["g"], [asset("cvm", "ins-b", { env: "prod" }, ["203.0.113.2"]), asset("cvm", "ins-a", { env: "prod" })]);

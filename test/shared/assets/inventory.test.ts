@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InventoryCache } from "../../../shared/assets/inventory.ts";
 import type { Asset } from "../../../shared/assets/kinds.ts";
+import type { CsipClient } from "../../../shared/csip/client.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { caught, sdkClient } from "../../helpers.ts";
 
@@ -73,5 +74,14 @@ describe("InventoryCache walkers", () => {
     ]);
     expect(String(error)).toContain("the state store is down");
     expect(seen.ids).toEqual(LIST_ORDER);
+  });
+
+  it("a list cut short by the page cap fails the walk, even from a server answering smaller pages than asked", async () => {
+    const sdk = sdkClient(emulator);
+    // The real SDK, asking for 40 rows whatever the pager's Limit.
+    const small: CsipClient = { call: (action, request) => sdk.call(action, { ...request, Filter: { ...(request as { Filter?: object }).Filter, Limit: 40 } } as never) };
+    const cache = new InventoryCache(small, { pageSize: 100, maxPages: 3, concurrency: 6 });
+    const error = await caught(cache.walker(["cvm"], undefined).walk(() => {}));
+    expect(String(error)).toContain("DescribeCVMAssets stopped at 120 of 250 rows after 3 calls (the page cap)");
   });
 });

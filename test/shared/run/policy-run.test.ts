@@ -252,6 +252,22 @@ describe("creating each task exactly once", () => {
     }
   });
 
+  it("a refusal after a dropped create that lands late: looked for once more, so the late task is the chunk's, and no second is made", async () => {
+    // Found by the property below (seed 313671220): the retry looked before the late create landed.
+    const handler = setup();
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "drop" }, afterMs: 600 });
+    emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "ResourceUnavailable" });
+    const summary = await runOf(handler(EVENT, {}));
+    await emulator.settle({ late: "land" });
+    expect(summary.ok).toBe(true);
+    expect(summary.tasks.map((t) => [t.chunk, t.reused ?? false])).toEqual([
+      [1, true],
+      [2, false],
+      [3, false],
+    ]);
+    expect([...tasksPerName().values()]).toEqual([1, 1, 1]);
+  });
+
   it("one failing chunk does not stop the others", async () => {
     const handler = setup();
     emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "InvalidParameterValue" });
@@ -318,7 +334,9 @@ describe("creating each task exactly once", () => {
           for (const t of summary.tasks) expect(emulator.state.tasks.find((e) => e.TaskName === t.taskName)?.TaskId).toBe(t.taskId);
           expect(summary.ok).toBe(failed.length === 0);
         }
-        // A later redelivery without faults: every chunk ends with exactly one task, the one the summary names.
+        // A later redelivery without faults (those the attempts did not use are dropped): every chunk
+        // ends with exactly one task, the one the summary names.
+        emulator.clearFaults();
         const last = await runOf(handler(EVENT, {}));
         expect(last.ok).toBe(true);
         expect(last.tasks.map((t) => t.chunk)).toEqual([1, 2, 3]);

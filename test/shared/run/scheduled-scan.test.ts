@@ -6,6 +6,7 @@ import { parseConfig } from "../../../shared/config/load.ts";
 import { silentLogger } from "../../../shared/log.ts";
 import { runScheduledScan, walkTookTooLong } from "../../../shared/run/scheduled-scan.ts";
 import { createServices, startRun } from "../../../shared/run/services.ts";
+import { toEstateAssets } from "../../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { envOf, sdkClient } from "../../helpers.ts";
 
@@ -119,6 +120,37 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
       [2, false, 100],
     ]);
     expect(Object.values(tasksPerName()).every((count) => count === 1)).toBe(true);
+  });
+
+  it("a walk that fails after the estate grew forgets the earlier walk's count of chunks, so the next attempt walks again", async () => {
+    const state = `s${++n}`;
+    // Attempt 1 walks to the end (3 chunks); chunk 3's create is refused (chunk 1 takes two creates).
+    emulator.inject("CreateRiskCenterScanTask", { type: "slow", ms: 0 }, 3);
+    emulator.inject("CreateRiskCenterScanTask", { type: "error", code: "InvalidParameterValue", message: "no" });
+    const first = await runOnce(state, 5);
+    expect(first.tasks.map((t) => t.chunk)).toEqual([1, 2]);
+    const estate = emulator.state.estate;
+    try {
+      // 200 more CVMs: 5 chunks. Attempt 2 makes chunks 3 and 4, then the public IP list fails before
+      // the 50 of chunk 5 are sent.
+      emulator.state.estate = [...estate, ...toEstateAssets(Array.from({ length: 200 }, (_, i) => ({ kind: "cvm" as const, id: `ins-x${String(i).padStart(7, "0")}`, tags: { env: "prod" } })))];
+      emulator.inject("DescribePublicIpAssets", { type: "error", code: "InvalidParameter", message: "no" });
+      const second = await runOnce(state, 5);
+      expect(second.tasks.map((t) => t.chunk)).toEqual([1, 2, 3, 4]);
+      expect(second.errors.map((e) => e.code)).toEqual(["InvalidParameter"]);
+      const third = await runOnce(state, 5);
+      expect(third.ok).toBe(true);
+      expect(third.tasks.map((t) => [t.chunk, t.assets])).toEqual([
+        [1, 99],
+        [2, 100],
+        [3, 100],
+        [4, 100],
+        [5, 50],
+      ]);
+      expect(Object.values(tasksPerName()).every((count) => count === 1)).toBe(true);
+    } finally {
+      emulator.state.estate = estate;
+    }
   });
 
   it("out of time during the walk: reads no further page, and says how far it got", async () => {
