@@ -18,4 +18,5 @@ for (const name of ["TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTC
 // whichever test made it and however it ended.
 const ownTemp = mkdtempSync(join(tmpdir(), "csip-scan-test-"));
 for (const name of ["TMPDIR", "TMP", "TEMP"]) process.env[name] = ownTemp;
-afterAll(() => rmSync(ownTemp, { recursive: true, force: true }));
+// Retried: a browser's helper process may still be writing its profile while the folder goes.
+afterAll(() => rmSync(ownTemp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }));

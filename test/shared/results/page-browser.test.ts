@@ -22,7 +22,7 @@ const WIDTH = 1000;
 const HEIGHT = 1400;
 
 const dir = mkdtempSync(join(tmpdir(), "csip-scan-page-browser-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }));
 
 /** Renders `html` from a file: the PNG, the DOM after load, and the browser's console lines. */
 function render(name: string, html: string): { png: Buffer; dom: string; console: string[] } {
@@ -39,6 +39,8 @@ function render(name: string, html: string): { png: Buffer; dom: string; console
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      "--disable-crash-reporter",
+      "--disable-breakpad",
       "--disable-extensions",
       "--no-first-run",
       "--host-resolver-rules=MAP * ~NOTFOUND",
