@@ -16,7 +16,6 @@ import type { RunContext } from "./services.ts";
  * planned tasks exactly once under a lock, and telling the notifiers.
  */
 
-/** The record of one policy run in the state store: what its tasks and its notifications have done. */
 /** What a walk of the inventory came to, kept once it ended without error so that a repeat need not walk. */
 export const WalkFactsSchema = z.object({
   /** Chunks planned, numbered from 1. */
@@ -28,6 +27,7 @@ export const WalkFactsSchema = z.object({
 });
 export type WalkFacts = z.infer<typeof WalkFactsSchema> & { errors: RunError[] };
 
+/** The record of one policy run in the state store: what its tasks and its notifications have done. */
 export const RunRecordSchema = TaskProgressSchema.extend(NotifyProgressSchema.shape).extend({
   /** The tasks put in the open runs whose results are still to be told (shared/results/), and when first. */
   tracked: z.object({ taskIds: z.array(z.string()), at: z.number() }).optional(),
