@@ -15,12 +15,7 @@ export const INVENTORY_PAGING: PageLimits = { ...DEFAULT_PAGING, maxPages: 2000 
 
 /** The assets of some kinds, as one member scope sees them, held whole (the CLI's plan, changed assets). */
 export interface Inventory {
-  readonly kinds: ReadonlySet<AssetKind>;
   readonly assets: readonly Asset[];
-}
-
-export function buildInventory(kinds: Iterable<AssetKind>, assets: readonly Asset[]): Inventory {
-  return { kinds: new Set(kinds), assets };
 }
 
 /**
@@ -84,7 +79,7 @@ export class InventoryCache {
     await this.walker(kinds, memberIds).walk((page) => {
       assets.push(...page);
     });
-    return buildInventory(kinds, assets);
+    return { assets };
   }
 
   /** Says that one more policy will walk `kinds` in this member scope, and returns its part. */

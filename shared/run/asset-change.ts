@@ -1,7 +1,6 @@
 import * as z from "zod";
 import { expandGroups } from "../assets/expand.ts";
-import { buildInventory } from "../assets/inventory.ts";
-import { ALL_KINDS, type Asset } from "../assets/kinds.ts";
+import type { Asset } from "../assets/kinds.ts";
 import { lookupAssets } from "../assets/lookup.ts";
 import { durationMs, type Policy } from "../config/schema.ts";
 import { memberParam } from "../csip/client.ts";
@@ -71,7 +70,7 @@ async function findAssets(run: RunContext, ids: string[], memberIds: readonly st
 
 /** The changed assets a policy's groups include, by the same rules as its scheduled run. */
 function matching(run: RunContext, policy: Policy, assets: Asset[]): Asset[] {
-  const inventory = buildInventory(ALL_KINDS, assets);
+  const inventory = { assets };
   if (policy.all) {
     const excluded = new Set(expandGroups(policy.except ?? [], run.config.assetGroups, inventory).assets);
     return assets.filter((a) => !excluded.has(a));

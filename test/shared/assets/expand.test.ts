@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { expandGroups, GroupMatcher, kindsNeeded, matchesTags } from "../../../shared/assets/expand.ts";
-import { buildInventory } from "../../../shared/assets/inventory.ts";
+import type { Inventory } from "../../../shared/assets/inventory.ts";
 import { ASSET_KINDS, kindsForId, type Asset, type AssetKind } from "../../../shared/assets/kinds.ts";
 import type { AssetGroup } from "../../../shared/config/schema.ts";
 import cvm from "../../fixtures/csip/describe-cvm-assets.json" with { type: "json" };
@@ -18,9 +18,8 @@ const asset = (kind: AssetKind, id: string, tags: Record<string, string> = {}, a
   aliases,
 });
 
-const INVENTORY = buildInventory(
-  ["cvm", "db", "domain", "publicIp"],
-  [
+const INVENTORY: Inventory = {
+  assets: [
     asset("cvm", "ins-b", { env: "prod", tier: "web" }, ["203.0.113.2"]),
     asset("cvm", "ins-a", { env: "prod", tier: "api" }),
     asset("cvm", "ins-c", { env: "prod", tier: "web", scan: "skip" }),
@@ -29,7 +28,7 @@ const INVENTORY = buildInventory(
     asset("domain", "a.example.com", { env: "prod", tier: "web" }),
     asset("publicIp", "203.0.113.9", { env: "prod", tier: "web" }),
   ],
-);
+};
 
 const group = (include: AssetGroup["include"], exclude: AssetGroup["exclude"] = []): AssetGroup => ({ include, exclude });
 const ids = (groups: Record<string, AssetGroup>, names: string[]): string[] => expandGroups(names, groups, INVENTORY).assets.map((a) => a.id);
