@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { DEFAULT_STATE_PATH, durationMs, type Config } from "../shared/config/schema.ts";
-import type { Language } from "../shared/notify/message.ts";
+import type { Language } from "../shared/config/schema.ts";
 import { readHistory } from "../shared/results/history.ts";
 import { resultsPage } from "../shared/results/page/render.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";

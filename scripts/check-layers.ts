@@ -47,6 +47,12 @@ function sourceFiles(root: string, folder: string): string[] {
   });
 }
 
+/** The room of a floor a file is in: the folder of `FLOORS` that holds it (`shared/notify/`), or the file itself. */
+function roomOf(file: string): string | undefined {
+  for (const floor of FLOORS) for (const p of floor.paths) if (p.endsWith("/") ? file.startsWith(p) : file === p) return p;
+  return undefined;
+}
+
 function floorOf(file: string): number | "tool" | undefined {
   if (TOOLS.some((t) => file.startsWith(t))) return "tool";
   const index = FLOORS.findIndex((f) => f.paths.some((p) => (p.endsWith("/") ? file.startsWith(p) : file === p)));
@@ -94,6 +100,8 @@ export function checkLayers(root: string): Problem[] {
   const files = ["shared", "functions", "local", "scripts", "bench", "test"].flatMap((f) => sourceFiles(root, f));
   const problems: Problem[] = [];
   const graph = new Map<string, string[]>();
+  /** Imports between two rooms of one floor, the first seen of each direction: `from>to` → where. */
+  const sideways = new Map<string, { file: string; line: number }>();
   for (const file of files) {
     const from = floorOf(file);
     const edges: string[] = [];
@@ -104,8 +112,20 @@ export function checkLayers(root: string): Problem[] {
       if (from === "tool" || to === undefined || from === undefined) continue;
       if (to === "tool") problems.push({ file, line, message: `imports ${target}: nothing outside scripts/, bench/ and test/ may import them` });
       else if (to > from) problems.push({ file, line, message: `imports ${target} from the ${FLOORS[to]!.name} floor, above its own (${FLOORS[from]!.name})` });
+      else if (to === from && roomOf(file) !== roomOf(target)) {
+        const way = `${roomOf(file)}>${roomOf(target)}`;
+        if (!sideways.has(way)) sideways.set(way, { file, line });
+      }
     }
     graph.set(file, edges);
+  }
+  // Within a floor, rooms lean one way: two rooms importing each other leave no order to read them in.
+  for (const [way, at] of sideways) {
+    const [from, to] = way.split(">") as [string, string];
+    const back = sideways.get(`${to}>${from}`);
+    if (back && from < to) {
+      problems.push({ file: at.file, line: at.line, message: `${from} and ${to} import each other (also ${back.file}:${back.line}): within a floor, one room leans on the other, never both ways` });
+    }
   }
   for (const cycle of cycles(graph)) problems.push({ file: cycle[0]!, line: 0, message: `import cycle: ${cycle.join(" -> ")}` });
   const readers = files.filter((f) => f.startsWith("shared/") && readFileSync(join(root, f), "utf8").includes("process.env"));

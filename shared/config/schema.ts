@@ -55,11 +55,15 @@ const bool = () => z.preprocess(booleanFromText, z.boolean());
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const KeyName = z.string().regex(NAME, "must be a name of letters, digits, '.', '_' or '-', a letter or digit first, at most 64 characters");
 
+/** The languages a message and a page are written in. */
+export const LANGUAGES = ["zh", "en"] as const;
+export type Language = (typeof LANGUAGES)[number];
+
 export const NotifierSchema = z.strictObject({
   type: z.enum(NOTIFIER_TYPES),
   url: z.string().min(1),
   secret: z.string().min(1).optional(),
-  language: z.enum(["zh", "en"]).default("en"),
+  language: z.enum(LANGUAGES).default("en"),
 });
 export type Notifier = z.infer<typeof NotifierSchema>;
 

@@ -1,8 +1,10 @@
 import { localTime } from "../time-format.ts";
+import type { Language } from "../config/schema.ts";
 import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
 import type { RunReport } from "./report.ts";
-import type { ReportedFinding, ResultsReport, ResultsStatus } from "./results-report.ts";
-import type { TaskState } from "../results/model.ts";
+import type { ReportedFinding, ResultsReport } from "./results-report.ts";
+import type { ResultsStatus } from "../results/model.ts";
+import type { TaskState } from "../scan/task-status.ts";
 
 /**
  * What a chat message says, before a channel renders it: a title and lines. Every value that comes
@@ -32,7 +34,6 @@ const said = (text: string): Piece => ({ value: outsideText(text, OUTSIDE_LIMITS
 /** A name from CSIP (a risk, an asset): scrubbed, visible, at most 120 characters. */
 const named = (text: string): Piece => ({ value: outsideText(text, OUTSIDE_LIMITS.name) });
 
-export type Language = "zh" | "en";
 
 /** The fixed text of messages, per language. */
 const TEXT = {
@@ -220,7 +221,7 @@ const RESULTS_TEXT = {
   },
 } as const;
 
-/** A task's state as a Chinese reader reads it (shared/results/model.ts names the states). */
+/** A task's state as a Chinese reader reads it (shared/scan/task-status.ts names the states). */
 const TASK_STATES_ZH: Record<TaskState, string> = { waiting: "等待中", scanning: "扫描中", done: "已完成", failed: "失败", stopped: "已停止", paused: "已暂停", restarted: "已重启", "not found": "未找到" };
 
 function assetsOf(r: ResultsReport): number {

@@ -1,9 +1,7 @@
 import type { AssetKind } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
+import type { RunTrigger } from "../results/model.ts";
 import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
-
-/** What fired a run. */
-export type RunTrigger = "timer" | "manual" | "asset-change";
 
 /** What the run reports about an unauthorized asset. */
 export interface UnauthorizedAsset {

@@ -1,9 +1,6 @@
-import type { DuplicateRemoval, Finding, MissingPart, RunResults } from "../results/model.ts";
+import { statusOf, type Finding, type MissingPart, type ResultsStatus, type RunResults, type RunTrigger } from "../results/model.ts";
+import type { DuplicateRemoval } from "../scan/task-list.ts";
 import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
-import type { RunTrigger } from "./report.ts";
-
-/** What the people are told of a finished run, in one word. */
-export type ResultsStatus = "all clear" | "risks found" | "failed" | "incomplete";
 
 /** A finding as reports show it. */
 export type ReportedFinding = Pick<Finding, "id" | "kind" | "asset" | "level" | "name"> & Partial<Pick<Finding, "assetName" | "cve" | "fix">>;
@@ -61,13 +58,6 @@ export const FINDINGS_NOTE =
 
 /** At most this many new or gone findings are listed; the counts are always whole. */
 const LISTED_CHANGES = 20;
-
-/** A run's status in one word: failed before incomplete before all clear. */
-export function statusOf(r: RunResults): ResultsStatus {
-  if (r.tasks.some((t) => t.state === "failed" || t.state === "stopped" || t.state === "not found")) return "failed";
-  if (r.gaveUp) return "incomplete";
-  return r.allClear ? "all clear" : "risks found";
-}
 
 /** A name CSIP gave, and a text CSIP said (an error, a fix), as a report may carry them (shared/notify/outside-text.ts). */
 const name = (text: string): string => outsideText(text, OUTSIDE_LIMITS.name);

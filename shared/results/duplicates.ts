@@ -1,7 +1,7 @@
 import type { CsipClient } from "../csip/client.ts";
-import { removeTasks } from "../scan/task-list.ts";
+import { removeTasks, type DuplicateRemoval } from "../scan/task-list.ts";
 import { parseTaskName } from "../state/keys.ts";
-import type { DuplicateRemoval, TaskResult } from "./model.ts";
+import type { TaskResult } from "./model.ts";
 
 /** Oldest first by InsertTime (a task without one last); ties by TaskId, so the choice is stable. */
 function oldestFirst(a: TaskResult, b: TaskResult): number {
@@ -35,12 +35,4 @@ export async function removeDuplicateTasks(
     removals.push({ taskName, kept: kept!.taskId, removed, failed });
   }
   return removals;
-}
-
-/** A removal as the summary's warning says it. */
-export function describeRemoval(d: DuplicateRemoval): string {
-  let text = `CSIP held ${d.removed.length + d.failed.length + 1} tasks named "${d.taskName}" (a create that landed late); kept the oldest, ${d.kept}`;
-  if (d.removed.length > 0) text += `, stopped and deleted ${d.removed.join(", ")}`;
-  for (const f of d.failed) text += `; could not remove ${f.taskId}: ${f.message}`;
-  return text;
 }

@@ -1,9 +1,8 @@
 import * as z from "zod";
-import { statusOf } from "../notify/results-report.ts";
 import { historyKey } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
 import { bySeverity } from "./findings.ts";
-import { LEVELS, type Finding, type Level, type RunResults } from "./model.ts";
+import { LEVELS, statusOf, type Finding, type Level, type RunResults } from "./model.ts";
 
 /**
  * The last runs of each policy, for its results page: one state value per policy, bounded. Every run

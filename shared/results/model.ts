@@ -1,18 +1,12 @@
-import { SCAN_STATUS, type RiskKind } from "../csip/actions.ts";
-import type { RunTrigger } from "../notify/report.ts";
+import type { RiskKind } from "../csip/actions.ts";
+import type { DuplicateRemoval } from "../scan/task-list.ts";
+import type { TaskState } from "../scan/task-status.ts";
 
-/** A task's state in words, from DescribeScanTaskList's ScanStatus; `ended` once it will not change. */
-export const TASK_STATES = {
-  [SCAN_STATUS.initial]: { state: "waiting", ended: false },
-  [SCAN_STATUS.scanning]: { state: "scanning", ended: false },
-  [SCAN_STATUS.done]: { state: "done", ended: true },
-  [SCAN_STATUS.error]: { state: "failed", ended: true },
-  [SCAN_STATUS.stopped]: { state: "stopped", ended: true },
-  [SCAN_STATUS.paused]: { state: "paused", ended: false },
-  [SCAN_STATUS.restarted]: { state: "restarted", ended: false },
-} as const;
+/** What fired a run. */
+export type RunTrigger = "timer" | "manual" | "asset-change";
 
-export type TaskState = (typeof TASK_STATES)[keyof typeof TASK_STATES]["state"] | "not found";
+/** What the people are told of a finished run, in one word. */
+export type ResultsStatus = "all clear" | "risks found" | "failed" | "incomplete";
 
 /** What CSIP says of one task, in words. */
 export interface TaskResult {
@@ -73,17 +67,6 @@ export interface Comparison {
   goneFindings: { id: string; name: string; asset: string; level: Level }[];
 }
 
-/** Tasks of one name beyond the first: one scan made twice by a create that landed late. */
-export interface DuplicateRemoval {
-  taskName: string;
-  /** The oldest task of the name, kept. */
-  kept: string;
-  /** TaskIds stopped and deleted. */
-  removed: string[];
-  /** TaskIds that could not be removed, with why. */
-  failed: { taskId: string; message: string }[];
-}
-
 /** A part of the results that could not be looked up by the time `results.giveUpAfter` passed. */
 export interface MissingPart {
   part: "report links" | "findings";
@@ -118,4 +101,11 @@ export interface RunResults {
   missing: MissingPart[];
   /** Duplicate tasks of the run found in CSIP's task list and removed. */
   duplicatesRemoved: DuplicateRemoval[];
+}
+
+/** A run's status in one word: failed before incomplete before all clear. */
+export function statusOf(r: RunResults): ResultsStatus {
+  if (r.tasks.some((t) => t.state === "failed" || t.state === "stopped" || t.state === "not found")) return "failed";
+  if (r.gaveUp) return "incomplete";
+  return r.allClear ? "all clear" : "risks found";
 }

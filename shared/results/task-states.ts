@@ -1,7 +1,8 @@
 import { ASSET_KINDS, kindOfTaskAsset } from "../assets/kinds.ts";
 import { memberParam, type CsipClient, type Models } from "../csip/client.ts";
 import { ignoredFilterWarning, readFiltered } from "../csip/pager.ts";
-import { TASK_STATES, type TaskResult } from "./model.ts";
+import { TASK_STATES } from "../scan/task-status.ts";
+import type { TaskResult } from "./model.ts";
 
 /** TaskIds asked for in one DescribeScanTaskList call: one page holds 100 tasks (the inventory's assumption). */
 export const TASKS_PER_CALL = 100;

@@ -4,7 +4,7 @@ import type { Asset } from "../assets/kinds.ts";
 import type { Config, Policy } from "../config/schema.ts";
 import { SCAN_ASSET_TYPE } from "../csip/actions.ts";
 import { errorFacts, NotFoundError, OutOfTimeError } from "../errors.ts";
-import type { RunTrigger } from "../notify/report.ts";
+import type { RunTrigger } from "../results/model.ts";
 import { scanAssetType, TaskPlanner, type PlannedTask, type ScanTaskRequest } from "../scan/requests.ts";
 import { scheduledRunNames, type RunNames } from "../state/keys.ts";
 import { createAndAnnounce, type CreatedAndAnnounced, type WalkFacts } from "./policy-run.ts";

@@ -1,7 +1,8 @@
 import { SCAN_ASSET_TYPE, type ScanAssetType } from "../csip/actions.ts";
 import type { Logger } from "../log.ts";
 import type { DeliveryResult } from "../notify/deliver.ts";
-import type { RunError, RunTrigger, UnauthorizedAsset } from "../notify/report.ts";
+import type { RunError, UnauthorizedAsset } from "../notify/report.ts";
+import type { RunTrigger } from "../results/model.ts";
 import type { CreatedTask } from "../scan/create-tasks.ts";
 import type { ScanTaskRequest } from "../scan/requests.ts";
 import { localTime } from "../time-format.ts";

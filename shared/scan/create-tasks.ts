@@ -5,11 +5,10 @@ import type { Policy } from "../config/schema.ts";
 import type { CsipClient, Models } from "../csip/client.ts";
 import { isAmbiguousWrite } from "../csip/retryable.ts";
 import { CloudApiError, errorFacts } from "../errors.ts";
-import { describeRemoval } from "../results/duplicates.ts";
 import { backoffMs, type RetryPolicy } from "../retry.ts";
 import type { RunNames } from "../state/keys.ts";
 import { requestSize, type PlannedTask, type ScanTaskRequest } from "./requests.ts";
-import { keepOldest, tasksByName, type ListedTask } from "./task-list.ts";
+import { describeRemoval, keepOldest, tasksByName, type ListedTask } from "./task-list.ts";
 
 export const CreatedTaskSchema = z.object({
   chunk: z.number().int(),

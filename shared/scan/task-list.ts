@@ -1,7 +1,7 @@
 import { memberParam, type CsipClient, type Models } from "../csip/client.ts";
 import { readFiltered } from "../csip/pager.ts";
 import { CloudApiError, describeError } from "../errors.ts";
-import { TASK_STATES } from "../results/model.ts";
+import { TASK_STATES } from "./task-status.ts";
 
 export type ListedTask = Models.ScanTaskInfoList;
 
@@ -104,4 +104,23 @@ async function stopTask(csip: CsipClient, taskId: string, memberIds?: readonly s
       retryable: false,
     });
   }
+}
+
+/** Tasks of one name beyond the first: one scan made twice by a create that landed late. */
+export interface DuplicateRemoval {
+  taskName: string;
+  /** The oldest task of the name, kept. */
+  kept: string;
+  /** TaskIds stopped and deleted. */
+  removed: string[];
+  /** TaskIds that could not be removed, with why. */
+  failed: { taskId: string; message: string }[];
+}
+
+/** A removal as the summary's warning says it. */
+export function describeRemoval(d: DuplicateRemoval): string {
+  let text = `CSIP held ${d.removed.length + d.failed.length + 1} tasks named "${d.taskName}" (a create that landed late); kept the oldest, ${d.kept}`;
+  if (d.removed.length > 0) text += `, stopped and deleted ${d.removed.join(", ")}`;
+  for (const f of d.failed) text += `; could not remove ${f.taskId}: ${f.message}`;
+  return text;
 }

@@ -41,6 +41,23 @@ describe("the layer check", () => {
     ]);
   });
 
+  it("refuses two rooms of one floor importing each other both ways, with no file cycle between them", () => {
+    const root = tree({
+      "shared/results/model.ts": 'import type { R } from "../notify/report.ts";\nexport type M = 1;\n',
+      "shared/notify/report.ts": "export type R = 1;\n",
+      "shared/notify/message.ts": '\nimport type { M } from "../results/model.ts";\n',
+      "shared/scan/requests.ts": 'import type { M } from "../results/model.ts";\n',
+    });
+    expect(checkLayers(root)).toEqual([
+      {
+        file: "shared/notify/message.ts",
+        line: 2,
+        message:
+          "shared/notify/ and shared/results/ import each other (also shared/results/model.ts:1): within a floor, one room leans on the other, never both ways",
+      },
+    ]);
+  });
+
   it("names a cycle, even within one floor", () => {
     const root = tree({
       "local/emulator/actions.ts": 'import type { A } from "./server.ts";\n',

@@ -1,4 +1,4 @@
-import type { Language } from "../../notify/message.ts";
+import type { Language } from "../../config/schema.ts";
 import { shorten } from "../findings.ts";
 import type { HistoryFinding, PolicyHistory } from "../history.ts";
 import { LEVELS, type Level } from "../model.ts";

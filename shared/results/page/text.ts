@@ -1,5 +1,5 @@
-import type { Level, TaskState } from "../model.ts";
-import type { ResultsStatus } from "../../notify/results-report.ts";
+import type { TaskState } from "../../scan/task-status.ts";
+import type { Level, ResultsStatus } from "../model.ts";
 
 /** The fixed text of the results page, per language. */
 export const PAGE_TEXT = {
