@@ -142,7 +142,8 @@ export function describeReading(row: ActionReading): string {
 
 /**
  * One warning per action whose reading is not the one first assumed, saying what was done instead.
- * An ignored name is left out: the read that met it already warns (`ignoredFilterWarning`).
+ * An ignored name and the task list's order are left out: the read that met them already warns
+ * (`ignoredFilterWarning`, shared/results/open-runs.ts).
  */
 export function readingWarnings(rows: readonly ActionReading[]): string[] {
   const warnings: string[] = [];
@@ -155,9 +156,6 @@ export function readingWarnings(rows: readonly ActionReading[]): string[] {
     }
     for (const [name, reading] of Object.entries(row.names)) {
       if (reading === "refused") warnings.push(`${row.action} refused the filter ${name}${row.refusalCode ? ` (${row.refusalCode})` : ""}: the list was read to its end and matched here`);
-    }
-    if (row.order === "oldest-first" || row.order === "unordered") {
-      warnings.push(`${row.action} listed its tasks ${ORDER_WORDS[row.order]}, not newest first: the list was read to its end`);
     }
   }
   return warnings;
