@@ -300,6 +300,8 @@ export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>
    */
   const probe = async (unreturned: readonly string[], returned: readonly string[]): Promise<ValuesReading | undefined> => {
     let witness = returned[0];
+    // An empty list, seen by an earlier probe of this read: nothing asked can be missing.
+    if (witness === undefined && total === 0) return undefined;
     if (witness === undefined) {
       calls++;
       const first = (await csip.call(action, { ...query.request, Filter: { Limit: 1, Offset: 0 } } as RequestOf<A>)) as ListPage;
