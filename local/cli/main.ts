@@ -16,6 +16,7 @@ import { ConfigError, CsipScanError, EventError, NotFoundError } from "../../sha
 import { createLogger, silentLogger } from "../../shared/log.ts";
 import { deliverTest } from "../../shared/notify/deliver.ts";
 import { findPolicy, runScheduledScan } from "../../shared/run/scheduled-scan.ts";
+import { runReadings } from "../../shared/run/filter-readings.ts";
 import { createServices, startRun, storeWarnings } from "../../shared/run/services.ts";
 import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
 import { timersOf } from "../../shared/run/timer-run.ts";
@@ -174,6 +175,8 @@ const COMMANDS: Record<string, Command> = {
             ? JSON.stringify(summaries.map((s) => ({ ...s, scheduledTimeLocal: localTime(s.scheduledTime, config.timezone) })), null, 2)
             : summaries.map((s) => formatSummary(s, config.timezone)).join("\n"),
         );
+        // Where the account took a filter otherwise than documented (shared/csip/filter-readings.ts).
+        for (const warning of runReadings(run).warnings) err(`warning: ${warning}`);
         return summaries.every((s) => s.ok) ? 0 : 1;
       } finally {
         await connection.close();
@@ -254,6 +257,7 @@ const COMMANDS: Record<string, Command> = {
           reports.push(resultsReport((await resultsOf(run, policy, open, withLinks, false)).results));
         }
         const listed = comparedInTurn(reports);
+        for (const warning of [...found.warnings, ...runReadings(run).warnings]) err(`warning: ${warning}`);
         if (values.json) {
           // Report links are the user's own: printed whole (show), never logged.
           show(JSON.stringify(listed.map((r) => webhookPayload(r, config.timezone)), null, 2));
