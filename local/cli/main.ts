@@ -257,7 +257,7 @@ const COMMANDS: Record<string, Command> = {
           reports.push(resultsReport((await resultsOf(run, policy, open, withLinks, false)).results));
         }
         const listed = comparedInTurn(reports);
-        for (const warning of [...found.warnings, ...runReadings(run).warnings]) err(`warning: ${warning}`);
+        for (const warning of [...found.warnings, ...runReadings(run, found.warnings).warnings]) err(`warning: ${warning}`);
         if (values.json) {
           // Report links are the user's own: printed whole (show), never logged.
           show(JSON.stringify(listed.map((r) => webhookPayload(r, config.timezone)), null, 2));

@@ -140,10 +140,14 @@ export function describeReading(row: ActionReading): string {
   return `${row.action}: ${parts.join("; ") || "nothing told apart"}${code}`;
 }
 
+/** The warning for an action whose filter the server ignored: the same text wherever it is met. */
+export function ignoredFilterWarning(action: CsipAction, field: string): string {
+  return `${action} ignored the filter ${field}: the list was read to its end and matched here`;
+}
+
 /**
- * One warning per action whose reading is not the one first assumed, saying what was done instead.
- * An ignored name and the task list's order are left out: the read that met them already warns
- * (`ignoredFilterWarning`, shared/results/open-runs.ts).
+ * One warning per action whose reading is not the one first assumed, saying what was done instead. The
+ * task list's order is left out: the read that met it warns (shared/results/open-runs.ts).
  */
 export function readingWarnings(rows: readonly ActionReading[]): string[] {
   const warnings: string[] = [];
@@ -155,6 +159,7 @@ export function readingWarnings(rows: readonly ActionReading[]): string[] {
       warnings.push(`${row.action} refused a filter with several values${row.refusalCode ? ` (${row.refusalCode})` : ""}: every value is now asked on its own (or the list read and matched here)`);
     }
     for (const [name, reading] of Object.entries(row.names)) {
+      if (reading === "ignored") warnings.push(ignoredFilterWarning(row.action, name));
       if (reading === "refused") warnings.push(`${row.action} refused the filter ${name}${row.refusalCode ? ` (${row.refusalCode})` : ""}: the list was read to its end and matched here`);
     }
   }

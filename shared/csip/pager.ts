@@ -393,7 +393,4 @@ export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>
   return { rows: found, calls, capped, unread, ...(ignored ? { ignored } : {}), ...(refused ? { refused } : {}) };
 }
 
-/** The summary's one warning for an action whose filter the server ignored. */
-export function ignoredFilterWarning(action: CsipAction, field: string): string {
-  return `${action} ignored the filter ${field}: the list was read to its end and matched here`;
-}
+export { ignoredFilterWarning } from "./filter-readings.ts";

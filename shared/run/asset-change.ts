@@ -159,7 +159,7 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
     }
   }
 
-  const readings = runReadings(run);
+  const readings = runReadings(run, lookupWarnings);
   const summary: AssetChangeSummary = {
     trigger: "asset-change",
     events: events.length,

@@ -135,7 +135,7 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     }
   } catch (error) {
     summary.errors.push(errorFacts(error));
-    const readings = runReadings(run);
+    const readings = runReadings(run, summary.warnings);
     return { ...summary, filterReadings: readings.filterReadings, warnings: [...summary.warnings, ...readings.warnings], ok: false };
   }
   summary.open = runs.length;
@@ -162,7 +162,7 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
       summary.errors.push({ ...errorFacts(error), message: `${open.run}: ${errorFacts(error).message}` });
     }
   }
-  const readings = runReadings(run);
+  const readings = runReadings(run, summary.warnings);
   summary.filterReadings = readings.filterReadings;
   summary.warnings.push(...readings.warnings);
   summary.ok = summary.errors.length === 0 && summary.told.every((t) => t.notifications.every((n) => n.delivered));

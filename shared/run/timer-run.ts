@@ -121,7 +121,7 @@ export async function runTimer(run: RunContext, timer: TimerEvent): Promise<Time
   if (!slot.at) return { ...base, schedule: plan.cron.normalized, slot, policies, runs: [], warnings, ok: true, retry: true };
   const scheduledTime = slot.at;
   const runs = await Promise.all(policies.map((policy) => runScheduledScan(run, { policy, scheduledTime, trigger: "timer" })));
-  const readings = runReadings(run);
+  const readings = runReadings(run, warnings);
   warnings.push(...readings.warnings);
   const summary: TimerSummary = {
     ...base,

@@ -160,37 +160,29 @@ describe("the three functions under each filter reading", () => {
     expect(report!.tasks.filter((t) => t[1] === "done").every((t) => t[5])).toBe(true);
     expect(told.change).toEqual({ ok: true, unknown: ["ins-nothere1"], scanned: [4], errors: [] });
     expect(summaries.results.filterReadings).toEqual(
-      // The order stays untold: the run's tasks were all made in one second.
-      expect.arrayContaining([{ action: "DescribeScanTaskList", values: "ored", names: { TaskName: "honoured", TaskId: "honoured" }, source: "observed" }]),
+      // The order is told only where the run's tasks were not all made in one second.
+      expect.arrayContaining([expect.objectContaining({ action: "DescribeScanTaskList", values: "ored", names: { TaskName: "honoured", TaskId: "honoured" }, source: "observed" })]),
     );
     expect(summaries.results.warnings).toEqual([]);
   });
 
-  it.each<[string, (e: Emulator) => void, boolean]>([
-    ["several values answered by the first only", (e) => void (e.state.multiValueFilters = "first-only"), false],
-    ["several values refused", (e) => void (e.state.multiValueFilters = "refused"), false],
-    ["every filter name refused", (e) => EVERY_NAME.forEach((n) => e.state.refusedFilters.add(n)), false],
-    ["every filter name ignored", (e) => EVERY_NAME.forEach((n) => e.state.ignoredFilters.add(n)), false],
-    ["the task list oldest first, told by the task list (no durable store)", (e) => void (e.state.taskOrder = "oldest-first"), true],
-  ])("%s: the same tasks and the same results as under the documented reading", async (_, set, memory) => {
+  it.each<[string, (e: Emulator) => void, boolean, CsipAction | undefined, object]>([
+    ["several values answered by the first only", (e) => void (e.state.multiValueFilters = "first-only"), false, "DescribeRiskCenterAssetViewVULRiskList", { values: "first-only" }],
+    ["several values refused", (e) => void (e.state.multiValueFilters = "refused"), false, "DescribeScanTaskList", { values: "refused", refusalCode: "InvalidParameter" }],
+    ["every filter name refused", (e) => EVERY_NAME.forEach((n) => e.state.refusedFilters.add(n)), false, "DescribeTaskLogList", { names: { TaskCenterTaskId: "refused" }, refusalCode: "InvalidParameterValue" }],
+    ["every filter name ignored", (e) => EVERY_NAME.forEach((n) => e.state.ignoredFilters.add(n)), false, "DescribeRiskCenterAssetViewVULRiskList", { names: { InstanceId: "ignored", AffectAsset: "ignored" } }],
+    ["the task list oldest first, told by the task list (no durable store)", (e) => void (e.state.taskOrder = "oldest-first"), true, "DescribeScanTaskList", { order: "oldest-first" }],
+  ])("%s: the same tasks and the same results as under the documented reading, and the look says which reading it saw", async (_, set, memory, action, reading) => {
     const expected = await documentedTold(memory);
     await clean();
     set(emulator);
     const { told, summaries } = await scenario(memory);
     expect(told).toEqual(expected);
     expect([summaries.scan.ok, summaries.results.ok, summaries.change.ok]).toEqual([true, true, true]);
-  });
-
-  it.each<[string, (e: Emulator) => void, CsipAction, object]>([
-    ["first only", (e) => void (e.state.multiValueFilters = "first-only"), "DescribeRiskCenterAssetViewVULRiskList", { values: "first-only" }],
-    ["refused", (e) => void (e.state.multiValueFilters = "refused"), "DescribeScanTaskList", { values: "refused", refusalCode: "InvalidParameter" }],
-    ["a refused name", (e) => e.state.refusedFilters.add("DescribeTaskLogList.TaskCenterTaskId"), "DescribeTaskLogList", { names: { TaskCenterTaskId: "refused" }, refusalCode: "InvalidParameterValue" }],
-  ])("the results look says once which reading the account showed (%s), and warns", async (_, set, action, reading) => {
-    await clean();
-    set(emulator);
-    const { summaries } = await scenario();
+    // Once per action, and one warning for each way it is not the documented reading.
     const rows = summaries.results.filterReadings.filter((r) => r.action === action);
     expect(rows).toEqual([expect.objectContaining({ action, ...reading, source: "observed" })]);
-    expect(summaries.results.warnings.filter((w) => w.startsWith(`${action} `))).toHaveLength(1);
+    const names = Object.values((reading as { names?: object }).names ?? {}).length;
+    expect(summaries.results.warnings.filter((w) => w.startsWith(`${action} `))).toHaveLength(Math.max(1, names));
   });
 });
