@@ -378,13 +378,10 @@ export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>
     pending.delete(first!);
     for (const value of rest) if (returned.has(value)) pending.delete(value);
     const unreturned = rest.filter((value) => !returned.has(value));
-    if (unreturned.length === 0) {
-      if (rest.length > 0 && several === undefined) readings.sawValues(action, "ored");
-      continue;
-    }
-    let reading = several;
     // Rows for a value after the first (and not the first's too): the values were ORed.
-    if (reading === undefined && beyondFirst) reading = "ored";
+    if (several === undefined && beyondFirst) readings.sawValues(action, "ored");
+    if (unreturned.length === 0) continue;
+    let reading = readings.values(action);
     if (reading === undefined) reading = await probe(unreturned, [...returned]);
     if (reading !== undefined && reading !== "refused") readings.sawValues(action, reading);
     // ORed, or an empty list: the values not returned have no rows.
