@@ -1,6 +1,6 @@
 import { CsipScanError } from "../errors.ts";
 import type { CsipAction, CsipClient, RequestOf } from "./client.ts";
-import { filterReadingsOf, mayBeRefusal, type ValuesReading } from "./filter-readings.ts";
+import { filterReadingsOf, mayBeRefusal, type ActionReading, type ValuesReading } from "./filter-readings.ts";
 
 /**
  * One pager for every CSIP list, as Cloud Custodian's `execute_paged_query` is for its Tencent
@@ -388,6 +388,30 @@ export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>
     if (reading === "ored" || reading === undefined) for (const value of unreturned) pending.delete(value);
   }
   return { rows: found, calls, capped, unread, ...(ignored ? { ignored } : {}), ...(refused ? { refused } : {}) };
+}
+
+/**
+ * How an account takes a filter on `field` of `action`, settled with harmless reads (for `csip-scan
+ * doctor`): a page of the list as it is, then two values it holds asked together, the later row's
+ * first, through `readFiltered`. ORed, both come back; answering the first only, one probe shows it;
+ * refused, the refusal shows it. The action's row of the client's readings, or undefined when the list
+ * holds no value of the field to ask for. Use a client told nothing: one told a reading acts on it.
+ */
+export async function settleFilterReading<A extends CsipAction>(
+  query: Pick<FilteredQuery<A>, "csip" | "action" | "request" | "field" | "fieldValue" | "limits">,
+): Promise<ActionReading | undefined> {
+  const fieldOf = query.fieldValue ?? ((row: Row) => row[query.field]);
+  const page = (await query.csip.call(query.action, { ...query.request, Filter: { Limit: 100, Offset: 0 } } as RequestOf<A>)) as ListPage;
+  const seen: string[] = [];
+  for (const row of page.Data ?? []) {
+    const raw = fieldOf(row);
+    const first = (Array.isArray(raw) ? raw : [raw]).find((v) => typeof v === "string" && v !== "") as string | undefined;
+    if (first !== undefined && !seen.includes(first)) seen.push(first);
+    if (seen.length === 2) break;
+  }
+  if (seen.length === 0) return undefined;
+  await readFiltered({ ...query, values: [...seen].reverse() });
+  return filterReadingsOf(query.csip).rows().find((r) => r.action === query.action);
 }
 
 export { ignoredFilterWarning } from "./filter-readings.ts";

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CsipClient } from "../../../shared/csip/client.ts";
 import { filterReadingsOf, readingWarnings, tellFilterReadings } from "../../../shared/csip/filter-readings.ts";
-import { readFiltered, readPages } from "../../../shared/csip/pager.ts";
+import { readFiltered, readPages, settleFilterReading } from "../../../shared/csip/pager.ts";
 import { caught, sdkClient } from "../../helpers.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 
@@ -200,6 +200,26 @@ describe("readFiltered under each reading of a filter with several values", () =
       expect(filterReadingsOf(csip).rows()).toEqual([{ action: "DescribeCVMAssets", names: { AssetId: "refused" }, refusalCode: "InvalidParameterValue", source: "observed" }]);
       expect(readingWarnings(filterReadingsOf(csip).rows())).toEqual(["DescribeCVMAssets refused the filter AssetId (InvalidParameterValue): the list was read to its end and matched here"]);
     } finally {
+      emulator.state.refusedFilters.clear();
+    }
+  });
+
+  it.each([
+    ["ored", {}, { values: "ored", names: { AssetId: "honoured" } }],
+    ["first-only", {}, { values: "first-only", names: { AssetId: "honoured" } }],
+    ["refused", {}, { values: "refused", names: { AssetId: "honoured" }, refusalCode: "InvalidParameter" }],
+    ["ored", { refuse: true }, { names: { AssetId: "refused" }, refusalCode: "InvalidParameterValue" }],
+    ["ored", { ignore: true }, { names: { AssetId: "ignored" } }],
+  ] as const)("settleFilterReading tells the readings apart with harmless reads: several values %s, %o", async (values, name, expected) => {
+    emulator.state.multiValueFilters = values;
+    if ("refuse" in name) emulator.refuseFilter("DescribeCVMAssets", "AssetId");
+    if ("ignore" in name) emulator.ignoreFilter("DescribeCVMAssets", "AssetId");
+    try {
+      const reading = await settleFilterReading({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "AssetId" });
+      expect(reading).toEqual({ action: "DescribeCVMAssets", ...expected, source: "observed" });
+      expect(emulator.calls.every((c) => c.action === "DescribeCVMAssets")).toBe(true);
+    } finally {
+      emulator.state.multiValueFilters = "ored";
       emulator.state.refusedFilters.clear();
     }
   });
