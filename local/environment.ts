@@ -16,6 +16,7 @@ import { LOCAL_COS_REGION, startLocalCos } from "./cos-local.ts";
 import { LOCAL_ACCOUNT } from "./emulator/accounts.ts";
 import { readInventory } from "./emulator/inventory-file.ts";
 import { startEmulator, type Emulator } from "./emulator/server.ts";
+import { readingSwitches } from "./emulator/switches.ts";
 
 export const DEMO_INVENTORY = "config/emulator-inventory.yaml";
 
@@ -79,7 +80,7 @@ export async function connectLocal(config: Config, options: LocalOptions): Promi
   let emulator: Emulator | undefined;
   let url = endpoint;
   if (!url) {
-    emulator = await startEmulator({ estate: await readInventory(options.inventory ?? DEMO_INVENTORY) });
+    emulator = await startEmulator({ estate: await readInventory(options.inventory ?? DEMO_INVENTORY), ...readingSwitches({}, env.variables) });
     url = emulator.url;
     options.say(
       [

@@ -144,6 +144,7 @@ export async function startHandlerWorld(estate: EstateAssetInput[], options: Emu
   const initialTiming = { ...emulator.state.scanTiming };
   const initialReportDelay = emulator.state.reportDelayMs;
   const initialNow = emulator.state.now;
+  const initialReadings = { multiValueFilters: emulator.state.multiValueFilters, taskOrder: emulator.state.taskOrder, refusedFilters: [...emulator.state.refusedFilters] };
   const hook = await startListener();
   Object.assign(process.env, {
     TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
@@ -168,6 +169,9 @@ export async function startHandlerWorld(estate: EstateAssetInput[], options: Emu
       emulator.state.scanTiming = { ...initialTiming };
       emulator.state.reportDelayMs = initialReportDelay;
       emulator.state.now = initialNow;
+      emulator.state.multiValueFilters = initialReadings.multiValueFilters;
+      emulator.state.taskOrder = initialReadings.taskOrder;
+      emulator.state.refusedFilters = new Set(initialReadings.refusedFilters);
       emulator.clearFaults();
       hook.received.length = 0;
     },

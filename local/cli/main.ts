@@ -16,6 +16,7 @@ import { ConfigError, CsipScanError, EventError, NotFoundError } from "../../sha
 import { createLogger, silentLogger } from "../../shared/log.ts";
 import { deliverTest } from "../../shared/notify/deliver.ts";
 import { findPolicy, runScheduledScan } from "../../shared/run/scheduled-scan.ts";
+import { runReadings } from "../../shared/run/filter-readings.ts";
 import { createServices, startRun, storeWarnings } from "../../shared/run/services.ts";
 import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
 import { timersOf } from "../../shared/run/timer-run.ts";
@@ -24,6 +25,7 @@ import { scrub, withoutRegistered } from "../../shared/secrets.ts";
 import { localTime } from "../../shared/time-format.ts";
 import { readInventory } from "../emulator/inventory-file.ts";
 import { startEmulator } from "../emulator/server.ts";
+import { describeSwitches, readingSwitches, SwitchError, SWITCH_FLAGS, SWITCH_USAGE } from "../emulator/switches.ts";
 import { AccountFileError } from "../cloud/account.ts";
 import { formatAccount, rehearseDeploy } from "../deploy/rehearse.ts";
 import { commandStore, connectLocal, DEMO_INVENTORY, exportLine, localOverrides } from "../environment.ts";
@@ -173,6 +175,8 @@ const COMMANDS: Record<string, Command> = {
             ? JSON.stringify(summaries.map((s) => ({ ...s, scheduledTimeLocal: localTime(s.scheduledTime, config.timezone) })), null, 2)
             : summaries.map((s) => formatSummary(s, config.timezone)).join("\n"),
         );
+        // Where the account took a filter otherwise than documented (shared/csip/filter-readings.ts).
+        for (const warning of runReadings(run).warnings) err(`warning: ${warning}`);
         return summaries.every((s) => s.ok) ? 0 : 1;
       } finally {
         await connection.close();
@@ -253,6 +257,7 @@ const COMMANDS: Record<string, Command> = {
           reports.push(resultsReport((await resultsOf(run, policy, open, withLinks, false)).results));
         }
         const listed = comparedInTurn(reports);
+        for (const warning of [...found.warnings, ...runReadings(run, found.warnings).warnings]) err(`warning: ${warning}`);
         if (values.json) {
           // Report links are the user's own: printed whole (show), never logged.
           show(JSON.stringify(listed.map((r) => webhookPayload(r, config.timezone)), null, 2));
@@ -321,19 +326,22 @@ const COMMANDS: Record<string, Command> = {
 
   emulator: {
     summary: "serve the local CSIP emulator until Ctrl-C",
-    usage: "csip-scan emulator [--port N] [--inventory FILE]",
-    options: { port: { type: "string" }, inventory: { type: "string" } },
-    async run(values) {
+    usage: `csip-scan emulator [--port N] [--inventory FILE] ${SWITCH_USAGE}`,
+    options: { port: { type: "string" }, inventory: { type: "string" }, ...SWITCH_FLAGS },
+    async run(values, _, env) {
       const port = values.port === undefined ? 0 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port "${values.port as string}" is not a port number`);
       const file = (values.inventory as string | undefined) ?? DEMO_INVENTORY;
-      const emulator = await startEmulator({ port, estate: await readInventory(file) }).catch((error: unknown) => {
+      // How the emulator answers what CSIP's documents leave open (flags, else CSIP_SCAN_EMULATOR_* variables).
+      const switches = readingSwitches(values, env.variables);
+      const emulator = await startEmulator({ port, estate: await readInventory(file), ...switches }).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`--port ${port} is in use: choose another, or --port 0 for any free port`);
         throw error;
       });
       const cos = await startLocalCos();
       const interrupted = untilInterrupted();
       out(`CSIP emulator on ${emulator.url} with ${emulator.state.estate.length} assets from ${file}, and a COS stand-in on ${cos.standIn.url} holding the state bucket ${cos.env.CSIP_SCAN_STATE_BUCKET}. Ctrl-C stops them.`);
+      if (describeSwitches(switches)) out(`The emulator answers as a server might where CSIP's documents are silent: ${describeSwitches(switches)}.`);
       out(`In another terminal, paste this line; every csip-scan command there then uses this emulator and this state bucket (the emulator's test key needs no credentials):`);
       out(exportLine({ CSIP_ENDPOINT: emulator.url, ...cos.env }));
       await interrupted;
@@ -499,6 +507,7 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof EventError ||
       error instanceof NotFoundError ||
       error instanceof UsageError ||
+      error instanceof SwitchError ||
       error instanceof AccountFileError ||
       (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
     const message = error instanceof Error ? error.message : String(error);

@@ -3,7 +3,7 @@ import type { EmulatorAccount } from "./accounts.ts";
 import type { CsipAction } from "../../shared/csip/actions.ts";
 import type { EstateAsset } from "./estate.ts";
 import { FILTER_NAMES } from "./filters.ts";
-import type { EmulatorState } from "./state.ts";
+import { FILTER_REFUSAL, type EmulatorState, type MultiValueAnswer } from "./state.ts";
 
 /** What every emulated action is built from: its context, its answer, paging and member scope. */
 
@@ -54,6 +54,10 @@ export interface PageRules {
   filterNames: readonly string[];
   /** Filter names the emulator has been told to ignore (a fault: the server answers as if unfiltered). */
   ignoredFilters: ReadonlySet<string>;
+  /** Filter names the emulator refuses (a reading). */
+  refusedFilters: ReadonlySet<string>;
+  /** How several values in one filter are answered (a reading). */
+  multiValueFilters: MultiValueAnswer;
 }
 
 /**
@@ -72,7 +76,12 @@ export function page<T extends object, R extends object = T>(items: T[], params:
   const filters = filter?.Filters ?? [];
   const unknown = filters.find((f) => !rules.filterNames.includes(f.Name));
   if (unknown) return invalid(`Filter.Filters.Name \`${unknown.Name}\` is not supported.`);
-  const applied = filters.filter((f) => !rules.ignoredFilters.has(f.Name));
+  const refused = filters.find((f) => rules.refusedFilters.has(f.Name));
+  if (refused) return { error: { code: FILTER_REFUSAL.name.code, message: `Filter.Filters.Name \`${refused.Name}\` ${FILTER_REFUSAL.name.message}` } };
+  if (rules.multiValueFilters === "refused" && filters.some((f) => f.Values.length > 1)) return { error: { ...FILTER_REFUSAL.values } };
+  const applied = filters
+    .filter((f) => !rules.ignoredFilters.has(f.Name))
+    .map((f) => (rules.multiValueFilters === "first-only" ? { ...f, Values: f.Values.slice(0, 1) } : f));
   if (applied.length === 0) return { page: items.slice(offset, offset + limit).map(toRow), total: items.length };
   let matched = items.map(toRow);
   for (const f of applied) {
@@ -89,8 +98,14 @@ export function page<T extends object, R extends object = T>(items: T[], params:
 /** The paging rules of the called action. */
 export function rulesOf({ state, action }: Pick<Context, "state" | "action">): PageRules {
   const prefix = `${action}.`;
-  const ignored = new Set([...state.ignoredFilters].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)));
-  return { maxPageSize: state.maxPageSize, filterNames: FILTER_NAMES[action] ?? [], ignoredFilters: ignored };
+  const ofAction = (pairs: ReadonlySet<string>): Set<string> => new Set([...pairs].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)));
+  return {
+    maxPageSize: state.maxPageSize,
+    filterNames: FILTER_NAMES[action] ?? [],
+    ignoredFilters: ofAction(state.ignoredFilters),
+    refusedFilters: ofAction(state.refusedFilters),
+    multiValueFilters: state.multiValueFilters,
+  };
 }
 
 export function isAnswer<T>(result: Page<T> | Answer): result is Answer {

@@ -7,7 +7,7 @@ import { actionHandlers, runAction, type EmulatorState, type UnauthorizedAnswer 
 import { toEstateAssets, type EstateAssetInput } from "./estate.ts";
 import { checkParams } from "./params.ts";
 import { REPORT_PATH, reportPdf } from "./reports.ts";
-import { DEFAULT_SCAN_TIMING, type ScanTiming } from "./state.ts";
+import { DEFAULT_SCAN_TIMING, type MultiValueAnswer, type ScanTiming, type TaskOrder } from "./state.ts";
 import { expectedSignature, parseAuthorization, sameSignature, signedHost } from "./signature.ts";
 
 /** What the emulator gives instead of an answer. */
@@ -55,6 +55,14 @@ export interface EmulatorOptions {
   scanTiming?: ScanTiming;
   /** How long after a task is done its report is listed and has a link; default 0. Also `state.reportDelayMs`. */
   reportDelayMs?: number;
+  /** How a filter with several values is answered (undocumented; switches.ts); default ORed. Also `state.multiValueFilters`. */
+  multiValueFilters?: MultiValueAnswer;
+  /** `Action.FilterName` pairs refused with an error (switches.ts). Also `refuseFilter`, `state.refusedFilters`. */
+  refusedFilters?: readonly string[];
+  /** `Action.FilterName` pairs answered as if absent. Also `ignoreFilter`. */
+  ignoredFilters?: readonly string[];
+  /** DescribeScanTaskList's order (undocumented; switches.ts); default newest first. Also `state.taskOrder`. */
+  taskOrder?: TaskOrder;
 }
 
 export interface Emulator {
@@ -71,6 +79,8 @@ export interface Emulator {
   clearFaults(): void;
   /** From now on `action` answers as if `Filter.Filters` named no `filterName` (a server that ignores it). */
   ignoreFilter(action: string, filterName: string): void;
+  /** From now on `action` refuses a `Filter.Filters` naming `filterName` (FILTER_REFUSAL.name). */
+  refuseFilter(action: string, filterName: string): void;
   setRateLimit(perSecond: number | false): void;
   callsOf(action: string): RecordedCall[];
   /**
@@ -106,7 +116,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     scanTiming: { ...(options.scanTiming ?? DEFAULT_SCAN_TIMING) },
     reportDelayMs: options.reportDelayMs ?? 0,
     startedAt: clock(),
-    ignoredFilters: new Set(),
+    ignoredFilters: new Set(options.ignoredFilters ?? []),
+    refusedFilters: new Set(options.refusedFilters ?? []),
+    multiValueFilters: options.multiValueFilters ?? "ored",
+    taskOrder: options.taskOrder ?? "newest-first",
   };
   let origin = "";
   const calls: RecordedCall[] = [];
@@ -301,6 +314,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     ignoreFilter(action, filterName) {
       state.ignoredFilters.add(`${action}.${filterName}`);
+    },
+    refuseFilter(action, filterName) {
+      state.refusedFilters.add(`${action}.${filterName}`);
     },
     setRateLimit(perSecond) {
       rateLimit = perSecond;

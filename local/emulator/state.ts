@@ -85,4 +85,31 @@ export interface EmulatorState {
   startedAt: number;
   /** `Action.FilterName` pairs the emulator answers as if the filter were not there (a fault). */
   ignoredFilters: Set<string>;
+  /** `Action.FilterName` pairs the emulator refuses with FILTER_REFUSAL.name (a reading: switches.ts). */
+  refusedFilters: Set<string>;
+  /** How a filter with several values is answered (a reading: switches.ts). */
+  multiValueFilters: MultiValueAnswer;
+  /** The order DescribeScanTaskList lists tasks in (a reading: switches.ts). */
+  taskOrder: TaskOrder;
 }
+
+/**
+ * How the emulator answers a filter with several `Values`: matching any (ORed, the reading the project
+ * was written to), only the first, or with a refusal. Which the real CSIP does is undocumented.
+ */
+export const MULTI_VALUE_ANSWERS = ["ored", "first-only", "refused"] as const;
+export type MultiValueAnswer = (typeof MULTI_VALUE_ANSWERS)[number];
+
+/** DescribeScanTaskList's order: newest first (as the console shows it) or oldest first. Undocumented. */
+export const TASK_ORDERS = ["newest-first", "oldest-first"] as const;
+export type TaskOrder = (typeof TASK_ORDERS)[number];
+
+/**
+ * The errors of a refused filter. No document names them: `InvalidParameter` for several values and
+ * `InvalidParameterValue` for a name (the code the emulator gives a name it does not know) are guesses
+ * of what a real refusal would plausibly carry (ASSUMPTIONS.md). The project decides nothing on them.
+ */
+export const FILTER_REFUSAL = {
+  values: { code: "InvalidParameter", message: "Filter.Filters.Values takes one value." },
+  name: { code: "InvalidParameterValue", message: "is not supported." },
+} as const;

@@ -297,7 +297,8 @@ export function tasksOf(state: EmulatorState, appId: string, params: Params = {}
 
 export const describeScanTaskList: Handler = (p, context) => {
   const { state, account, now } = context;
-  const result = page(tasksOf(state, account.appId, p), p, rulesOf(context), (t) => scanTaskInfo(t, state, now));
+  const listed = tasksOf(state, account.appId, p);
+  const result = page(state.taskOrder === "oldest-first" ? listed.reverse() : listed, p, rulesOf(context), (t) => scanTaskInfo(t, state, now));
   if (isAnswer(result)) return result;
   return {
     response: {

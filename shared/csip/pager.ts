@@ -1,5 +1,6 @@
 import { CsipScanError } from "../errors.ts";
 import type { CsipAction, CsipClient, RequestOf } from "./client.ts";
+import { filterReadingsOf, mayBeRefusal, type ActionReading, type ValuesReading } from "./filter-readings.ts";
 
 /**
  * One pager for every CSIP list, as Cloud Custodian's `execute_paged_query` is for its Tencent
@@ -140,15 +141,20 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
 }
 
 /**
- * What the filtered reads of one action found: the rows that match, and whether the server answered
- * rows the filter excludes (it ignored the filter: CSIP documents no filter names, so every filtered
- * read is checked). Then the read went to the list's end anyway, and the rows were matched here.
+ * What the filtered reads of one action found: the rows that match, and how the server took the
+ * filter. CSIP documents no filter names and not how several values combine, so every filtered read is
+ * checked: a row the filter excludes means the name was ignored (that read was the whole list, matched
+ * here); a refusal means the list is read without it and matched here; a value asked with others and
+ * not returned is asked again on its own before it is taken as absent, unless the account has shown
+ * that it ORs several values (shared/csip/filter-readings.ts).
  */
 export interface FilteredRead {
   rows: Row[];
   calls: number;
   /** The filter name the server ignored, if it did. */
   ignored?: string;
+  /** The filter name the server refused, if it did: the list was read to its end and matched here. */
+  refused?: string;
   capped: boolean;
   /** Values not asked for: `stop` said so before their batch. */
   unread: string[];
@@ -173,54 +179,239 @@ export interface FilteredQuery<A extends CsipAction> {
   fieldValue?(row: Row): unknown;
 }
 
+type ListPage = { Data?: Row[]; TotalCount?: number; Total?: number };
+
 /**
  * Rows whose `field` is one of `values` (or contains one, for OperatorType 9), read with the filter in
- * batches, each batch to its end. When a row comes back that the filter excludes, the server ignored
- * the filter: that read was the whole list, so every value is matched from it and no further batch is
- * sent.
+ * batches, each batch to its end, and never trusting the server to have honoured what it was asked:
+ * - a row outside the batch: the name was ignored, that read was the whole list, every value is matched
+ *   from it and no further batch is sent;
+ * - a refusal: one value alone tells whether several values or the name were refused; several refused,
+ *   the rest is asked one value a call; the name refused, the list is read without it and matched here;
+ * - values of a batch not returned: taken as absent once the account has shown that it ORs (rows came
+ *   back for a value after the first, or one probe settles it); otherwise asked one a call, or the whole
+ *   list is read when that takes fewer calls.
+ * What the answers showed goes into the client's readings (`filterReadingsOf`), and what the client was
+ * told up front is acted on at once (no several values where the account does not OR them).
  */
 export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>): Promise<FilteredRead> {
+  const { csip, action, field } = query;
+  const readings = filterReadingsOf(csip);
+  readings.used(action);
   const operator = query.operator ?? 7;
   const batchSize = query.batch ?? 50;
-  const fieldOf = query.fieldValue ?? ((row: Row) => row[query.field]);
-  const matches = (row: Row, wanted: readonly string[]): boolean => {
+  const { pageSize, maxPages } = { ...DEFAULT_PAGING, ...query.limits };
+  const fieldOf = query.fieldValue ?? ((row: Row) => row[field]);
+  const valuesIn = (row: Row): string[] => {
     const raw = fieldOf(row);
-    const values = (Array.isArray(raw) ? raw : [raw]).map((v) => (typeof v === "string" || typeof v === "number" ? String(v) : ""));
-    return values.some((v) => wanted.some((w) => (operator === 9 ? v.includes(w) : v === w)));
+    if (raw === undefined || raw === null) return [];
+    return (Array.isArray(raw) ? raw : [raw]).map((v) => (typeof v === "string" || typeof v === "number" ? String(v) : ""));
   };
+  const matchesValue = (row: Row, want: string): boolean => valuesIn(row).some((v) => (operator === 9 ? v.includes(want) : v === want));
+  const matches = (row: Row, wanted: Iterable<string>): boolean => [...wanted].some((w) => matchesValue(row, w));
+  const withoutFilter = query.request as RequestOf<A>;
+  const withFilter = (values: readonly string[], extra: { Limit?: number; Offset?: number } = {}): RequestOf<A> =>
+    ({ ...query.request, Filter: { Filters: [{ Name: field, Values: [...values], OperatorType: operator } satisfies WhereFilter], ...extra } }) as RequestOf<A>;
+
   const found: Row[] = [];
+  /** Values whose rows are not read yet, in the order asked. */
+  const pending = new Set(query.values);
+  const unread: string[] = [];
   let calls = 0;
   let capped = false;
   let ignored: string | undefined;
-  const unread: string[] = [];
-  const all = [...new Set(query.values)];
-  for (let i = 0; i < all.length && !ignored; i += batchSize) {
-    const batch = all.slice(i, i + batchSize);
-    if (query.stop?.()) {
-      unread.push(...all.slice(i));
-      break;
-    }
-    const filter: WhereFilter = { Name: query.field, Values: batch, OperatorType: operator };
+  let refused: string | undefined;
+  let total: number | undefined;
+
+  /** The list read without the filter, every pending value matched here. */
+  const readWhole = async (): Promise<void> => {
+    let withField = false;
     const read = await readPages({
-      csip: query.csip,
-      action: query.action,
-      request: { ...query.request, Filter: { Filters: [filter] } } as RequestOf<A>,
+      csip,
+      action,
+      request: withoutFilter,
       ...(query.limits ? { limits: query.limits } : {}),
       onPage: (rows) => {
         for (const row of rows) {
-          // A row outside this batch: the server ignored the filter and this read is the whole list.
-          if (!matches(row, batch)) ignored = query.field;
-          if (matches(row, all)) found.push(row);
+          if (fieldOf(row) !== undefined) withField = true;
+          if (matches(row, pending)) found.push(row);
         }
       },
     });
     calls += read.calls;
     capped ||= read.capped;
+    total = read.total;
+    // Matching on a field no row has would call every value absent: a misspelt name, not a reading.
+    if (read.rows > 0 && !withField) throw new CsipScanError(`${action}: no row has a field ${field} to match the values on`);
+    pending.clear();
+  };
+
+  /** The list's size, from one row of it: whether reading it whole costs fewer calls than `calls`. */
+  const wholeIsCheaper = async (singles: number): Promise<boolean> => {
+    if (total === undefined) {
+      calls++;
+      const first = (await csip.call(action, { ...query.request, Filter: { Limit: 1, Offset: 0 } } as RequestOf<A>)) as ListPage;
+      total = first.TotalCount ?? first.Total ?? 0;
+    }
+    const pages = Math.max(1, Math.ceil(total / pageSize));
+    return pages < singles && pages <= maxPages;
+  };
+
+  /**
+   * One batch read to its end with the filter. Returns the values of the batch rows came back for, and
+   * whether a row came back for a value after the first and not for the first (what ORing shows), or
+   * "ignored" when a row came back that the filter excludes (that read was the whole list).
+   */
+  const readBatch = async (batch: readonly string[]): Promise<{ returned: Set<string>; beyondFirst: boolean } | "ignored"> => {
+    const returned = new Set<string>();
+    let beyondFirst = false;
+    let outside = false;
+    const read = await readPages({
+      csip,
+      action,
+      request: withFilter(batch),
+      ...(query.limits ? { limits: query.limits } : {}),
+      onPage: (rows) => {
+        for (const row of rows) {
+          if (!matches(row, batch)) outside = true;
+          for (const value of batch) if (matchesValue(row, value)) returned.add(value);
+          if (!matchesValue(row, batch[0]!) && matches(row, batch)) beyondFirst = true;
+          if (matches(row, pending)) found.push(row);
+        }
+      },
+    });
+    calls += read.calls;
+    capped ||= read.capped;
+    if (outside) {
+      readings.sawName(action, field, "ignored");
+      ignored = field;
+      pending.clear();
+      return "ignored";
+    }
+    if (read.rows > 0) readings.sawName(action, field, "honoured");
+    return { returned, beyondFirst };
+  };
+
+  /**
+   * Whether the account ORs several values, settled with one call (two when no value of the batch came
+   * back): the values not returned, and last a value the list has rows for. ORed, its rows come back;
+   * answering the first value only (or the first few), they do not. Undefined: the list is empty, so
+   * nothing asked can be missing.
+   */
+  const probe = async (unreturned: readonly string[], returned: readonly string[]): Promise<ValuesReading | undefined> => {
+    let witness = returned[0];
+    // An empty list, seen by an earlier probe of this read: nothing asked can be missing.
+    if (witness === undefined && total === 0) return undefined;
+    if (witness === undefined) {
+      calls++;
+      const first = (await csip.call(action, { ...query.request, Filter: { Limit: 1, Offset: 0 } } as RequestOf<A>)) as ListPage;
+      total = first.TotalCount ?? first.Total ?? 0;
+      const row = first.Data?.[0];
+      if (!row) return undefined;
+      // A value asked for, with rows in the list, and not returned: proof enough.
+      if (unreturned.some((value) => matchesValue(row, value))) return "first-only";
+      witness = valuesIn(row).find((v) => v !== "");
+      if (witness === undefined) return "first-only";
+    }
+    calls++;
+    try {
+      const answer = (await csip.call(action, withFilter([...unreturned.slice(0, batchSize - 1), witness], { Limit: 1, Offset: 0 }))) as ListPage;
+      const row = answer.Data?.[0];
+      return row && matchesValue(row, witness) && !matches(row, unreturned) ? "ored" : "first-only";
+    } catch (error) {
+      if (!mayBeRefusal(error)) throw error;
+      readings.sawValues(action, "refused", error.code);
+      return "refused";
+    }
+  };
+
+  while (pending.size > 0) {
+    if (query.stop?.()) {
+      unread.push(...pending);
+      break;
+    }
+    const name = readings.name(action, field);
+    if (name === "ignored" || name === "refused") {
+      // Seen earlier in this run, or told: the filter would change nothing.
+      await readWhole();
+      if (name === "ignored") ignored = field;
+      else refused = field;
+      break;
+    }
+    const several = readings.values(action);
+    const oneByOne = several === "first-only" || several === "refused";
+    if (oneByOne && pending.size >= 3 && (await wholeIsCheaper(pending.size))) {
+      await readWhole();
+      break;
+    }
+    const batch = [...pending].slice(0, oneByOne ? 1 : batchSize);
+    let answer: Awaited<ReturnType<typeof readBatch>>;
+    try {
+      answer = await readBatch(batch);
+    } catch (error) {
+      if (!mayBeRefusal(error)) throw error;
+      if (batch.length > 1) {
+        // One value alone tells a refusal of several values from a refusal of the name.
+        try {
+          const alone = await readBatch(batch.slice(0, 1));
+          readings.sawValues(action, "refused", error.code);
+          if (alone !== "ignored") pending.delete(batch[0]!);
+          continue;
+        } catch (again) {
+          if (!mayBeRefusal(again)) throw again;
+        }
+      }
+      // One value refused too: the name is refused, or the call fails whatever it asks (then it fails here).
+      try {
+        await readWhole();
+      } catch {
+        throw error;
+      }
+      readings.sawName(action, field, "refused", error.code);
+      refused = field;
+      break;
+    }
+    if (answer === "ignored") break;
+    const { returned, beyondFirst } = answer;
+    // The first value (or the only one) is answered whatever the reading; the rest only where the account ORs.
+    const [first, ...rest] = batch;
+    pending.delete(first!);
+    for (const value of rest) if (returned.has(value)) pending.delete(value);
+    const unreturned = rest.filter((value) => !returned.has(value));
+    // Rows for a value after the first (and not the first's too): the values were ORed.
+    if (several === undefined && beyondFirst) readings.sawValues(action, "ored");
+    if (unreturned.length === 0) continue;
+    let reading = readings.values(action);
+    if (reading === undefined) reading = await probe(unreturned, [...returned]);
+    if (reading !== undefined && reading !== "refused") readings.sawValues(action, reading);
+    // ORed, or an empty list: the values not returned have no rows.
+    if (reading === "ored" || reading === undefined) for (const value of unreturned) pending.delete(value);
   }
-  return { rows: found, calls, capped, unread, ...(ignored ? { ignored } : {}) };
+  return { rows: found, calls, capped, unread, ...(ignored ? { ignored } : {}), ...(refused ? { refused } : {}) };
 }
 
-/** The summary's one warning for an action whose filter the server ignored. */
-export function ignoredFilterWarning(action: CsipAction, field: string): string {
-  return `${action} ignored the filter ${field}: the list was read to its end and matched here`;
+/**
+ * How an account takes a filter on `field` of `action`, settled with harmless reads (for `csip-scan
+ * doctor`): a page of the list as it is, then two values it holds asked together, the later row's
+ * first, through `readFiltered`. ORed, both come back; answering the first only, one probe shows it;
+ * refused, the refusal shows it. The action's row of the client's readings, or undefined when the list
+ * holds no value of the field to ask for. Use a client told nothing: one told a reading acts on it.
+ */
+export async function settleFilterReading<A extends CsipAction>(
+  query: Pick<FilteredQuery<A>, "csip" | "action" | "request" | "field" | "fieldValue" | "limits">,
+): Promise<ActionReading | undefined> {
+  const fieldOf = query.fieldValue ?? ((row: Row) => row[query.field]);
+  const page = (await query.csip.call(query.action, { ...query.request, Filter: { Limit: 100, Offset: 0 } } as RequestOf<A>)) as ListPage;
+  const seen: string[] = [];
+  for (const row of page.Data ?? []) {
+    const raw = fieldOf(row);
+    const first = (Array.isArray(raw) ? raw : [raw]).find((v) => typeof v === "string" && v !== "") as string | undefined;
+    if (first !== undefined && !seen.includes(first)) seen.push(first);
+    if (seen.length === 2) break;
+  }
+  if (seen.length === 0) return undefined;
+  await readFiltered({ ...query, values: [...seen].reverse() });
+  return filterReadingsOf(query.csip).rows().find((r) => r.action === query.action);
 }
+
+export { ignoredFilterWarning } from "./filter-readings.ts";

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import type { Config } from "../config/schema.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
+import { filterReadingsOf, mayBeRefusal } from "../csip/filter-readings.ts";
 import { ignoredFilterWarning } from "../csip/pager.ts";
 import { OPEN_RUNS, parseTaskName, TASK_NAME_PREFIX } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
@@ -57,11 +58,13 @@ export function memberIdsOf(config: Config, run: Pick<OpenRun, "policy" | "membe
 /**
  * The runs csip-scan's task names show in CSIP's task list, made since `sinceMs`, with their tasks:
  * how the results are found when no shared state store remembers the runs. Each member scope is read
- * (a member's tasks are listed only to calls naming it). The list is read newest first (as CSIP's
- * console shows it: an assumption) and the read stops at the first page wholly older than `sinceMs`;
- * a page out of that order disproves the assumption, and then the list is read to its end and a
- * warning says so. The TaskName filter is undocumented: rows that do not match are skipped, and
- * counted in one warning.
+ * (a member's tasks are listed only to calls naming it). The read stops at the first page wholly older
+ * than `sinceMs` only once the list has shown itself newest first (as CSIP's console shows it: an
+ * assumption): a later task after an earlier one disproves it, and then the list is read to its end
+ * and a warning says so; a list that has shown no order yet (one page of tasks of one second) is read
+ * on. The TaskName filter is undocumented: rows that do not match are skipped, and counted in one
+ * warning; a refused filter is dropped and the names matched here. What the list showed goes into the
+ * client's readings (shared/csip/filter-readings.ts).
  */
 export async function runsFromTaskList(
   csip: CsipClient,
@@ -71,27 +74,46 @@ export async function runsFromTaskList(
   const runs = new Map<string, OpenRun>();
   const tasks = new Map<string, TaskResult>();
   const warnings = new Set<string>();
+  const readings = filterReadingsOf(csip);
   let calls = 0;
+  const byName = { Name: "TaskName", Values: [TASK_NAME_PREFIX], OperatorType: 9 };
+  /** One page, with the TaskName filter unless the account refuses it (then without, once told so). */
+  const pageAt = async (memberIds: readonly string[] | undefined, offset: number) => {
+    const ask = (filtered: boolean) =>
+      csip.call("DescribeScanTaskList", { ...memberParam(memberIds), Filter: { Limit: PAGE, Offset: offset, ...(filtered ? { Filters: [byName] } : {}) } });
+    calls++;
+    if (readings.name("DescribeScanTaskList", "TaskName") === "refused") return ask(false);
+    try {
+      return await ask(true);
+    } catch (error) {
+      if (!mayBeRefusal(error)) throw error;
+      calls++;
+      const answer = await ask(false).catch(() => {
+        throw error;
+      });
+      readings.sawName("DescribeScanTaskList", "TaskName", "refused", error.code);
+      return answer;
+    }
+  };
   for (const memberIds of scopes) {
-    let ordered = true;
-    let newestSeen = Infinity;
+    let newerAfterOlder = false;
+    let olderAfterNewer = false;
+    let previous: number | undefined;
     // Offsets move by the rows each page held: a server whose pages are smaller than asked is read on.
     let offset = 0;
     for (let page = 0; page < MAX_PAGES; page++) {
-      calls++;
-      const answer = await csip.call("DescribeScanTaskList", {
-        ...memberParam(memberIds),
-        Filter: { Limit: PAGE, Offset: offset, Filters: [{ Name: "TaskName", Values: [TASK_NAME_PREFIX], OperatorType: 9 }] },
-      });
+      const answer = await pageAt(memberIds, offset);
       const listed = answer.Data ?? [];
       offset += listed.length;
       let recent = 0;
+      let outside = false;
       for (const task of listed) {
         const created = csipTimeMs(task.InsertTime) ?? 0;
-        if (created > newestSeen) ordered = false;
-        newestSeen = Math.min(newestSeen, created);
+        if (previous !== undefined && created > previous) newerAfterOlder = true;
+        if (previous !== undefined && created < previous) olderAfterNewer = true;
+        previous = created;
         if (!task.TaskName?.includes(TASK_NAME_PREFIX)) {
-          warnings.add(ignoredFilterWarning("DescribeScanTaskList", "TaskName"));
+          outside = true;
           continue;
         }
         const name = parseTaskName(task.TaskName);
@@ -113,11 +135,19 @@ export async function runsFromTaskList(
           ...(memberIds?.length ? { memberIds: [...memberIds] } : {}),
         });
       }
-      if (!ordered) warnings.add("DescribeScanTaskList did not list tasks newest first: the task list was read to its end");
+      if (outside && readings.name("DescribeScanTaskList", "TaskName") !== "refused") {
+        readings.sawName("DescribeScanTaskList", "TaskName", "ignored");
+        warnings.add(ignoredFilterWarning("DescribeScanTaskList", "TaskName"));
+      } else if (listed.length > 0 && !outside) {
+        readings.sawName("DescribeScanTaskList", "TaskName", "honoured");
+      }
       const end = listed.length === 0 || offset >= (answer.TotalCount ?? 0);
-      if (end || (ordered && recent === 0)) break;
+      // Newest first, shown and not disproved: the rest of the list is older still.
+      if (end || (olderAfterNewer && !newerAfterOlder && recent === 0)) break;
       if (page === MAX_PAGES - 1) warnings.add(`DescribeScanTaskList: read the first ${MAX_PAGES * PAGE} tasks only`);
     }
+    if (newerAfterOlder || olderAfterNewer) readings.sawOrder("DescribeScanTaskList", newerAfterOlder && olderAfterNewer ? "unordered" : newerAfterOlder ? "oldest-first" : "newest-first");
+    if (newerAfterOlder) warnings.add("DescribeScanTaskList did not list tasks newest first: the task list was read to its end");
   }
   return { runs: [...runs.values()], tasks, calls, warnings: [...warnings] };
 }

@@ -10,6 +10,8 @@ import { assetIdsOf } from "../events/extractors.ts";
 import type { RunError } from "../notify/report.ts";
 import { planScanTasks, scanAssetType } from "../scan/requests.ts";
 import { changeRunNames, cooldownKey } from "../state/keys.ts";
+import type { ActionReading } from "../csip/filter-readings.ts";
+import { runReadings } from "./filter-readings.ts";
 import { createAndAnnounce } from "./policy-run.ts";
 import type { RunContext } from "./services.ts";
 import { NOT_RETRIED_WARNING, retryAfterFailure, summarize, type RunSummary } from "./summary.ts";
@@ -36,6 +38,8 @@ export interface AssetChangeSummary {
   /** One run per policy that scans some of the assets. */
   runs: RunSummary[];
   inventoryCalls: number;
+  /** How the account took each filter this delivery's reads sent (shared/run/filter-readings.ts). */
+  filterReadings: ActionReading[];
   warnings: string[];
   errors: RunError[];
   durationsMs: { lookup: number; total: number };
@@ -155,6 +159,7 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
     }
   }
 
+  const readings = runReadings(run, lookupWarnings);
   const summary: AssetChangeSummary = {
     trigger: "asset-change",
     events: events.length,
@@ -168,11 +173,13 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
     unmatched: [...known].filter((a) => !matched.has(a)).map((a) => a.id),
     runs,
     inventoryCalls,
+    filterReadings: readings.filterReadings,
     warnings: [
       ...rejected.map((r) => `record ${r.index} was not read: ${r.path}: ${r.message}`),
       ...(unknownAssets.length > 0 ? [`CSIP's inventory does not know ${unknownAssets.join(", ")} yet; not scanned`] : []),
       ...run.storeWarnings,
       ...lookupWarnings,
+      ...readings.warnings,
     ],
     errors,
     durationsMs: { lookup: lookupMs, total: run.clock.now() - started },

@@ -14,6 +14,8 @@ import { closeRun, memberIdsOf, memberScopes, openRuns, runsFromTaskList, trackR
 import { reportLinks } from "../results/reports.ts";
 import { taskStatesOfRuns } from "../results/task-states.ts";
 import { parseTaskName, resultsKey } from "../state/keys.ts";
+import type { ActionReading } from "../csip/filter-readings.ts";
+import { runReadings } from "./filter-readings.ts";
 import { publishResultsPage } from "./results-page.ts";
 import type { RunContext } from "./services.ts";
 
@@ -45,6 +47,8 @@ export interface ScanResultsSummary {
   duplicatesRemoved: DuplicateRemoval[];
   /** DescribeScanTaskList calls made to read the tasks' states. */
   taskListCalls: number;
+  /** How the account took each filter this look sent (shared/run/filter-readings.ts). */
+  filterReadings: ActionReading[];
   warnings: string[];
   errors: RunError[];
   ok: boolean;
@@ -95,6 +99,7 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     waiting: [],
     duplicatesRemoved: [],
     taskListCalls: 0,
+    filterReadings: [],
     warnings: [...run.storeWarnings],
     errors: [],
     ok: true,
@@ -130,7 +135,8 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     }
   } catch (error) {
     summary.errors.push(errorFacts(error));
-    return { ...summary, ok: false };
+    const readings = runReadings(run, summary.warnings);
+    return { ...summary, filterReadings: readings.filterReadings, warnings: [...summary.warnings, ...readings.warnings], ok: false };
   }
   summary.open = runs.length;
 
@@ -156,6 +162,9 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
       summary.errors.push({ ...errorFacts(error), message: `${open.run}: ${errorFacts(error).message}` });
     }
   }
+  const readings = runReadings(run, summary.warnings);
+  summary.filterReadings = readings.filterReadings;
+  summary.warnings.push(...readings.warnings);
   summary.ok = summary.errors.length === 0 && summary.told.every((t) => t.notifications.every((n) => n.delivered));
   const sentNow = summary.told.some((t) => t.notifications.some((n) => n.delivered && n.via !== "sent before"));
   summary.retry = durable || !sentNow;

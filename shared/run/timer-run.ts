@@ -2,6 +2,8 @@ import { isFireTime, latestFireTime, parseScfCron, type ScfCron } from "../confi
 import { everyCron, type Config, type Policy } from "../config/schema.ts";
 import { policyNamedByMessage, type TimerEvent } from "../events/timer-event.ts";
 import { timerName } from "../state/keys.ts";
+import type { ActionReading } from "../csip/filter-readings.ts";
+import { runReadings } from "./filter-readings.ts";
 import { runScheduledScan } from "./scheduled-scan.ts";
 import type { RunContext } from "./services.ts";
 import { NOT_RETRIED_WARNING, retryAfterFailure, type RunSummary } from "./summary.ts";
@@ -28,6 +30,8 @@ export interface TimerSummary {
   slot?: { source: "Time" | "latest fire time"; reason?: string };
   policies: string[];
   runs: RunSummary[];
+  /** How the account took each filter the runs sent (shared/run/filter-readings.ts); absent when nothing ran. */
+  filterReadings?: ActionReading[];
   warnings: string[];
   ok: boolean;
   /** Whether SCF may retry it when it failed (shared/run/summary.ts `retrySafe`). */
@@ -117,6 +121,8 @@ export async function runTimer(run: RunContext, timer: TimerEvent): Promise<Time
   if (!slot.at) return { ...base, schedule: plan.cron.normalized, slot, policies, runs: [], warnings, ok: true, retry: true };
   const scheduledTime = slot.at;
   const runs = await Promise.all(policies.map((policy) => runScheduledScan(run, { policy, scheduledTime, trigger: "timer" })));
+  const readings = runReadings(run, warnings);
+  warnings.push(...readings.warnings);
   const summary: TimerSummary = {
     ...base,
     schedule: plan.cron.normalized,
@@ -124,6 +130,7 @@ export async function runTimer(run: RunContext, timer: TimerEvent): Promise<Time
     slot: { source: slot.source, ...(slot.reason ? { reason: slot.reason } : {}) },
     policies,
     runs,
+    filterReadings: readings.filterReadings,
     warnings,
     ok: runs.every((r) => r.ok),
     retry: await retryAfterFailure(run.store, runs),

@@ -368,6 +368,30 @@ policies:
     }
   });
 
+  it("emulator answers each open reading as its flags and variables say; a value it does not take is exit 2", async () => {
+    const emulator = spawnCli(["emulator", "--port", "0", "--filter-values", "first-only", "--refuse-filter", "DescribeDomainAssets.SubDomain"], { CSIP_SCAN_EMULATOR_TASK_ORDER: "oldest-first" });
+    try {
+      await emulator.until("it prints its line to paste", (stdout) => /^export CSIP_ENDPOINT=.*\n/m.test(stdout));
+      expect(emulator.stdout).toContain("filters with several values: first-only; refused filters: DescribeDomainAssets.SubDomain; task list: oldest-first");
+      const url = /CSIP_ENDPOINT=(\S+)/.exec(emulator.stdout)![1]!;
+      const csip = createCsipClient({ credentials: LOCAL_ACCOUNT, region: "ap-guangzhou", endpoint: url });
+      const all = await csip.call("DescribeCVMAssets", { Filter: { Limit: 2 } });
+      const two = all.Data!.map((r) => r.AssetId!);
+      const firstOnly = await csip.call("DescribeCVMAssets", { Filter: { Limit: 100, Filters: [{ Name: "AssetId", Values: two, OperatorType: 7 }] } });
+      expect(firstOnly.Data!.map((r) => r.AssetId)).toEqual([two[0]]);
+      const refused = await csip.call("DescribeDomainAssets", { Filter: { Limit: 100, Filters: [{ Name: "SubDomain", Values: ["a"], OperatorType: 7 }] } }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: "InvalidParameterValue" });
+      emulator.interrupt();
+      expect(await emulator.ended()).toBe(0);
+    } finally {
+      emulator.kill();
+    }
+    const bad = cli("emulator", "--filter-values", "sometimes");
+    expect([bad.status, bad.stderr.trim()]).toEqual([2, 'csip-scan: --filter-values: "sometimes" is not one of ored, first-only, refused']);
+    const misspelt = cli("emulator", "--refuse-filter", "DescribeScanTaskList.TaskID");
+    expect([misspelt.status, misspelt.stderr.trim()]).toEqual([2, "csip-scan: --refuse-filter: DescribeScanTaskList takes no filter TaskID (it takes TaskId, TaskName, ScanStatus)"]);
+  });
+
   it("emulator serves the demo estate to the official SDK until Ctrl-C", async () => {
     const emulator = spawnCli(["emulator", "--port", "0"]);
     try {

@@ -107,6 +107,32 @@ describe("success shapes through the SDK", () => {
     });
   });
 
+  it("the reading switches: several values refused or first-only, a name refused, the task list oldest first", async () => {
+    const csip = sdkClient(emulator);
+    const first = await csip.call("CreateRiskCenterScanTask", scanRequest);
+    clock += 1000;
+    const second = await csip.call("CreateRiskCenterScanTask", { ...scanRequest, TaskName: "second" });
+    const byId = { Limit: 10, Filters: [{ Name: "TaskId", Values: [first.TaskId!, second.TaskId!], OperatorType: 7 }] };
+    try {
+      emulator.state.taskOrder = "oldest-first";
+      expect((await csip.call("DescribeScanTaskList", { Filter: { Limit: 10 } })).Data?.map((t) => t.TaskId)).toEqual([first.TaskId, second.TaskId]);
+      emulator.state.multiValueFilters = "first-only";
+      expect((await csip.call("DescribeScanTaskList", { Filter: byId })).Data?.map((t) => t.TaskId)).toEqual([first.TaskId]);
+      emulator.state.multiValueFilters = "refused";
+      expect(await caught(csip.call("DescribeScanTaskList", { Filter: byId }))).toMatchObject({ code: "InvalidParameter" });
+      expect((await csip.call("DescribeScanTaskList", { Filter: { ...byId, Filters: [{ ...byId.Filters[0]!, Values: [second.TaskId!] }] } })).TotalCount).toBe(1);
+      emulator.refuseFilter("DescribeScanTaskList", "TaskId");
+      expect(await caught(csip.call("DescribeScanTaskList", { Filter: { ...byId, Filters: [{ ...byId.Filters[0]!, Values: [second.TaskId!] }] } }))).toMatchObject({
+        code: "InvalidParameterValue",
+        message: expect.stringContaining("Filter.Filters.Name `TaskId` is not supported"),
+      });
+    } finally {
+      emulator.state.taskOrder = "newest-first";
+      emulator.state.multiValueFilters = "ored";
+      emulator.state.refusedFilters.clear();
+    }
+  });
+
   it("DescribeScanTaskList finds a task by exact TaskName", async () => {
     const csip = sdkClient(emulator);
     await csip.call("CreateRiskCenterScanTask", scanRequest);

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CsipClient } from "../../../shared/csip/client.ts";
-import { readFiltered, readPages } from "../../../shared/csip/pager.ts";
+import { filterReadingsOf, readingWarnings, tellFilterReadings } from "../../../shared/csip/filter-readings.ts";
+import { readFiltered, readPages, settleFilterReading } from "../../../shared/csip/pager.ts";
 import { caught, sdkClient } from "../../helpers.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 
@@ -107,6 +108,127 @@ describe("readFiltered", () => {
   it("the emulator refuses a filter name it does not know, so a misspelt one fails", async () => {
     const error = await caught(readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "InstanceID", values: wanted }));
     expect(error).toMatchObject({ code: "InvalidParameterValue" });
+  });
+});
+
+describe("readFiltered under each reading of a filter with several values", () => {
+  // 117 CVMs of the estate, in an order that puts absent IDs first, last and between, and three absent.
+  const present = Array.from({ length: 117 }, (_, i) => `ins-p${String(i * 2).padStart(7, "0")}`);
+  const absent = ["ins-absent01", "ins-absent02", "ins-absent03"];
+  const asked = [absent[0]!, ...present.slice(0, 60), absent[1]!, ...present.slice(60), absent[2]!];
+  const valuesSent = (): number[] => emulator.callsOf("DescribeCVMAssets").map((c) => ((c.params.Filter as { Filters?: { Values: string[] }[] }).Filters?.[0]?.Values ?? []).length);
+
+  it.each([
+    ["ored", undefined],
+    ["first-only", undefined],
+    ["refused", "InvalidParameter"],
+  ] as const)("several values %s: every present ID is found, only the absent ones are missing, and the reading is recorded", async (reading, code) => {
+    emulator.state.multiValueFilters = reading;
+    try {
+      const csip = sdkClient(emulator);
+      const read = await readFiltered({ csip, action: "DescribeCVMAssets", request: {}, field: "AssetId", values: asked });
+      expect(read.rows.map((r) => String(r.AssetId)).sort()).toEqual([...present].sort());
+      expect([read.ignored, read.refused, read.unread, read.capped]).toEqual([undefined, undefined, [], false]);
+      // The first value asked is absent: under the other readings no filtered answer held a row, and the list was read whole.
+      expect(filterReadingsOf(csip).rows()).toEqual([
+        { action: "DescribeCVMAssets", values: reading, names: reading === "ored" ? { AssetId: "honoured" } : {}, ...(code ? { refusalCode: code } : {}), source: "observed" },
+      ]);
+    } finally {
+      emulator.state.multiValueFilters = "ored";
+    }
+  });
+
+  it("ORed: three batches and not one call more; an absent ID in a batch whose first alone came back costs one probe", async () => {
+    const read = await readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "AssetId", values: asked });
+    expect(read.calls).toBe(3);
+    emulator.calls.length = 0;
+    const csip = sdkClient(emulator);
+    const one = await readFiltered({ csip, action: "DescribeCVMAssets", request: {}, field: "AssetId", values: [present[0]!, absent[0]!] });
+    expect(one.rows.map((r) => r.AssetId)).toEqual([present[0]]);
+    // The batch, then the absent ID with the found one last: ORed, the found one comes back.
+    expect(one.calls).toBe(2);
+    expect(valuesSent()).toEqual([2, 2]);
+    expect(filterReadingsOf(csip).values("DescribeCVMAssets")).toBe("ored");
+  });
+
+  it("ORed, and nothing of a batch came back: one row of the whole list gives a value to probe with", async () => {
+    const csip = sdkClient(emulator);
+    const read = await readFiltered({ csip, action: "DescribeCVMAssets", request: {}, field: "AssetId", values: absent });
+    expect([read.rows, read.calls]).toEqual([[], 3]);
+    expect(filterReadingsOf(csip).values("DescribeCVMAssets")).toBe("ored");
+  });
+
+  it("first value only: once seen, each value is asked alone, or the list read whole where that takes fewer calls", async () => {
+    emulator.state.multiValueFilters = "first-only";
+    try {
+      const few = [present[5]!, absent[0]!, present[9]!];
+      const read = await readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "AssetId", values: few });
+      expect(read.rows.map((r) => r.AssetId).sort()).toEqual([present[5], present[9]]);
+      // The batch (first value answered), the probe, then the two left one by one.
+      expect(valuesSent()).toEqual([3, 3, 1, 1]);
+      emulator.calls.length = 0;
+      // 120 values: the 250 rows of the list are 3 pages, fewer than 117 calls of one value.
+      const many = await readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "AssetId", values: asked });
+      expect(many.rows).toHaveLength(present.length);
+      expect(many.calls).toBeLessThanOrEqual(7);
+    } finally {
+      emulator.state.multiValueFilters = "ored";
+    }
+  });
+
+  it("told up front that the account does not OR: no call sends several values", async () => {
+    emulator.state.multiValueFilters = "refused";
+    try {
+      const csip = sdkClient(emulator);
+      tellFilterReadings(csip, { DescribeCVMAssets: { values: "first-only" } });
+      const read = await readFiltered({ csip, action: "DescribeCVMAssets", request: {}, field: "AssetId", values: [present[1]!, present[2]!] });
+      expect(read.rows).toHaveLength(2);
+      expect(valuesSent()).toEqual([1, 1]);
+      expect(filterReadingsOf(csip).rows()).toEqual([{ action: "DescribeCVMAssets", values: "first-only", names: { AssetId: "honoured" }, source: "told" }]);
+    } finally {
+      emulator.state.multiValueFilters = "ored";
+    }
+  });
+
+  it("a refused filter name: the list is read without it and matched here, and the refusal's code is kept", async () => {
+    emulator.refuseFilter("DescribeCVMAssets", "AssetId");
+    try {
+      const csip = sdkClient(emulator);
+      const read = await readFiltered({ csip, action: "DescribeCVMAssets", request: {}, field: "AssetId", values: asked });
+      expect(read.rows).toHaveLength(present.length);
+      expect(read.refused).toBe("AssetId");
+      expect(filterReadingsOf(csip).rows()).toEqual([{ action: "DescribeCVMAssets", names: { AssetId: "refused" }, refusalCode: "InvalidParameterValue", source: "observed" }]);
+      expect(readingWarnings(filterReadingsOf(csip).rows())).toEqual(["DescribeCVMAssets refused the filter AssetId (InvalidParameterValue): the list was read to its end and matched here"]);
+    } finally {
+      emulator.state.refusedFilters.clear();
+    }
+  });
+
+  it.each([
+    ["ored", {}, { values: "ored", names: { AssetId: "honoured" } }],
+    ["first-only", {}, { values: "first-only", names: { AssetId: "honoured" } }],
+    ["refused", {}, { values: "refused", names: { AssetId: "honoured" }, refusalCode: "InvalidParameter" }],
+    ["ored", { refuse: true }, { names: { AssetId: "refused" }, refusalCode: "InvalidParameterValue" }],
+    ["ored", { ignore: true }, { names: { AssetId: "ignored" } }],
+  ] as const)("settleFilterReading tells the readings apart with harmless reads: several values %s, %o", async (values, name, expected) => {
+    emulator.state.multiValueFilters = values;
+    if ("refuse" in name) emulator.refuseFilter("DescribeCVMAssets", "AssetId");
+    if ("ignore" in name) emulator.ignoreFilter("DescribeCVMAssets", "AssetId");
+    try {
+      const reading = await settleFilterReading({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "AssetId" });
+      expect(reading).toEqual({ action: "DescribeCVMAssets", ...expected, source: "observed" });
+      expect(emulator.calls.every((c) => c.action === "DescribeCVMAssets")).toBe(true);
+    } finally {
+      emulator.state.multiValueFilters = "ored";
+      emulator.state.refusedFilters.clear();
+    }
+  });
+
+  it("a failure that is no refusal is not taken for one: the read fails with it", async () => {
+    emulator.inject("DescribeCVMAssets", { type: "error", code: "AuthFailure.SecretIdNotFound", message: "no" });
+    const error = await caught(readFiltered({ csip: sdkClient(emulator), action: "DescribeCVMAssets", request: {}, field: "AssetId", values: asked }));
+    expect(error).toMatchObject({ code: "AuthFailure.SecretIdNotFound" });
+    expect(emulator.callsOf("DescribeCVMAssets")).toHaveLength(1);
   });
 });
 
