@@ -1,4 +1,5 @@
-import { request } from "node:http";
+import { createServer, request } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as z from "zod";
 import { freshAccount } from "../../../local/cloud/account.ts";
@@ -165,6 +166,58 @@ describe("CosStateStore, failures on the way", () => {
     expect(await storeFor().store.create("sent/m", { by: 1 })).toBe(false);
   });
 
+  it("retries throttling (429 SlowDown): the value lands once", async () => {
+    faults = [1, 2, 3].map(() => ({ method: "PUT", key: /run\/x/, fault: "slow-down" as const }));
+    await storeFor().store.set("run/x", { tasks: ["rmis-1"] });
+    expect(faults).toEqual([]);
+    expect(await storeFor().store.get("run/x", RecordSchema)).toEqual({ tasks: ["rmis-1"] });
+  });
+
+  it("checks the bucket's versioning again after a check that failed, rather than failing for good", async () => {
+    faults = [1, 2, 3, 4].map(() => ({ method: "GET", key: /^$/, fault: "error" as const }));
+    const { store } = storeFor();
+    await expect(store.durable()).rejects.toMatchObject({ code: "InternalError" });
+    expect(await store.durable()).toBe(true);
+  });
+
+  it("lists a collection of more than 1,000 values to its end, page after page", async () => {
+    const ids = Array.from({ length: 1_005 }, (_, i) => `run-${String(i).padStart(4, "0")}`);
+    for (const id of ids) plant(`state/collections/results-open/${id}.json`, JSON.stringify({ tasks: [id] }));
+    const listed = await storeFor().store.list("results-open", RecordSchema);
+    expect(listed.map((v) => v.tasks[0])).toEqual(ids);
+    expect(standIn.calls.filter((c) => c.action === "GetBucket")).toHaveLength(2);
+  });
+
+  it("aborts a request that gets no answer within the timeout: the connection is closed, not left to land later", async () => {
+    // A server that reads each request and never answers, noting when the client closes the connection.
+    const open = new Set<Socket>();
+    let requests = 0;
+    const silent = createServer((req) => {
+      requests++;
+      open.add(req.socket);
+      req.socket.on("close", () => open.delete(req.socket));
+      req.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const store = new CosStateStore({
+        bucket: BUCKET,
+        region: REGION,
+        prefix: PREFIX,
+        credentials: { secretId: KEY.secretId, secretKey: KEY.secretKey, token: KEY.token! },
+        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        timeoutMs: 200,
+        retry: { baseMs: 1, capMs: 5, attempts: 2 },
+      });
+      await expect(store.durable()).rejects.toMatchObject({ code: "Timeout" });
+      expect(requests).toBe(2);
+      await until(() => open.size === 0);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it("fails with COS's request id once the retries are spent", async () => {
     faults = Array.from({ length: 4 }, () => ({ method: "PUT", key: /run\/x/, fault: "error" as const }));
     const error = await storeFor().store.set("run/x", { tasks: [] }).catch((e: unknown) => e);
@@ -251,7 +304,7 @@ describe("CosStateStore, locks", () => {
     expect(storedLease(1)).toMatchObject({ owner: "other" });
   });
 
-  it("a holder that stalled past its lease: its write is refused, its release leaves the next holder's lease alone", async () => {
+  it("a holder that stalled past its lease: its write is refused, and its release touches neither the next holder's lease nor the record", async () => {
     let clock = Date.now();
     const slow = storeFor({ now: () => clock }).store;
     const stalled = deferred();
@@ -274,14 +327,16 @@ describe("CosStateStore, locks", () => {
       await done.promise;
     });
     await holding.promise;
-    resume.resolve();
-    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
-    // The late holder neither released nor overwrote generation 2, nor published its refused write.
-    expect(storedLease(2).released).toBeUndefined();
-    expect(storedLease(2).owner).not.toBe(storedLease(1).owner);
     await expect(storeFor({ now: () => clock }).store.withLock("run/r", LOCK, async () => "third")).rejects.toBeInstanceOf(LockBusyError);
     done.resolve();
     await taken;
+    const nextLease = storedLease(2);
+    // The stalled holder wakes after the next one is done: its write is refused, and its release leaves all as it was.
+    resume.resolve();
+    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
+    expect(storedLease(2)).toEqual(nextLease);
+    expect(nextLease).toMatchObject({ released: true, record: 2 });
+    expect(nextLease.owner).not.toBe(storedLease(1).owner);
     expect(await storeFor().store.get("run/r", RecordSchema)).toEqual({ tasks: ["rmis-1", "rmis-2"] });
     expect(standIn.calls.filter((c) => c.action === "DeleteObject" && String(c.params.Key).includes("locks/"))).toEqual([]);
   });
