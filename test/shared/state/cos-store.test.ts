@@ -78,7 +78,7 @@ function plant(key: string, body: string, ageMs = 0): void {
 
 const objectKeys = () => standIn.account.objects.map((o) => o.Key).sort();
 const RecordSchema = z.object({ tasks: z.array(z.string()) });
-const LOCK = { ttlMs: 60_000, waitMs: 0 };
+const LOCK = { waitMs: 0 };
 
 /** Polls `value` until it is truthy (the real time a renewal takes under load is not the test's business). */
 async function until<T>(value: () => T | false | undefined): Promise<T> {
@@ -231,6 +231,7 @@ describe("CosStateStore, locks", () => {
   const lease = (generation: number, fields: Partial<StoredLease> = {}) => JSON.stringify({ owner: "other", generation, expires: Date.now() + 30_000, record: 0, ...fields });
   const leaseObject = (generation: number) => `state/locks/run/r/${generation}.json`;
   const storedLease = (generation: number) => LeaseSchema.parse(JSON.parse(Buffer.from(standIn.account.objects.find((o) => o.Key === leaseObject(generation))!.Body!, "base64").toString()));
+  const released = (generation: number) => storedLease(generation).released === true;
 
   it("lets one holder in at a time; a second waiting past its patience is told the work is busy", async () => {
     const a = storeFor().store;
@@ -248,10 +249,9 @@ describe("CosStateStore, locks", () => {
     expect(await storeFor().store.withLock("run/r", LOCK, async () => "third")).toBe("third");
     // Each taking is a generation, left in place and marked released: nothing was deleted.
     expect(objectKeys()).toEqual([leaseObject(1), leaseObject(2), "state/locks/run/r/head.json"]);
-    expect([storeLeaseReleased(1), storeLeaseReleased(2)]).toEqual([true, true]);
+    expect([released(1), released(2)]).toEqual([true, true]);
     expect(standIn.calls.filter((c) => c.action === "DeleteObject")).toEqual([]);
   });
-  const storeLeaseReleased = (generation: number) => storedLease(generation).released === true;
 
   it("keeps the record through the lease: the holder's copy while it holds, the plain key for everyone once released", async () => {
     const { store } = storeFor();
