@@ -97,7 +97,7 @@ export class CosStateStore implements StateStore {
     const lease = this.locks.leaseOn(key);
     if (lease) {
       const text = await lease.read();
-      return text === undefined ? undefined : this.parse(key, { body: text, requestId: undefined }, schema);
+      return text === undefined ? undefined : this.parse(lease.recordKey, { body: text, requestId: undefined }, schema);
     }
     const answer = await this.client.send({ action: "GetObject", method: "GET", key: this.objectKey(key), expect: [404] });
     return answer.status === 404 ? undefined : this.parse(key, answer, schema);

@@ -179,11 +179,16 @@ export class Lease {
     if (this.done) throw new LeaseLostError(`the lock on ${this.key} was already released`);
   }
 
+  /** The key the record stands under for this holder: a generation's copy, or the plain key. */
+  get recordKey(): string {
+    const at = this.record ?? 0;
+    return at === 0 ? this.key : recordCopyKey(this.key, at);
+  }
+
   /** The record's text as it stands for this holder. */
   async read(): Promise<string | undefined> {
     if (!this.loaded) {
-      const at = this.record ?? 0;
-      this.text = await this.objects.read(at === 0 ? this.key : recordCopyKey(this.key, at));
+      this.text = await this.objects.read(this.recordKey);
       this.loaded = true;
     }
     return this.text;

@@ -271,6 +271,15 @@ describe("CosStateStore, locks", () => {
     expect(storedLease(2)).toMatchObject({ released: true, record: 2 });
   });
 
+  it("refuses a corrupt copy of the record under the lock, naming that copy", async () => {
+    plant(leaseObject(1), lease(1, { released: true, record: 1 }));
+    plant("state/run/r@1.json", "{half");
+    const { store } = storeFor();
+    const error = await store.withLock("run/r", LOCK, () => store.get("run/r", RecordSchema)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StateStoreError);
+    expect((error as Error).message).toMatch(/^state run\/r@1 in COS bucket .* is not JSON; delete state\/run\/r@1\.json to start it fresh$/);
+  });
+
   it.each<[string, string, Partial<StoredLease>]>([
     ["a lease half a minute ahead is waited for", "busy", {}],
     ["a released lease is taken at once", "taken", { released: true }],
