@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchAssetChange } from "./asset-change.ts";
 import { benchColdStart } from "./cold-start.ts";
+import { benchLeaseRequests } from "./lease-requests.ts";
 import { benchPage } from "./page.ts";
 import { benchMemory } from "./memory.ts";
 import { benchRateLimit } from "./rate-limit.ts";
@@ -20,6 +21,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   results: benchResults,
   page: benchPage,
   "state-store": benchStateStore,
+  "lease-requests": benchLeaseRequests,
   memory: benchMemory,
 };
 // The state folders and files the benchmarks make go in one folder of their own, removed at the end.

@@ -117,6 +117,14 @@ export class LockBusyError extends CsipScanError {
   override name = "LockBusyError";
 }
 
+/**
+ * A holder's lease passed to another invocation while it worked (it stalled past its lease): what it
+ * wrote last did not count, and it stops; the new holder carries on from the record as it stands.
+ */
+export class LeaseLostError extends CsipScanError {
+  override name = "LeaseLostError";
+}
+
 /** A run finished with errors; thrown by a handler so that SCF's retry and dead-letter queue apply. */
 export class RunFailedError extends CsipScanError {
   override name = "RunFailedError";

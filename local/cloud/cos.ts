@@ -88,6 +88,11 @@ export function cosInternalError(action: string): CosAnswer {
   return cosError(500, "InternalError", "We encountered an internal error. Please try again.", action, {});
 }
 
+/** Throttling (tests inject it): nothing was done. Which status a real bucket throttles with is open (ASSUMPTIONS.md, COS). */
+export function cosSlowDown(action: string): CosAnswer {
+  return cosError(429, "SlowDown", "Please reduce your request rate.", action, {});
+}
+
 /** The object's metadata when the bucket exists in that region and holds the key (SCF reads its code from there). */
 export function objectOf(account: AccountState, bucket: string, region: string, key: string): CosObject | undefined {
   if (!account.buckets.some((b) => b.Name === bucket && b.Region === region)) return undefined;

@@ -4,7 +4,7 @@ import { buffer } from "node:stream/consumers";
 import type { EmulatorAccount } from "../emulator/accounts.ts";
 import { freshAccount, type AccountState } from "./account.ts";
 import { handleCloudApi } from "./cloud-api.ts";
-import { cosInternalError, handleCos, isCosHost } from "./cos.ts";
+import { cosInternalError, cosSlowDown, handleCos, isCosHost } from "./cos.ts";
 import { REHEARSAL_ACCOUNT } from "./credentials.ts";
 import type { RecordedCall } from "./record.ts";
 import { isToolsHost, toolsCallName } from "./tools.ts";
@@ -27,13 +27,14 @@ export interface CloudStandInOptions {
   settleMs?: number;
   /**
    * A fault to inject into a COS request (tests): `error` answers 500 InternalError and does nothing;
-   * `lose-answer` does the request, then drops the connection before answering. A promise holds the
+   * `slow-down` answers 429 SlowDown and does nothing; `lose-answer` does the request, then drops the
+   * connection before answering. A promise holds the
    * request until it settles (to order concurrent requests).
    */
   cosFault?: (request: { method: string; key: string; query: URLSearchParams }) => CosFault | undefined | Promise<CosFault | undefined>;
 }
 
-export type CosFault = "error" | "lose-answer";
+export type CosFault = "error" | "slow-down" | "lose-answer";
 
 export interface CloudStandIn {
   /** `http://127.0.0.1:PORT`: the value of CSIP_SCAN_CLOUD_STANDIN for the redirect. */
@@ -72,7 +73,11 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
     } else if (isCosHost(host)) {
       const fault = await options.cosFault?.({ method, key: decodeURIComponent(url.pathname).replace(/^\//, ""), query: url.searchParams });
       const answer =
-        fault === "error" ? cosInternalError("") : handleCos({ method, host, path: url.pathname, query: url.searchParams, headers: req.headers, body }, account, keys, Date.now());
+        fault === "error"
+          ? cosInternalError("")
+          : fault === "slow-down"
+            ? cosSlowDown("")
+            : handleCos({ method, host, path: url.pathname, query: url.searchParams, headers: req.headers, body }, account, keys, Date.now());
       if (answer.action) calls.push({ service: "cos", action: answer.action, params: answer.params, ...(answer.error ? { error: answer.error } : {}) });
       if (fault === "lose-answer") {
         req.socket.destroy();

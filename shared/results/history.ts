@@ -150,7 +150,7 @@ export function withRun(history: PolicyHistory, results: RunResults, findings: r
  * history's own lock, so two runs of one policy told at once both stay.
  */
 export async function recordRun(store: StateStore, results: RunResults, findings: readonly Finding[], limit: number): Promise<PolicyHistory> {
-  return store.withLock(historyKey(results.policy), { ttlMs: 60_000, waitMs: 10_000 }, async () => {
+  return store.withLock(historyKey(results.policy), { waitMs: 10_000 }, async () => {
     const history = withRun(await readHistory(store, results.policy), results, findings, limit);
     await store.set(historyKey(results.policy), history);
     return history;

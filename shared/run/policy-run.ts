@@ -83,7 +83,7 @@ export async function createAndAnnounce(
   const result: CreatedAndAnnounced = { tasks: [], unauthorized: [], warnings: [], errors: [], notifications: [], durationsMs: { tasks: 0, notify: 0 } };
   const key = names.recordKey;
   try {
-    await run.store.withLock(key, { ttlMs: run.deadline.remainingMs() + 60_000, waitMs: run.deadline.remainingMs() }, async () => {
+    await run.store.withLock(key, { waitMs: run.deadline.remainingMs() }, async () => {
       const record = (await run.store.get(key, RunRecordSchema)) ?? RunRecordSchema.parse({});
       const save = (): Promise<void> => run.store.set(key, record);
 

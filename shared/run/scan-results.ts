@@ -197,7 +197,7 @@ async function tellRun(
 ): Promise<ToldRun | "held" | "elsewhere"> {
   const key = resultsKey(open.run);
   try {
-    return await run.store.withLock(key, { ttlMs: run.deadline.remainingMs() + 60_000, waitMs: 0 }, async () => {
+    return await run.store.withLock(key, { waitMs: 0 }, async () => {
       const record: Told = (await run.store.get(key, ToldSchema)) ?? { told: false, notified: {} };
       const base = { run: open.run, policy: open.policy, scheduledTime: open.scheduledTime, riskCount: tasks.reduce((n, t) => n + t.riskCount, 0), notifications: [] };
       const finish = async (told: ToldRun): Promise<ToldRun> => {

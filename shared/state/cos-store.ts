@@ -1,20 +1,22 @@
 import { randomBytes } from "node:crypto";
-import * as z from "zod";
+import type * as z from "zod";
 import { sleep as realSleep } from "../clock.ts";
-import { LockBusyError, StateStoreError } from "../errors.ts";
+import { StateStoreError } from "../errors.ts";
 import { CosClient, type CosAnswer, type CosClientOptions } from "./cos-client.ts";
-import { LONGEST_LOCK_MS, type StateStore } from "./store.ts";
+import { LeaseLocks, type LeaseObjects } from "./lease.ts";
+import type { StateStore } from "./store.ts";
 
 /**
  * The state store on COS: one JSON object per key under `prefix` in a private bucket, shared by every
  * SCF instance with no VPC or file system to set up.
  *
- * - Once-only markers and locks are `PUT Object` with `x-cos-forbid-overwrite: true`: the first writer
- *   wins, any other gets 409 `FileAlreadyExists`. That header holds only on a bucket whose versioning
- *   was never enabled, so the store checks the bucket (GET ?versioning) before its first request and
- *   refuses a versioned one. https://cloud.tencent.com/document/product/436/7749
- * - A record that changes (a run's record, what was told) is written only by the holder of its lock, so
- *   two writers never interleave; values written without a lock (the last results of a policy, a
+ * - Once-only markers and the generations of locks are `PUT Object` with `x-cos-forbid-overwrite: true`:
+ *   the first writer wins, any other gets 409 `FileAlreadyExists`. That header holds only on a bucket
+ *   whose versioning was never enabled, so the store checks the bucket (GET ?versioning) before its
+ *   first request and refuses a versioned one. https://cloud.tencent.com/document/product/436/7749
+ * - A record that changes (a run's record, what was told) is written only by the holder of its lock,
+ *   through the lease's fence (shared/state/lease.ts), so a holder that stalled past its lease cannot
+ *   overwrite what the next one wrote; values written without a lock (the last results of a policy, a
  *   cooldown) are whole values where the later one is the one wanted.
  * - A value that is not a record is an error naming the key and COS's request id, never a fresh start:
  *   starting fresh could create a task or send a message again. Delete the object to start over.
@@ -23,18 +25,14 @@ import { LONGEST_LOCK_MS, type StateStore } from "./store.ts";
  *   shows after it was closed is found told.
  */
 
-/** A lock's body. */
-const LockSchema = z.object({ owner: z.string(), expires: z.number() });
-
-/** A lock or takeover marker whose body cannot be read is judged by its age: a holder writes it in one request, so this is long. */
-export const UNREADABLE_LOCK_STALE_MS = 60_000;
-
 /** The writer of a once-only object, in its metadata: after a lost answer, how a retry knows the 409 is its own write. */
 const WRITER = "x-cos-meta-csip-scan-writer";
 
 export interface CosStoreOptions extends CosClientOptions {
-  /** The clock lock expiries are judged by. */
+  /** The clock leases are stamped and judged by. */
   now?: () => number;
+  /** How long a lock's lease lasts unless renewed (default LEASE_MS, a minute). */
+  leaseMs?: number;
   /** Where the store's objects live in the bucket: `state/`. */
   prefix: string;
   warn?: (message: string) => void;
@@ -46,12 +44,19 @@ export class CosStateStore implements StateStore {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly warn: (message: string) => void;
+  private readonly locks: LeaseLocks;
 
   constructor(private readonly options: CosStoreOptions) {
     this.client = new CosClient(options);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? realSleep;
     this.warn = options.warn ?? (() => {});
+    this.locks = new LeaseLocks(this.leaseObjects(), {
+      now: this.now,
+      sleep: this.sleep,
+      warn: this.warn,
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    });
   }
   /** The bucket, as messages name it. */
   get bucket(): string {
@@ -86,13 +91,19 @@ export class CosStateStore implements StateStore {
     return `${this.options.prefix}${key}.json`;
   }
 
+  /** The value under `key`; under the lock of `key`, the record as its lease holds it. */
   async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
     await this.start();
+    const lease = this.locks.leaseOn(key);
+    if (lease) {
+      const text = await lease.read();
+      return text === undefined ? undefined : this.parse(lease.recordKey, { body: text, requestId: undefined }, schema);
+    }
     const answer = await this.client.send({ action: "GetObject", method: "GET", key: this.objectKey(key), expect: [404] });
     return answer.status === 404 ? undefined : this.parse(key, answer, schema);
   }
 
-  private parse<T>(key: string, answer: CosAnswer, schema: z.ZodType<T>): T {
+  private parse<T>(key: string, answer: Pick<CosAnswer, "body" | "requestId">, schema: z.ZodType<T>): T {
     let value: unknown;
     try {
       value = JSON.parse(answer.body);
@@ -106,13 +117,18 @@ export class CosStateStore implements StateStore {
     });
   }
 
+  /** Writes the value under `key`; under the lock of `key`, through its lease's fence. */
   async set(key: string, value: unknown): Promise<void> {
     await this.start();
+    this.locks.assertHeld();
+    const lease = this.locks.leaseOn(key);
+    if (lease) return lease.write(JSON.stringify(value));
     await this.client.send({ action: "PutObject", method: "PUT", key: this.objectKey(key), headers: { "content-type": "application/json" }, body: JSON.stringify(value), expect: [] });
   }
 
   async create(key: string, value: unknown): Promise<boolean> {
     await this.start();
+    this.locks.assertHeld();
     return this.createObject(this.objectKey(key), JSON.stringify(value));
   }
 
@@ -146,6 +162,7 @@ export class CosStateStore implements StateStore {
 
   async put(collection: string, id: string, value: unknown): Promise<void> {
     await this.start();
+    this.locks.assertHeld();
     await this.client.send({
       action: "PutObject",
       method: "PUT",
@@ -158,6 +175,7 @@ export class CosStateStore implements StateStore {
 
   async remove(collection: string, id: string): Promise<void> {
     await this.start();
+    this.locks.assertHeld();
     await this.client.send({ action: "DeleteObject", method: "DELETE", key: `${this.collectionPrefix(collection)}${id}.json`, expect: [404] });
   }
 
@@ -197,79 +215,28 @@ export class CosStateStore implements StateStore {
     return this.client.presignedGetUrl(`${this.options.prefix}${key}`, validForSeconds);
   }
 
-  async withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T> {
+  async withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T> {
     await this.start();
-    const release = await this.lock(`${this.options.prefix}locks/${key}.lock`, key, options);
-    try {
-      return await fn();
-    } finally {
-      await release();
-    }
+    return this.locks.withLock(key, options, fn);
   }
 
-  /**
-   * Takes the lock object: a write-once PUT. A lock past its expiry (or unreadable and older than a
-   * minute) is taken over through a write-once marker named after the stale lock's ETag: of two
-   * invocations taking over at once, one writes the marker and deletes the stale lock, the other
-   * waits. A marker whose writer died before deleting is itself stale after a minute; the next
-   * generation's marker then takes over.
-   */
-  private async lock(objectKey: string, key: string, { ttlMs, waitMs }: { ttlMs: number; waitMs: number }): Promise<() => Promise<void>> {
-    const owner = randomBytes(8).toString("hex");
-    const giveUpAt = this.now() + waitMs;
-    for (let round = 0; ; round++) {
-      const body = JSON.stringify({ owner, expires: this.now() + Math.min(ttlMs, LONGEST_LOCK_MS) });
-      if (await this.createObject(objectKey, body)) return () => this.unlock(objectKey, owner);
-      const held = await this.client.send({ action: "GetObject", method: "GET", key: objectKey, expect: [404] });
-      if (held.status === 404) continue;
-      if (this.isStale(held) && (await this.takeOver(objectKey, held, owner))) continue;
-      if (this.now() >= giveUpAt) throw new LockBusyError(`another invocation is working on ${key}`);
-      await this.sleep(Math.min(2000, 50 * 2 ** Math.min(round, 6)) * (0.5 + Math.random() / 2));
-    }
+  /** The objects the lease protocol uses (shared/state/lease.ts), each a JSON object under the prefix. */
+  private leaseObjects(): LeaseObjects {
+    return {
+      create: (key, body) => this.createObject(this.objectKey(key), body),
+      write: async (key, body) => {
+        await this.client.send({ action: "PutObject", method: "PUT", key: this.objectKey(key), headers: { "content-type": "application/json" }, body, expect: [] });
+      },
+      read: async (key) => {
+        const answer = await this.client.send({ action: "GetObject", method: "GET", key: this.objectKey(key), expect: [404] });
+        return answer.status === 404 ? undefined : answer.body;
+      },
+      exists: async (key) => (await this.client.send({ action: "HeadObject", method: "HEAD", key: this.objectKey(key), expect: [404] })).status !== 404,
+      remove: async (key) => {
+        await this.client.send({ action: "DeleteObject", method: "DELETE", key: this.objectKey(key), expect: [404] });
+      },
+    };
   }
-
-  private isStale(held: CosAnswer): boolean {
-    const parsed = LockSchema.safeParse(safeJson(held.body));
-    if (parsed.success) return parsed.data.expires < this.now() || parsed.data.expires > this.now() + LONGEST_LOCK_MS;
-    return ageMs(held) > UNREADABLE_LOCK_STALE_MS;
-  }
-
-  /** True when this invocation won the takeover and deleted the stale lock. */
-  private async takeOver(objectKey: string, held: CosAnswer, owner: string): Promise<boolean> {
-    const etag = String(held.headers.etag ?? "").replace(/"/g, "");
-    for (let generation = 1; generation <= 10; generation++) {
-      const marker = `${objectKey}.takeover/${etag}.${generation}`;
-      if (await this.createObject(marker, JSON.stringify({ owner }))) {
-        await this.client.send({ action: "DeleteObject", method: "DELETE", key: objectKey, expect: [404] });
-        return true;
-      }
-      const other = await this.client.send({ action: "HeadObject", method: "HEAD", key: marker, expect: [404] });
-      if (other.status === 200 && ageMs(other) <= UNREADABLE_LOCK_STALE_MS) return false;
-    }
-    return false;
-  }
-
-  private async unlock(objectKey: string, owner: string): Promise<void> {
-    const held = await this.client.send({ action: "GetObject", method: "GET", key: objectKey, expect: [404] });
-    if (held.status === 200 && LockSchema.safeParse(safeJson(held.body)).data?.owner === owner) {
-      await this.client.send({ action: "DeleteObject", method: "DELETE", key: objectKey, expect: [404] });
-    }
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** How old an object is by COS's own clock: its answer's Date against its Last-Modified. */
-function ageMs(answer: CosAnswer): number {
-  const date = Date.parse(String(answer.headers.date ?? ""));
-  const modified = Date.parse(String(answer.headers["last-modified"] ?? ""));
-  return Number.isNaN(date) || Number.isNaN(modified) ? 0 : date - modified;
 }
 
 function unescapeXml(text: string): string {

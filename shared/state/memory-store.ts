@@ -1,20 +1,40 @@
 import type * as z from "zod";
-import { LockBusyError } from "../errors.ts";
+import { sleep } from "../clock.ts";
+import { LeaseLocks } from "./lease.ts";
 import type { StateStore } from "./store.ts";
 
 /**
  * `state: { memory: true }`: remembers only while the process lives. Nothing is shared between SCF
- * instances or kept across a cold start, so a run may be told twice; every summary says so.
+ * instances or kept across a cold start, so a run may be told twice; every summary says so. Locks are
+ * the same leases as in the other stores (shared/state/lease.ts), their generations values of the map.
  */
 export class MemoryStateStore implements StateStore {
   private readonly values = new Map<string, string>();
   private readonly collections = new Map<string, Map<string, string>>();
-  private readonly locks = new Map<string, Promise<void>>();
+  private readonly locks: LeaseLocks;
 
-  constructor(private readonly warn: (message: string) => void = () => {}) {}
+  constructor(private readonly warn: (message: string) => void = () => {}) {
+    const values = this.values;
+    this.locks = new LeaseLocks(
+      {
+        create: async (key, body) => {
+          if (values.has(key)) return false;
+          values.set(key, body);
+          return true;
+        },
+        write: async (key, body) => void values.set(key, body),
+        read: async (key) => values.get(key),
+        exists: async (key) => values.has(key),
+        remove: async (key) => void values.delete(key),
+      },
+      { now: Date.now, sleep, warn },
+    );
+  }
 
+  /** The value under `key`; under the lock of `key`, the record as its lease holds it. */
   async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    const text = this.values.get(key);
+    const lease = this.locks.leaseOn(key);
+    const text = lease ? await lease.read() : this.values.get(key);
     if (text === undefined) return undefined;
     const parsed = schema.safeParse(JSON.parse(text));
     if (parsed.success) return parsed.data;
@@ -22,23 +42,30 @@ export class MemoryStateStore implements StateStore {
     return undefined;
   }
 
+  /** Writes the value under `key`; under the lock of `key`, through its lease's fence. */
   async set(key: string, value: unknown): Promise<void> {
+    this.locks.assertHeld();
+    const lease = this.locks.leaseOn(key);
+    if (lease) return lease.write(JSON.stringify(value));
     this.values.set(key, JSON.stringify(value));
   }
 
   async create(key: string, value: unknown): Promise<boolean> {
+    this.locks.assertHeld();
     if (this.values.has(key)) return false;
     this.values.set(key, JSON.stringify(value));
     return true;
   }
 
   async put(collection: string, id: string, value: unknown): Promise<void> {
+    this.locks.assertHeld();
     const values = this.collections.get(collection) ?? new Map<string, string>();
     values.set(id, JSON.stringify(value));
     this.collections.set(collection, values);
   }
 
   async remove(collection: string, id: string): Promise<void> {
+    this.locks.assertHeld();
     this.collections.get(collection)?.delete(id);
   }
 
@@ -49,20 +76,8 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T> {
-    const giveUpAt = Date.now() + options.waitMs;
-    while (this.locks.has(key)) {
-      if (Date.now() >= giveUpAt) throw new LockBusyError(`another invocation is working on ${key}`);
-      await Promise.race([this.locks.get(key), new Promise((resolve) => setTimeout(resolve, 50))]);
-    }
-    let free!: () => void;
-    this.locks.set(key, new Promise<void>((resolve) => (free = resolve)));
-    try {
-      return await fn();
-    } finally {
-      this.locks.delete(key);
-      free();
-    }
+  withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T> {
+    return this.locks.withLock(key, options, fn);
   }
 
   async durable(): Promise<boolean> {

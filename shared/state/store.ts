@@ -1,16 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
-import { link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { access, link, mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import * as z from "zod";
-import { describeError, LockBusyError } from "../errors.ts";
-
-/**
- * The longest a lock is held: a run never lasts longer than `timeouts.runSeconds` (at most a day) plus
- * the minute a holder adds. A lock that claims to last longer was not written by a run: it is stale.
- */
-export const LONGEST_LOCK_MS = 86_400_000 + 120_000;
-
-const LockSchema = z.object({ owner: z.string(), expires: z.number() });
+import type * as z from "zod";
+import { sleep } from "../clock.ts";
+import { describeError } from "../errors.ts";
+import { LeaseLocks, type LeaseObjects } from "./lease.ts";
 
 /**
  * What csip-scan remembers between invocations: which tasks a run created, what was sent.
@@ -29,8 +23,14 @@ export interface StateStore {
    * the key already held a value (a once-only marker another invocation set first).
    */
   create(key: string, value: unknown): Promise<boolean>;
-  /** Runs `fn` holding the lock `key`; waits up to `waitMs` for it. A holder that died frees it after `ttlMs`. */
-  withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` holding the lock `key` as a short lease, renewed while `fn` works, waiting up to `waitMs`
+   * for it (LockBusyError after). While `fn` runs, `get` and `set` of `key` go through the lease's fence
+   * (shared/state/lease.ts): a holder that stalled past its lease cannot overwrite what the next one
+   * wrote, and learns it lost the lock (LeaseLostError). A holder that died frees it within a minute; a
+   * release that fails is a warning, never a failure of `fn`'s finished work.
+   */
+  withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T>;
   /**
    * A collection: values under ids, listed whole (the runs whose results are still to be told). Each
    * value stands alone, so writers need no lock to add or remove their own.
@@ -53,12 +53,14 @@ function fileName(key: string): string {
  * The folder store, the default locally: one JSON file per key in a folder (`state.path`; on SCF a CFS
  * mount, so that every instance shares it; the COS store, shared/state/cos-store.ts, needs no mount). Writes are atomic (write, then rename). A missing file is a fresh start;
  * a corrupt one, or one of the wrong shape, is a warning and a fresh start; a folder that cannot be
- * written degrades to memory, with a warning.
+ * written degrades to memory, with a warning. Locks are leases (shared/state/lease.ts) whose
+ * generations are files under `locks/`, each made once by a hard link, which fails when the name is taken.
  */
 export class FileStateStore implements StateStore {
   private readonly memory = new Map<string, string>();
   private readonly memoryCollections = new Map<string, Map<string, string>>();
   private writable = true;
+  private readonly locks: LeaseLocks;
 
   private probed: Promise<boolean> | undefined;
 
@@ -78,51 +80,53 @@ export class FileStateStore implements StateStore {
     readonly dir: string,
     private readonly warn: (message: string) => void = () => {},
     private readonly now: () => number = Date.now,
-  ) {}
-
-  async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    const file = join(this.dir, `${fileName(key)}.json`);
-    let text = this.memory.get(key);
-    if (text === undefined) {
-      try {
-        text = await readFile(file, "utf8");
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? "unknown";
-        // Once the folder is known to be unusable (and said so), reading it again is no news.
-        if (code !== "ENOENT" && this.writable && !this.readFailures.has(code)) {
-          this.readFailures.add(code);
-          this.warn(`state ${key} cannot be read (${describeError(error)}); starting fresh`);
-        }
-        return undefined;
-      }
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      this.warn(`state ${key} is corrupt; starting fresh`);
-      return undefined;
-    }
-    const parsed = schema.safeParse(value);
-    if (parsed.success) return parsed.data;
-    this.warn(`state ${key} does not have the expected shape; starting fresh`);
-    return undefined;
+    options: { leaseMs?: number } = {},
+  ) {
+    this.locks = new LeaseLocks(this.leaseObjects(), { now, sleep, warn, ...options });
   }
 
-  async set(key: string, value: unknown): Promise<void> {
-    const text = JSON.stringify(value);
-    if (await this.writeAtomic(this.dir, fileName(key), text)) return;
+  /** The folder and file name of a key: lock generations under `locks/`, everything else at the top. */
+  private fileOf(key: string): { dir: string; name: string } {
+    return key.startsWith("locks/") ? { dir: join(this.dir, "locks"), name: fileName(key.slice("locks/".length)) } : { dir: this.dir, name: fileName(key) };
+  }
+
+  private pathOf(key: string): string {
+    const { dir, name } = this.fileOf(key);
+    return join(dir, `${name}.json`);
+  }
+
+  /** The text under `key`: from memory once the folder failed, else its file; undefined when there is none. */
+  private async readText(key: string): Promise<string | undefined> {
+    const remembered = this.memory.get(key);
+    if (remembered !== undefined) return remembered;
+    try {
+      return await readFile(this.pathOf(key), "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unknown";
+      // Once the folder is known to be unusable (and said so), reading it again is no news; nor is a
+      // lock's file: the write that follows says what is wrong with the folder.
+      if (code !== "ENOENT" && this.writable && !this.readFailures.has(code) && !key.startsWith("locks/")) {
+        this.readFailures.add(code);
+        this.warn(`state ${key} cannot be read (${describeError(error)}); starting fresh`);
+      }
+      return undefined;
+    }
+  }
+
+  private async writeText(key: string, text: string): Promise<void> {
+    const { dir, name } = this.fileOf(key);
+    if (await this.writeAtomic(dir, name, text)) return;
     this.memory.set(key, text);
   }
 
   /** Write-once: the whole file is written aside, then hard-linked to its name, which fails when the name is taken. */
-  async create(key: string, value: unknown): Promise<boolean> {
-    const text = JSON.stringify(value);
+  private async createText(key: string, text: string): Promise<boolean> {
     if (this.writable) {
-      const file = join(this.dir, `${fileName(key)}.json`);
+      const { dir } = this.fileOf(key);
+      const file = this.pathOf(key);
       const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
       try {
-        await mkdir(this.dir, { recursive: true });
+        await mkdir(dir, { recursive: true });
         await writeFile(temp, text);
         try {
           await link(temp, file);
@@ -141,6 +145,51 @@ export class FileStateStore implements StateStore {
     if (this.memory.has(key)) return false;
     this.memory.set(key, text);
     return true;
+  }
+
+  /** The files the lease protocol uses; once the folder failed, the same in memory (one process). */
+  private leaseObjects(): LeaseObjects {
+    return {
+      create: (key, body) => this.createText(key, body),
+      write: (key, body) => this.writeText(key, body),
+      read: (key) => this.readText(key),
+      exists: async (key) => this.memory.has(key) || (this.writable && (await access(this.pathOf(key)).then(() => true, () => false))),
+      remove: async (key) => {
+        this.memory.delete(key);
+        if (this.writable) await unlink(this.pathOf(key)).catch(() => {});
+      },
+    };
+  }
+
+  /** The value under `key`; under the lock of `key`, the record as its lease holds it. */
+  async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
+    const lease = this.locks.leaseOn(key);
+    const text = lease ? await lease.read() : await this.readText(key);
+    if (text === undefined) return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.warn(`state ${key} is corrupt; starting fresh`);
+      return undefined;
+    }
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    this.warn(`state ${key} does not have the expected shape; starting fresh`);
+    return undefined;
+  }
+
+  /** Writes the value under `key`; under the lock of `key`, through its lease's fence. */
+  async set(key: string, value: unknown): Promise<void> {
+    this.locks.assertHeld();
+    const lease = this.locks.leaseOn(key);
+    if (lease) return lease.write(JSON.stringify(value));
+    await this.writeText(key, JSON.stringify(value));
+  }
+
+  async create(key: string, value: unknown): Promise<boolean> {
+    this.locks.assertHeld();
+    return this.createText(key, JSON.stringify(value));
   }
 
   /** Write one file atomically (temp file, then rename); false once the folder proved unwritable. */
@@ -165,6 +214,7 @@ export class FileStateStore implements StateStore {
   }
 
   async put(collection: string, id: string, value: unknown): Promise<void> {
+    this.locks.assertHeld();
     const text = JSON.stringify(value);
     if (await this.writeAtomic(this.collectionDir(collection), fileName(id), text)) return;
     const values = this.memoryCollections.get(collection) ?? new Map<string, string>();
@@ -173,6 +223,7 @@ export class FileStateStore implements StateStore {
   }
 
   async remove(collection: string, id: string): Promise<void> {
+    this.locks.assertHeld();
     this.memoryCollections.get(collection)?.delete(id);
     if (this.writable) await unlink(join(this.collectionDir(collection), `${fileName(id)}.json`)).catch(() => {});
   }
@@ -201,72 +252,7 @@ export class FileStateStore implements StateStore {
     return values;
   }
 
-  async withLock<T>(key: string, options: { ttlMs: number; waitMs: number }, fn: () => Promise<T>): Promise<T> {
-    const release = await this.lock(key, options);
-    try {
-      return await fn();
-    } finally {
-      await release();
-    }
-  }
-
-  private readonly memoryLocks = new Map<string, Promise<void>>();
-
-  private async lock(key: string, { ttlMs, waitMs }: { ttlMs: number; waitMs: number }): Promise<() => Promise<void>> {
-    const giveUpAt = this.now() + waitMs;
-    if (!this.writable) return this.memoryLock(key, giveUpAt);
-    const dir = join(this.dir, "locks");
-    const file = join(dir, `${fileName(key)}.lock`);
-    const owner = randomBytes(8).toString("hex");
-    try {
-      await mkdir(dir, { recursive: true });
-    } catch (error) {
-      this.writable = false;
-      this.warn(`state folder ${this.dir} cannot be written (${describeError(error)}); locking in this process only`);
-      return this.memoryLock(key, giveUpAt);
-    }
-    for (;;) {
-      try {
-        const handle = await open(file, "wx");
-        await handle.writeFile(JSON.stringify({ owner, expires: this.now() + Math.min(ttlMs, LONGEST_LOCK_MS) }));
-        await handle.close();
-        return async () => {
-          const held = await readFile(file, "utf8").catch(() => "");
-          if (held.includes(owner)) await unlink(file).catch(() => {});
-        };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      }
-      if (await this.expired(file)) {
-        await unlink(file).catch(() => {});
-        continue;
-      }
-      if (this.now() >= giveUpAt) throw new LockBusyError(`another invocation is working on ${key}`);
-      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 50));
-    }
-  }
-
-  private async expired(file: string): Promise<boolean> {
-    try {
-      const { expires } = LockSchema.parse(JSON.parse(await readFile(file, "utf8")));
-      return expires < this.now() || expires > this.now() + LONGEST_LOCK_MS;
-    } catch {
-      // Half-written by a holder that died: judge by age.
-      const info = await stat(file).catch(() => undefined);
-      return info !== undefined && this.now() - info.mtimeMs > 60_000;
-    }
-  }
-
-  private async memoryLock(key: string, giveUpAt: number): Promise<() => Promise<void>> {
-    while (this.memoryLocks.has(key)) {
-      if (this.now() >= giveUpAt) throw new LockBusyError(`another invocation is working on ${key}`);
-      await Promise.race([this.memoryLocks.get(key), new Promise((resolve) => setTimeout(resolve, 50))]);
-    }
-    let free!: () => void;
-    this.memoryLocks.set(key, new Promise<void>((resolve) => (free = resolve)));
-    return async () => {
-      this.memoryLocks.delete(key);
-      free();
-    };
+  withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T> {
+    return this.locks.withLock(key, options, fn);
   }
 }

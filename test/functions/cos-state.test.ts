@@ -125,7 +125,8 @@ describe("the functions on the COS store", () => {
       { method: "GET", key: /^state\/run\//, fault: "error" },
       { method: "GET", key: /^state\/collections\//, fault: "error" },
       { method: "PUT", key: /^state\/locks\/results\//, fault: "lose-answer" },
-      { method: "DELETE", key: /^state\/locks\//, fault: "lose-answer" },
+      { method: "HEAD", key: /^state\/locks\/run\//, fault: "lose-answer" },
+      { method: "PUT", key: /^state\/locks\/results\/.*\/head\.json$/, fault: "error" },
     ];
     await Promise.all([w.scan(), w.scan()]);
     await w.scan();

@@ -1,12 +1,14 @@
-import { request } from "node:http";
+import { createServer, request } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as z from "zod";
 import { freshAccount } from "../../../local/cloud/account.ts";
 import { utcIso } from "../../../local/cloud/clock.ts";
 import { startCloudStandIn, type CloudStandIn, type CosFault } from "../../../local/cloud/server.ts";
 import { randomAccount } from "../../../local/emulator/accounts.ts";
-import { LockBusyError, StateStoreError } from "../../../shared/errors.ts";
-import { CosStateStore, UNREADABLE_LOCK_STALE_MS } from "../../../shared/state/cos-store.ts";
+import { LeaseLostError, LockBusyError, StateStoreError } from "../../../shared/errors.ts";
+import { CosStateStore } from "../../../shared/state/cos-store.ts";
+import { LeaseSchema, type StoredLease } from "../../../shared/state/lease.ts";
 
 // The COS state store against the COS stand-in over HTTP: signed requests with a temporary key and its
 // session token, write-once markers and locks through x-cos-forbid-overwrite, a versioned bucket refused,
@@ -44,7 +46,7 @@ beforeEach(() => {
   standIn.calls.length = 0;
 });
 
-function storeFor(options: { bucket?: string; token?: string } = {}) {
+function storeFor(options: { bucket?: string; token?: string; now?: () => number; leaseMs?: number } = {}) {
   const warnings: string[] = [];
   const store = new CosStateStore({
     bucket: options.bucket ?? BUCKET,
@@ -55,6 +57,8 @@ function storeFor(options: { bucket?: string; token?: string } = {}) {
     timeoutMs: 2000,
     retry: { baseMs: 1, capMs: 5, attempts: 4 },
     warn: (m) => warnings.push(m),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
   });
   return { store, warnings };
 }
@@ -74,7 +78,17 @@ function plant(key: string, body: string, ageMs = 0): void {
 
 const objectKeys = () => standIn.account.objects.map((o) => o.Key).sort();
 const RecordSchema = z.object({ tasks: z.array(z.string()) });
-const LOCK = { ttlMs: 60_000, waitMs: 0 };
+const LOCK = { waitMs: 0 };
+
+/** Polls `value` until it is truthy (the real time a renewal takes under load is not the test's business). */
+async function until<T>(value: () => T | false | undefined): Promise<T> {
+  for (let waited = 0; waited < 20_000; waited += 20) {
+    const found = value();
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("waited 20 s in vain");
+}
 
 function deferred() {
   let resolve!: () => void;
@@ -152,6 +166,58 @@ describe("CosStateStore, failures on the way", () => {
     expect(await storeFor().store.create("sent/m", { by: 1 })).toBe(false);
   });
 
+  it("retries throttling (429 SlowDown): the value lands once", async () => {
+    faults = [1, 2, 3].map(() => ({ method: "PUT", key: /run\/x/, fault: "slow-down" as const }));
+    await storeFor().store.set("run/x", { tasks: ["rmis-1"] });
+    expect(faults).toEqual([]);
+    expect(await storeFor().store.get("run/x", RecordSchema)).toEqual({ tasks: ["rmis-1"] });
+  });
+
+  it("checks the bucket's versioning again after a check that failed, rather than failing for good", async () => {
+    faults = [1, 2, 3, 4].map(() => ({ method: "GET", key: /^$/, fault: "error" as const }));
+    const { store } = storeFor();
+    await expect(store.durable()).rejects.toMatchObject({ code: "InternalError" });
+    expect(await store.durable()).toBe(true);
+  });
+
+  it("lists a collection of more than 1,000 values to its end, page after page", async () => {
+    const ids = Array.from({ length: 1_005 }, (_, i) => `run-${String(i).padStart(4, "0")}`);
+    for (const id of ids) plant(`state/collections/results-open/${id}.json`, JSON.stringify({ tasks: [id] }));
+    const listed = await storeFor().store.list("results-open", RecordSchema);
+    expect(listed.map((v) => v.tasks[0])).toEqual(ids);
+    expect(standIn.calls.filter((c) => c.action === "GetBucket")).toHaveLength(2);
+  });
+
+  it("aborts a request that gets no answer within the timeout: the connection is closed, not left to land later", async () => {
+    // A server that reads each request and never answers, noting when the client closes the connection.
+    const open = new Set<Socket>();
+    let requests = 0;
+    const silent = createServer((req) => {
+      requests++;
+      open.add(req.socket);
+      req.socket.on("close", () => open.delete(req.socket));
+      req.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const store = new CosStateStore({
+        bucket: BUCKET,
+        region: REGION,
+        prefix: PREFIX,
+        credentials: { secretId: KEY.secretId, secretKey: KEY.secretKey, token: KEY.token! },
+        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        timeoutMs: 200,
+        retry: { baseMs: 1, capMs: 5, attempts: 2 },
+      });
+      await expect(store.durable()).rejects.toMatchObject({ code: "Timeout" });
+      expect(requests).toBe(2);
+      await until(() => open.size === 0);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it("fails with COS's request id once the retries are spent", async () => {
     faults = Array.from({ length: 4 }, () => ({ method: "PUT", key: /run\/x/, fault: "error" as const }));
     const error = await storeFor().store.set("run/x", { tasks: [] }).catch((e: unknown) => e);
@@ -161,11 +227,17 @@ describe("CosStateStore, failures on the way", () => {
 });
 
 describe("CosStateStore, locks", () => {
+  /** A lease as another holder would have stored it. */
+  const lease = (generation: number, fields: Partial<StoredLease> = {}) => JSON.stringify({ owner: "other", generation, expires: Date.now() + 30_000, record: 0, ...fields });
+  const leaseObject = (generation: number) => `state/locks/run/r/${generation}.json`;
+  const storedLease = (generation: number) => LeaseSchema.parse(JSON.parse(Buffer.from(standIn.account.objects.find((o) => o.Key === leaseObject(generation))!.Body!, "base64").toString()));
+  const released = (generation: number) => storedLease(generation).released === true;
+
   it("lets one holder in at a time; a second waiting past its patience is told the work is busy", async () => {
     const a = storeFor().store;
     const inside = deferred();
     const leave = deferred();
-    const first = a.withLock("run/r", { ttlMs: 60_000, waitMs: 0 }, async () => {
+    const first = a.withLock("run/r", LOCK, async () => {
       inside.resolve();
       await leave.promise;
       return "first";
@@ -175,11 +247,54 @@ describe("CosStateStore, locks", () => {
     leave.resolve();
     expect(await first).toBe("first");
     expect(await storeFor().store.withLock("run/r", LOCK, async () => "third")).toBe("third");
-    expect(objectKeys()).toEqual([]);
+    // Each taking is a generation, left in place and marked released: nothing was deleted.
+    expect(objectKeys()).toEqual([leaseObject(1), leaseObject(2), "state/locks/run/r/head.json"]);
+    expect([released(1), released(2)]).toEqual([true, true]);
+    expect(standIn.calls.filter((c) => c.action === "DeleteObject")).toEqual([]);
   });
 
-  it("when two take over an expired lock at once, one wins and the other is told the work is busy", async () => {
-    plant("state/locks/run/r.lock", JSON.stringify({ owner: "dead", expires: Date.now() - 1000 }));
+  it("keeps the record through the lease: the holder's copy while it holds, the plain key for everyone once released", async () => {
+    const { store } = storeFor();
+    await store.withLock("run/r", LOCK, async () => {
+      expect(await store.get("run/r", RecordSchema)).toBeUndefined();
+      await store.set("run/r", { tasks: ["rmis-1"] });
+      expect(await store.get("run/r", RecordSchema)).toEqual({ tasks: ["rmis-1"] });
+      expect(await storeFor().store.get("run/r", RecordSchema)).toBeUndefined();
+    });
+    expect(await storeFor().store.get("run/r", RecordSchema)).toEqual({ tasks: ["rmis-1"] });
+    await store.withLock("run/r", LOCK, async () => {
+      expect(await store.get("run/r", RecordSchema)).toEqual({ tasks: ["rmis-1"] });
+      await store.set("run/r", { tasks: ["rmis-1", "rmis-2"] });
+    });
+    // The second holder's copy replaced the first's, which it removed once released.
+    expect(objectKeys().filter((k) => k.startsWith("state/run/"))).toEqual(["state/run/r.json", "state/run/r@2.json"]);
+    expect(storedLease(2)).toMatchObject({ released: true, record: 2 });
+  });
+
+  it("refuses a corrupt copy of the record under the lock, naming that copy", async () => {
+    plant(leaseObject(1), lease(1, { released: true, record: 1 }));
+    plant("state/run/r@1.json", "{half");
+    const { store } = storeFor();
+    const error = await store.withLock("run/r", LOCK, () => store.get("run/r", RecordSchema)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StateStoreError);
+    expect((error as Error).message).toMatch(/^state run\/r@1 in COS bucket .* is not JSON; delete state\/run\/r@1\.json to start it fresh$/);
+  });
+
+  it.each<[string, string, Partial<StoredLease>]>([
+    ["a lease half a minute ahead is waited for", "busy", {}],
+    ["a released lease is taken at once", "taken", { released: true }],
+    ["a lease past its expiry is taken", "taken", { expires: Date.now() - 1000 }],
+    ["a lease further ahead than two leases is taken (no holder writes one)", "taken", { expires: Date.now() + 3 * 86_400_000 }],
+  ])("%s", async (_, expected, fields) => {
+    plant(leaseObject(1), lease(1, fields));
+    const outcome = await storeFor()
+      .store.withLock("run/r", LOCK, async () => "taken")
+      .catch((e: unknown) => (e instanceof LockBusyError ? "busy" : e));
+    expect(outcome).toBe(expected);
+  });
+
+  it("when two take over a lapsed lease at once, one wins and the other is told the work is busy", async () => {
+    plant(leaseObject(1), lease(1, { expires: Date.now() - 1000 }));
     const leave = deferred();
     let entered = 0;
     const attempts = [storeFor().store, storeFor().store].map((store) =>
@@ -195,61 +310,68 @@ describe("CosStateStore, locks", () => {
     const outcomes = await Promise.allSettled(attempts);
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
     expect(outcomes.find((o) => o.status === "rejected")).toMatchObject({ reason: expect.any(LockBusyError) });
+    expect(storedLease(1)).toMatchObject({ owner: "other" });
   });
 
-  it("a takeover that lost the race never deletes the winner's new lock", async () => {
-    // The second DELETE of the lock is held until the winner has made its own lock: a loser that
-    // deleted anyway would delete the winner's lock and get in beside it.
-    plant("state/locks/run/r.lock", JSON.stringify({ owner: "dead", expires: Date.now() - 1000 }));
-    let deletes = 0;
-    const recreated = deferred();
-    hold = ({ method, key }) => {
-      if (!key.endsWith("r.lock")) return undefined;
-      if (method === "PUT" && deletes > 0) setTimeout(recreated.resolve, 20);
-      if (method === "DELETE" && ++deletes === 2) return recreated.promise;
-      return undefined;
-    };
+  it("a holder that stalled past its lease: its write is refused, and its release touches neither the next holder's lease nor the record", async () => {
+    let clock = Date.now();
+    const slow = storeFor({ now: () => clock }).store;
+    const stalled = deferred();
+    const resume = deferred();
+    const late = slow.withLock("run/r", LOCK, async () => {
+      await slow.set("run/r", { tasks: ["rmis-1"] });
+      stalled.resolve();
+      await resume.promise;
+      await slow.set("run/r", { tasks: ["rmis-1", "late"] });
+    });
+    await stalled.promise;
+    clock += 2 * 60_000;
+    const next = storeFor({ now: () => clock }).store;
+    const holding = deferred();
+    const done = deferred();
+    const taken = next.withLock("run/r", LOCK, async () => {
+      expect(await next.get("run/r", RecordSchema)).toEqual({ tasks: ["rmis-1"] });
+      await next.set("run/r", { tasks: ["rmis-1", "rmis-2"] });
+      holding.resolve();
+      await done.promise;
+    });
+    await holding.promise;
+    await expect(storeFor({ now: () => clock }).store.withLock("run/r", LOCK, async () => "third")).rejects.toBeInstanceOf(LockBusyError);
+    done.resolve();
+    await taken;
+    const nextLease = storedLease(2);
+    // The stalled holder wakes after the next one is done: its write is refused, and its release leaves all as it was.
+    resume.resolve();
+    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
+    expect(storedLease(2)).toEqual(nextLease);
+    expect(nextLease).toMatchObject({ released: true, record: 2 });
+    expect(nextLease.owner).not.toBe(storedLease(1).owner);
+    expect(await storeFor().store.get("run/r", RecordSchema)).toEqual({ tasks: ["rmis-1", "rmis-2"] });
+    expect(standIn.calls.filter((c) => c.action === "DeleteObject" && String(c.params.Key).includes("locks/"))).toEqual([]);
+  });
+
+  it("renews the lease while its holder works, and the stored expiry says until when", async () => {
+    const { store } = storeFor({ leaseMs: 600 });
     const leave = deferred();
-    let entered = 0;
-    const attempts = [storeFor().store, storeFor().store].map((store) =>
-      store.withLock("run/r", { ttlMs: 60_000, waitMs: 300 }, async () => {
-        entered++;
-        await leave.promise;
-      }),
-    );
-    await new Promise((r) => setTimeout(r, 150));
-    expect(entered).toBe(1);
+    const held = store.withLock("run/r", LOCK, () => leave.promise);
+    const first = await until(() => standIn.account.objects.some((o) => o.Key === leaseObject(1)) && storedLease(1).expires);
+    const renewed = await until(() => storedLease(1).expires > first && storedLease(1).expires);
+    expect(renewed).toBeGreaterThan(first);
     leave.resolve();
-    await Promise.allSettled(attempts);
+    await held;
+    expect(storedLease(1).released).toBe(true);
   });
 
-  it.each([
-    ["left alone a second before a minute", UNREADABLE_LOCK_STALE_MS - 1000, "busy"],
-    ["taken over a second after a minute", UNREADABLE_LOCK_STALE_MS + 1000, "taken"],
-  ])("an unreadable lock is %s", async (_, ageMs, expected) => {
-    plant("state/locks/run/r.lock", "{half", ageMs);
-    const outcome = await storeFor()
-      .store.withLock("run/r", LOCK, async () => "taken")
-      .catch((e: unknown) => (e instanceof LockBusyError ? "busy" : e));
-    expect(outcome).toBe(expected);
-  });
-
-  it.each([
-    ["is waited for while it is under a minute old", UNREADABLE_LOCK_STALE_MS - 1000, "busy"],
-    ["is passed over by the next generation's marker once over a minute old", UNREADABLE_LOCK_STALE_MS + 1000, "taken"],
-  ])("the takeover marker of a taker that died before deleting the lock %s", async (_, ageMs, expected) => {
-    plant("state/locks/run/r.lock", JSON.stringify({ owner: "dead", expires: Date.now() - 1000 }));
-    const etag = standIn.account.objects[0]!.ETag.replace(/"/g, "");
-    plant(`state/locks/run/r.lock.takeover/${etag}.1`, JSON.stringify({ owner: "died-too" }), ageMs);
-    const outcome = await storeFor()
-      .store.withLock("run/r", LOCK, async () => "taken")
-      .catch((e: unknown) => (e instanceof LockBusyError ? "busy" : e));
-    expect(outcome).toBe(expected);
-  });
-
-  it("a lock claiming to last longer than any run is stale", async () => {
-    plant("state/locks/run/r.lock", JSON.stringify({ owner: "odd", expires: Date.now() + 3 * 86_400_000 }));
-    expect(await storeFor().store.withLock("run/r", LOCK, async () => "taken")).toBe("taken");
+  it("a release that fails is a warning, never a failure of the finished work; the lease lapses on its own", async () => {
+    const { store, warnings } = storeFor();
+    const done = store.withLock("run/r", LOCK, async () => {
+      // Every try of the release's PUT answers 500.
+      faults = Array.from({ length: 4 }, () => ({ method: "PUT", key: /^state\/locks\/run\/r\/1\.json$/, fault: "error" as const }));
+      return "finished";
+    });
+    expect(await done).toBe("finished");
+    expect(warnings).toEqual([expect.stringMatching(/^the lock on run\/r was not released \(COS PutObject failed with InternalError.*\); it lapses within 60 s$/)]);
+    expect(storedLease(1).released).toBeUndefined();
   });
 });
 

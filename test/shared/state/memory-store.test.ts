@@ -21,10 +21,10 @@ describe("MemoryStateStore", () => {
   it("lets one holder of a lock in at a time", async () => {
     const store = new MemoryStateStore();
     let release!: () => void;
-    const held = store.withLock("run/x", { ttlMs: 1000, waitMs: 0 }, () => new Promise<void>((r) => (release = r)));
-    await expect(store.withLock("run/x", { ttlMs: 1000, waitMs: 0 }, async () => "second")).rejects.toBeInstanceOf(LockBusyError);
+    const held = store.withLock("run/x", { waitMs: 0 }, () => new Promise<void>((r) => (release = r)));
+    await expect(store.withLock("run/x", { waitMs: 0 }, async () => "second")).rejects.toBeInstanceOf(LockBusyError);
     release();
     await held;
-    expect(await store.withLock("run/x", { ttlMs: 1000, waitMs: 0 }, async () => "third")).toBe("third");
+    expect(await store.withLock("run/x", { waitMs: 0 }, async () => "third")).toBe("third");
   });
 });

@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as z from "zod";
-import { LockBusyError } from "../../../shared/errors.ts";
+import { LeaseLostError, LockBusyError } from "../../../shared/errors.ts";
 import { scheduledRunNames } from "../../../shared/state/keys.ts";
-import { FileStateStore, LONGEST_LOCK_MS } from "../../../shared/state/store.ts";
+import { LeaseSchema, type StoredLease } from "../../../shared/state/lease.ts";
+import { FileStateStore } from "../../../shared/state/store.ts";
 
 // The state store on real folders: what one invocation writes, the next reads; locks hold across
 // stores sharing a folder, as they do across SCF instances sharing a CFS mount.
@@ -46,7 +47,7 @@ function deferred() {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const KEY = scheduledRunNames("nightly-prod", new Date("2026-11-29T03:00:00Z")).recordKey;
-const LOCK = { ttlMs: 60_000, waitMs: 3_000 };
+const LOCK = { waitMs: 3_000 };
 const RECORD = { tasks: [{ taskId: "rmis-0001", taskName: "csip-scan:nightly-prod:20261129T030000Z:1", assets: 3 }], sent: { secops: "2026-11-29T03:00:05.000Z" } };
 /** The shape a run record is read back through. */
 const RecordSchema = z.object({
@@ -193,7 +194,7 @@ describe("FileStateStore, a folder that cannot be written", () => {
     expect(await store.withLock(KEY, LOCK, async () => "done")).toBe("done");
     expect(await store.withLock(KEY, LOCK, async () => "again")).toBe("again");
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(new RegExp(`^state folder ${dir} cannot be written \\(ENOTDIR: .+\\); locking in this process only$`));
+    expect(warnings[0]).toMatch(new RegExp(`^state folder ${dir} cannot be written \\(ENOTDIR: .+\\); remembering in memory only$`));
   });
 });
 
@@ -223,22 +224,34 @@ async function twoHolders(a: FileStateStore, b: FileStateStore, keyA: string, ke
   return { events, results };
 }
 
+/** The lease files of the folder's locks, by generation. */
+function leaseFiles(dir: string): Map<number, string> {
+  const files = new Map<number, string>();
+  for (const name of readdirSync(join(dir, "locks"))) {
+    const parsed = LeaseSchema.safeParse(JSON.parse(readFileSync(join(dir, "locks", name), "utf8")));
+    if (parsed.success) files.set(parsed.data.generation, join(dir, "locks", name));
+  }
+  return files;
+}
+
+const leaseIn = (file: string): StoredLease => LeaseSchema.parse(JSON.parse(readFileSync(file, "utf8")));
+
 describe("FileStateStore.withLock", () => {
-  it("gives fn's result and frees the lock file afterwards", async () => {
+  it("gives fn's result, holding a lease file that says until when, released afterwards and never deleted", async () => {
+    const T = 1764385200000;
     const dir = freshDir();
-    const { store } = storeOn(dir);
-    const held: string[][] = [];
-    expect(await store.withLock(KEY, LOCK, async () => (held.push(readdirSync(join(dir, "locks"))), 42))).toBe(42);
-    expect(held.map((files) => files.length)).toEqual([1]);
-    expect(held[0]![0]).toMatch(/\.lock$/);
-    expect(readdirSync(join(dir, "locks"))).toEqual([]);
+    const { store } = storeOn(dir, () => T);
+    const held: StoredLease[] = [];
+    expect(await store.withLock(KEY, LOCK, async () => (held.push(leaseIn(leaseFiles(dir).get(1)!)), 42))).toBe(42);
+    expect(held).toEqual([{ owner: expect.stringMatching(/^[0-9a-f]{16}$/), generation: 1, expires: T + 60_000, record: 0 }]);
+    expect(leaseIn(leaseFiles(dir).get(1)!)).toMatchObject({ generation: 1, released: true });
   });
 
   it("frees the lock when fn throws, and passes the error on", async () => {
     const { store } = storeOn(freshDir());
     const failure = new Error("CreateRiskCenterScanTask failed");
     await expect(store.withLock(KEY, LOCK, async () => Promise.reject(failure))).rejects.toBe(failure);
-    expect(await store.withLock(KEY, { ttlMs: 60_000, waitMs: 0 }, async () => "free")).toBe("free");
+    expect(await store.withLock(KEY, { waitMs: 0 }, async () => "free")).toBe("free");
   });
 
   it("serialises two stores on one folder holding the same key", async () => {
@@ -272,7 +285,7 @@ describe("FileStateStore.withLock", () => {
     await entered.promise;
     let ran = false;
     const error = await storeOn(dir)
-      .store.withLock(KEY, { ttlMs: 60_000, waitMs: 150 }, async () => (ran = true))
+      .store.withLock(KEY, { waitMs: 150 }, async () => (ran = true))
       .catch((e: unknown) => e);
     release.resolve();
     await held;
@@ -285,109 +298,61 @@ describe("FileStateStore.withLock", () => {
     const dir = freshDir();
     const release = deferred();
     const entered = deferred();
-    const held = storeOn(dir).store.withLock(KEY, { ttlMs: 60 * 60_000, waitMs: 0 }, async () => {
+    const held = storeOn(dir).store.withLock(KEY, { waitMs: 0 }, async () => {
       entered.resolve();
       await release.promise;
     });
     await entered.promise;
-    // A clock that runs ten minutes per look: five minutes of waitMs pass at once, long before the hour's lease.
+    // A clock that runs ten seconds per look: half a minute of waitMs passes at once, well inside the minute's lease.
     let clock = Date.now();
-    const { store } = storeOn(dir, () => (clock += 10 * 60_000));
-    const error = await store.withLock(KEY, { ttlMs: 60_000, waitMs: 5 * 60_000 }, async () => "ran").catch((e: unknown) => e);
+    const { store } = storeOn(dir, () => (clock += 10_000));
+    const error = await store.withLock(KEY, { waitMs: 30_000 }, async () => "ran").catch((e: unknown) => e);
     release.resolve();
     await held;
     expect(error).toBeInstanceOf(LockBusyError);
   });
 
-  it("takes over a lock file left by a dead holder whose expires is past", async () => {
-    const dir = freshDir();
-    const { store } = storeOn(dir);
-    let lockFile = "";
-    await store.withLock(KEY, LOCK, async () => (lockFile = onlyFile(join(dir, "locks"), ".lock")));
-    writeFileSync(lockFile, JSON.stringify({ owner: "0a1b2c3d4e5f6a7b", expires: Date.now() - 1000 }));
-    expect(await store.withLock(KEY, { ttlMs: 60_000, waitMs: 0 }, async () => "taken over")).toBe("taken over");
-    expect(readdirSync(join(dir, "locks"))).toEqual([]);
-  });
-
-  it("leaves a lock file alone while its expires is ahead", async () => {
-    const dir = freshDir();
-    const { store } = storeOn(dir);
-    let lockFile = "";
-    await store.withLock(KEY, LOCK, async () => (lockFile = onlyFile(join(dir, "locks"), ".lock")));
-    const live = JSON.stringify({ owner: "0a1b2c3d4e5f6a7b", expires: Date.now() + 60_000 });
-    writeFileSync(lockFile, live);
-    await expect(store.withLock(KEY, { ttlMs: 60_000, waitMs: 0 }, async () => "ran")).rejects.toBeInstanceOf(LockBusyError);
-    expect(readFileSync(lockFile, "utf8")).toBe(live);
-  });
-
-  it.each<[string, string, number]>([
-    ["an hour ahead", "busy", 60 * 60_000],
-    ["the longest a run lasts ahead", "busy", LONGEST_LOCK_MS - 1000],
-    ["further ahead than any run lasts", "taken over", LONGEST_LOCK_MS + 60_000],
-    ["a year ahead", "taken over", 365 * 86_400_000],
-  ])("judges a lock file whose expires is %s: %s", async (_, outcome, aheadMs) => {
+  it.each<[string, string, Partial<StoredLease>]>([
+    ["a lease half a minute ahead", "busy", { expires: 30_000 }],
+    ["a lease just past", "taken over", { expires: -1 }],
+    ["a released lease, however far ahead", "taken over", { expires: 30_000, released: true }],
+    ["a lease further ahead than two leases (no holder writes one)", "taken over", { expires: 3 * 60_000 }],
+  ])("judges %s: %s", async (_, outcome, fields) => {
     const T = 1764385200000;
     const dir = freshDir();
     const { store } = storeOn(dir, () => T);
-    let lockFile = "";
-    await store.withLock(KEY, LOCK, async () => (lockFile = onlyFile(join(dir, "locks"), ".lock")));
-    writeFileSync(lockFile, JSON.stringify({ owner: "0a1b2c3d4e5f6a7b", expires: T + aheadMs }));
-    const result = await store.withLock(KEY, { ttlMs: 60_000, waitMs: 0 }, async () => "taken over").catch((e: unknown) => (e instanceof LockBusyError ? "busy" : e));
+    await store.withLock(KEY, LOCK, async () => {});
+    const file = leaseFiles(dir).get(1)!;
+    writeFileSync(file, JSON.stringify({ ...leaseIn(file), released: undefined, ...fields, expires: T + (fields.expires ?? 0) }));
+    const result = await store.withLock(KEY, { waitMs: 0 }, async () => "taken over").catch((e: unknown) => (e instanceof LockBusyError ? "busy" : e));
     expect(result).toBe(outcome);
   });
 
-  it.each([
-    [60_000, 60_000],
-    [LONGEST_LOCK_MS, LONGEST_LOCK_MS],
-    [30 * 86_400_000, LONGEST_LOCK_MS],
-  ])("writes a lock of ttlMs %i to expire %i ms later", async (ttlMs, leaseMs) => {
-    const T = 1764385200000;
-    const dir = freshDir();
-    const { store } = storeOn(dir, () => T);
-    const written = await store.withLock(KEY, { ttlMs, waitMs: 0 }, async () => JSON.parse(readFileSync(onlyFile(join(dir, "locks"), ".lock"), "utf8")) as unknown);
-    expect(written).toEqual({ owner: expect.stringMatching(/^[0-9a-f]{16}$/), expires: T + leaseMs });
-  });
-
-  // A lock file that is not a lock (half-written by a holder that died, or of another shape) is judged by its age.
-  it.each<[string, string, string, number]>([
-    ["a half-written lock file a minute old", "taken over", '{"owner": "0a1b', 61_000],
-    ["a half-written lock file just written", "busy", '{"owner": "0a1b', 0],
-    ["an empty lock file a minute old", "taken over", "", 61_000],
-    ["a lock file without expires a minute old", "taken over", '{"owner": "0a1b2c3d4e5f6a7b"}', 61_000],
-    ["a lock file without expires just written", "busy", '{"owner": "0a1b2c3d4e5f6a7b"}', 0],
-    ["a lock file with expires as text just written", "busy", '{"owner": "0a1b2c3d4e5f6a7b", "expires": "soon"}', 0],
-  ])("%s is %s", async (_, outcome, content, ageMs) => {
-    const dir = freshDir();
-    const { store } = storeOn(dir);
-    let lockFile = "";
-    await store.withLock(KEY, LOCK, async () => (lockFile = onlyFile(join(dir, "locks"), ".lock")));
-    writeFileSync(lockFile, content);
-    const later = storeOn(dir, () => Date.now() + ageMs).store;
-    const result = await later.withLock(KEY, { ttlMs: 60_000, waitMs: 0 }, async () => "taken over").catch((e: unknown) => (e instanceof LockBusyError ? "busy" : e));
-    expect(result).toBe(outcome);
-  });
-
-  it("takes over from a holder past its ttl, and the late holder's release leaves the new lock alone", async () => {
+  it("takes over from a holder past its lease: the late holder's write is refused and its release leaves the new lease alone", async () => {
     const dir = freshDir();
     const events: string[] = [];
     const release = deferred();
     const entered = deferred();
-    const slow = storeOn(dir).store.withLock(KEY, { ttlMs: 1_000, waitMs: 0 }, async () => {
+    const slowStore = storeOn(dir).store;
+    const slow = slowStore.withLock(KEY, { waitMs: 0 }, async () => {
+      await slowStore.set(KEY, { tasks: [], sent: { secops: "first" } });
       events.push("slow enters");
       entered.resolve();
       await release.promise;
+      await slowStore.set(KEY, { tasks: [], sent: { secops: "late" } }).catch((e: unknown) => events.push(`slow's write: ${(e as Error).name}`));
       events.push("slow leaves");
     });
     await entered.promise;
-    const later = storeOn(dir, () => Date.now() + 2_000).store;
-    await later.withLock(KEY, { ttlMs: 60_000, waitMs: 0 }, async () => {
-      events.push("later enters");
+    const later = storeOn(dir, () => Date.now() + 2 * 60_000).store;
+    await later.withLock(KEY, { waitMs: 0 }, async () => {
+      events.push(`later enters and reads ${(await later.get(KEY, RecordSchema))?.sent.secops}`);
+      await later.set(KEY, { tasks: [], sent: { secops: "later" } });
       release.resolve();
       await slow;
-      events.push(`later still holds ${readdirSync(join(dir, "locks")).length} lock file`);
+      events.push(`later's lease is ${leaseIn(leaseFiles(dir).get(2)!).released ? "released" : "held"}`);
     });
-    expect(events).toEqual(["slow enters", "later enters", "slow leaves", "later still holds 1 lock file"]);
-    expect(readdirSync(join(dir, "locks"))).toEqual([]);
+    expect(events).toEqual(["slow enters", "later enters and reads first", `slow's write: ${LeaseLostError.name}`, "slow leaves", "later's lease is held"]);
+    expect((await storeOn(dir).store.get(KEY, RecordSchema))?.sent.secops).toBe("later");
   });
 });
 
@@ -415,12 +380,12 @@ describe("FileStateStore.withLock in memory only", () => {
       await release.promise;
     });
     await entered.promise;
-    const error = await store.withLock(KEY, { ttlMs: 60_000, waitMs: 100 }, async () => "ran").catch((e: unknown) => e);
+    const error = await store.withLock(KEY, { waitMs: 100 }, async () => "ran").catch((e: unknown) => e);
     release.resolve();
     await held;
     expect(error).toBeInstanceOf(LockBusyError);
     expect((error as Error).message).toBe(`another invocation is working on ${KEY}`);
-    expect(await store.withLock(KEY, { ttlMs: 60_000, waitMs: 0 }, async () => "free again")).toBe("free again");
+    expect(await store.withLock(KEY, { waitMs: 0 }, async () => "free again")).toBe("free again");
   });
 });
 

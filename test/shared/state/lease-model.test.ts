@@ -1,0 +1,300 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { LeaseLostError, LockBusyError } from "../../../shared/errors.ts";
+import { LEASE_MS, LeaseLocks, LeaseSchema, LONGEST_LOOK_INTERVAL_MS, leaseKey, recordCopyKey, type LeaseObjects } from "../../../shared/state/lease.ts";
+
+// The lock protocol of docs/reliability-and-security.md ("The lock protocol"), explored: the real lease
+// code (shared/state/lease.ts) against a store in memory whose every request fast-check's scheduler
+// lets land, and answer, in any order. A request may wait behind any number of others while time runs
+// on (a stall of any length: a paused instance, COS timeouts), a process may die at any request, an
+// answer may be lost after its request landed, and every process's clock is off by up to 5 s.
+//
+// Each process takes the lock, reads the record (a list), appends its entry and writes it back, a few
+// times. Whatever the interleaving:
+// - writes that counted form one line: each extends every one before it (no update lost, and a holder
+//   that stalled past its lease never overwrites what the next one wrote);
+// - every read under the lock holds every write of an earlier generation that counted;
+// - no process deletes a lock's generation, or writes one it did not create, or renews one released;
+// - a generation is taken over only once the one before it was released or past its expiry (by any
+//   clock within the skew);
+// - once everyone has finished or died, a fresh taker gets the lock within a lease (plus a look and
+//   the clocks' difference) and reads every write that counted.
+
+const KEY = "run/csip-scan:nightly:20261129T030000Z";
+const SKEW_MS = 5_000;
+const never = new Promise<never>(() => {});
+
+interface ProcessPlan {
+  writes: number;
+  /** The process dies just before its request number `crashAt` lands (never when undefined). */
+  crashAt: number | undefined;
+  /** The answer of request number `loseAnswerAt` is lost after the request landed. */
+  loseAnswerAt: number | undefined;
+  skewMs: number;
+  waitMs: number;
+}
+
+const processPlan: fc.Arbitrary<ProcessPlan> = fc.record({
+  writes: fc.integer({ min: 1, max: 3 }),
+  crashAt: fc.option(fc.integer({ min: 1, max: 24 }), { nil: undefined }),
+  loseAnswerAt: fc.option(fc.integer({ min: 1, max: 24 }), { nil: undefined }),
+  skewMs: fc.integer({ min: -SKEW_MS, max: SKEW_MS }),
+  waitMs: fc.constantFrom(0, 30_000, 3 * 60_000),
+});
+
+/** What the processes saw and did, for the property. */
+interface Observed {
+  /** Writes that counted: the holder's generation, its order within the holder, the list written. */
+  counted: { generation: number; seq: number; value: string[] }[];
+  /** Reads under the lock: the reader's generation and the list read. */
+  reads: { generation: number; value: string[] }[];
+  /** Breaches of "no lease deleted or written by another", as found. */
+  breaches: string[];
+}
+
+/** The world: one store, one virtual time. */
+class World {
+  time = 1_764_385_200_000;
+  readonly objects = new Map<string, string>();
+  /** Who created each lease generation. */
+  readonly creators = new Map<string, string>();
+  /** Generations seen released, or past their expiry by a clock within the skew, at some moment. */
+  readonly lapsed = new Set<string>();
+  /** Every request as it landed: the time, who, what. */
+  readonly log: string[] = [];
+  readonly observed: Observed = { counted: [], reads: [], breaches: [] };
+
+  /** Moves time on, noting the generations whose lease has run out. */
+  advance(to: number): void {
+    this.time = Math.max(this.time, to);
+    this.noteLapsed();
+  }
+
+  private noteLapsed(): void {
+    for (const [key, body] of this.objects) {
+      if (!/^locks\/.*\/\d+$/.test(key) || this.lapsed.has(key)) continue;
+      const lease = LeaseSchema.parse(JSON.parse(body));
+      if (lease.released || lease.expires <= this.time + SKEW_MS) this.lapsed.add(key);
+    }
+  }
+
+  /** The store as `who` reaches it through `pass`, a step the scheduler lets happen (or `undefined`: at once). */
+  objectsFor(who: string, pass?: (label: string) => Promise<void>, fate?: { crashAt?: number | undefined; loseAnswerAt?: number | undefined }): LeaseObjects & { dead(): boolean } {
+    let requests = 0;
+    let dead = false;
+    const step = async <T>(label: string, effect: () => T): Promise<T> => {
+      if (dead) return never;
+      if (pass) await pass(`${who} ${label} reaches the store`);
+      if (++requests === fate?.crashAt) dead = true;
+      if (dead) return never;
+      const result = effect();
+      this.log.push(`${this.time} ${who} ${label}`);
+      if (pass) await pass(`${who} ${label} answered`);
+      if (dead) return never;
+      if (requests === fate?.loseAnswerAt) throw new Error(`${label}: the answer was lost`);
+      return result;
+    };
+    const isLease = (key: string) => /^locks\/.*\/\d+$/.test(key);
+    return {
+      dead: () => dead,
+      create: (key, body) =>
+        step(`create ${key}`, () => {
+          if (this.objects.has(key)) return false;
+          const previous = key.replace(/\d+$/, (n) => String(Number(n) - 1));
+          if (isLease(key) && this.objects.has(previous) && !this.lapsed.has(previous)) this.observed.breaches.push(`${who} took ${key} while ${previous} was live`);
+          this.objects.set(key, body);
+          if (isLease(key)) this.creators.set(key, who);
+          this.noteLapsed();
+          return true;
+        }),
+      write: (key, body) =>
+        step(`write ${key}`, () => {
+          if (isLease(key) && this.creators.get(key) !== who) this.observed.breaches.push(`${who} wrote ${key}, created by ${this.creators.get(key) ?? "nobody"}`);
+          if (isLease(key) && this.objects.has(key) && LeaseSchema.parse(JSON.parse(this.objects.get(key)!)).released) this.observed.breaches.push(`${who} wrote ${key} after releasing it`);
+          this.objects.set(key, body);
+          this.noteLapsed();
+        }),
+      read: (key) => step(`read ${key}`, () => this.objects.get(key)),
+      exists: (key) => step(`look at ${key}`, () => this.objects.has(key)),
+      remove: (key) =>
+        step(`remove ${key}`, () => {
+          if (isLease(key)) this.observed.breaches.push(`${who} removed ${key}`);
+          this.objects.delete(key);
+        }),
+    };
+  }
+}
+
+/** One process: take the lock, then `writes` times read the list and write it back with one entry more. */
+async function runProcess(world: World, s: fc.Scheduler, name: string, plan: ProcessPlan): Promise<string> {
+  const objects = world.objectsFor(name, (label) => s.schedule(Promise.resolve(), label), plan);
+  const sleep = async (ms: number) => {
+    const wake = world.time + ms;
+    await s.schedule(Promise.resolve(), `${name} sleeps ${ms} ms`);
+    world.advance(wake);
+  };
+  const locks = new LeaseLocks(objects, { now: () => world.time + plan.skewMs, sleep, renewalSleep: sleep, leaseMs: LEASE_MS });
+  try {
+    await locks.withLock(KEY, { waitMs: plan.waitMs }, async () => {
+      const lease = locks.leaseOn(KEY)!;
+      for (let seq = 0; seq < plan.writes; seq++) {
+        const value = JSON.parse((await lease.read()) ?? "[]") as string[];
+        world.observed.reads.push({ generation: lease.generation, value });
+        const next = [...value, `${name}.${seq}`];
+        await lease.write(JSON.stringify(next));
+        world.observed.counted.push({ generation: lease.generation, seq, value: next });
+      }
+    });
+    return "done";
+  } catch (error) {
+    if (error instanceof LockBusyError) return "busy";
+    if (error instanceof LeaseLostError) return "lost";
+    return "failed";
+  }
+}
+
+/** Lets the scheduler release every task, one at a time, until none is left and none is on its way. */
+async function runAll(s: fc.Scheduler): Promise<void> {
+  for (;;) {
+    if (s.count() === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (s.count() === 0) return;
+    await s.waitNext(1);
+  }
+}
+
+const extendsList = (longer: readonly string[], shorter: readonly string[]) => shorter.every((entry, i) => longer[i] === entry);
+
+/** The property, over what was observed; the last taker's read included. */
+function checkObserved(observed: Observed): void {
+  expect(observed.breaches).toEqual([]);
+  const counted = [...observed.counted].sort((a, b) => a.generation - b.generation || a.seq - b.seq);
+  for (let i = 1; i < counted.length; i++) {
+    if (!extendsList(counted[i]!.value, counted[i - 1]!.value)) {
+      throw new Error(`a write that counted was lost: ${JSON.stringify(counted[i - 1])} then ${JSON.stringify(counted[i])}`);
+    }
+  }
+  for (const read of observed.reads) {
+    for (const write of counted.filter((w) => w.generation < read.generation)) {
+      if (!extendsList(read.value, write.value)) throw new Error(`generation ${read.generation} read ${JSON.stringify(read.value)}, missing ${JSON.stringify(write)}`);
+    }
+  }
+}
+
+describe("the lock protocol, explored", () => {
+  it("keeps every write that counted in one line, whatever stalls, deaths and lost answers, and lets a taker in within a lease after", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(processPlan, { minLength: 2, maxLength: 4 }),
+        fc.array(fc.integer({ min: 0, max: 3 * 60_000 }), { maxLength: 6 }),
+        async (s, plans, stalls) => {
+          const world = new World();
+          const outcomes = plans.map((plan, i) => runProcess(world, s, `p${i + 1}`, plan));
+          // Time runs on in jumps of up to three minutes at moments the scheduler picks.
+          const clock = (async () => {
+            for (const ms of stalls) {
+              await s.schedule(Promise.resolve(), `${ms} ms pass`);
+              world.advance(world.time + ms);
+            }
+          })();
+          await runAll(s);
+          void outcomes;
+          void clock;
+
+          // A fresh taker, unhurried, once everyone else has finished or died.
+          const startedAt = world.time;
+          const objects = world.objectsFor("last");
+          const locks = new LeaseLocks(objects, {
+            now: () => world.time - SKEW_MS,
+            sleep: async (ms) => world.advance(world.time + ms),
+            renewalSleep: () => never,
+          });
+          await locks.withLock(KEY, { waitMs: LEASE_MS + 2 * SKEW_MS + LONGEST_LOOK_INTERVAL_MS }, async () => {
+            const lease = locks.leaseOn(KEY)!;
+            world.observed.reads.push({ generation: lease.generation, value: JSON.parse((await lease.read()) ?? "[]") as string[] });
+          });
+          expect(world.time - startedAt).toBeLessThanOrEqual(LEASE_MS + 2 * SKEW_MS + LONGEST_LOOK_INTERVAL_MS);
+          checkObserved(world.observed);
+          // Every generation is still there, readable, with its expiry.
+          for (const [key, body] of world.objects) if (/^locks\/.*\/\d+$/.test(key)) expect(LeaseSchema.parse(JSON.parse(body)).expires).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: Number(process.env.MODEL_RUNS ?? 400), endOnFailure: true },
+    );
+  });
+
+  it("finds, in a scripted case, the stalled holder's late write lost to everyone and the holder told so", async () => {
+    // p1 takes the lock and stalls; time passes beyond its lease; p2 takes over and writes; p1 wakes and writes.
+    const world = new World();
+    const gates: { label: string; open: () => void }[] = [];
+    let stalled = false;
+    const pass = (label: string): Promise<void> => {
+      if (!stalled || !label.startsWith("p1")) return Promise.resolve();
+      return new Promise((open) => gates.push({ label, open }));
+    };
+    const p1Objects = world.objectsFor("p1", pass);
+    const p1 = new LeaseLocks(p1Objects, { now: () => world.time, sleep: async () => {}, renewalSleep: () => never });
+    const p2 = new LeaseLocks(world.objectsFor("p2"), { now: () => world.time, sleep: async () => {}, renewalSleep: () => never });
+    const first = p1.withLock(KEY, { waitMs: 0 }, async () => {
+      const lease = p1.leaseOn(KEY)!;
+      await lease.write(JSON.stringify(["p1.0"]));
+      stalled = true;
+      await lease.write(JSON.stringify(["p1.0", "p1.1"]));
+    });
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+    world.advance(world.time + LEASE_MS + 1);
+    await p2.withLock(KEY, { waitMs: 0 }, async () => {
+      const lease = p2.leaseOn(KEY)!;
+      expect(lease.generation).toBe(2);
+      expect(JSON.parse((await lease.read())!)).toEqual(["p1.0"]);
+      await lease.write(JSON.stringify(["p1.0", "p2.0"]));
+    });
+    stalled = false;
+    for (let gate = gates.shift(); gate; gate = gates.shift()) gate.open();
+    await expect(first).rejects.toBeInstanceOf(LeaseLostError);
+    expect(JSON.parse(world.objects.get(recordCopyKey(KEY, 1))!)).toEqual(["p1.0", "p1.1"]);
+    expect(JSON.parse(world.objects.get(KEY)!)).toEqual(["p1.0", "p2.0"]);
+    expect(LeaseSchema.parse(JSON.parse(world.objects.get(leaseKey(KEY, 2))!))).toMatchObject({ released: true, record: 2 });
+    const p3 = new LeaseLocks(world.objectsFor("p3"), { now: () => world.time, sleep: async () => {}, renewalSleep: () => never });
+    expect(await p3.withLock(KEY, { waitMs: 0 }, async () => JSON.parse((await p3.leaseOn(KEY)!.read())!) as unknown)).toEqual(["p1.0", "p2.0"]);
+    expect(world.observed.breaches).toEqual([]);
+  });
+
+  it("does not take a lease its holder renewed while the look at it was on its way back", async () => {
+    const world = new World();
+    const holder = new LeaseLocks(world.objectsFor("holder"), { now: () => world.time, sleep: async () => {}, renewalSleep: () => never });
+    const leave = deferredVoid();
+    const held = holder.withLock(KEY, { waitMs: 0 }, () => leave.promise);
+    while (!world.objects.has(leaseKey(KEY, 1))) await new Promise((r) => setImmediate(r));
+    // The taker's look lands 50 s into the lease; its answer comes back 20 s later, after a renewal.
+    world.advance(world.time + 50_000);
+    const answer = deferredVoid();
+    const pass = (label: string) => (label.includes(`read ${leaseKey(KEY, 1)} answered`) ? answer.promise : Promise.resolve());
+    const taker = new LeaseLocks(world.objectsFor("taker", pass), { now: () => world.time, sleep: async (ms) => world.advance(world.time + ms), renewalSleep: () => never });
+    const taking = taker.withLock(KEY, { waitMs: 0 }, async () => "taken").catch((e: unknown) => (e instanceof LockBusyError ? "busy" : e));
+    while (!world.observed.breaches.length && !world.log.some((l) => l.includes(`taker read ${leaseKey(KEY, 1)}`))) await new Promise((r) => setImmediate(r));
+    world.advance(world.time + 20_000);
+    const stored = LeaseSchema.parse(JSON.parse(world.objects.get(leaseKey(KEY, 1))!));
+    world.objects.set(leaseKey(KEY, 1), JSON.stringify({ ...stored, expires: world.time + LEASE_MS }));
+    answer.resolve();
+    expect(await taking).toBe("busy");
+    leave.resolve();
+    await held;
+    expect(world.observed.breaches).toEqual([]);
+  });
+
+  it("looks past a lagging hint: a generation renewed by a holder that stalled does not hide the released one after it", async () => {
+    const world = new World();
+    world.objects.set(leaseKey(KEY, 1), JSON.stringify({ owner: "stalled", generation: 1, expires: world.time + 50_000, record: 0 }));
+    world.objects.set(leaseKey(KEY, 2), JSON.stringify({ owner: "done", generation: 2, expires: world.time + 50_000, record: 0, released: true }));
+    world.objects.set(`locks/${KEY}/head`, JSON.stringify({ generation: 1 }));
+    const taker = new LeaseLocks(world.objectsFor("taker"), { now: () => world.time, sleep: async (ms) => world.advance(world.time + ms), renewalSleep: () => never });
+    expect(await taker.withLock(KEY, { waitMs: 0 }, async () => taker.leaseOn(KEY)!.generation)).toBe(3);
+  });
+});
+
+function deferredVoid() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
