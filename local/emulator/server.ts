@@ -71,6 +71,12 @@ export interface Emulator {
   clearFaults(): void;
   /** From now on `action` answers as if `Filter.Filters` named no `filterName` (a server that ignores it). */
   ignoreFilter(action: string, filterName: string): void;
+  /**
+   * `asset` joins the estate at the front of its kind's list right after the next page of that list is
+   * answered: the pages read after it shift by one, so a row repeats (an offset shift while the estate
+   * changes) and the new asset is not seen by that read.
+   */
+  addDuringRead(asset: EstateAssetInput): void;
   setRateLimit(perSecond: number | false): void;
   callsOf(action: string): RecordedCall[];
   /**
@@ -107,6 +113,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reportDelayMs: options.reportDelayMs ?? 0,
     startedAt: clock(),
     ignoredFilters: new Set(),
+    arrivingDuringRead: [],
   };
   let origin = "";
   const calls: RecordedCall[] = [];
@@ -301,6 +308,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     ignoreFilter(action, filterName) {
       state.ignoredFilters.add(`${action}.${filterName}`);
+    },
+    addDuringRead(asset) {
+      state.arrivingDuringRead.push(...toEstateAssets([asset]));
     },
     setRateLimit(perSecond) {
       rateLimit = perSecond;

@@ -85,4 +85,9 @@ export interface EmulatorState {
   startedAt: number;
   /** `Action.FilterName` pairs the emulator answers as if the filter were not there (a fault). */
   ignoredFilters: Set<string>;
+  /**
+   * Assets that join the estate at the front of their kind's list as soon as a page of that list has been
+   * answered: the later pages shift by one and repeat a row (`Emulator.addDuringRead`).
+   */
+  arrivingDuringRead: EstateAsset[];
 }

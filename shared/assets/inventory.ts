@@ -29,7 +29,7 @@ export function pagesWithin(remainingMs: number, spacingMs: number): PageCap {
   const maxPages = Math.max(1, Math.floor(remainingMs / spacingMs));
   return {
     maxPages,
-    why: `the function's ${Math.round(remainingMs / 1000)} s left read at most ${maxPages} pages at ${(1000 / spacingMs).toFixed(1)} calls a second; split the policies over schedules or member accounts (the README's sizing)`,
+    why: `the function's ${Math.round(remainingMs / 1000)} s left read at most ${maxPages} pages at ${Number((1000 / spacingMs).toPrecision(3))} calls a second; split the policies over schedules or member accounts (the README's sizing)`,
   };
 }
 
