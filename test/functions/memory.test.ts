@@ -75,6 +75,13 @@ describe("a deployed function holds its own heap", () => {
     expect(heapWarnings(run)).toEqual([]);
   }, 60_000);
 
+  it("a worker that runs out of its heap fails the invocation with an error that says so, and the process lives to answer", async () => {
+    // 8 MB is no SCF size: it makes a heap of 9 MB, too small for the walk.
+    const run = await runBundle({ bundle: bundle(), cvms: 2_000, env: { CSIP_SCAN_MEMORY_MB: "8" } });
+    expect(run.ok).toBe(false);
+    expect(run.errors).toEqual([expect.stringMatching(/^the function's work stopped in its worker, whose heap is held to 9 MB for the function's 8 MB: .*out of memory/)]);
+  }, 60_000);
+
   it("a run that fails in the worker fails the invocation as it would have failed inline: its error, with the run's summary, so that SCF retries", async () => {
     const run = await runBundle({
       bundle: bundle(),
