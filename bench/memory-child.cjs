@@ -1,4 +1,5 @@
-// Runs one bundled handler as SCF runs it: a fresh process, the event and a context with the time left.
+// Runs one bundled handler as SCF runs it: a fresh process, the event and a context with the time left
+// (and the fields BENCH_CONTEXT adds, such as memory_limit_in_mb).
 // Writes what it measured (peak RSS from the kernel's count, time, the summary's figures) to BENCH_OUT.
 const { readFileSync, writeFileSync } = require("node:fs");
 
@@ -23,7 +24,8 @@ const finish = (fields) => {
   writeFileSync(process.env.BENCH_OUT, JSON.stringify({ ...fields, ms, maxRssMb: peakRssMb() }));
 };
 const { main_handler } = require(process.argv[2]);
-main_handler(JSON.parse(process.env.BENCH_EVENT), { getRemainingTimeInMillis: () => 900_000 })
+const deadline = Date.now() + 900_000;
+main_handler(JSON.parse(process.env.BENCH_EVENT), { ...JSON.parse(process.env.BENCH_CONTEXT ?? "{}"), getRemainingTimeInMillis: () => deadline - Date.now() })
   .then((summary) => {
     const runs = summary.runs ?? [];
     finish({
@@ -35,4 +37,4 @@ main_handler(JSON.parse(process.env.BENCH_EVENT), { getRemainingTimeInMillis: ()
       durationsMs: runs[0]?.durationsMs,
     });
   })
-  .catch((error) => finish({ ok: false, errors: [String(error && error.message)] }));
+  .catch((error) => finish({ ok: false, errors: [String(error && error.message)], thrown: { name: String(error && error.name), withSummary: Boolean(error && error.summary) } }));

@@ -16,9 +16,9 @@ export interface FunctionRow {
   description: string;
   timeoutSeconds: number;
   /**
-   * Memory in MB unless the policy file's `memory` says otherwise: 128, SCF's smallest size but one.
-   * bench/memory.ts measures a scheduled run's peak at about 72 MB for 1,000 CVMs, 81 MB for 10,000,
-   * 108 MB for 40,000 and 136 MB for 100,000: past about 70,000 CVMs, give scheduled-scan 256.
+   * Memory in MB unless the policy file's `memory` says otherwise: 128, SCF's smallest size but one. The
+   * function's heap is held within it (functions/heap-bound.ts); bench/memory.ts measures a scheduled run's
+   * peak at each size of estate (the README's sizing).
    */
   memoryMb: number;
   /** Builds the entry point; the deployed one is built with no options. */

@@ -23,6 +23,10 @@ export interface Environment {
   allowLocalWebhooks: boolean;
   /** CSIP_SCAN_LOG_LEVEL: debug, info, warn, error or silent (shared/log.ts). */
   logLevel: string | undefined;
+  /** CSIP_SCAN_MEMORY_MB: the function's memory, which the deploy names (SCF documents no variable for it). */
+  memoryMb: number | undefined;
+  /** NODE_OPTIONS: the node flags the deploy gives each function for its memory (shared/config/heap-limits.ts). */
+  nodeOptions: string | undefined;
   /** Every variable, for `${NAME}` in the policy file. */
   variables: Readonly<Record<string, string | undefined>>;
 }
@@ -54,6 +58,8 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
     cosEndpoint: set(env.CSIP_SCAN_COS_ENDPOINT),
     allowLocalWebhooks: env.CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS === "1",
     logLevel: set(env.CSIP_SCAN_LOG_LEVEL),
+    memoryMb: /^\d+$/.test(env.CSIP_SCAN_MEMORY_MB ?? "") ? Number(env.CSIP_SCAN_MEMORY_MB) : undefined,
+    nodeOptions: set(env.NODE_OPTIONS),
     variables: { ...env },
   };
 }

@@ -3,6 +3,7 @@ import { RunFailedError } from "../../shared/errors.ts";
 import { parseAssetChangeDelivery } from "../../shared/events/delivery.ts";
 import { runAssetChange, type AssetChangeSummary } from "../../shared/run/asset-change.ts";
 import { servicesOnDemand, startRun } from "../../shared/run/services.ts";
+import { deployedHandler } from "../heap-bound.ts";
 import type { HandlerOptions } from "../options.ts";
 
 /** Builds the SCF entry point of the asset-change triggers (EventBridge, CMQ topic, CKafka). */
@@ -24,4 +25,4 @@ export function assetChangeHandler(options: HandlerOptions = {}) {
   };
 }
 
-export const main_handler = assetChangeHandler();
+export const main_handler = deployedHandler("asset-change", assetChangeHandler);

@@ -4,6 +4,7 @@ import { parseTimerEvent } from "../../shared/events/timer-event.ts";
 import { runScanResults, type ScanResultsSummary } from "../../shared/run/scan-results.ts";
 import { servicesOnDemand, startRun } from "../../shared/run/services.ts";
 import { resultsSlot } from "../../shared/run/timer-run.ts";
+import { deployedHandler } from "../heap-bound.ts";
 import type { HandlerOptions } from "../options.ts";
 
 /** Builds the SCF entry point of the scan-results timer (`results.checkEvery`). */
@@ -29,4 +30,4 @@ export function scanResultsHandler(options: HandlerOptions = {}) {
   };
 }
 
-export const main_handler = scanResultsHandler();
+export const main_handler = deployedHandler("scan-results", scanResultsHandler);

@@ -3,6 +3,7 @@ import { RunFailedError } from "../../shared/errors.ts";
 import { parseTimerEvent } from "../../shared/events/timer-event.ts";
 import { servicesOnDemand, startRun } from "../../shared/run/services.ts";
 import { runTimer, type TimerSummary } from "../../shared/run/timer-run.ts";
+import { deployedHandler } from "../heap-bound.ts";
 import type { HandlerOptions } from "../options.ts";
 
 /** Builds the SCF entry point. The deployed function uses the defaults; `csip-scan invoke` passes its own. */
@@ -32,4 +33,4 @@ export function scheduledScanHandler(options: HandlerOptions = {}) {
 
 export type { HandlerOptions };
 
-export const main_handler = scheduledScanHandler();
+export const main_handler = deployedHandler("scheduled-scan", scheduledScanHandler);

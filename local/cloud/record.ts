@@ -2,7 +2,8 @@
  * One line per request a rehearsed deploy made, to any host, for a rehearsal's `--record FILE`:
  * `{"service":"scf","action":"CreateTrigger","params":{...}}`, with `"error":"CODE"` when the call failed.
  * `params` are as sent (in the form dialect every value is a string), without the common parameters, and
- * with nothing secret: environment values and inline code are replaced by their size. Requests that were
+ * with nothing secret: environment values (but NODE_OPTIONS and CSIP_SCAN_MEMORY_MB) and inline code are
+ * replaced by their size. Requests that were
  * not Tencent Cloud API or COS calls have lines too: `tools` (the plugin's own host, made unreachable),
  * `refused` (a host the stand-in does not serve) and `redirect` (refused inside the deploy, before any
  * connection: local/deploy/seal.cjs).
@@ -17,13 +18,16 @@ export interface RecordedCall {
 
 const note = (value: string): string => `(${Buffer.byteLength(value)} bytes, not recorded)`;
 
+/** Variables the deploy sets that hold no secret, recorded as they are: each function's node flags and memory. */
+const PUBLIC_VARIABLES: ReadonlySet<string> = new Set(["NODE_OPTIONS", "CSIP_SCAN_MEMORY_MB"]);
+
 /** A copy of `params` with environment values (credentials such as webhook URLs) and inline zips replaced by their size. */
 function redacted(params: Record<string, unknown>): Record<string, unknown> {
   const out = structuredClone(params);
   const environment = out.Environment as { Variables?: unknown } | undefined;
   if (Array.isArray(environment?.Variables)) {
     for (const variable of environment.Variables as Record<string, unknown>[]) {
-      if (typeof variable?.Value === "string") variable.Value = note(variable.Value);
+      if (typeof variable?.Value === "string" && !PUBLIC_VARIABLES.has(String(variable.Key))) variable.Value = note(variable.Value);
     }
   }
   for (const holder of [out, out.Code as Record<string, unknown> | undefined]) {

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { SCF_RUNTIMES } from "./params.ts";
 
 /**
@@ -85,12 +86,32 @@ export function environmentViolation(variables: readonly { Key: string; Value: s
   const repeated = keys.find((k, i) => keys.indexOf(k) !== i);
   if (repeated !== undefined) return violation("InvalidParameterValue.Environment", `Environment variable \`${repeated}\` is given twice.`);
   const bytes = variables.reduce((sum, v) => sum + Buffer.byteLength(v.Key) + Buffer.byteLength(v.Value), 0);
-  return bytes <= SCF_LIMITS.environmentBytes
+  if (bytes > SCF_LIMITS.environmentBytes) {
+    return violation(
+      "InvalidParameterValue.EnvironmentExceededLimit",
+      `Environment variables hold ${bytes} bytes (names and values); a function holds at most ${SCF_LIMITS.environmentBytes} bytes (4 KB).`,
+    );
+  }
+  const nodeOptions = variables.find((v) => v.Key === "NODE_OPTIONS")?.Value;
+  const refused = nodeOptions === undefined ? undefined : nodeRefuses(nodeOptions);
+  return refused === undefined
     ? undefined
-    : violation(
-        "InvalidParameterValue.EnvironmentExceededLimit",
-        `Environment variables hold ${bytes} bytes (names and values); a function holds at most ${SCF_LIMITS.environmentBytes} bytes (4 KB).`,
-      );
+    : violation("InvalidParameterValue.Environment", `NODE_OPTIONS \`${nodeOptions}\` stops Node from starting (${refused}): every invocation would fail where SCF applies it.`);
+}
+
+const nodeVerdicts = new Map<string, string | undefined>();
+
+/**
+ * Why Node refuses to start with these NODE_OPTIONS (a flag it does not allow there, a typo), or
+ * undefined: this machine's Node is started with them. Real SCF takes any value (a choice of the stand-in,
+ * local/cloud/ASSUMPTIONS.md): the rehearsal refuses what would stop every invocation.
+ */
+export function nodeRefuses(nodeOptions: string): string | undefined {
+  if (!nodeVerdicts.has(nodeOptions)) {
+    const run = spawnSync(process.execPath, ["-e", "0"], { env: { PATH: process.env.PATH, NODE_OPTIONS: nodeOptions }, encoding: "utf8", timeout: 30_000 });
+    nodeVerdicts.set(nodeOptions, run.status === 0 ? undefined : (run.stderr.split("\n").find((line) => line.trim() !== "") ?? `exit ${run.status}`).trim());
+  }
+  return nodeVerdicts.get(nodeOptions);
 }
 
 /** What SCF does with one trigger type: its name rule, how it keeps TriggerDesc, which actions take it. */

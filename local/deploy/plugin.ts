@@ -60,6 +60,8 @@ export class CsipScanDeployPlugin {
         // Again with the bucket's name in the environment, which counts toward SCF's 4 KB.
         this.refuseBrokenLimits();
         this.takeCkafkaTriggers();
+        // Last, once nothing adds to the shared environment any more.
+        this.environmentPerFunction();
       },
       "after:deploy:deploy": async () => this.completeDeploy(),
     };
@@ -171,6 +173,19 @@ export class CsipScanDeployPlugin {
     if (stateBucket.bucket) return;
     const provider = this.serverless.service.provider;
     provider.environment = { ...provider.environment, variables: { ...provider.environment?.variables, CSIP_SCAN_STATE_BUCKET: bucket } };
+  }
+
+  /**
+   * Gives each function its whole environment, the shared variables and its own, and the provider none.
+   * The pinned plugin merges a function's variables into the provider's object itself and hands that one
+   * object to every function (serverless-tencent-scf 0.1.36, `getEnvironment`), so with a shared
+   * environment every function would get the last function's NODE_OPTIONS and memory.
+   */
+  private environmentPerFunction(): void {
+    const provider = this.serverless.service.provider;
+    const shared = provider.environment?.variables ?? {};
+    for (const f of Object.values(this.serverless.service.functions)) f.environment = { variables: { ...shared, ...f.environment?.variables } };
+    delete provider.environment;
   }
 
   private async completeDeploy(): Promise<void> {

@@ -1,12 +1,23 @@
 import { FUNCTION_NAMES, FUNCTIONS, memoryOf, unknownMemoryNames } from "../../functions/index.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { configPath, loadConfig } from "../../shared/config/load.ts";
+import { nodeOptionsFor } from "../../shared/config/heap-limits.ts";
 import { DEFAULT_STATE_PREFIX } from "../../shared/config/schema.ts";
 import type { Environment } from "../../shared/env.ts";
 import { regionOf } from "../../shared/run/services.ts";
 
 /** Where SCF unpacks the code (local/emulator/ASSUMPTIONS.md), so where the functions find the policy file. */
 export const DEPLOYED_CONFIG = "/var/user/config/scan-policies.yaml";
+
+/**
+ * What one function's environment adds to the shared one: the node flags of its memory, and the memory
+ * itself, which the function compares with the heap Node gave it at cold start (functions/heap-bound.ts).
+ * Whether SCF's Node.js runtime applies NODE_OPTIONS is not documented (local/cloud/ASSUMPTIONS.md, "V8's
+ * heap"): where it does not, the function bounds its heap itself, and the variable is harmless.
+ */
+export function functionEnvironment(memoryMb: number): Record<string, string> {
+  return { NODE_OPTIONS: nodeOptionsFor(memoryMb), CSIP_SCAN_MEMORY_MB: String(memoryMb) };
+}
 
 /** The parts of serverless.yml that come from the policy file and the function table. */
 export interface DeploySettings {
@@ -15,8 +26,14 @@ export interface DeploySettings {
   runtime: string;
   /** The functions' environment: where the policy file is, and every variable it names that is set here. */
   environment: Record<string, string>;
-  /** serverless.yml's `functions` section. */
-  functions: Record<string, { handler: string; description: string; timeout: number; memorySize: number; events: Record<string, unknown>[] }>;
+  /**
+   * serverless.yml's `functions` section. Each function's own `environment` gives it the V8 limits of its
+   * memory (NODE_OPTIONS) and names that memory (CSIP_SCAN_MEMORY_MB): see functionEnvironment.
+   */
+  functions: Record<
+    string,
+    { handler: string; description: string; timeout: number; memorySize: number; environment: { variables: Record<string, string> }; events: Record<string, unknown>[] }
+  >;
   /** The EventBridge bus the deploy plugin puts the asset-change rule on, when the policy file asks for one. */
   eventBridge?: { bus: string };
   /**
@@ -50,6 +67,7 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
       description: row.description,
       timeout: row.timeoutSeconds,
       memorySize: memoryOf(config, name),
+      environment: { variables: functionEnvironment(memoryOf(config, name)) },
       events: row.triggers(config),
     };
   }

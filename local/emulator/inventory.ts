@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type { AssetKind } from "../../shared/assets/kinds.ts";
 import type { EmulatorAccount } from "./accounts.ts";
-import { isAnswer, memberScope, page, rulesOf, type Handler } from "./answers.ts";
+import { isAnswer, memberScope, page, rulesOf, type Handler, type Params } from "./answers.ts";
 import type { EstateAsset } from "./estate.ts";
 
 /** The inventory list actions (DescribeCVMAssets, ...) and what other actions need to know of an asset. */
@@ -83,13 +83,40 @@ const ITEM_SHAPES: Record<AssetKind, (a: EstateAsset, account: EmulatorAccount) 
   }),
 };
 
+/**
+ * The assets of one kind a member scope sees, in estate order: kept per estate array and length, so that
+ * reading a list of a million a page at a time does not filter the whole estate for each page.
+ */
+const kindLists = new WeakMap<EstateAsset[], { length: number; lists: Map<string, EstateAsset[]> }>();
+
+function listOf(estate: EstateAsset[], kind: AssetKind, p: Params): EstateAsset[] {
+  let kept = kindLists.get(estate);
+  if (!kept || kept.length !== estate.length) {
+    kept = { length: estate.length, lists: new Map() };
+    kindLists.set(estate, kept);
+  }
+  const key = `${kind}|${JSON.stringify(p.MemberId ?? null)}`;
+  let list = kept.lists.get(key);
+  if (!list) {
+    const inScope = memberScope(p);
+    list = estate.filter((a) => a.kind === kind && inScope(a));
+    kept.lists.set(key, list);
+  }
+  return list;
+}
+
 export function describeAssets(kind: AssetKind): Handler {
   return (p, context) => {
     const { state, account } = context;
-    const inScope = memberScope(p);
-    const assets = state.estate.filter((a) => a.kind === kind && inScope(a));
-    const result = page(assets, p, rulesOf(context), (a) => ITEM_SHAPES[kind](a, account));
+    const result = page(listOf(state.estate, kind, p), p, rulesOf(context), (a) => ITEM_SHAPES[kind](a, account));
     if (isAnswer(result)) return result;
+    // An asset arriving during a read joins the estate at the front of its list once this page is
+    // answered: the pages after it shift by one and a row repeats, as when the estate changes mid-walk.
+    const arriving = state.arrivingDuringRead.filter((a) => a.kind === kind);
+    if (arriving.length > 0) {
+      state.arrivingDuringRead = state.arrivingDuringRead.filter((a) => a.kind !== kind);
+      state.estate.unshift(...arriving);
+    }
     return { response: { Total: result.total, Data: result.page } };
   };
 }

@@ -81,6 +81,12 @@ export interface Emulator {
   ignoreFilter(action: string, filterName: string): void;
   /** From now on `action` refuses a `Filter.Filters` naming `filterName` (FILTER_REFUSAL.name). */
   refuseFilter(action: string, filterName: string): void;
+  /**
+   * `asset` joins the estate at the front of its kind's list right after the next page of that list is
+   * answered: the pages read after it shift by one, so a row repeats (an offset shift while the estate
+   * changes) and the new asset is not seen by that read.
+   */
+  addDuringRead(asset: EstateAssetInput): void;
   setRateLimit(perSecond: number | false): void;
   callsOf(action: string): RecordedCall[];
   /**
@@ -120,6 +126,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     refusedFilters: new Set(options.refusedFilters ?? []),
     multiValueFilters: options.multiValueFilters ?? "ored",
     taskOrder: options.taskOrder ?? "newest-first",
+    arrivingDuringRead: [],
   };
   let origin = "";
   const calls: RecordedCall[] = [];
@@ -317,6 +324,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     refuseFilter(action, filterName) {
       state.refusedFilters.add(`${action}.${filterName}`);
+    },
+    addDuringRead(asset) {
+      state.arrivingDuringRead.push(...toEstateAssets([asset]));
     },
     setRateLimit(perSecond) {
       rateLimit = perSecond;

@@ -91,6 +91,11 @@ export interface EmulatorState {
   multiValueFilters: MultiValueAnswer;
   /** The order DescribeScanTaskList lists tasks in (a reading: switches.ts). */
   taskOrder: TaskOrder;
+  /**
+   * Assets that join the estate at the front of their kind's list as soon as a page of that list has been
+   * answered: the later pages shift by one and repeat a row (`Emulator.addDuringRead`).
+   */
+  arrivingDuringRead: EstateAsset[];
 }
 
 /**

@@ -3,15 +3,35 @@ import { sleep as realSleep } from "../clock.ts";
 import { DEFAULT_PAGING, readPages, type PageLimits } from "../csip/pager.ts";
 import { CsipScanError } from "../errors.ts";
 import { Compactor } from "./compact.ts";
+import { SeenIds } from "./seen-ids.ts";
 import { ALL_KINDS, ASSET_KINDS, type Asset, type AssetKind } from "./kinds.ts";
 
 /**
  * Paging limits. CSIP documents no largest page size; 100 is the assumption (the emulator enforces it).
- * `maxPages` caps one kind's walk so that a runaway answer cannot loop for ever: 2,000 pages are
- * 200,000 assets of a kind, some 100 s of list calls at CSIP's 20 a second, about twice what one
- * invocation should walk (the README's sizing table).
+ * `maxPages` caps one kind's walk when nothing says how long the walk may take; a run's walk is capped by
+ * its time instead (pagesWithin), so that a large kind is refused only when its pages cannot be read
+ * before the function's deadline.
  */
 export const INVENTORY_PAGING: PageLimits = { ...DEFAULT_PAGING, maxPages: 2000 };
+
+/** The most pages one kind's read may take, and why, for the message of a list longer than that. */
+export interface PageCap {
+  maxPages: number;
+  why: string;
+}
+
+/**
+ * The pages the time left can read, one call every `spacingMs` (the rate limiter's spacing of one
+ * action): a list longer than that is refused before it is walked, since its walk would run out of time
+ * with the rest unread. A list that stops growing within it is walked whole, however long.
+ */
+export function pagesWithin(remainingMs: number, spacingMs: number): PageCap {
+  const maxPages = Math.max(1, Math.floor(remainingMs / spacingMs));
+  return {
+    maxPages,
+    why: `the function's ${Math.round(remainingMs / 1000)} s left read at most ${maxPages} pages at ${Number((1000 / spacingMs).toPrecision(3))} calls a second; split the policies over schedules or member accounts (the README's sizing)`,
+  };
+}
 
 /** The assets of some kinds, as one member scope sees them, held whole (the CLI's plan, changed assets). */
 export interface Inventory {
@@ -28,17 +48,26 @@ export const JOIN_WAIT_MS = 2_000;
 /** The assets of one page, in list order; the walk waits for a returned promise. */
 export type AssetPage = (assets: readonly Asset[]) => void | Promise<void>;
 
+/** What a walk's reads came to, besides the assets handed over. */
+export interface Walked {
+  /**
+   * Rows the lists repeated, left out: an asset already handed over in the same read (an offset shift
+   * while the estate changed) goes into one task.
+   */
+  repeated: number;
+}
+
 /** One policy's part in a run's walks: `walk` once, or `leave` when it will not walk after all. */
 export interface Walker {
   /** Hands over the assets of the walker's kinds, one kind after another in the table's order, page by page. */
-  walk(onPage: AssetPage): Promise<void>;
+  walk(onPage: AssetPage): Promise<Walked>;
   /** Gives up the kinds not walked yet, so that the others waiting for this walker need not wait. */
   leave(): void;
 }
 
 interface Joined {
   onPage: AssetPage;
-  done(error?: unknown): void;
+  done(error?: unknown, walked?: Walked): void;
 }
 
 /** A read of one (kind, member scope) for the walkers that join it before it starts. */
@@ -71,6 +100,8 @@ export class InventoryCache {
     private readonly paging: PageLimits = INVENTORY_PAGING,
     private readonly sleep: (ms: number) => Promise<void> = realSleep,
     private readonly joinWaitMs = JOIN_WAIT_MS,
+    /** The page cap of each read as it starts (a run's: pagesWithin its deadline); else `paging.maxPages`. */
+    private readonly pageCap?: () => PageCap,
   ) {}
 
   /** The inventory of `kinds` for the caller's account, or for the member accounts given, held whole. */
@@ -94,14 +125,16 @@ export class InventoryCache {
     return {
       leave,
       walk: async (onPage) => {
+        const walked: Walked = { repeated: 0 };
         try {
           for (const kind of ordered) {
             pending.delete(kind);
-            await this.join(kind, memberIds, onPage);
+            walked.repeated += (await this.join(kind, memberIds, onPage)).repeated;
           }
         } finally {
           leave();
         }
+        return walked;
       },
     };
   }
@@ -120,11 +153,11 @@ export class InventoryCache {
     return walk;
   }
 
-  private join(kind: AssetKind, memberIds: readonly string[] | undefined, onPage: AssetPage): Promise<void> {
+  private join(kind: AssetKind, memberIds: readonly string[] | undefined, onPage: AssetPage): Promise<Walked> {
     const walk = this.formingWalk(kind, memberIds);
     return new Promise((resolve, reject) => {
       walk.expected--;
-      walk.joined.push({ onPage, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      walk.joined.push({ onPage, done: (error, walked) => (error === undefined ? resolve(walked ?? { repeated: 0 }) : reject(error)) });
       if (walk.expected <= 0) this.start(walk);
       else if (walk.joined.length === 1) void this.sleep(this.joinWaitMs).then(() => this.start(walk));
     });
@@ -154,7 +187,7 @@ export class InventoryCache {
   private async readFor(walk: KindWalk): Promise<void> {
     const walking = new Set(walk.joined);
     try {
-      await this.readKind(walk.kind, walk.memberIds, async (page) => {
+      const walked = await this.readKind(walk.kind, walk.memberIds, async (page) => {
         await Promise.all(
           [...walking].map(async (walker) => {
             try {
@@ -167,7 +200,7 @@ export class InventoryCache {
         );
         if (walking.size === 0) throw new CsipScanError("every policy walking this list has stopped");
       });
-      for (const walker of walking) walker.done();
+      for (const walker of walking) walker.done(undefined, walked);
     } catch (error) {
       for (const walker of walking) walker.done(error);
     }
@@ -177,20 +210,28 @@ export class InventoryCache {
    * Every asset of one kind, read to the list's end through the one pager. Each page is reduced to
    * what expansion and tasks need of a row as it arrives (shared/assets/compact.ts), so the walk holds
    * no answer: at 100,000 CVMs of about 2 KB each, whole rows would be some 200 MB against SCF's 128.
+   * An asset the read has handed over already is left out (the IDs seen are fingerprints: seen-ids.ts).
    */
-  private async readKind(kind: AssetKind, memberIds: readonly string[] | undefined, onPage: AssetPage): Promise<void> {
+  private async readKind(kind: AssetKind, memberIds: readonly string[] | undefined, onPage: AssetPage): Promise<Walked> {
     const spec = ASSET_KINDS[kind];
+    const cap = this.pageCap?.() ?? { maxPages: this.paging.maxPages, why: "raise INVENTORY_PAGING.maxPages" };
+    const seen = new SeenIds();
+    let repeated = 0;
     const read = await readPages({
       csip: this.csip,
       action: spec.listAction,
       request: { ...memberParam(memberIds) },
-      limits: this.paging,
+      limits: { ...this.paging, maxPages: cap.maxPages },
       failWhenCapped: true,
-      onPage: (rows) => {
+      capReason: cap.why,
+      onPage: (rows, _offset, total) => {
+        seen.reserve(total);
         const assets: Asset[] = [];
         for (const row of rows) {
           const asset = this.compact.asset(spec.fromItem(row), row);
-          if (asset) assets.push(asset);
+          if (!asset) continue;
+          if (seen.add(asset.id)) assets.push(asset);
+          else repeated++;
         }
         return onPage(assets);
       },
@@ -198,6 +239,7 @@ export class InventoryCache {
     this.calls += read.calls;
     // A server answering smaller pages than asked is read on up to the cap; an inventory cut short
     // would scan part of the estate and call it whole.
-    if (read.capped) throw new CsipScanError(`${spec.listAction} stopped at ${read.rows} of ${read.total} rows after ${read.calls} calls (the page cap); raise INVENTORY_PAGING.maxPages`);
+    if (read.capped) throw new CsipScanError(`${spec.listAction} stopped at ${read.rows} of ${read.total} rows after ${read.calls} calls (the page cap): ${cap.why}`);
+    return { repeated };
   }
 }

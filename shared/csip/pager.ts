@@ -56,13 +56,18 @@ export interface PagedQuery<A extends CsipAction> {
   /** The request without Filter.Limit and Filter.Offset (MemberId, Filter.Filters, Order, By). */
   request: RequestOf<A>;
   limits?: Partial<PageLimits>;
-  /** Called with each page's rows in list order; the read waits for a returned promise. */
-  onPage(rows: Row[], offset: number): void | Promise<void>;
+  /**
+   * Called with each page's rows in list order, and the largest total the answers stated so far; the
+   * read waits for a returned promise.
+   */
+  onPage(rows: Row[], offset: number, total: number): void | Promise<void>;
   /**
    * Thrown instead of reading on when the list is longer than the cap allows: the inventory must be
    * whole, a risk list may be cut (the caller says so).
    */
   failWhenCapped?: boolean;
+  /** What the cap stands for, for that error (the default: "raise the cap"). */
+  capReason?: string;
 }
 
 /** Reads a list to its end (or its cap), page by page, handing each page over as it arrives. */
@@ -89,7 +94,7 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
       total = Math.max(total, answer.TotalCount ?? answer.Total ?? 0);
       rows += data.length;
       if (!(await before)) throw new CsipScanError(`${query.action}: the page before offset ${offset} failed`);
-      await query.onPage(data, offset);
+      await query.onPage(data, offset, total);
       ok = true;
       return data.length;
     } finally {
@@ -99,7 +104,7 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
   const firstRows = await readAt(0);
   const pagesFor = (): number => Math.ceil(total / pageSize);
   if (query.failWhenCapped && pagesFor() > maxPages) {
-    throw new CsipScanError(`${query.action} lists ${total} rows, more than ${maxPages * pageSize} (${maxPages} pages of ${pageSize}); raise the cap`);
+    throw new CsipScanError(`${query.action} lists ${total} rows, more than ${maxPages * pageSize} (${maxPages} pages of ${pageSize}): ${query.capReason ?? "raise the cap"}`);
   }
   if (firstRows === 0 || firstRows >= total) return { total, rows, calls, capped: false };
   if (firstRows < pageSize) {

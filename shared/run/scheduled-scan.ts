@@ -37,6 +37,11 @@ export function walkTookTooLong(walkMs: number, budgetMs: number): string | unde
   return `the inventory walk took ${(walkMs / 1000).toFixed(0)} s of the ${(budgetMs / 1000).toFixed(0)} s the run had: split the policies over several schedules or member accounts before the walk outgrows the function's timeout`;
 }
 
+/** The summary's warning of rows the inventory listed twice in one walk. */
+export function repeatedRowsWarning(repeated: number): string {
+  return `CSIP's inventory listed ${repeated} asset${repeated === 1 ? "" : "s"} twice during the walk (its list changed while it was read, which shifts the pages after the change): each went into one task; an asset added meanwhile may wait for the next run`;
+}
+
 /**
  * The policy's tasks as a walk of the inventory hands them over: each asset is matched against the
  * groups as its page arrives and added to the chunk being filled, and a full chunk is created before the
@@ -79,12 +84,13 @@ class PolicyWalk {
       if (full) await timed(full);
     };
     let last: PlannedTask[];
+    let repeated = 0;
     try {
-      await this.walker.walk(async (page) => {
+      ({ repeated } = await this.walker.walk(async (page) => {
         // Reading on would only fill chunks too late to submit: stop, and let the message go out.
         if (run.deadline.expired()) throw new OutOfTimeError(`the function's time ran out during the inventory walk, after ${planner.assets} of the policy's assets; the rest were not read`);
         for (const asset of page) if (matcher.offer(asset)) await add(asset);
-      });
+      }));
       for (const asset of matcher.end()) await add(asset);
       last = planner.end();
     } catch (error) {
@@ -102,6 +108,7 @@ class PolicyWalk {
       warnings: [
         ...matcher.unknown().map((id) => `asset "${id}" is listed in a group but CSIP's inventory does not know it; it was not scanned`),
         ...(empty ? [`targets ${groups.join(", ")} expand to no assets; no task was created`] : []),
+        ...(repeated > 0 ? [repeatedRowsWarning(repeated)] : []),
         ...(slow ? [slow] : []),
       ],
       errors: [],

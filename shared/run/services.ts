@@ -1,5 +1,5 @@
 import { deadlineIn, systemClock, type Clock, type Deadline } from "../clock.ts";
-import { InventoryCache } from "../assets/inventory.ts";
+import { InventoryCache, pagesWithin } from "../assets/inventory.ts";
 import { ASSET_KINDS } from "../assets/kinds.ts";
 import { configPath, readConfigText } from "../config/read.ts";
 import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX, durationMs, type Config } from "../config/schema.ts";
@@ -10,6 +10,7 @@ import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { StateStoreError } from "../errors.ts";
+import { noteColdStart, type ColdStart } from "./cold-start.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { Deliver } from "../notify/deliver.ts";
 import { cosPagePublisher, type PagePublisher } from "../results/publish.ts";
@@ -191,7 +192,8 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
   return {
     config,
     csip,
-    inventory: new InventoryCache(csip, undefined, clock.sleep),
+    // Each kind's read may take the pages its remaining time can read at the list action's rate.
+    inventory: new InventoryCache(csip, undefined, clock.sleep, undefined, () => pagesWithin(deadline.remainingMs(), services.limiter.spacingMs)),
     deliver: services.deliverWithin(deadline),
     store: services.store,
     storeWarnings: services.storeWarnings,
@@ -210,6 +212,11 @@ export interface BootOptions extends ServiceOverrides {
   env?: Environment;
   /** The policy file; else CSIP_SCAN_CONFIG, else the default. */
   configPath?: string;
+  /**
+   * The facts of a deployed function's cold start (functions/heap-bound.ts): logged, and kept in the state
+   * store, once the services have booted (shared/run/cold-start.ts).
+   */
+  coldStart?: ColdStart;
 }
 
 /**
@@ -225,7 +232,13 @@ export function servicesOnDemand(options: BootOptions = {}): () => Promise<Servi
     const key = `${file}|${env.csipEndpoint ?? ""}`;
     let pending = booted.get(key);
     if (!pending) {
-      pending = readPolicyFile(file, env).then((config) => createServices(config, env, options));
+      const { coldStart } = options;
+      pending = readPolicyFile(file, env)
+        .then((config) => createServices(config, env, options))
+        .then(async (services) => {
+          if (coldStart) await noteColdStart(services, coldStart);
+          return services;
+        });
       pending.catch(() => booted.delete(key));
       booted.set(key, pending);
     }

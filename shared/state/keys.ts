@@ -89,6 +89,11 @@ export function historyKey(policy: string): string {
   return `results-history/${policy}`;
 }
 
+/** What a function found at its last cold start: runtime, memory, V8's heap (shared/run/cold-start.ts). */
+export function coldStartKey(functionName: string): string {
+  return `cold-start/${functionName}`;
+}
+
 /** When a policy last scanned an asset because it changed (its `cooldown`). */
 export function cooldownKey(policy: string, asset: string): string {
   return `cooldown/${policy}/${asset}`;

@@ -1,8 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { deploySettings } from "../../local/deploy/settings.ts";
+import { heapLimitsFor, heapSizeLimitMb, nodeOptionsFor } from "../../shared/config/heap-limits.ts";
 import { caught, envOf } from "../helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "csip-scan-memory-setting-"));
@@ -24,6 +26,29 @@ describe("memorySize per function", () => {
     const { functions } = await settingsWith("memory: { scheduled-scan: 256 }");
     expect(functions["scheduled-scan"]?.memorySize).toBe(256);
     expect(functions["scan-results"]?.memorySize).toBe(128);
+  });
+
+  it.each([
+    [64, "--max-old-space-size=48 --max-semi-space-size=1"],
+    [128, "--max-old-space-size=96 --max-semi-space-size=2"],
+    [256, "--max-old-space-size=192 --max-semi-space-size=4"],
+    [1024, "--max-old-space-size=768 --max-semi-space-size=16"],
+    [3072, "--max-old-space-size=2304 --max-semi-space-size=16"],
+  ])("a function of %i MB gets NODE_OPTIONS %s and its memory named, in its own environment", async (mb, flags) => {
+    const { functions } = await settingsWith(`memory: { scheduled-scan: ${mb} }`);
+    expect(functions["scheduled-scan"]?.environment.variables).toEqual({ NODE_OPTIONS: flags, CSIP_SCAN_MEMORY_MB: String(mb) });
+    expect(functions["scan-results"]?.environment.variables).toEqual({ NODE_OPTIONS: "--max-old-space-size=96 --max-semi-space-size=2", CSIP_SCAN_MEMORY_MB: "128" });
+  });
+
+  it("the flags hold V8's heap within the function: Node started with them reports a heap limit below its memory", () => {
+    for (const mb of [64, 128, 256, 512]) {
+      const reported = execFileSync(process.execPath, ["-p", "require('v8').getHeapStatistics().heap_size_limit / 1048576"], {
+        env: { PATH: process.env.PATH, NODE_OPTIONS: nodeOptionsFor(mb) },
+        encoding: "utf8",
+      });
+      expect(Number(reported)).toBe(heapSizeLimitMb(heapLimitsFor(mb)));
+      expect(Number(reported)).toBeLessThan(mb);
+    }
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodeOptionsFor } from "../../shared/config/heap-limits.ts";
 import { loadConfig } from "../../shared/config/load.ts";
 import { timerName } from "../../shared/state/keys.ts";
 import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
@@ -94,6 +95,14 @@ describe("serverless package, offline", () => {
   });
 });
 
+describe("each packaged function's own environment", () => {
+  it("holds the node flags of its memory and names the memory, beside the provider's shared variables", () => {
+    for (const name of ["scheduled-scan", "asset-change", "scan-results"]) {
+      expect((printed.functions[name] as { environment?: unknown }).environment).toEqual({ variables: { NODE_OPTIONS: nodeOptionsFor(128), CSIP_SCAN_MEMORY_MB: "128" } });
+    }
+  });
+});
+
 describe("the packaged handlers", () => {
   let emulator: Emulator;
   let hook: Awaited<ReturnType<typeof startListener>>;
@@ -130,6 +139,8 @@ describe("the packaged handlers", () => {
         CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1",
         SECOPS_WEBHOOK_URL: hook.url,
         CSIP_SCAN_LOG_LEVEL: "silent",
+        // As deployed, with NODE_OPTIONS not applied: the function runs its work in a worker bounded to 128 MB.
+        CSIP_SCAN_MEMORY_MB: "128",
       },
     });
     const result = { stdout: "", stderr: "" };

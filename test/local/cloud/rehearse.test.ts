@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodeOptionsFor } from "../../../shared/config/heap-limits.ts";
 import { eventPattern } from "../../../shared/events/extractors.ts";
 import { timerName } from "../../../shared/state/keys.ts";
 import { ACCOUNT_FILE } from "../../../local/cloud/account.ts";
@@ -36,6 +37,7 @@ assetGroups:
 assetChange:
   ckafka: { instance: ckafka-0a1b2c3d, topic: asset-events, maxMsgNum: 5000 }
   eventBridge: { bus: default }
+memory: { scheduled-scan: 256 }
 policies:
 ${policies.join("\n")}
 `,
@@ -154,6 +156,44 @@ describe("the state store's bucket", () => {
     for (const f of first.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_STATE_BUCKET")?.Value).toBe(STATE_BUCKET);
     expect(first.output).toContain(`qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}/state/*`);
     expect(formatAccount(second.account)).toContain(`${STATE_BUCKET} (ap-guangzhou, private, versioning never enabled, 0 object(s)`);
+  });
+});
+
+describe("each function's heap", () => {
+  const variable = (result: RehearsalResult, fn: string, key: string) =>
+    result.account.functions.find((f) => f.FunctionName === `csip-scan-dev-${fn}`)?.Environment.find((v) => v.Key === key)?.Value;
+
+  it("each function gets the node flags of its own memory, and the variables every function shares", () => {
+    for (const result of [first, second]) {
+      expect(result.account.functions.map((f) => [f.FunctionName, f.MemorySize]).sort()).toEqual([
+        ["csip-scan-dev-asset-change", 128],
+        ["csip-scan-dev-scan-results", 128],
+        ["csip-scan-dev-scheduled-scan", 256],
+      ]);
+      expect(variable(result, "scheduled-scan", "NODE_OPTIONS")).toBe(nodeOptionsFor(256));
+      expect(variable(result, "scheduled-scan", "CSIP_SCAN_MEMORY_MB")).toBe("256");
+      for (const fn of ["asset-change", "scan-results"]) {
+        expect(variable(result, fn, "NODE_OPTIONS")).toBe(nodeOptionsFor(128));
+        expect(variable(result, fn, "CSIP_SCAN_MEMORY_MB")).toBe("128");
+      }
+      for (const fn of ["scheduled-scan", "asset-change", "scan-results"]) {
+        expect(variable(result, fn, "SECOPS_WEBHOOK_URL")).toBe(SECRET_URL);
+        expect(variable(result, fn, "CSIP_SCAN_STATE_BUCKET")).toBe(STATE_BUCKET);
+      }
+    }
+  });
+
+  it("the record shows each function's node flags and memory as they were sent, and nothing secret", () => {
+    const sent = calls(firstRecord, "CreateFunction").map((c) => {
+      const variables = (c.params.Environment as { Variables: { Key: string; Value: string }[] }).Variables;
+      return [c.params.FunctionName, variables.find((v) => v.Key === "NODE_OPTIONS")?.Value, variables.find((v) => v.Key === "CSIP_SCAN_MEMORY_MB")?.Value];
+    });
+    expect(sent.sort()).toEqual([
+      ["csip-scan-dev-asset-change", nodeOptionsFor(128), "128"],
+      ["csip-scan-dev-scan-results", nodeOptionsFor(128), "128"],
+      ["csip-scan-dev-scheduled-scan", nodeOptionsFor(256), "256"],
+    ]);
+    expect(JSON.stringify(firstRecord)).not.toContain(SECRET_URL);
   });
 });
 

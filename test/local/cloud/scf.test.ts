@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshAccount, type AccountState } from "../../../local/cloud/account.ts";
+import { nodeOptionsFor } from "../../../shared/config/heap-limits.ts";
 import { REHEARSAL_ACCOUNT } from "../../../local/cloud/credentials.ts";
 import { runRedirected } from "../../../local/cloud/redirected.ts";
 import { startCloudStandIn, type CloudStandIn } from "../../../local/cloud/server.ts";
@@ -110,6 +111,21 @@ describe("functions", () => {
       expect(refused).toMatchObject({ error: "InvalidParameterValue.EnvironmentExceededLimit", message: expect.stringContaining("4096 bytes") });
     }
     expect(results[3]).toMatchObject({ error: "InvalidParameterValue.Environment" });
+  });
+
+  it("take a NODE_OPTIONS Node starts with, as the deploy sets it, and refuse one that would stop every invocation", async () => {
+    const results = await run<Settled[]>(`
+      const env = (value) => ({ Variables: [{ Key: "NODE_OPTIONS", Value: value }, { Key: "CSIP_SCAN_MEMORY_MB", Value: "128" }] });
+      return [await settle(scf.CreateFunction(fn("node-flags", { Environment: env(${JSON.stringify(nodeOptionsFor(128))}) }))),
+              await settle(scf.CreateFunction(fn("node-typo", { Environment: env("--max-old-space-sise=96") }))),
+              await settle(scf.UpdateFunctionConfiguration({ FunctionName: "node-flags", Environment: env("--no-such-flag") }))];`);
+    expect(results[0]).toHaveProperty("ok");
+    expect(standIn.account.functions.find((f) => f.FunctionName === "node-flags")?.Environment).toEqual([
+      { Key: "NODE_OPTIONS", Value: nodeOptionsFor(128) },
+      { Key: "CSIP_SCAN_MEMORY_MB", Value: "128" },
+    ]);
+    expect(results[1]).toMatchObject({ error: "InvalidParameterValue.Environment", message: expect.stringContaining("--max-old-space-sise=96") });
+    expect(results[2]).toMatchObject({ error: "InvalidParameterValue.Environment", message: expect.stringContaining("stops Node from starting") });
   });
 
   it("are listed by their tags, as the plugin lists its service's functions", async () => {

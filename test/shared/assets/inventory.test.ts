@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InventoryCache } from "../../../shared/assets/inventory.ts";
+import { InventoryCache, pagesWithin } from "../../../shared/assets/inventory.ts";
 import type { Asset } from "../../../shared/assets/kinds.ts";
 import type { CsipClient } from "../../../shared/csip/client.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
@@ -83,5 +83,49 @@ describe("InventoryCache walkers", () => {
     const cache = new InventoryCache(small, { pageSize: 100, maxPages: 3, concurrency: 6 });
     const error = await caught(cache.walker(["cvm"], undefined).walk(() => {}));
     expect(String(error)).toContain("DescribeCVMAssets stopped at 120 of 250 rows after 3 calls (the page cap)");
+  });
+});
+
+describe("a list that repeats a row while it is read", () => {
+  it("hands each asset over once, and counts the repeat: an asset joining the list's start after the first page shifts the rest by one", async () => {
+    const shifting = await startEmulator({
+      estate: Array.from({ length: HOSTS }, (_, i) => ({ kind: "cvm" as const, id: `ins-i${String(i).padStart(7, "0")}`, tags: { env: "prod" } })),
+      rateLimit: false,
+    });
+    try {
+      shifting.addDuringRead({ kind: "cvm", id: "ins-joined01", tags: { env: "prod" } });
+      // One page at a time, so that the asset joins before the second page is asked for.
+      const cache = new InventoryCache(sdkClient(shifting), { pageSize: 100, maxPages: 2000, concurrency: 1 }, NEVER);
+      const seen = collector();
+      const walked = await cache.walker(["cvm"], undefined).walk(seen.onPage);
+      // The second page begins with the first page's last row again; the newcomer sits before the offset.
+      expect(shifting.callsOf("DescribeCVMAssets")).toHaveLength(3);
+      expect(seen.ids).toEqual(LIST_ORDER);
+      expect(walked).toEqual({ repeated: 1 });
+    } finally {
+      await shifting.close();
+    }
+  });
+});
+
+describe("the page cap of a run's walk", () => {
+  it("is the pages the time left can read at the list rate: at CSIP's 20 a second, 900 s read some 16,000 pages, far past 200,000 rows", () => {
+    expect(pagesWithin(900_000, 1020 / 19).maxPages).toBe(16_764);
+    expect(pagesWithin(10, 1020 / 19).maxPages).toBe(1);
+  });
+
+  it("refuses a list whose pages the time left cannot read, before walking it, and says why", async () => {
+    const cache = new InventoryCache(sdkClient(emulator), undefined, NEVER, undefined, () => pagesWithin(2_500, 1_000));
+    const from = emulator.calls.length;
+    const error = await caught(cache.walker(["cvm"], undefined).walk(() => {}));
+    expect(String(error)).toContain("DescribeCVMAssets lists 250 rows, more than 200 (2 pages of 100): the function's 3 s left read at most 2 pages at 1 calls a second");
+    expect(cvmCalls(from)).toBe(1);
+  });
+
+  it("walks a list the time left can read, whatever INVENTORY_PAGING.maxPages says", async () => {
+    const cache = new InventoryCache(sdkClient(emulator), { pageSize: 100, maxPages: 1, concurrency: 6 }, NEVER, undefined, () => pagesWithin(900_000, 50));
+    const seen = collector();
+    await cache.walker(["cvm"], undefined).walk(seen.onPage);
+    expect(seen.ids).toEqual(LIST_ORDER);
   });
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../shared/config/load.ts";
 import { silentLogger } from "../../../shared/log.ts";
-import { runScheduledScan, walkTookTooLong } from "../../../shared/run/scheduled-scan.ts";
+import { repeatedRowsWarning, runScheduledScan, walkTookTooLong } from "../../../shared/run/scheduled-scan.ts";
 import { createServices, startRun } from "../../../shared/run/services.ts";
 import { toEstateAssets } from "../../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
@@ -162,6 +162,28 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
     expect(summary.errors).toEqual([
       { code: "OutOfTime", message: "the function's time ran out during the inventory walk, after 100 of the policy's assets; the rest were not read" },
     ]);
+  });
+
+  it("one asset, one task: a list that repeats a row while the walk reads it (an asset joined its start) puts that asset in one task, and says so", async () => {
+    const estate = emulator.state.estate;
+    emulator.state.estate = [...estate];
+    try {
+      emulator.addDuringRead({ kind: "cvm", id: "ins-joined01", tags: { env: "prod" } });
+      const summary = await runOnce(`s${++n}`, 6);
+      expect(summary.ok).toBe(true);
+      const walkTasks = emulator.state.tasks.filter((t) => t.TaskName.startsWith("csip-scan:walk:20261129T060000Z"));
+      const assets = walkTasks.flatMap((t) => t.Assets.map((a) => a.Asset));
+      expect(assets).toHaveLength(249);
+      expect(new Set(assets).size).toBe(249);
+      expect(summary.tasks.map((t) => [t.chunk, t.assets])).toEqual([
+        [1, 99],
+        [2, 100],
+        [3, 50],
+      ]);
+      expect(summary.warnings).toContain(repeatedRowsWarning(1));
+    } finally {
+      emulator.state.estate = estate;
+    }
   });
 
   it("a repeat after a whole run walks nothing, and names the unauthorized asset as the first attempt did", async () => {
