@@ -12,8 +12,8 @@ import { sameSignature } from "../emulator/signature.ts";
  * bucket and puts, heads and deletes objects. Every answer carries `x-cos-request-id`: without it the SDK
  * retries and switches hosts. Errors are `<Error><Code/><Message/></Error>` with the HTTP status COS uses
  * (https://cloud.tencent.com/document/product/436/7730). It also serves what the state store needs:
- * object bodies and `x-cos-meta-*`, `x-cos-forbid-overwrite` (409 `FileAlreadyExists` on a bucket whose
- * versioning was never enabled), bucket versioning, paged listings, and presigned GETs.
+ * object bodies and `x-cos-meta-*`, `x-cos-forbid-overwrite` (a 409 whose code is a switch, on a bucket
+ * whose versioning was never enabled), bucket versioning, paged listings, and presigned GETs.
  */
 
 export interface CosRequest {
@@ -131,8 +131,20 @@ function withoutPresign(request: CosRequest): CosRequest {
   return { ...request, query: new URLSearchParams([...request.query].filter(([k]) => !PRESIGN_PARAMS.has(k))) };
 }
 
+/**
+ * How this COS answers where the documents leave it open, one switch per reading: the code of the 409 a
+ * write-once PUT gets (no Tencent page names it), and how far its clock is from the caller's.
+ */
+export interface CosReadings {
+  /** The `<Code>` of the 409 to a PUT with `x-cos-forbid-overwrite: true` on an existing key. */
+  conflictCode: string;
+}
+
+/** The readings the stand-in answers with unless a test switches one: `FileAlreadyExists`, the code the store was first written against. */
+export const DEFAULT_COS_READINGS: CosReadings = { conflictCode: "FileAlreadyExists" };
+
 /** Checks the q-sign signature, then answers the operation against the account. */
-export function handleCos(request: CosRequest, account: AccountState, keys: readonly EmulatorAccount[], now: number): CosAnswer {
+export function handleCos(request: CosRequest, account: AccountState, keys: readonly EmulatorAccount[], now: number, readings: CosReadings = DEFAULT_COS_READINGS): CosAnswer {
   const target = targetOf(request);
   if (!target) return cosError(400, "InvalidURI", `Host ${request.host} is not a COS endpoint.`, "", {});
   const action = operationOf(target, request.method, request.query);
@@ -145,9 +157,13 @@ export function handleCos(request: CosRequest, account: AccountState, keys: read
   const auth = parseCosAuthorization(authorizationOf(request));
   if (!auth) return cosError(403, "AccessDenied", "The Authorization header is missing or is not a q-sign-algorithm=sha1 signature.", action, params);
   const key = keys.find((k) => k.secretId === auth.secretId);
-  if (!key) return cosError(403, "InvalidAccessKeyId", "The access key Id format you provided is invalid.", action, params);
+  // An unknown SecretId, and a temporary key that expired: COS's diagnosis of the code names both (436/40105).
+  if (!key) return cosError(403, "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.", action, params);
   const seconds = now / 1000;
-  if (seconds < auth.signTime[0] - 60 || seconds > auth.signTime[1]) return cosError(403, "AccessDenied", "Request has expired (q-sign-time).", action, params);
+  // A window that starts too far after COS's clock, or ended before it (436/40105); the message is the
+  // one cos-nodejs-sdk-v5 matches to correct its clock.
+  if (seconds < auth.signTime[0] - 60) return cosError(403, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.", action, params);
+  if (seconds > auth.signTime[1]) return cosError(403, "AccessDenied", "Request has expired", action, params);
   if (!sameSignature(expectedCosSignature(withoutPresign(request), auth, key.secretKey), auth.signature)) {
     return cosError(403, "SignatureDoesNotMatch", "The Signature you specified does not match what we calculated.", action, params);
   }
@@ -160,10 +176,11 @@ export function handleCos(request: CosRequest, account: AccountState, keys: read
   }
   const operation = OPERATIONS[action];
   if (!operation) return cosError(501, "NotImplemented", `${request.method} ${request.path}${request.query.size ? `?${request.query}` : ""} is not emulated.`, action, params);
-  return operation({ request, target, account, now, action, params });
+  return operation({ request, target, account, now, action, params, readings });
 }
 
 interface OperationInput {
+  readings: CosReadings;
   request: CosRequest;
   target: CosTarget;
   account: AccountState;
@@ -262,7 +279,7 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
     const existing = account.objects.find((o) => o.Bucket === target.bucket && o.Key === target.key);
     // The header protects only buckets whose versioning was never enabled; on the others it is ignored.
     if (existing && request.headers["x-cos-forbid-overwrite"] === "true" && !bucketNamed(input)?.Versioning) {
-      return cosError(409, "FileAlreadyExists", "The object already exists and x-cos-forbid-overwrite is true.", input.action, input.params);
+      return cosError(409, input.readings.conflictCode, "The object already exists and x-cos-forbid-overwrite is true.", input.action, input.params);
     }
     const etag = `"${createHash("md5").update(request.body).digest("hex")}"`;
     const meta = Object.fromEntries(Object.entries(request.headers).filter(([k]) => k.startsWith("x-cos-meta-")).map(([k, v]) => [k, String(v)]));

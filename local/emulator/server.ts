@@ -71,6 +71,12 @@ export interface Emulator {
   clearFaults(): void;
   /** From now on `action` answers as if `Filter.Filters` named no `filterName` (a server that ignores it). */
   ignoreFilter(action: string, filterName: string): void;
+  /**
+   * Role keys that rotate: from now on only `keys` are accepted. A request signed with a SecretId no
+   * longer listed is refused `AuthFailure.SecretIdNotFound`, one with a listed SecretId but another
+   * token `AuthFailure.TokenFailure` (https://cloud.tencent.com/document/api/664/90810).
+   */
+  rotateKeys(keys: readonly EmulatorAccount[]): void;
   setRateLimit(perSecond: number | false): void;
   callsOf(action: string): RecordedCall[];
   /**
@@ -92,7 +98,7 @@ const DEFAULT_REGIONS = [
 
 /** Starts an emulated CSIP on 127.0.0.1 that the official SDK can call. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const accounts = options.accounts ?? [LOCAL_ACCOUNT];
+  let accounts = options.accounts ?? [LOCAL_ACCOUNT];
   const regions = new Set(options.regions ?? DEFAULT_REGIONS);
   let rateLimit = options.rateLimit ?? 20;
   const clock = options.now ?? Date.now;
@@ -301,6 +307,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     ignoreFilter(action, filterName) {
       state.ignoredFilters.add(`${action}.${filterName}`);
+    },
+    rotateKeys(keys) {
+      accounts = [...keys];
     },
     setRateLimit(perSecond) {
       rateLimit = perSecond;

@@ -5,7 +5,7 @@ import { configPath, readConfigText } from "../config/read.ts";
 import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX, durationMs, type Config } from "../config/schema.ts";
 import type { CsipAction } from "../csip/actions.ts";
 import { createCsipClient, type CsipClient, type RequestOf, type ResponseOf } from "../csip/client.ts";
-import { requireCredentials } from "../csip/credentials.ts";
+import { credentialsReadFrom, type CredentialSource } from "../csip/credentials.ts";
 import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
@@ -21,11 +21,14 @@ import { FileStateStore, type StateStore } from "../state/store.ts";
 /**
  * Wiring, in two lifetimes. `Services` live as long as the process (SCF reuses a warm one): the SDK
  * client, the rate limiter every run shares, the state store, the logger. A `RunContext` lives one
- * invocation: its deadline, a client bound to that deadline, and an inventory read afresh.
+ * invocation: its deadline, a client bound to that deadline, and an inventory read afresh. The keys
+ * are not kept: both clients sign with `credentials`, read again at each invocation.
  */
 export interface Services {
   config: Config;
   env: Environment;
+  /** The keys CSIP and COS calls are signed with: read at each invocation, and again when refused. */
+  credentials: CredentialSource;
   /** The official SDK's csip client, unlimited: runs use `RunContext.csip`. */
   sdk: CsipClient;
   limiter: RateLimiter;
@@ -57,6 +60,8 @@ export interface Progress {
 /** What a caller may give instead of the defaults (the CLI's local mode, tests). */
 export interface ServiceOverrides {
   sdk?: CsipClient;
+  /** Where the keys come from; else the environment the services are built with. */
+  credentials?: CredentialSource;
   logger?: Logger;
   store?: StateStore;
   deliver?: Deliver;
@@ -71,10 +76,14 @@ export function regionOf(config: Config, env: Pick<Environment, "region">): stri
   return config.region ?? env.region ?? "ap-guangzhou";
 }
 
-/** The SDK client for this config: credentials and CSIP_ENDPOINT from the environment. */
-export function sdkClientFor(config: Config, env: Environment): CsipClient {
+/**
+ * The SDK client for this config: CSIP_ENDPOINT from the environment, and its keys (read now, so that
+ * missing ones are a CredentialsError before any work), re-read when CSIP refuses them.
+ */
+export function sdkClientFor(config: Config, env: Environment, credentials: CredentialSource = credentialsReadFrom(() => env)): CsipClient {
+  credentials.current();
   return createCsipClient({
-    credentials: requireCredentials(env),
+    credentials,
     region: regionOf(config, env),
     endpoint: env.csipEndpoint,
     intl: config.intl,
@@ -96,7 +105,11 @@ export function storeWarnings(config: Config): string[] {
  * none of them, COS when the environment names a bucket (CSIP_SCAN_STATE_BUCKET, set by the deploy),
  * else the folder `.csip-scan`.
  */
-export function stateStoreFor(config: Config, env: Environment, options: { warn: (message: string) => void; clock?: Clock }): { store: StateStore; warnings: string[] } {
+export function stateStoreFor(
+  config: Config,
+  env: Environment,
+  options: { warn: (message: string) => void; clock?: Clock; credentials?: CredentialSource },
+): { store: StateStore; warnings: string[] } {
   const { state } = config;
   if (state.memory) return { store: new MemoryStateStore(options.warn), warnings: storeWarnings(config) };
   const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
@@ -108,7 +121,7 @@ export function stateStoreFor(config: Config, env: Environment, options: { warn:
     bucket,
     region: state.cos?.region ?? env.region ?? regionOf(config, env),
     prefix: state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
-    credentials: requireCredentials(env),
+    credentials: options.credentials ?? credentialsReadFrom(() => env),
     endpoint: env.cosEndpoint,
     timeoutMs: config.timeouts.requestSeconds * 1000,
     retry: config.retry,
@@ -126,15 +139,17 @@ export function createServices(config: Config, env: Environment, overrides: Serv
   }
   const clock = overrides.clock ?? systemClock;
   const deliver = overrides.deliver;
+  const credentials = overrides.credentials ?? credentialsReadFrom(() => env);
   const { store, warnings } = overrides.store
     ? { store: overrides.store, warnings: storeWarnings(config) }
-    : stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock });
+    : stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock, credentials });
   // On COS, each policy's results page is a private object of the state bucket, linked for `pageLinkValidFor`.
   const pages = overrides.pages ?? (store instanceof CosStateStore ? cosPagePublisher(store, durationMs(config.results.pageLinkValidFor) / 1000) : undefined);
   return {
     config,
     env,
-    sdk: overrides.sdk ?? sdkClientFor(config, env),
+    credentials,
+    sdk: overrides.sdk ?? sdkClientFor(config, env, credentials),
     limiter: new RateLimiter(config.rateLimit),
     store,
     storeWarnings: warnings,
@@ -206,8 +221,11 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
 
 /** What a handler may be given instead of reading the environment (the CLI's `invoke`, tests). */
 export interface BootOptions extends ServiceOverrides {
-  /** The environment; read afresh at each invocation when not given. */
-  env?: Environment;
+  /**
+   * The environment, or how to read it at each invocation; else the process's, read at each invocation
+   * (SCF may give a warm instance new role keys there).
+   */
+  env?: Environment | (() => Environment);
   /** The policy file; else CSIP_SCAN_CONFIG, else the default. */
   configPath?: string;
 }
@@ -215,21 +233,26 @@ export interface BootOptions extends ServiceOverrides {
 /**
  * The services of a deployed function, built on the first invocation and kept across warm ones
  * (SCF reuses the process), one set per policy file and endpoint. A failed boot is not kept: the
- * next invocation tries again.
+ * next invocation tries again. The keys are read from the environment at each invocation, since a warm
+ * instance's role keys expire (2 h by default) and SCF may give it new ones.
  */
 export function servicesOnDemand(options: BootOptions = {}): () => Promise<Services> {
   const booted = new Map<string, Promise<Services>>();
-  return () => {
-    const env = options.env ?? readEnvironment();
+  const environment = (): Environment => (typeof options.env === "function" ? options.env() : options.env) ?? readEnvironment();
+  return async () => {
+    const env = environment();
     const file = configPath(options.configPath, env);
     const key = `${file}|${env.csipEndpoint ?? ""}`;
     let pending = booted.get(key);
     if (!pending) {
-      pending = readPolicyFile(file, env).then((config) => createServices(config, env, options));
+      const credentials = options.credentials ?? credentialsReadFrom(environment);
+      pending = readPolicyFile(file, env).then((config) => createServices(config, env, { ...options, credentials }));
       pending.catch(() => booted.delete(key));
       booted.set(key, pending);
     }
-    return pending;
+    const services = await pending;
+    services.credentials.reread();
+    return services;
   };
 }
 

@@ -10,9 +10,9 @@ import { LONGEST_LOCK_MS, type StateStore } from "./store.ts";
  * SCF instance with no VPC or file system to set up.
  *
  * - Once-only markers and locks are `PUT Object` with `x-cos-forbid-overwrite: true`: the first writer
- *   wins, any other gets 409 `FileAlreadyExists`. That header holds only on a bucket whose versioning
- *   was never enabled, so the store checks the bucket (GET ?versioning) before its first request and
- *   refuses a versioned one. https://cloud.tencent.com/document/product/436/7749
+ *   wins, any other gets a 409, whatever its code (`conflictCode` keeps the last one). That header
+ *   holds only on a bucket whose versioning was never enabled, so the store checks the bucket
+ *   (GET ?versioning) before its first request and refuses a versioned one. https://cloud.tencent.com/document/product/436/7749
  * - A record that changes (a run's record, what was told) is written only by the holder of its lock, so
  *   two writers never interleave; values written without a lock (the last results of a policy, a
  *   cooldown) are whole values where the later one is the one wanted.
@@ -53,6 +53,12 @@ export class CosStateStore implements StateStore {
     this.sleep = options.sleep ?? realSleep;
     this.warn = options.warn ?? (() => {});
   }
+  /**
+   * The error code of the last 409 a write-once PUT got (`x-cos-forbid-overwrite`), as COS wrote it in
+   * the answer ("" when it wrote none); undefined until one came. Taken as "the key exists" whatever it says.
+   */
+  conflictCode: string | undefined;
+
   /** The bucket, as messages name it. */
   get bucket(): string {
     return this.options.bucket;
@@ -131,9 +137,9 @@ export class CosStateStore implements StateStore {
       expect: [409],
     });
     if (answer.status !== 409) return true;
-    if (!answer.body.includes("FileAlreadyExists")) {
-      throw new StateStoreError(`COS answered 409 to creating ${objectKey} without FileAlreadyExists`, { requestId: answer.requestId });
-    }
+    // Any 409 means the key exists: no Tencent page names the code (FileAlreadyExists is Aliyun OSS's,
+    // IBM COS says ObjectAlreadyExists), so it is kept for people to see, never read.
+    this.conflictCode = /<Code>([^<]*)<\/Code>/.exec(answer.body)?.[1] ?? "";
     if (answer.attempts === 1) return false;
     const held = await this.client.send({ action: "HeadObject", method: "HEAD", key: objectKey, expect: [404] });
     return held.status === 200 && held.headers[WRITER] === writer;
