@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
+import { COS_BUCKET_NAME, cosBucketNameProblem } from "../../shared/config/schema.ts";
 import type { EmulatorAccount } from "../emulator/accounts.ts";
 import type { AccountState, CosObject } from "./account.ts";
 import { httpDate, utcIso } from "./clock.ts";
@@ -214,8 +215,6 @@ function objectHeaders(object: CosObject): Record<string, string> {
   };
 }
 
-/** Bucket names: lower-case letters, digits and -, not at either end, at most 60 characters with the AppId. */
-const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-\d+$/;
 
 const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>> = {
   GetService: ({ account, target, action, params }) => {
@@ -229,7 +228,8 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
   PutBucket: (input) => {
     const { account, target, now, action, params, request } = input;
     const name = target.bucket ?? "";
-    if (!BUCKET_NAME.test(name) || name.length > 60) return cosError(400, "InvalidBucketName", `The bucket name ${name} is invalid.`, action, params);
+    // Lower-case letters, digits and -, then -APPID; its domain at most 60 characters (436/13312).
+    if (!COS_BUCKET_NAME.test(name) || cosBucketNameProblem(name, target.region)) return cosError(400, "InvalidBucketName", `The bucket name ${name} is invalid.`, action, params);
     const acl = String(request.headers["x-cos-acl"] ?? "private");
     if (!BUCKET_ACLS.has(acl)) return cosError(400, "InvalidArgument", `x-cos-acl ${acl} is not one of ${[...BUCKET_ACLS].join(", ")}.`, action, params);
     if (account.buckets.some((b) => b.Name === name)) return cosError(409, "BucketAlreadyExists", `The bucket ${name} already exists.`, action, params);
