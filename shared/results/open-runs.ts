@@ -2,7 +2,7 @@ import * as z from "zod";
 import type { Config } from "../config/schema.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
 import { ignoredFilterWarning } from "../csip/pager.ts";
-import { OPEN_RUNS, parseTaskName, TASK_NAME_PREFIX } from "../state/keys.ts";
+import { OPEN_RUNS, parseTaskName, taskNamePrefix } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
 import type { TaskResult } from "./model.ts";
 import { csipTimeMs, taskResult } from "./task-states.ts";
@@ -56,7 +56,8 @@ export function memberIdsOf(config: Config, run: Pick<OpenRun, "policy" | "membe
 
 /**
  * The runs csip-scan's task names show in CSIP's task list, made since `sinceMs`, with their tasks:
- * how the results are found when no shared state store remembers the runs. Each member scope is read
+ * how the results are found when no shared state store remembers the runs. Only the tasks of
+ * `deployment` (none: local mode's), by their names: another deployment's are neither read nor told. Each member scope is read
  * (a member's tasks are listed only to calls naming it). The list is read newest first (as CSIP's
  * console shows it: an assumption) and the read stops at the first page wholly older than `sinceMs`;
  * a page out of that order disproves the assumption, and then the list is read to its end and a
@@ -67,7 +68,9 @@ export async function runsFromTaskList(
   csip: CsipClient,
   sinceMs: number,
   scopes: readonly (readonly string[] | undefined)[] = [undefined],
+  deployment?: string,
 ): Promise<{ runs: OpenRun[]; tasks: Map<string, TaskResult>; calls: number; warnings: string[] }> {
+  const prefix = taskNamePrefix(deployment);
   const runs = new Map<string, OpenRun>();
   const tasks = new Map<string, TaskResult>();
   const warnings = new Set<string>();
@@ -81,7 +84,7 @@ export async function runsFromTaskList(
       calls++;
       const answer = await csip.call("DescribeScanTaskList", {
         ...memberParam(memberIds),
-        Filter: { Limit: PAGE, Offset: offset, Filters: [{ Name: "TaskName", Values: [TASK_NAME_PREFIX], OperatorType: 9 }] },
+        Filter: { Limit: PAGE, Offset: offset, Filters: [{ Name: "TaskName", Values: [prefix], OperatorType: 9 }] },
       });
       const listed = answer.Data ?? [];
       offset += listed.length;
@@ -90,12 +93,12 @@ export async function runsFromTaskList(
         const created = csipTimeMs(task.InsertTime) ?? 0;
         if (created > newestSeen) ordered = false;
         newestSeen = Math.min(newestSeen, created);
-        if (!task.TaskName?.includes(TASK_NAME_PREFIX)) {
+        if (!task.TaskName?.includes(prefix)) {
           warnings.add(ignoredFilterWarning("DescribeScanTaskList", "TaskName"));
           continue;
         }
         const name = parseTaskName(task.TaskName);
-        if (!name || !task.TaskId || created < sinceMs) continue;
+        if (!name || name.deployment !== deployment || !task.TaskId || created < sinceMs) continue;
         recent++;
         // Member scopes overlap when policies share a member: a task listed twice is one task.
         if (tasks.has(task.TaskId)) continue;

@@ -103,7 +103,8 @@ export function storeWarnings(config: Config): string[] {
 /**
  * The state store the config and environment choose: `state.memory`, `state.path`, `state.cos`; with
  * none of them, COS when the environment names a bucket (CSIP_SCAN_STATE_BUCKET, set by the deploy),
- * else the folder `.csip-scan`.
+ * else the folder `.csip-scan`. On COS, a deployed function keeps its state where the deploy says
+ * (CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX): each deployment in a folder of its own.
  */
 export function stateStoreFor(
   config: Config,
@@ -119,8 +120,9 @@ export function stateStoreFor(
   }
   const store = new CosStateStore({
     bucket,
-    region: state.cos?.region ?? env.region ?? regionOf(config, env),
-    prefix: state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
+    region: state.cos?.region ?? env.stateRegion ?? env.region ?? regionOf(config, env),
+    // The deployment's own folder, which the deploy names (CSIP_SCAN_STATE_PREFIX), else the file's prefix.
+    prefix: env.statePrefix ?? state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
     credentials: options.credentials ?? credentialsReadFrom(() => env),
     endpoint: env.cosEndpoint,
     timeoutMs: config.timeouts.requestSeconds * 1000,
@@ -171,6 +173,8 @@ export function createServices(config: Config, env: Environment, overrides: Serv
 /** What one run needs: the services, and what lives only as long as the invocation. */
 export interface RunContext {
   config: Config;
+  /** The deployment whose tasks the run makes and reads (CSIP_SCAN_DEPLOYMENT); none in local mode. */
+  deployment?: string;
   /** A client that waits for the shared rate limiter and retries what may be retried, within the deadline. */
   csip: CsipClient;
   inventory: InventoryCache;
@@ -205,6 +209,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
   const csip = services.progress ? reportingProgress(resilient, services.progress) : resilient;
   return {
     config,
+    ...(services.env.deployment ? { deployment: services.env.deployment } : {}),
     csip,
     inventory: new InventoryCache(csip, undefined, clock.sleep),
     deliver: services.deliverWithin(deadline),

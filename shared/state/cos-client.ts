@@ -19,6 +19,8 @@ export interface CosLocation {
 }
 
 export interface CosClientOptions extends CosLocation {
+  /** The host to address instead of the bucket's: `service.cos.myqcloud.com` for GET Service (the account's buckets). */
+  host?: string;
   /** Fixed keys, or a source read again when COS refuses them (a warm SCF instance's role keys). */
   credentials: Credentials | CredentialSource;
   /** `http://127.0.0.1:PORT`: where to connect instead of the bucket's host (CSIP_SCAN_COS_ENDPOINT). */
@@ -101,7 +103,7 @@ export class CosClient {
   clockOffsetMs = 0;
 
   constructor(private readonly options: CosClientOptions) {
-    this.host = `${options.bucket}.cos.${options.region}.myqcloud.com`;
+    this.host = options.host ?? `${options.bucket}.cos.${options.region}.myqcloud.com`;
     this.keys = credentialSource(options.credentials);
   }
 

@@ -124,7 +124,7 @@ describe("a first rehearsal, in a fresh account", () => {
   });
 
   it("an EventBridge rule on the default bus, its pattern from the extractor table, targets asset-change", () => {
-    expect(first.account.rules.map((r) => [r.RuleName, JSON.parse(r.EventPattern)])).toEqual([["csip-scan-asset-change", eventPattern()]]);
+    expect(first.account.rules.map((r) => [r.RuleName, JSON.parse(r.EventPattern)])).toEqual([["csip-scan-dev-asset-change", eventPattern()]]);
     const target = first.account.targets.map((t) => [t.Type, t.TargetDescription.ResourceDescription]);
     expect(target).toEqual([["scf", expect.stringMatching(/^qcs::scf:ap-guangzhou:uin\/\d+:namespace\/default\/function\/csip-scan-dev-asset-change\/\$LATEST$/)]]);
     expect(calls(firstRecord, "CreateRule").map((c) => c.service)).toEqual(["eb"]);
@@ -141,18 +141,27 @@ const stateBucketCalls = (record: RecordedCall[]) => record.filter((c) => c.serv
 
 describe("the state store's bucket", () => {
   it("is created once, private, in the deploy region, before any function; a second rehearsal finds it and leaves it", () => {
-    expect(stateBucketCalls(firstRecord)).toEqual(["HeadBucket NoSuchBucket", "PutBucket"]);
+    // GET Service lists every bucket of the account with its region: none of that name yet.
+    expect(calls(firstRecord, "GetService")[0]?.params).toEqual({});
+    expect(stateBucketCalls(firstRecord)).toEqual(["PutBucket"]);
     expect(calls(firstRecord, "PutBucket").find((c) => c.params.Bucket === STATE_BUCKET)?.params).toMatchObject({ Region: "ap-guangzhou", Acl: "private" });
     const putAt = firstRecord.findIndex((c) => c.action === "PutBucket" && c.params.Bucket === STATE_BUCKET);
     expect(putAt).toBeLessThan(firstRecord.findIndex((c) => c.action === "CreateFunction"));
-    expect(stateBucketCalls(secondRecord)).toEqual(["HeadBucket", "GetBucketVersioning"]);
+    expect(stateBucketCalls(secondRecord)).toEqual(["GetBucketVersioning"]);
     expect(second.account.buckets.filter((b) => b.Name === STATE_BUCKET)).toEqual([expect.objectContaining({ Region: "ap-guangzhou", Acl: "private" })]);
     expect(second.account.buckets.find((b) => b.Name === STATE_BUCKET)?.Versioning).toBeUndefined();
   });
 
-  it("is named in every function's environment, and the deploy says which CAM resource covers it", () => {
-    for (const f of first.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_STATE_BUCKET")?.Value).toBe(STATE_BUCKET);
-    expect(first.output).toContain(`qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}/state/*`);
+  it("is named in every function's environment with the deployment's folder, and the deploy says which CAM resource covers it", () => {
+    for (const f of first.account.functions) {
+      expect(Object.fromEntries(f.Environment.filter((v) => v.Key.startsWith("CSIP_SCAN_S") || v.Key === "CSIP_SCAN_DEPLOYMENT").map((v) => [v.Key, v.Value]))).toEqual({
+        CSIP_SCAN_DEPLOYMENT: "dev-ap-guangzhou",
+        CSIP_SCAN_STATE_BUCKET: STATE_BUCKET,
+        CSIP_SCAN_STATE_REGION: "ap-guangzhou",
+        CSIP_SCAN_STATE_PREFIX: "state/dev-ap-guangzhou/",
+      });
+    }
+    expect(first.output).toContain(`qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}/state/dev-ap-guangzhou/*`);
     expect(formatAccount(second.account)).toContain(`${STATE_BUCKET} (ap-guangzhou, private, versioning never enabled, 0 object(s)`);
   });
 });
@@ -172,7 +181,7 @@ describe("a second rehearsal with one schedule removed", () => {
 
   it("keeps the CKafka trigger and the target's, and updates the rule", () => {
     expect(triggersOf(second, "asset-change")).toEqual(triggersOf(first, "asset-change"));
-    expect(second.account.rules.map((r) => r.RuleName)).toEqual(["csip-scan-asset-change"]);
+    expect(second.account.rules.map((r) => r.RuleName)).toEqual(["csip-scan-dev-asset-change"]);
     expect(calls(secondRecord, "UpdateRule")).toHaveLength(1);
     expect(second.account.targets).toHaveLength(1);
   });
@@ -181,9 +190,9 @@ describe("a second rehearsal with one schedule removed", () => {
     const text = formatAccount(second.account);
     expect(text).toContain("csip-scan-dev-scheduled-scan (ap-guangzhou, namespace default)");
     expect(text).toContain("runtime Nodejs18.15, handler dist/scheduled-scan/index.main_handler, timeout 900 s");
-    expect(text).toContain("environment: CSIP_SCAN_CONFIG, SECOPS_WEBHOOK_URL, CSIP_SCAN_STATE_BUCKET");
+    expect(text).toContain("environment: CSIP_SCAN_CONFIG, SECOPS_WEBHOOK_URL, CSIP_SCAN_DEPLOYMENT, CSIP_SCAN_STATE_BUCKET, CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX");
     for (const s of SCHEDULES.slice(0, 2)) expect(text).toContain(`timer ${timerName(s)}: ${s}`);
-    expect(text).toContain("csip-scan-asset-change");
+    expect(text).toContain("csip-scan-dev-asset-change");
     expect(text).not.toContain("hooks.example.com");
   });
 });

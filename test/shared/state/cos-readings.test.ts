@@ -108,3 +108,17 @@ describe("COS's clock away from the function's", () => {
     expect(client.clockOffsetMs).toBe(0);
   });
 });
+
+describe("a bucket name's length, counted as the stand-in is switched to", () => {
+  // 30 characters before -APPID: within 60 as a name, 70 as the domain in ap-guangzhou (436/13312).
+  const PLUGIN_BUCKET = `sls-cloudfunction-ap-guangzhou-${FIRST.appId}`;
+  it.each([
+    ["name", 200],
+    ["domain", 400],
+  ] as const)("by %s: PUT Bucket of the pinned plugin's code bucket answers %i", async (count, status) => {
+    const at = await start({ cosReadings: { bucketNameCount: count } });
+    const client = new CosClient({ bucket: PLUGIN_BUCKET, region: REGION, credentials: FIRST, endpoint: at.url, timeoutMs: 2000, retry: { baseMs: 1, capMs: 5, attempts: 1 } });
+    const answer = await client.send({ action: "PutBucket", method: "PUT", key: "", expect: [400] });
+    expect(answer.status).toBe(status);
+  });
+});
