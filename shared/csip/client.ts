@@ -78,11 +78,12 @@ export function createCsipClient(options: CsipClientOptions): CsipClient {
     },
     async call(action, request) {
       let answer: unknown;
+      const used = keys.current();
       try {
         answer = await once(action, request);
       } catch (error) {
         // Keys refused as unknown or expired: read them again, and once more with new ones.
-        if (!(error instanceof CloudApiError && isRefusedKey(error.code) && keys.reread())) throw error;
+        if (!(error instanceof CloudApiError && isRefusedKey(error.code) && keys.reread(used))) throw error;
         answer = await once(action, request);
       }
       return checkedAnswer(action, answer) as never;

@@ -48,8 +48,11 @@ export function requireCredentials(env: CredentialVariables): Credentials {
 export interface CredentialSource {
   /** The keys last read. */
   current(): Credentials;
-  /** Reads the keys again; true when they differ from those read before. */
-  reread(): boolean;
+  /**
+   * Reads the keys again; true when they differ from `used`, the keys a refused request was signed with
+   * (by default those read before). Requests in flight when the keys change each compare with their own.
+   */
+  reread(used?: Credentials): boolean;
 }
 
 /** Keys that never change (the emulator's, a test's, the deploying user's). */
@@ -69,9 +72,9 @@ export function credentialsReadFrom(read: () => CredentialVariables): Credential
   let last: Credentials | undefined;
   return {
     current: () => (last ??= requireCredentials(read())),
-    reread() {
-      const before = last;
-      last = credentialsFrom(read()) ?? before;
+    reread(used) {
+      const before = used ?? last;
+      last = credentialsFrom(read()) ?? last;
       return before !== undefined && last !== undefined && !sameCredentials(before, last);
     },
   };

@@ -147,21 +147,23 @@ export class CosClient {
    * nothing, so they are part of this try, not another.
    */
   private async once(request: CosRequest, attempt: number): Promise<CosAnswer> {
-    let answer = await this.exchange(request);
+    let used = this.keys.current();
+    let answer = await this.exchange(request, used);
     let rereadKeys = false;
     let correctedClock = false;
     for (;;) {
       const code = answer.status >= 400 ? errorCode(answer.body) : undefined;
       if (!rereadKeys && code !== undefined && COS_REFUSED_KEY_CODES.includes(code)) {
         rereadKeys = true;
-        if (this.keys.reread()) {
-          answer = await this.exchange(request);
+        if (this.keys.reread(used)) {
+          used = this.keys.current();
+          answer = await this.exchange(request, used);
           continue;
         }
       } else if (!correctedClock && isClockRefusal(code, answer.body)) {
         correctedClock = true;
         if (this.correctClock(answer)) {
-          answer = await this.exchange(request);
+          answer = await this.exchange(request, used);
           continue;
         }
       }
@@ -180,10 +182,9 @@ export class CosClient {
     });
   }
 
-  /** Signs and sends the request once; an HTTP answer of any status resolves, a failed connection is a CloudApiError. */
-  private async exchange(request: CosRequest): Promise<Exchange> {
+  /** Signs the request with `credentials` and sends it once; an HTTP answer of any status resolves, a failed connection is a CloudApiError. */
+  private async exchange(request: CosRequest, credentials: Credentials): Promise<Exchange> {
     const { endpoint, timeoutMs } = this.options;
-    const credentials = this.keys.current();
     const query = request.query ?? {};
     const signed: Record<string, string> = { host: this.host, ...request.headers };
     if (request.body !== undefined) signed["content-length"] = String(Buffer.byteLength(request.body));
