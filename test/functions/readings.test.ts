@@ -115,7 +115,7 @@ async function outcome(run: () => Promise<{ summaries: { ok: boolean }[]; told: 
   const { summaries, told } = await run();
   await emulator.settle();
   return {
-    ok: summaries.map((s) => s.ok),
+    ok: summaries.every((s) => s.ok),
     tasks: emulator.state.tasks.map((t) => `${t.TaskName.replace(/evt-[0-9a-f]+/, "evt")} ${t.Assets.map((a) => a.Asset).join(",")}`).sort(),
     messages: hook.received
       .map((r) => `${r.url.slice(r.url.lastIndexOf("/") + 1)} ${(JSON.parse(r.body) as { schema?: string }).schema ?? "chat"}`)
@@ -125,19 +125,36 @@ async function outcome(run: () => Promise<{ summaries: { ok: boolean }[]; told: 
 }
 
 /** A scheduled run (two deliveries at once, so its locks and markers meet 409s), an asset change, then two looks at once. */
-function scheduledChangeAndLooks(i: ReturnType<typeof instance>, between: () => void = () => {}) {
+function scheduledChangeAndLooks(i: ReturnType<typeof instance>) {
   return async () => {
     const scans = await Promise.all([i.scan(), i.scan()]);
-    between();
     const change = await i.change();
-    between();
     const looks = await Promise.all([i.look(), i.look()]);
-    return {
-      summaries: [...scans, change, ...looks],
-      told: looks.flatMap((l) => l.told.map((t) => `${t.policy} ${t.status} ${t.riskCount}`)).sort(),
-    };
+    return { summaries: [...scans, change, ...looks], told: toldBy(looks) };
   };
 }
+
+/**
+ * The same, each function invoked twice in turn (SCF's redelivery of the same event), `between` each
+ * invocation and the next: every warm instance's second invocation comes after it.
+ */
+function invokedTwiceEach(i: ReturnType<typeof instance>, between: () => void) {
+  return async () => {
+    const summaries = [];
+    const looks = [];
+    for (const invoke of [i.scan, i.change, i.look]) {
+      for (let n = 0; n < 2; n++) {
+        const summary = await invoke();
+        summaries.push(summary);
+        if ("told" in summary && Array.isArray(summary.told)) looks.push(summary as { told: { policy: string; status: string; riskCount: number }[] });
+        between();
+      }
+    }
+    return { summaries, told: toldBy(looks) };
+  };
+}
+
+const toldBy = (looks: { told: { policy: string; status: string; riskCount: number }[] }[]) => looks.flatMap((l) => l.told.map((t) => `${t.policy} ${t.status} ${t.riskCount}`)).sort();
 
 let documented: Awaited<ReturnType<typeof outcome>>;
 
@@ -145,7 +162,7 @@ describe("the documented reading", () => {
   it("a scheduled run, an asset change and its results: the baseline the other readings must match", async () => {
     standIn.cosReadings.conflictCode = DEFAULT_COS_READINGS.conflictCode;
     documented = await outcome(scheduledChangeAndLooks(instance(LOCAL_ACCOUNT)));
-    expect(documented.ok.every(Boolean)).toBe(true);
+    expect(documented.ok).toBe(true);
     expect(documented.tasks).toEqual([
       "csip-scan:nightly:20261129T030000Z:1 ins-read0000,ins-read0001",
       "csip-scan:nightly:20261129T030000Z:2 ins-read0002,ins-read0003",
@@ -174,10 +191,11 @@ describe("COS answers the 409 of a write-once PUT with another code", () => {
 describe("the role's keys rotate under a warm instance", () => {
   it("between invocations: each invocation reads the keys SCF gives it, and the next succeeds with the new ones", async () => {
     const i = instance(roleKey());
-    const seen = await outcome(scheduledChangeAndLooks(i, () => i.rotate()));
+    const seen = await outcome(invokedTwiceEach(i, () => i.rotate()));
     expect(seen).toEqual(documented);
     // The old keys were never sent once the new ones were given: read at the invocation, not refused first.
     expect(emulator.calls.filter((c) => c.outcome.startsWith("AuthFailure"))).toEqual([]);
+    expect(standIn.calls.filter((c) => c.error === "InvalidAccessKeyId")).toEqual([]);
   });
 
   it("in the middle of an invocation: the refused keys are read again, and CSIP and COS go on with the new ones", async () => {

@@ -8,6 +8,7 @@ import { credentialsReadFrom } from "../../../shared/csip/credentials.ts";
 import { CloudApiError } from "../../../shared/errors.ts";
 import { envOf } from "../../helpers.ts";
 import { CosClient } from "../../../shared/state/cos-client.ts";
+import { forbidOverwriteConflict } from "../../../shared/state/cos-readings.ts";
 import { CosStateStore } from "../../../shared/state/cos-store.ts";
 
 // The COS store where COS's documents leave a reading open, against the stand-in switched each way: the
@@ -81,6 +82,24 @@ describe("the 409 of a write-once PUT", () => {
     const outcomes = await Promise.all(stores.map((s, n) => s.create("once", { n })));
     // One writer wrote and saw no 409; the two others were told the key exists, and kept COS's code.
     expect(stores.map((s, n) => [outcomes[n], s.conflictCode]).sort()).toEqual([[false, code], [false, code], [true, undefined]]);
+  });
+});
+
+describe("forbidOverwriteConflict, the reading as doctor asks it", () => {
+  const clientOn = (at: CloudStandIn) => new CosClient({ bucket: BUCKET, region: REGION, credentials: FIRST, endpoint: at.url, timeoutMs: 2000, retry: { baseMs: 1, capMs: 5, attempts: 1 } });
+
+  it.each(["FileAlreadyExists", "ObjectAlreadyExists"])("tells the 409's code (%s) from a scratch key it deletes, under the prefix given", async (code) => {
+    const at = await start({ cosReadings: { conflictCode: code } });
+    expect(await forbidOverwriteConflict(clientOn(at), "state/dev-ap-guangzhou/")).toEqual({ conflict: true, code, requestId: expect.any(String) });
+    expect(at.account.objects).toEqual([]);
+    expect(at.calls.every((c) => String(c.params.Key).startsWith("state/dev-ap-guangzhou/doctor/"))).toBe(true);
+  });
+
+  it("tells a bucket where the header does not hold (versioning was enabled): the second write overwrote", async () => {
+    const at = await start();
+    at.account.buckets[0]!.Versioning = "Suspended";
+    expect(await forbidOverwriteConflict(clientOn(at), "state/")).toEqual({ conflict: false, requestId: expect.any(String) });
+    expect(at.account.objects).toEqual([]);
   });
 });
 
