@@ -17,6 +17,12 @@ export interface Environment {
   csipEndpoint: string | undefined;
   /** CSIP_SCAN_STATE_BUCKET: the COS bucket of the state store (`NAME-APPID`); the deploy sets it. */
   stateBucket: string | undefined;
+  /** CSIP_SCAN_STATE_REGION: the state bucket's region, where it was made; the deploy sets it. */
+  stateRegion: string | undefined;
+  /** CSIP_SCAN_STATE_PREFIX: the deployment's folder in the state bucket (`state/dev-ap-guangzhou/`); the deploy sets it. */
+  statePrefix: string | undefined;
+  /** CSIP_SCAN_DEPLOYMENT: the deployment the functions belong to (`dev-ap-guangzhou`), in its task names; the deploy sets it. */
+  deployment: string | undefined;
   /** CSIP_SCAN_COS_ENDPOINT: a URL to send COS requests to instead of the bucket's host (the COS stand-in). */
   cosEndpoint: string | undefined;
   /** CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1: http:// and internal webhook addresses, for local mode and tests. */
@@ -55,6 +61,9 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
     region: set(env.TENCENTCLOUD_REGION),
     csipEndpoint: set(env.CSIP_ENDPOINT),
     stateBucket: set(env.CSIP_SCAN_STATE_BUCKET),
+    stateRegion: set(env.CSIP_SCAN_STATE_REGION),
+    statePrefix: set(env.CSIP_SCAN_STATE_PREFIX),
+    deployment: set(env.CSIP_SCAN_DEPLOYMENT),
     cosEndpoint: set(env.CSIP_SCAN_COS_ENDPOINT),
     allowLocalWebhooks: env.CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS === "1",
     logLevel: set(env.CSIP_SCAN_LOG_LEVEL),

@@ -246,7 +246,7 @@ const COMMANDS: Record<string, Command> = {
       const connection = await connectLocal(config, { env, say: err });
       try {
         const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
-        const found = await runsFromTaskList(run.csip, run.clock.now() - durationMs(since), memberScopes(config));
+        const found = await runsFromTaskList(run.csip, run.clock.now() - durationMs(since), memberScopes(config), run.deployment);
         const reports: ResultsReport[] = [];
         for (const open of found.runs.filter((r) => values.policy === undefined || r.policy === values.policy)) {
           const policy = config.policies.find((p) => p.name === open.policy);
@@ -304,18 +304,25 @@ const COMMANDS: Record<string, Command> = {
 
   "rehearse-deploy": {
     summary: "run the real serverless deploy fully offline, against local stand-ins of SCF, COS, CAM, Tag and EventBridge",
-    usage: "csip-scan rehearse-deploy [--config FILE] [--account DIR] [--record FILE]",
-    options: { ...CONFIG_OPTION, account: { type: "string" }, record: { type: "string" } },
+    usage: "csip-scan rehearse-deploy [--config FILE] [--stage NAME] [--region REGION] [--account DIR] [--record FILE]",
+    options: { ...CONFIG_OPTION, stage: { type: "string" }, region: { type: "string" }, account: { type: "string" }, record: { type: "string" } },
     async run(values, _, env) {
       const file = configPath(values.config as string | undefined, env);
+      if (typeof values.stage === "string" && !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(values.stage)) throw new UsageError(`--stage "${values.stage}" must be letters, digits, _ or -, such as prod`);
+      if (typeof values.region === "string" && !/^[a-z]+(-[a-z]+)+$/.test(values.region)) throw new UsageError(`--region "${values.region}" must look like ap-guangzhou`);
       // Validated first, as `npm run deploy` does: a broken policy file is exit 2, not a failed deploy.
-      const { text } = await loadConfig(file, env);
+      const { text, config } = await loadConfig(file, env);
+      if (typeof values.region === "string" && config.region !== undefined && config.region !== values.region) {
+        throw new UsageError(`--region ${values.region}: the policy file names region ${config.region}, where every deploy of it goes; leave region out of the file to choose at deploy time`);
+      }
       warnUnset(text, env, "here (the deploy reads this shell's variables)");
       // The build and the deploy's lines as they come: the deploy takes half a minute.
       const result = await rehearseDeploy({
         configPath: file,
         ...(typeof values.account === "string" ? { accountDir: values.account } : {}),
         ...(typeof values.record === "string" ? { recordFile: values.record } : {}),
+        ...(typeof values.stage === "string" ? { stage: values.stage } : {}),
+        ...(typeof values.region === "string" ? { region: values.region } : {}),
         onOutput: (chunk) => void process.stdout.write(scrub(chunk)),
       });
       out(`\nThe emulated account${typeof values.account === "string" ? ` (${values.account})` : ""} now holds:`);

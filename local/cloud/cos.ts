@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
+import { COS_BUCKET_NAME, cosBucketNameProblem } from "../../shared/config/schema.ts";
 import type { EmulatorAccount } from "../emulator/accounts.ts";
 import type { AccountState, CosObject } from "./account.ts";
 import { httpDate, utcIso } from "./clock.ts";
@@ -12,8 +13,8 @@ import { sameSignature } from "../emulator/signature.ts";
  * bucket and puts, heads and deletes objects. Every answer carries `x-cos-request-id`: without it the SDK
  * retries and switches hosts. Errors are `<Error><Code/><Message/></Error>` with the HTTP status COS uses
  * (https://cloud.tencent.com/document/product/436/7730). It also serves what the state store needs:
- * object bodies and `x-cos-meta-*`, `x-cos-forbid-overwrite` (409 `FileAlreadyExists` on a bucket whose
- * versioning was never enabled), bucket versioning, paged listings, and presigned GETs.
+ * object bodies and `x-cos-meta-*`, `x-cos-forbid-overwrite` (a 409 whose code is a switch, on a bucket
+ * whose versioning was never enabled), bucket versioning, paged listings, and presigned GETs.
  */
 
 export interface CosRequest {
@@ -136,8 +137,28 @@ function withoutPresign(request: CosRequest): CosRequest {
   return { ...request, query: new URLSearchParams([...request.query].filter(([k]) => !PRESIGN_PARAMS.has(k))) };
 }
 
+/**
+ * How this COS answers where the documents leave it open, one switch per reading: the code of the 409 a
+ * write-once PUT gets (no Tencent page names it), and how far its clock is from the caller's.
+ */
+export interface CosReadings {
+  /** The `<Code>` of the 409 to a PUT with `x-cos-forbid-overwrite: true` on an existing key. */
+  conflictCode: string;
+  /**
+   * How PUT Bucket counts a name's length: `domain`, as COS's document does (the default domain at most
+   * 60 characters, 436/13312), or `name`, the name with `-APPID` at most 60. The pinned plugin's own code
+   * bucket, `sls-cloudfunction-REGION-APPID`, is over the document's count in every region (70 characters
+   * in ap-guangzhou), yet the plugin has made it on real accounts: whether COS enforces the count is
+   * unknown, so the stand-in counts the name unless switched, and csip-scan's own checks count the domain.
+   */
+  bucketNameCount: "name" | "domain";
+}
+
+/** The readings the stand-in answers with unless a test switches one: `FileAlreadyExists`, the code the store was first written against. */
+export const DEFAULT_COS_READINGS: CosReadings = { conflictCode: "FileAlreadyExists", bucketNameCount: "name" };
+
 /** Checks the q-sign signature, then answers the operation against the account. */
-export function handleCos(request: CosRequest, account: AccountState, keys: readonly EmulatorAccount[], now: number): CosAnswer {
+export function handleCos(request: CosRequest, account: AccountState, keys: readonly EmulatorAccount[], now: number, readings: CosReadings = DEFAULT_COS_READINGS): CosAnswer {
   const target = targetOf(request);
   if (!target) return cosError(400, "InvalidURI", `Host ${request.host} is not a COS endpoint.`, "", {});
   const action = operationOf(target, request.method, request.query);
@@ -150,9 +171,13 @@ export function handleCos(request: CosRequest, account: AccountState, keys: read
   const auth = parseCosAuthorization(authorizationOf(request));
   if (!auth) return cosError(403, "AccessDenied", "The Authorization header is missing or is not a q-sign-algorithm=sha1 signature.", action, params);
   const key = keys.find((k) => k.secretId === auth.secretId);
-  if (!key) return cosError(403, "InvalidAccessKeyId", "The access key Id format you provided is invalid.", action, params);
+  // An unknown SecretId, and a temporary key that expired: COS's diagnosis of the code names both (436/40105).
+  if (!key) return cosError(403, "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.", action, params);
   const seconds = now / 1000;
-  if (seconds < auth.signTime[0] - 60 || seconds > auth.signTime[1]) return cosError(403, "AccessDenied", "Request has expired (q-sign-time).", action, params);
+  // A window that starts too far after COS's clock, or ended before it (436/40105); the message is the
+  // one cos-nodejs-sdk-v5 matches to correct its clock.
+  if (seconds < auth.signTime[0] - 60) return cosError(403, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.", action, params);
+  if (seconds > auth.signTime[1]) return cosError(403, "AccessDenied", "Request has expired", action, params);
   if (!sameSignature(expectedCosSignature(withoutPresign(request), auth, key.secretKey), auth.signature)) {
     return cosError(403, "SignatureDoesNotMatch", "The Signature you specified does not match what we calculated.", action, params);
   }
@@ -165,10 +190,11 @@ export function handleCos(request: CosRequest, account: AccountState, keys: read
   }
   const operation = OPERATIONS[action];
   if (!operation) return cosError(501, "NotImplemented", `${request.method} ${request.path}${request.query.size ? `?${request.query}` : ""} is not emulated.`, action, params);
-  return operation({ request, target, account, now, action, params });
+  return operation({ request, target, account, now, action, params, readings });
 }
 
 interface OperationInput {
+  readings: CosReadings;
   request: CosRequest;
   target: CosTarget;
   account: AccountState;
@@ -202,8 +228,6 @@ function objectHeaders(object: CosObject): Record<string, string> {
   };
 }
 
-/** Bucket names: lower-case letters, digits and -, not at either end, at most 60 characters with the AppId. */
-const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-\d+$/;
 
 const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>> = {
   GetService: ({ account, target, action, params }) => {
@@ -217,7 +241,9 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
   PutBucket: (input) => {
     const { account, target, now, action, params, request } = input;
     const name = target.bucket ?? "";
-    if (!BUCKET_NAME.test(name) || name.length > 60) return cosError(400, "InvalidBucketName", `The bucket name ${name} is invalid.`, action, params);
+    // Lower-case letters, digits and -, then -APPID; at most 60 characters, counted as the reading says.
+    const tooLong = input.readings.bucketNameCount === "domain" ? cosBucketNameProblem(name, target.region) !== undefined : name.length > 60;
+    if (!COS_BUCKET_NAME.test(name) || tooLong) return cosError(400, "InvalidBucketName", `The bucket name ${name} is invalid.`, action, params);
     const acl = String(request.headers["x-cos-acl"] ?? "private");
     if (!BUCKET_ACLS.has(acl)) return cosError(400, "InvalidArgument", `x-cos-acl ${acl} is not one of ${[...BUCKET_ACLS].join(", ")}.`, action, params);
     if (account.buckets.some((b) => b.Name === name)) return cosError(409, "BucketAlreadyExists", `The bucket ${name} already exists.`, action, params);
@@ -267,7 +293,7 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
     const existing = account.objects.find((o) => o.Bucket === target.bucket && o.Key === target.key);
     // The header protects only buckets whose versioning was never enabled; on the others it is ignored.
     if (existing && request.headers["x-cos-forbid-overwrite"] === "true" && !bucketNamed(input)?.Versioning) {
-      return cosError(409, "FileAlreadyExists", "The object already exists and x-cos-forbid-overwrite is true.", input.action, input.params);
+      return cosError(409, input.readings.conflictCode, "The object already exists and x-cos-forbid-overwrite is true.", input.action, input.params);
     }
     const etag = `"${createHash("md5").update(request.body).digest("hex")}"`;
     const meta = Object.fromEntries(Object.entries(request.headers).filter(([k]) => k.startsWith("x-cos-meta-")).map(([k, v]) => [k, String(v)]));

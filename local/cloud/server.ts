@@ -4,7 +4,8 @@ import { buffer } from "node:stream/consumers";
 import type { EmulatorAccount } from "../emulator/accounts.ts";
 import { freshAccount, type AccountState } from "./account.ts";
 import { handleCloudApi } from "./cloud-api.ts";
-import { cosInternalError, cosSlowDown, handleCos, isCosHost } from "./cos.ts";
+import { httpDate } from "./clock.ts";
+import { cosInternalError, cosSlowDown, DEFAULT_COS_READINGS, handleCos, isCosHost, type CosReadings } from "./cos.ts";
 import { REHEARSAL_ACCOUNT } from "./credentials.ts";
 import type { RecordedCall } from "./record.ts";
 import { isToolsHost, toolsCallName } from "./tools.ts";
@@ -32,6 +33,10 @@ export interface CloudStandInOptions {
    * request until it settles (to order concurrent requests).
    */
   cosFault?: (request: { method: string; key: string; query: URLSearchParams }) => CosFault | undefined | Promise<CosFault | undefined>;
+  /** How COS answers where the documents leave it open (`CosReadings`); the stand-in's defaults otherwise. */
+  cosReadings?: Partial<CosReadings>;
+  /** How far COS's clock is ahead of this machine's, in ms (negative: behind): what its signature checks and `Date` headers use. */
+  cosClockOffsetMs?: number;
 }
 
 export type CosFault = "error" | "slow-down" | "lose-answer";
@@ -45,6 +50,13 @@ export interface CloudStandIn {
   readonly calls: RecordedCall[];
   /** Hosts that reached the stand-in but are none of its services. */
   readonly refusedHosts: string[];
+  /** The COS readings answered with; a test may switch one between requests. */
+  readonly cosReadings: CosReadings;
+  /**
+   * Role keys that rotate: from now on only `keys` are accepted, and a request signed with another
+   * SecretId is refused as an unknown key (Cloud API `AuthFailure.SecretIdNotFound`, COS `InvalidAccessKeyId`).
+   */
+  rotateKeys(keys: readonly EmulatorAccount[]): void;
   close(): Promise<void>;
 }
 
@@ -52,7 +64,9 @@ export interface CloudStandIn {
 /** Starts the stand-ins on 127.0.0.1 (a free port unless given), serving `account` and changing it in place. */
 export async function startCloudStandIn(options: CloudStandInOptions = {}): Promise<CloudStandIn> {
   const account = options.account ?? freshAccount(REHEARSAL_ACCOUNT);
-  const keys = options.keys ?? [REHEARSAL_ACCOUNT];
+  let keys = options.keys ?? [REHEARSAL_ACCOUNT];
+  const cosReadings: CosReadings = { ...DEFAULT_COS_READINGS, ...options.cosReadings };
+  const cosClockOffsetMs = options.cosClockOffsetMs ?? 0;
   const settleMs = options.settleMs ?? 500;
   const calls: RecordedCall[] = [];
   const refusedHosts: string[] = [];
@@ -72,12 +86,14 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
       res.end(answer);
     } else if (isCosHost(host)) {
       const fault = await options.cosFault?.({ method, key: decodeURIComponent(url.pathname).replace(/^\//, ""), query: url.searchParams });
+      const now = Date.now() + cosClockOffsetMs;
       const answer =
         fault === "error"
           ? cosInternalError("")
           : fault === "slow-down"
             ? cosSlowDown("")
-            : handleCos({ method, host, path: url.pathname, query: url.searchParams, headers: req.headers, body }, account, keys, Date.now());
+            : handleCos({ method, host, path: url.pathname, query: url.searchParams, headers: req.headers, body }, account, keys, now, cosReadings);
+      answer.headers.date = httpDate(now);
       if (answer.action) calls.push({ service: "cos", action: answer.action, params: answer.params, ...(answer.error ? { error: answer.error } : {}) });
       if (fault === "lose-answer") {
         req.socket.destroy();
@@ -113,6 +129,10 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
     account,
     calls,
     refusedHosts,
+    cosReadings,
+    rotateKeys(next) {
+      keys = [...next];
+    },
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));

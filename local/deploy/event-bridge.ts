@@ -21,11 +21,20 @@ export function ruleErrorMessage(error: unknown): string {
   return `${describeError(error)}${where ? ` (${where})` : ""}${hint}`;
 }
 
-/** The rule csip-scan keeps on the bus: one, found again by this name. */
-export const RULE_NAME = "csip-scan-asset-change";
+/**
+ * The rule a deployment keeps on the bus: one, named after the function it targets
+ * (`csip-scan-dev-asset-change`), so that each stage's deploy finds its own again and leaves another
+ * stage's rule and target alone. A rule an earlier version made for every stage, `csip-scan-asset-change`,
+ * is left in place: delete it by hand (while both exist, an event is handled twice, and exactly-once
+ * creation keeps that to one task).
+ */
+export function ruleNameFor(functionName: string): string {
+  return functionName;
+}
 
 /** What making the rule did, for the deploy's log. */
 export interface RuleOutcome {
+  ruleName: string;
   ruleId: string;
   created: boolean;
   targetsAdded: number;
@@ -56,11 +65,12 @@ export async function ensureRule(
   const EventBusId = bus.EventBusId;
   const EventPattern = JSON.stringify(eventPattern());
   const Description = "csip-scan: scan assets when they change (made by the deploy)";
+  const ruleName = ruleNameFor(target.functionName);
 
   let existing: string | undefined;
   for (let Offset = 0; existing === undefined; Offset += 100) {
     const page = await clients.eb.ListRules({ EventBusId, Limit: 100, Offset });
-    existing = (page.Rules ?? []).find((r) => r.RuleName === RULE_NAME)?.RuleId;
+    existing = (page.Rules ?? []).find((r) => r.RuleName === ruleName)?.RuleId;
     if ((page.Rules ?? []).length < 100) break;
   }
   let ruleId: string;
@@ -68,7 +78,7 @@ export async function ensureRule(
     await clients.eb.UpdateRule({ RuleId: existing, EventBusId, EventPattern, Enable: true, Description });
     ruleId = existing;
   } else {
-    const made = await clients.eb.CreateRule({ EventBusId, RuleName: RULE_NAME, EventPattern, Enable: true, Description });
+    const made = await clients.eb.CreateRule({ EventBusId, RuleName: ruleName, EventPattern, Enable: true, Description });
     if (!made.RuleId) throw new Error("EventBridge CreateRule answered no RuleId");
     ruleId = made.RuleId;
   }
@@ -85,5 +95,5 @@ export async function ensureRule(
   }
   const present = targets.some((t) => t.Type === "scf" && t.TargetDescription?.ResourceDescription === resource);
   if (!present) await clients.eb.CreateTarget({ EventBusId, RuleId: ruleId, Type: "scf", TargetDescription: { ResourceDescription: resource } });
-  return { ruleId, created: !existing, targetsAdded: present ? 0 : 1, targetsRemoved: removed };
+  return { ruleName, ruleId, created: !existing, targetsAdded: present ? 0 : 1, targetsRemoved: removed };
 }

@@ -1,4 +1,4 @@
-import { SCF_LIMITS } from "../../shared/config/scf-limits.ts";
+import { FUNCTION_NAME, SCF_LIMITS } from "../../shared/config/scf-limits.ts";
 import { TRIGGER_NAME } from "../../shared/config/schema.ts";
 import type { WantedTrigger } from "./triggers.ts";
 
@@ -11,13 +11,14 @@ export interface FunctionPlan {
 }
 
 /**
- * Why this deploy would break an SCF limit (shared/config/scf-limits.ts), one line each: the
- * functions' environment over 4 KB, more than 10 triggers of one type on a function, a trigger name SCF
+ * Why this deploy would break an SCF limit (shared/config/scf-limits.ts), one line each: a function
+ * name SCF refuses (a stage it cannot hold), the functions' environment over 4 KB, more than 10 triggers of one type on a function, a trigger name SCF
  * refuses. Checked before any call, so a deploy that would fail half-way never starts.
  */
 export function limitProblems(functions: readonly FunctionPlan[]): string[] {
   const problems: string[] = [];
   for (const f of functions) {
+    if (!FUNCTION_NAME.test(f.name)) problems.push(`${f.name}: SCF takes a function name of 2 to 60 letters, digits, _ or -, a letter first and a letter or digit last: choose a shorter or plainer --stage`);
     const bytes = Object.entries(f.environment).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
     if (bytes > SCF_LIMITS.environmentBytes) {
       const largest = Object.entries(f.environment).sort(([, a], [, b]) => Buffer.byteLength(b) - Buffer.byteLength(a))[0]?.[0];

@@ -1,6 +1,7 @@
 import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from "../../functions/index.ts";
 import { readEnvironment } from "../../shared/env.ts";
 import { describeError } from "../../shared/errors.ts";
+import { deploymentName, deploymentStatePrefix } from "../../shared/state/keys.ts";
 import { ckafkaChange, createCkafkaRequest, wantedCkafka, type WantedCkafka } from "./ckafka.ts";
 import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts";
 import { ensureRule, ruleErrorMessage } from "./event-bridge.ts";
@@ -56,7 +57,7 @@ export class CsipScanDeployPlugin {
       "before:deploy:deploy": async () => {
         this.refuseBrokenLimits();
         await this.keepUnchangedTimers();
-        await this.makeStateBucket();
+        await this.placeState();
         // Again with the bucket's name in the environment, which counts toward SCF's 4 KB.
         this.refuseBrokenLimits();
         this.takeCkafkaTriggers();
@@ -73,10 +74,19 @@ export class CsipScanDeployPlugin {
     return this.options.region ?? this.serverless.service.provider.region ?? "ap-guangzhou";
   }
 
+  /** The stage deployed (`--stage`, else serverless.yml's, else `dev`), as the pinned plugin reads it. */
+  private get stage(): string {
+    return this.options.stage ?? this.serverless.service.provider.stage ?? "dev";
+  }
+
+  /** This deployment's name: its stage and region (shared/state/keys.ts deploymentName). */
+  private get deployment(): string {
+    return deploymentName(this.stage, this.region);
+  }
+
   /** The deployed name of a function of the table. */
   private functionName(key: FunctionName): string {
-    const stage = this.options.stage ?? this.serverless.service.provider.stage ?? "dev";
-    return this.serverless.service.functions[key]?.name ?? `${this.serverless.service.service}-${stage}-${key}`;
+    return this.serverless.service.functions[key]?.name ?? `${this.serverless.service.service}-${this.stage}-${key}`;
   }
 
   private plan(): FunctionPlan[] {
@@ -151,28 +161,36 @@ export class CsipScanDeployPlugin {
   }
 
   /**
-   * Makes the COS state store's bucket when missing, before any function changes, and names the default
-   * bucket in every function's environment (CSIP_SCAN_STATE_BUCKET), so the functions use it.
+   * Names the deployment in every function's environment (CSIP_SCAN_DEPLOYMENT: its task names), and,
+   * for the COS store, where its state lives (CSIP_SCAN_STATE_BUCKET, _REGION, _PREFIX): the account's
+   * state bucket, found in whatever region it is or made here when missing, before any function
+   * changes, and a folder of the deployment's own in it. Two stages, or one stage in two regions, never
+   * share a record, a lock or an open run.
    */
-  private async makeStateBucket(): Promise<void> {
+  private async placeState(): Promise<void> {
+    const variables: Record<string, string> = { CSIP_SCAN_DEPLOYMENT: this.deployment };
     const { stateBucket } = await deploySettings(readEnvironment());
-    if (!stateBucket) return;
-    const { cam } = await this.cloud();
-    const { AppId } = await cam.GetUserAppId();
-    if (AppId === undefined) throw new this.serverless.classes.Error("csip-scan: CAM GetUserAppId answered no AppId");
-    const bucket = stateBucket.bucket ?? defaultStateBucket(String(AppId));
-    try {
-      const outcome = await ensureStateBucket(await deployCredentials(this.serverless.service.provider.credentials), { bucket, region: stateBucket.region ?? this.region });
-      this.log.notice(`state bucket ${outcome.bucket} (${outcome.region}) ${outcome.created ? "created, private, versioning off" : "already there, versioning never enabled"}`);
-      this.log.notice(
-        `the functions' role needs docs/cam-policy.json's COS statements on qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/${stateBucket.prefix}* and qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/*`,
-      );
-    } catch (error) {
-      throw new this.serverless.classes.Error(`csip-scan: the state bucket could not be made: ${describeError(error)}`);
+    if (stateBucket) {
+      const { cam } = await this.cloud();
+      const { AppId } = await cam.GetUserAppId();
+      if (AppId === undefined) throw new this.serverless.classes.Error("csip-scan: CAM GetUserAppId answered no AppId");
+      const bucket = stateBucket.bucket ?? defaultStateBucket(String(AppId));
+      const prefix = deploymentStatePrefix(stateBucket.prefix, this.deployment);
+      try {
+        const credentials = await deployCredentials(this.serverless.service.provider.credentials);
+        const outcome = await ensureStateBucket(credentials, { bucket, region: stateBucket.region ?? this.region, fixedRegion: stateBucket.region !== undefined });
+        const where = outcome.created ? "created, private, versioning off" : "found, versioning never enabled";
+        this.log.notice(`state of ${this.deployment}: bucket ${outcome.bucket} (${outcome.region}, ${where}), folder ${prefix}`);
+        this.log.notice(
+          `the functions' role needs docs/cam-policy.json's COS statements on qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/${prefix}* and qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/*`,
+        );
+        Object.assign(variables, { CSIP_SCAN_STATE_BUCKET: outcome.bucket, CSIP_SCAN_STATE_REGION: outcome.region, CSIP_SCAN_STATE_PREFIX: prefix });
+      } catch (error) {
+        throw new this.serverless.classes.Error(`csip-scan: the state bucket could not be made: ${describeError(error)}`);
+      }
     }
-    if (stateBucket.bucket) return;
     const provider = this.serverless.service.provider;
-    provider.environment = { ...provider.environment, variables: { ...provider.environment?.variables, CSIP_SCAN_STATE_BUCKET: bucket } };
+    provider.environment = { ...provider.environment, variables: { ...provider.environment?.variables, ...variables } };
   }
 
   /**
@@ -206,7 +224,7 @@ export class CsipScanDeployPlugin {
       const { OwnerUin } = await cam.GetUserAppId();
       if (!OwnerUin) throw new Error("CAM GetUserAppId answered no OwnerUin");
       const outcome = await ensureRule(await this.cloud(), { bus: eventBridge.bus, region: this.region, uin: OwnerUin, namespace: NAMESPACE, functionName: this.functionName("asset-change") });
-      this.log.notice(`EventBridge rule ${outcome.ruleId} on bus ${eventBridge.bus} ${outcome.created ? "created" : "updated"}, targeting ${this.functionName("asset-change")}`);
+      this.log.notice(`EventBridge rule ${outcome.ruleName} (${outcome.ruleId}) on bus ${eventBridge.bus} ${outcome.created ? "created" : "updated"}, targeting ${this.functionName("asset-change")}`);
     } catch (error) {
       throw new this.serverless.classes.Error(`csip-scan: the EventBridge rule could not be made: ${ruleErrorMessage(error)}`);
     }

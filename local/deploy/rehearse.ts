@@ -29,6 +29,13 @@ export interface RehearseOptions {
   recordFile?: string;
   /** The project to build and deploy (default: the current folder). */
   projectRoot?: string;
+  /** The stage to deploy (`serverless deploy --stage`): its own functions, state folder and task names. Default `dev`. */
+  stage?: string;
+  /**
+   * The region to deploy to when the policy file names none: the deploy's TENCENTCLOUD_REGION, as for
+   * `npm run deploy` (serverless v3 takes no `--region` for this provider).
+   */
+  region?: string;
   /** The environment the deploy starts from (default: this process's). */
   env?: Record<string, string | undefined>;
   /** Called with what the build and the deploy print as it comes, secrets masked, so a person sees progress. */
@@ -78,7 +85,7 @@ function run(command: string, args: readonly string[], cwd: string, env: Record<
 }
 
 /** Variables the deploy itself sets, which name places, not secrets: the output may show them. */
-const NOT_SECRET: ReadonlySet<string> = new Set(["CSIP_SCAN_CONFIG", "CSIP_SCAN_STATE_BUCKET"]);
+const NOT_SECRET: ReadonlySet<string> = new Set(["CSIP_SCAN_CONFIG", "CSIP_SCAN_STATE_BUCKET", "CSIP_SCAN_STATE_REGION", "CSIP_SCAN_STATE_PREFIX", "CSIP_SCAN_DEPLOYMENT"]);
 
 /** Every secret that might show in the output: the key, and the functions' environment values. */
 function masked(text: string, account: AccountState): string {
@@ -126,7 +133,8 @@ export async function rehearseDeploy(options: RehearseOptions): Promise<Rehearsa
       NPM_CONFIG_OFFLINE: "true",
       SLS_DISABLE_AUTO_UPDATE: "1",
     };
-    exitCode = await run(process.execPath, [join(root, "scripts", "serverless.js"), "deploy"], root, env, output, DEPLOY_TIMEOUT_MS);
+    if (options.region) env.TENCENTCLOUD_REGION = options.region;
+    exitCode = await run(process.execPath, [join(root, "scripts", "serverless.js"), "deploy", ...(options.stage ? ["--stage", options.stage] : [])], root, env, output, DEPLOY_TIMEOUT_MS);
     if (standIn.refusedHosts.length > 0) output.push(`rehearsal: the stand-in refused ${[...new Set(standIn.refusedHosts)].join(", ")}\n`);
   } finally {
     await standIn.close();

@@ -1,11 +1,20 @@
+import { cosBucketNameProblem } from "../../shared/config/schema.ts";
 import { CosClient } from "../../shared/state/cos-client.ts";
 import type { DeployCredentials } from "./cloud.ts";
 
 /**
  * The bucket of the COS state store (shared/state/cos-store.ts): made by the deploy when missing, private,
- * in the deploy region, with versioning never enabled (x-cos-forbid-overwrite holds only there). It is
- * never deleted: it holds what was created and told, which the next deploy's functions still need.
- * https://cloud.tencent.com/document/product/436/7738 (PUT Bucket), /436/19888 (GET Bucket versioning)
+ * with versioning never enabled (x-cos-forbid-overwrite holds only there). It is never deleted: it holds
+ * what was created and told, which the next deploy's functions still need.
+ *
+ * One bucket per account holds every deployment, each in a folder of its own (shared/state/keys.ts
+ * deploymentStatePrefix): a bucket's name is one per account (`NAME-APPID`), its region is fixed when it
+ * is made, and its name counted in its region's domain may have 60 characters (436/13312), which leaves
+ * no room to name a region in it (`csip-scan-state-1250000000` in na-siliconvalley is exactly 60). So the
+ * deploy finds the bucket where it is, whatever region it deploys to, through GET Service, which lists
+ * every bucket of the account with its region; the functions of another region reach it there.
+ * https://cloud.tencent.com/document/product/436/8291 (GET Service), /436/7738 (PUT Bucket),
+ * /436/19888 (GET Bucket versioning)
  */
 
 /** The bucket the deploy makes when the policy file names none: one per account. */
@@ -15,6 +24,7 @@ export function defaultStateBucket(appId: string): string {
 
 export interface StateBucketOutcome {
   bucket: string;
+  /** Where the bucket is: where it was found, or where it was made. */
   region: string;
   created: boolean;
 }
@@ -24,17 +34,55 @@ export class StateBucketError extends Error {
   override name = "StateBucketError";
 }
 
-/** Makes the bucket when missing; refuses one whose versioning was ever enabled. */
+/** The host of GET Service that lists the buckets of every region (`cos.REGION.myqcloud.com` lists one region's). */
+const SERVICE_HOST = "service.cos.myqcloud.com";
+
+const retry = { baseMs: 500, capMs: 5000, attempts: 3 };
+
+/** Where COS requests go instead of COS's hosts (tests: the COS stand-in on 127.0.0.1); a rehearsal redirects them itself. */
+export interface CosConnection {
+  endpoint?: string;
+}
+
+/** The region of each bucket of the account, from GET Service (an account holds at most 200 buckets: one answer). */
+export async function bucketRegions(credentials: DeployCredentials, connection: CosConnection = {}): Promise<Map<string, string>> {
+  const service = new CosClient({ bucket: "", region: "", host: SERVICE_HOST, credentials, timeoutMs: 30_000, retry, endpoint: connection.endpoint });
+  const answer = await service.send({ action: "GetService", method: "GET", key: "", expect: [] });
+  const regions = new Map<string, string>();
+  for (const [, bucket] of answer.body.matchAll(/<Bucket>([\s\S]*?)<\/Bucket>/g)) {
+    const name = /<Name>([^<]+)<\/Name>/.exec(bucket!)?.[1];
+    const location = /<Location>([^<]+)<\/Location>/.exec(bucket!)?.[1];
+    if (name && location) regions.set(name, location);
+  }
+  return regions;
+}
+
+/**
+ * Finds the bucket in whatever region it is, or makes it in `location.region` when the account has
+ * none of that name; refuses one whose versioning was ever enabled, one in another region than the policy
+ * file names (`fixedRegion`), and a name too long for the region it would be made in.
+ */
 export async function ensureStateBucket(
   credentials: DeployCredentials,
-  location: { bucket: string; region: string },
+  location: { bucket: string; region: string; fixedRegion?: boolean },
+  connection: CosConnection = {},
 ): Promise<StateBucketOutcome> {
-  const client = new CosClient({ ...location, credentials, timeoutMs: 30_000, retry: { baseMs: 500, capMs: 5000, attempts: 3 } });
-  const head = await client.send({ action: "HeadBucket", method: "HEAD", key: "", expect: [404] });
-  if (head.status === 404) {
-    await client.send({ action: "PutBucket", method: "PUT", key: "", headers: { "x-cos-acl": "private" }, expect: [] });
-    return { ...location, created: true };
+  const found = (await bucketRegions(credentials, connection)).get(location.bucket);
+  if (found === undefined) {
+    const tooLong = cosBucketNameProblem(location.bucket, location.region);
+    if (tooLong) throw new StateBucketError(`the state bucket ${location.bucket} ${tooLong}: name a shorter one in state.cos.bucket`);
+    const client = new CosClient({ bucket: location.bucket, region: location.region, credentials, timeoutMs: 30_000, retry, endpoint: connection.endpoint });
+    const made = await client.send({ action: "PutBucket", method: "PUT", key: "", headers: { "x-cos-acl": "private" }, expect: [409] });
+    if (made.status === 409) {
+      // Made since GET Service answered (another deploy at the same time), or not yet listed there.
+      throw new StateBucketError(`the state bucket ${location.bucket} exists, but GET Service did not list it: deploy again in a minute`);
+    }
+    return { bucket: location.bucket, region: location.region, created: true };
   }
+  if (location.fixedRegion && found !== location.region) {
+    throw new StateBucketError(`the state bucket ${location.bucket} is in ${found}, but state.cos.region says ${location.region}: a bucket's region is fixed when it is made`);
+  }
+  const client = new CosClient({ bucket: location.bucket, region: found, credentials, timeoutMs: 30_000, retry, endpoint: connection.endpoint });
   const versioning = await client.send({ action: "GetBucketVersioning", method: "GET", key: "", query: { versioning: "" }, expect: [] });
   const status = /<Status>([^<]*)<\/Status>/.exec(versioning.body)?.[1];
   if (status) {
@@ -42,5 +90,5 @@ export async function ensureStateBucket(
       `the state bucket ${location.bucket} has versioning ${status}; the state store needs a bucket whose versioning was never enabled (name another in state.cos.bucket)`,
     );
   }
-  return { ...location, created: false };
+  return { bucket: location.bucket, region: found, created: false };
 }

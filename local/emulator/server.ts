@@ -87,6 +87,12 @@ export interface Emulator {
    * changes) and the new asset is not seen by that read.
    */
   addDuringRead(asset: EstateAssetInput): void;
+  /**
+   * Role keys that rotate: from now on only `keys` are accepted. A request signed with a SecretId no
+   * longer listed is refused `AuthFailure.SecretIdNotFound`, one with a listed SecretId but another
+   * token `AuthFailure.TokenFailure` (https://cloud.tencent.com/document/api/664/90810).
+   */
+  rotateKeys(keys: readonly EmulatorAccount[]): void;
   setRateLimit(perSecond: number | false): void;
   callsOf(action: string): RecordedCall[];
   /**
@@ -108,7 +114,7 @@ const DEFAULT_REGIONS = [
 
 /** Starts an emulated CSIP on 127.0.0.1 that the official SDK can call. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const accounts = options.accounts ?? [LOCAL_ACCOUNT];
+  let accounts = options.accounts ?? [LOCAL_ACCOUNT];
   const regions = new Set(options.regions ?? DEFAULT_REGIONS);
   let rateLimit = options.rateLimit ?? 20;
   const clock = options.now ?? Date.now;
@@ -327,6 +333,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     addDuringRead(asset) {
       state.arrivingDuringRead.push(...toEstateAssets([asset]));
+    },
+    rotateKeys(keys) {
+      accounts = [...keys];
     },
     setRateLimit(perSecond) {
       rateLimit = perSecond;

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { webhookUrlProblem } from "../net/address-policy.ts";
 import { isTimeZone, parseScfCron } from "./scf-cron.ts";
 import { SCF_LIMITS } from "./scf-limits.ts";
-import { OWN_TRIGGER_PREFIX, ROBOT_HOSTS, TRIGGER_NAME, type AssetGroup, type Config } from "./schema.ts";
+import { cosBucketNameProblem, OWN_TRIGGER_PREFIX, ROBOT_HOSTS, TRIGGER_NAME, type AssetGroup, type Config } from "./schema.ts";
 
 export interface PathProblem {
   path: (string | number)[];
@@ -35,6 +35,9 @@ const LoosePolicySchema = z
   .catch({});
 const LooseConfigSchema = z.object({
   timezone: loose(z.string()),
+  region: loose(z.string()),
+  state: z.object({ cos: z.object({ bucket: loose(z.string()), region: loose(z.string()) }).catch({}) }).catch({ cos: {} }),
+  assetChange: z.object({ cmq: present }).catch({}),
   notifiers: z.record(z.string(), z.object({ url: loose(z.string()), type: loose(z.string()) }).catch({})).catch({}),
   assetGroups: z.record(z.string(), LooseGroupSchema).catch({}),
   policies: z.array(LoosePolicySchema).catch([]),
@@ -130,6 +133,15 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
       problems.push({ path: at("advanced"), message: "only applies with mode: advanced" });
     }
   });
+  // The bucket's length as COS counts it, in the region the file names (the deploy checks the default
+  // bucket, and this one where the file names no region, before any call).
+  const bucketRegion = config.state.cos.region ?? config.region;
+  if (config.state.cos.bucket !== undefined && bucketRegion !== undefined) {
+    const message = cosBucketNameProblem(config.state.cos.bucket, bucketRegion);
+    if (message) problems.push({ path: ["state", "cos", "bucket"], message });
+  }
+  // SCF refuses to make cmq triggers: a deploy would stop half-way, with some functions made.
+  if (config.assetChange.cmq !== undefined) problems.push({ path: ["assetChange", "cmq"], message: CMQ_REFUSED });
   if (schedules.size > SCF_LIMITS.triggersPerType) {
     const list = [...schedules].map(([schedule, names]) => `"${schedule}" (${names.join(", ")})`).join("; ");
     problems.push({
@@ -141,18 +153,18 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
 }
 
 /**
- * Settings that are valid but may fail on a real account, one row each: `validate` prints them as
- * warnings. SCF's CreateTrigger document lists the types cos, cls, timer, ckafka and http; CMQ has moved
- * to TDMQ, so a `cmq` trigger may be refused (https://cloud.tencent.com/document/api/583/18589).
+ * Why `assetChange.cmq` is refused. SCF's CreateTrigger lists the trigger types cos, cls, timer, ckafka
+ * and http, and CMQ has moved to TDMQ: SCF refuses a cmq trigger, after the deploy has made functions
+ * (https://cloud.tencent.com/document/api/583/18589).
  */
-const WARNINGS: readonly { path: (string | number)[]; applies(config: Config): boolean; message: string }[] = [
-  {
-    path: ["assetChange", "cmq"],
-    applies: (config) => config.assetChange.cmq !== undefined,
-    message:
-      "makes a cmq trigger, a type SCF's CreateTrigger no longer lists (CMQ moved to TDMQ), so the deploy may be refused: deliver the events through assetChange.eventBridge or assetChange.ckafka instead",
-  },
-];
+export const CMQ_REFUSED =
+  "SCF no longer makes cmq triggers (CMQ moved to TDMQ; CreateTrigger lists cos, cls, timer, ckafka and http), so a deploy would stop half-way: deliver the change events through assetChange.eventBridge (an EventBridge rule on a bus) or assetChange.ckafka (a CKafka topic) instead";
+
+/**
+ * Settings that are valid but may fail on a real account, one row each: `validate` prints them as
+ * warnings. None at present.
+ */
+const WARNINGS: readonly { path: (string | number)[]; applies(config: Config): boolean; message: string }[] = [];
 
 /** The warnings of a valid policy file. */
 export function configWarnings(config: Config): PathProblem[] {

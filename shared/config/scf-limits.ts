@@ -11,3 +11,10 @@ export const SCF_LIMITS = {
   /** A trigger's name. */
   triggerNameLength: 60,
 } as const;
+
+/**
+ * A function's name: a letter first, then letters, digits, `_` or `-`, a letter or digit last, 2 to 60
+ * characters (CreateFunction's FunctionName, https://cloud.tencent.com/document/api/583/18586). A
+ * deployed name is `csip-scan-STAGE-FUNCTION`, so this also bounds the stage a deploy may name.
+ */
+export const FUNCTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$/;

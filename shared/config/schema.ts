@@ -179,13 +179,28 @@ export const DEFAULT_STATE_PATH = ".csip-scan";
 /** Where in the bucket the COS store's objects go when the file says nothing. */
 export const DEFAULT_STATE_PREFIX = "state/";
 
-/** A COS bucket's full name: lower-case letters, digits and -, then `-APPID`; at most 60 characters. */
+/** A COS bucket's full name: lower-case letters, digits and -, then `-APPID` (its length: cosBucketNameProblem). */
 export const COS_BUCKET_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-\d+$/;
+
+/** How long COS lets a bucket's default domain be, `BUCKET-APPID.cos.REGION.myqcloud.com`. */
+export const COS_DOMAIN_MAX_LENGTH = 60;
+
+/**
+ * What is wrong with a bucket's name in a region, by COS's count: the name's length is limited by the
+ * region's and the APPID's, since its default domain may have 60 characters at most
+ * (https://cloud.tencent.com/document/product/436/13312: `123456789012345678901-1250000000.cos.ap-beijing.myqcloud.com`
+ * is 60). Undefined when it fits.
+ */
+export function cosBucketNameProblem(bucket: string, region: string): string | undefined {
+  const domain = `${bucket}.cos.${region}.myqcloud.com`;
+  if (domain.length <= COS_DOMAIN_MAX_LENGTH) return undefined;
+  return `is too long for ${region}: COS counts a bucket's name in its domain, ${domain}, which has ${domain.length} characters, over COS's ${COS_DOMAIN_MAX_LENGTH}`;
+}
 
 /** The state store on COS (shared/state/cos-store.ts): the default on SCF, where the deploy makes the bucket. */
 export const CosStateSchema = z.strictObject({
   /** `NAME-APPID`; else CSIP_SCAN_STATE_BUCKET, which the deploy sets to `csip-scan-state-APPID`. */
-  bucket: z.string().max(60).regex(COS_BUCKET_NAME, "must be NAME-APPID, such as csip-scan-state-1250000000").optional(),
+  bucket: z.string().regex(COS_BUCKET_NAME, "must be NAME-APPID, such as csip-scan-state-1250000000").optional(),
   /** The bucket's region; else the function's (TENCENTCLOUD_REGION), else `region`. */
   region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, "must look like ap-guangzhou").optional(),
   /** Where in the bucket the store's objects go: empty, or folders ending with `/`. */

@@ -1,7 +1,7 @@
 import type * as Models from "tencentcloud-sdk-nodejs/tencentcloud/services/csip/v20221121/csip_models.js";
 import { CloudApiError } from "../errors.ts";
-import type { Credentials } from "./credentials.ts";
-import { isRetryableCode } from "./retryable.ts";
+import { credentialSource, type CredentialSource, type Credentials } from "./credentials.ts";
+import { isRefusedKey, isRetryableCode } from "./retryable.ts";
 import { CSIP_ACTIONS, type CsipAction, type RequestOf, type ResponseOf } from "./actions.ts";
 
 export type { Models };
@@ -23,7 +23,8 @@ export const OFFICIAL_ENDPOINT = "csip.tencentcloudapi.com";
 export const INTL_ENDPOINT = "csip.intl.tencentcloudapi.com";
 
 export interface CsipClientOptions {
-  credentials: Credentials;
+  /** Fixed keys, or a source read again when CSIP refuses them (a warm SCF instance's role keys). */
+  credentials: Credentials | CredentialSource;
   region: string;
   /** A full URL such as http://127.0.0.1:8123 (CSIP_ENDPOINT); otherwise the official endpoint. */
   endpoint?: string | undefined;
@@ -50,27 +51,40 @@ export function createCsipClient(options: CsipClientOptions): CsipClient {
     endpoint = url.host;
     protocol = `${url.protocol}//`;
   }
+  const keys = credentialSource(options.credentials);
+  // The SDK asks for the keys at every request (its DynamicCredential), so each is signed with the keys of now.
+  const credential = { getCredential: async () => keys.current() };
   let client: Promise<Record<CsipAction, (request: unknown) => Promise<unknown>>> | undefined;
   const sdk = (): Promise<Record<CsipAction, (request: unknown) => Promise<unknown>>> =>
     (client ??= (sdkModule ??= import("tencentcloud-sdk-nodejs/tencentcloud/services/csip/v20221121/csip_client.js")).then(
       ({ Client: SdkClient }) =>
         new SdkClient({
-          credential: options.credentials.token
-            ? { secretId: options.credentials.secretId, secretKey: options.credentials.secretKey, token: options.credentials.token }
-            : { secretId: options.credentials.secretId, secretKey: options.credentials.secretKey },
+          credential,
           region: options.region,
           profile: { httpProfile: { endpoint, protocol, reqTimeout: options.timeoutSeconds ?? 30 } },
         }) as unknown as Record<CsipAction, (request: unknown) => Promise<unknown>>,
     ));
+  const once = async (action: CsipAction, request: unknown): Promise<unknown> => {
+    try {
+      const methods = await sdk();
+      return await methods[action].call(methods, request);
+    } catch (error) {
+      throw toCloudError(action, error);
+    }
+  };
   return {
-    account: options.credentials.secretId,
+    get account() {
+      return keys.current().secretId;
+    },
     async call(action, request) {
       let answer: unknown;
+      const used = keys.current();
       try {
-        const methods = await sdk();
-        answer = await methods[action].call(methods, request);
+        answer = await once(action, request);
       } catch (error) {
-        throw toCloudError(action, error);
+        // Keys refused as unknown or expired: read them again, and once more with new ones.
+        if (!(error instanceof CloudApiError && isRefusedKey(error.code) && keys.reread(used))) throw error;
+        answer = await once(action, request);
       }
       return checkedAnswer(action, answer) as never;
     },

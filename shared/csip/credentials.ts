@@ -38,3 +38,53 @@ export function requireCredentials(env: CredentialVariables): Credentials {
   }
   return credentials;
 }
+
+/**
+ * The keys calls are signed with, as they are now. SCF gives a function its role's temporary keys (STS
+ * keys: 2 h by default, 12 h at most) in its environment; whether a warm instance gets fresh ones is not
+ * documented, so they are read at each invocation, and again when the cloud refuses them as unknown or
+ * expired (`reread`), and a client that holds a source signs every request with `current()`.
+ */
+export interface CredentialSource {
+  /** The keys last read. */
+  current(): Credentials;
+  /**
+   * Reads the keys again; true when they differ from `used`, the keys a refused request was signed with
+   * (by default those read before). Requests in flight when the keys change each compare with their own.
+   */
+  reread(used?: Credentials): boolean;
+}
+
+/** Keys that never change (the emulator's, a test's, the deploying user's). */
+export function fixedCredentials(credentials: Credentials): CredentialSource {
+  const fixed = credentials.token
+    ? { secretId: credentials.secretId, secretKey: credentials.secretKey, token: credentials.token }
+    : { secretId: credentials.secretId, secretKey: credentials.secretKey };
+  return { current: () => fixed, reread: () => false };
+}
+
+/**
+ * Keys read from an environment each time `reread` is called (at each invocation, and after a refusal),
+ * the first time when they are first needed: missing keys are a CredentialsError then. An environment
+ * that no longer names keys leaves the last ones in use.
+ */
+export function credentialsReadFrom(read: () => CredentialVariables): CredentialSource {
+  let last: Credentials | undefined;
+  return {
+    current: () => (last ??= requireCredentials(read())),
+    reread(used) {
+      const before = used ?? last;
+      last = credentialsFrom(read()) ?? last;
+      return before !== undefined && last !== undefined && !sameCredentials(before, last);
+    },
+  };
+}
+
+/** A source as is, or fixed keys as a source. */
+export function credentialSource(credentials: Credentials | CredentialSource): CredentialSource {
+  return "current" in credentials ? credentials : fixedCredentials(credentials);
+}
+
+function sameCredentials(a: Credentials, b: Credentials): boolean {
+  return a.secretId === b.secretId && a.secretKey === b.secretKey && a.token === b.token;
+}

@@ -26,3 +26,15 @@ export const AMBIGUOUS_WRITE_CODES: readonly string[] = ["Timeout", "NetworkErro
 export function isAmbiguousWrite(code: string): boolean {
   return AMBIGUOUS_WRITE_CODES.some((known) => code.startsWith(known));
 }
+
+/**
+ * Refusals of the keys themselves: a SecretId CAM does not know (a role's temporary key after SCF gave
+ * the instance new ones) or a token it no longer takes. The keys are read again and, when they changed,
+ * the call is made once more: a request refused at authentication did nothing, so even a create may be
+ * sent again. Common error codes: https://cloud.tencent.com/document/api/664/90810
+ */
+export const REFUSED_KEY_CODES: readonly string[] = ["AuthFailure.SecretIdNotFound", "AuthFailure.TokenFailure"];
+
+export function isRefusedKey(code: string): boolean {
+  return REFUSED_KEY_CODES.includes(code);
+}

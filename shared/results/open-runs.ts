@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
 import { filterReadingsOf, mayBeRefusal } from "../csip/filter-readings.ts";
 import { ignoredFilterWarning } from "../csip/pager.ts";
-import { OPEN_RUNS, parseTaskName, TASK_NAME_PREFIX } from "../state/keys.ts";
+import { OPEN_RUNS, parseTaskName, taskNamePrefix } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
 import type { TaskResult } from "./model.ts";
 import { csipTimeMs, taskResult } from "./task-states.ts";
@@ -57,26 +57,29 @@ export function memberIdsOf(config: Config, run: Pick<OpenRun, "policy" | "membe
 
 /**
  * The runs csip-scan's task names show in CSIP's task list, made since `sinceMs`, with their tasks:
- * how the results are found when no shared state store remembers the runs. Each member scope is read
- * (a member's tasks are listed only to calls naming it). The read stops at the first page wholly older
- * than `sinceMs` only once the list has shown itself newest first (as CSIP's console shows it: an
- * assumption): a later task after an earlier one disproves it, and then the list is read to its end
- * and a warning says so; a list that has shown no order yet (one page of tasks of one second) is read
- * on. The TaskName filter is undocumented: rows that do not match are skipped, and counted in one
- * warning; a refused filter is dropped and the names matched here. What the list showed goes into the
- * client's readings (shared/csip/filter-readings.ts).
+ * how the results are found when no shared state store remembers the runs. Only the tasks of
+ * `deployment` (none: local mode's), by their names: another deployment's are neither read nor told.
+ * Each member scope is read (a member's tasks are listed only to calls naming it). The read stops at
+ * the first page wholly older than `sinceMs` only once the list has shown itself newest first (as
+ * CSIP's console shows it: an assumption): a later task after an earlier one disproves it, and then
+ * the list is read to its end and a warning says so; a list that has shown no order yet (one page of
+ * tasks of one second) is read on. The TaskName filter is undocumented: rows that do not match are
+ * skipped, and counted in one warning; a refused filter is dropped and the names matched here. What
+ * the list showed goes into the client's readings (shared/csip/filter-readings.ts).
  */
 export async function runsFromTaskList(
   csip: CsipClient,
   sinceMs: number,
   scopes: readonly (readonly string[] | undefined)[] = [undefined],
+  deployment?: string,
 ): Promise<{ runs: OpenRun[]; tasks: Map<string, TaskResult>; calls: number; warnings: string[] }> {
+  const prefix = taskNamePrefix(deployment);
   const runs = new Map<string, OpenRun>();
   const tasks = new Map<string, TaskResult>();
   const warnings = new Set<string>();
   const readings = filterReadingsOf(csip);
   let calls = 0;
-  const byName = { Name: "TaskName", Values: [TASK_NAME_PREFIX], OperatorType: 9 };
+  const byName = { Name: "TaskName", Values: [prefix], OperatorType: 9 };
   /** One page, with the TaskName filter unless the account refuses it (then without, once told so). */
   const pageAt = async (memberIds: readonly string[] | undefined, offset: number) => {
     const ask = (filtered: boolean) =>
@@ -112,12 +115,12 @@ export async function runsFromTaskList(
         if (previous !== undefined && created > previous) newerAfterOlder = true;
         if (previous !== undefined && created < previous) olderAfterNewer = true;
         previous = created;
-        if (!task.TaskName?.includes(TASK_NAME_PREFIX)) {
+        if (!task.TaskName?.includes(prefix)) {
           outside = true;
           continue;
         }
         const name = parseTaskName(task.TaskName);
-        if (!name || !task.TaskId || created < sinceMs) continue;
+        if (!name || name.deployment !== deployment || !task.TaskId || created < sinceMs) continue;
         recent++;
         // Member scopes overlap when policies share a member: a task listed twice is one task.
         if (tasks.has(task.TaskId)) continue;

@@ -197,7 +197,7 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
 /** One policy's targeted scan of the changed assets it includes. */
 async function scanChangedAssets(run: RunContext, policy: Policy, assets: Asset[], eventIds: string[], now: Date): Promise<RunSummary> {
   const started = run.clock.now();
-  const names = changeRunNames(policy.name, eventIds);
+  const names = changeRunNames(policy.name, eventIds, run.deployment);
   const planned = planScanTasks(policy, assets, names.taskName);
   const scheduledTime = now.toISOString();
   const done = await createAndAnnounce(run, policy, names, planned, { scheduledTime, trigger: "asset-change", warnings: [], errors: [] });

@@ -112,7 +112,7 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     // The recent tasks, read in both modes: duplicates show only here.
     let listed: Awaited<ReturnType<typeof runsFromTaskList>> = { runs: [], tasks: new Map(), calls: 0, warnings: [] };
     try {
-      listed = await runsFromTaskList(run.csip, slot.getTime() - giveUpMs - everyMs, memberScopes(run.config));
+      listed = await runsFromTaskList(run.csip, slot.getTime() - giveUpMs - everyMs, memberScopes(run.config), run.deployment);
     } catch (error) {
       if (!durable) throw error;
       summary.errors.push({ ...errorFacts(error), message: `task list: ${errorFacts(error).message}` });

@@ -129,7 +129,7 @@ export async function runScheduledScan(run: RunContext, request: RunRequest): Pr
   const budgetMs = run.deadline.remainingMs();
   const policy = findPolicy(run.config, request.policy);
   const type = scanAssetType(policy);
-  const names = scheduledRunNames(policy.name, request.scheduledTime);
+  const names = scheduledRunNames(policy.name, request.scheduledTime, run.deployment);
   const scheduledTime = request.scheduledTime.toISOString();
   const dryRun = request.dryRun ?? false;
   // Said before anything is awaited, so that the policies of a timer started together share each read.

@@ -5,7 +5,7 @@ import { configPath, readConfigText } from "../config/read.ts";
 import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX, durationMs, type Config } from "../config/schema.ts";
 import type { CsipAction } from "../csip/actions.ts";
 import { createCsipClient, type CsipClient, type RequestOf, type ResponseOf } from "../csip/client.ts";
-import { requireCredentials } from "../csip/credentials.ts";
+import { credentialsReadFrom, type CredentialSource } from "../csip/credentials.ts";
 import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
@@ -22,11 +22,14 @@ import { FileStateStore, type StateStore } from "../state/store.ts";
 /**
  * Wiring, in two lifetimes. `Services` live as long as the process (SCF reuses a warm one): the SDK
  * client, the rate limiter every run shares, the state store, the logger. A `RunContext` lives one
- * invocation: its deadline, a client bound to that deadline, and an inventory read afresh.
+ * invocation: its deadline, a client bound to that deadline, and an inventory read afresh. The keys
+ * are not kept: both clients sign with `credentials`, read again at each invocation.
  */
 export interface Services {
   config: Config;
   env: Environment;
+  /** The keys CSIP and COS calls are signed with: read at each invocation, and again when refused. */
+  credentials: CredentialSource;
   /** The official SDK's csip client, unlimited: runs use `RunContext.csip`. */
   sdk: CsipClient;
   limiter: RateLimiter;
@@ -58,6 +61,8 @@ export interface Progress {
 /** What a caller may give instead of the defaults (the CLI's local mode, tests). */
 export interface ServiceOverrides {
   sdk?: CsipClient;
+  /** Where the keys come from; else the environment the services are built with. */
+  credentials?: CredentialSource;
   logger?: Logger;
   store?: StateStore;
   deliver?: Deliver;
@@ -72,10 +77,14 @@ export function regionOf(config: Config, env: Pick<Environment, "region">): stri
   return config.region ?? env.region ?? "ap-guangzhou";
 }
 
-/** The SDK client for this config: credentials and CSIP_ENDPOINT from the environment. */
-export function sdkClientFor(config: Config, env: Environment): CsipClient {
+/**
+ * The SDK client for this config: CSIP_ENDPOINT from the environment, and its keys (read now, so that
+ * missing ones are a CredentialsError before any work), re-read when CSIP refuses them.
+ */
+export function sdkClientFor(config: Config, env: Environment, credentials: CredentialSource = credentialsReadFrom(() => env)): CsipClient {
+  credentials.current();
   return createCsipClient({
-    credentials: requireCredentials(env),
+    credentials,
     region: regionOf(config, env),
     endpoint: env.csipEndpoint,
     intl: config.intl,
@@ -95,9 +104,14 @@ export function storeWarnings(config: Config): string[] {
 /**
  * The state store the config and environment choose: `state.memory`, `state.path`, `state.cos`; with
  * none of them, COS when the environment names a bucket (CSIP_SCAN_STATE_BUCKET, set by the deploy),
- * else the folder `.csip-scan`.
+ * else the folder `.csip-scan`. On COS, a deployed function keeps its state where the deploy says
+ * (CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX): each deployment in a folder of its own.
  */
-export function stateStoreFor(config: Config, env: Environment, options: { warn: (message: string) => void; clock?: Clock }): { store: StateStore; warnings: string[] } {
+export function stateStoreFor(
+  config: Config,
+  env: Environment,
+  options: { warn: (message: string) => void; clock?: Clock; credentials?: CredentialSource },
+): { store: StateStore; warnings: string[] } {
   const { state } = config;
   if (state.memory) return { store: new MemoryStateStore(options.warn), warnings: storeWarnings(config) };
   const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
@@ -107,9 +121,10 @@ export function stateStoreFor(config: Config, env: Environment, options: { warn:
   }
   const store = new CosStateStore({
     bucket,
-    region: state.cos?.region ?? env.region ?? regionOf(config, env),
-    prefix: state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
-    credentials: requireCredentials(env),
+    region: state.cos?.region ?? env.stateRegion ?? env.region ?? regionOf(config, env),
+    // The deployment's own folder, which the deploy names (CSIP_SCAN_STATE_PREFIX), else the file's prefix.
+    prefix: env.statePrefix ?? state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
+    credentials: options.credentials ?? credentialsReadFrom(() => env),
     endpoint: env.cosEndpoint,
     timeoutMs: config.timeouts.requestSeconds * 1000,
     retry: config.retry,
@@ -127,15 +142,17 @@ export function createServices(config: Config, env: Environment, overrides: Serv
   }
   const clock = overrides.clock ?? systemClock;
   const deliver = overrides.deliver;
+  const credentials = overrides.credentials ?? credentialsReadFrom(() => env);
   const { store, warnings } = overrides.store
     ? { store: overrides.store, warnings: storeWarnings(config) }
-    : stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock });
+    : stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock, credentials });
   // On COS, each policy's results page is a private object of the state bucket, linked for `pageLinkValidFor`.
   const pages = overrides.pages ?? (store instanceof CosStateStore ? cosPagePublisher(store, durationMs(config.results.pageLinkValidFor) / 1000) : undefined);
   return {
     config,
     env,
-    sdk: overrides.sdk ?? sdkClientFor(config, env),
+    credentials,
+    sdk: overrides.sdk ?? sdkClientFor(config, env, credentials),
     limiter: new RateLimiter(config.rateLimit),
     store,
     storeWarnings: warnings,
@@ -157,6 +174,8 @@ export function createServices(config: Config, env: Environment, overrides: Serv
 /** What one run needs: the services, and what lives only as long as the invocation. */
 export interface RunContext {
   config: Config;
+  /** The deployment whose tasks the run makes and reads (CSIP_SCAN_DEPLOYMENT); none in local mode. */
+  deployment?: string;
   /** A client that waits for the shared rate limiter and retries what may be retried, within the deadline. */
   csip: CsipClient;
   inventory: InventoryCache;
@@ -191,6 +210,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
   const csip = services.progress ? reportingProgress(resilient, services.progress) : resilient;
   return {
     config,
+    ...(services.env.deployment ? { deployment: services.env.deployment } : {}),
     csip,
     // Each kind's read may take the pages its remaining time can read at the list action's rate.
     inventory: new InventoryCache(csip, undefined, clock.sleep, undefined, () => pagesWithin(deadline.remainingMs(), services.limiter.spacingMs)),
@@ -208,8 +228,11 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
 
 /** What a handler may be given instead of reading the environment (the CLI's `invoke`, tests). */
 export interface BootOptions extends ServiceOverrides {
-  /** The environment; read afresh at each invocation when not given. */
-  env?: Environment;
+  /**
+   * The environment, or how to read it at each invocation; else the process's, read at each invocation
+   * (SCF may give a warm instance new role keys there).
+   */
+  env?: Environment | (() => Environment);
   /** The policy file; else CSIP_SCAN_CONFIG, else the default. */
   configPath?: string;
   /**
@@ -222,19 +245,22 @@ export interface BootOptions extends ServiceOverrides {
 /**
  * The services of a deployed function, built on the first invocation and kept across warm ones
  * (SCF reuses the process), one set per policy file and endpoint. A failed boot is not kept: the
- * next invocation tries again.
+ * next invocation tries again. The keys are read from the environment at each invocation, since a warm
+ * instance's role keys expire (2 h by default) and SCF may give it new ones.
  */
 export function servicesOnDemand(options: BootOptions = {}): () => Promise<Services> {
   const booted = new Map<string, Promise<Services>>();
-  return () => {
-    const env = options.env ?? readEnvironment();
+  const environment = (): Environment => (typeof options.env === "function" ? options.env() : options.env) ?? readEnvironment();
+  return async () => {
+    const env = environment();
     const file = configPath(options.configPath, env);
     const key = `${file}|${env.csipEndpoint ?? ""}`;
     let pending = booted.get(key);
     if (!pending) {
       const { coldStart } = options;
+      const credentials = options.credentials ?? credentialsReadFrom(environment);
       pending = readPolicyFile(file, env)
-        .then((config) => createServices(config, env, options))
+        .then((config) => createServices(config, env, { ...options, credentials }))
         .then(async (services) => {
           if (coldStart) await noteColdStart(services, coldStart);
           return services;
@@ -242,7 +268,9 @@ export function servicesOnDemand(options: BootOptions = {}): () => Promise<Servi
       pending.catch(() => booted.delete(key));
       booted.set(key, pending);
     }
-    return pending;
+    const services = await pending;
+    services.credentials.reread();
+    return services;
   };
 }
 

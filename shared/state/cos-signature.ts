@@ -38,9 +38,14 @@ function canonical(values: Readonly<Record<string, string>>): { list: string; te
   return { list: entries.map(([k]) => k).join(";"), text: entries.map(([k, v]) => `${k}=${v}`).join("&") };
 }
 
-/** The signature's fields, valid from `nowSeconds` for `validSeconds`; as an Authorization header or as query parameters. */
+/**
+ * The signature's fields, valid for `validSeconds` from one second before `nowSeconds` (rounded), as
+ * cos-nodejs-sdk-v5's getAuth starts them, so that a server clock a little behind ours still takes
+ * them; as an Authorization header or as query parameters.
+ */
 export function cosSignature(request: SignedRequest, keys: CosKeys, nowSeconds: number, validSeconds: number): Record<string, string> {
-  const time = `${Math.floor(nowSeconds)};${Math.floor(nowSeconds) + validSeconds}`;
+  const start = Math.round(nowSeconds) - 1;
+  const time = `${start};${start + validSeconds}`;
   const params = canonical(request.query);
   const headers = canonical(request.headers);
   const httpString = [request.method.toLowerCase(), request.path, params.text, headers.text, ""].join("\n");

@@ -11,9 +11,10 @@ import type { StateStore } from "./store.ts";
  * SCF instance with no VPC or file system to set up.
  *
  * - Once-only markers and the generations of locks are `PUT Object` with `x-cos-forbid-overwrite: true`:
- *   the first writer wins, any other gets 409 `FileAlreadyExists`. That header holds only on a bucket
- *   whose versioning was never enabled, so the store checks the bucket (GET ?versioning) before its
- *   first request and refuses a versioned one. https://cloud.tencent.com/document/product/436/7749
+ *   the first writer wins, any other gets a 409, whatever its code (`conflictCode` keeps the last one).
+ *   That header holds only on a bucket whose versioning was never enabled, so the store checks the
+ *   bucket (GET ?versioning) before its first request and refuses a versioned one.
+ *   https://cloud.tencent.com/document/product/436/7749
  * - A record that changes (a run's record, what was told) is written only by the holder of its lock,
  *   through the lease's fence (shared/state/lease.ts), so a holder that stalled past its lease cannot
  *   overwrite what the next one wrote; values written without a lock (the last results of a policy, a
@@ -58,6 +59,12 @@ export class CosStateStore implements StateStore {
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     });
   }
+  /**
+   * The error code of the last 409 a write-once PUT got (`x-cos-forbid-overwrite`), as COS wrote it in
+   * the answer ("" when it wrote none); undefined until one came. Taken as "the key exists" whatever it says.
+   */
+  conflictCode: string | undefined;
+
   /** The bucket, as messages name it. */
   get bucket(): string {
     return this.options.bucket;
@@ -147,9 +154,9 @@ export class CosStateStore implements StateStore {
       expect: [409],
     });
     if (answer.status !== 409) return true;
-    if (!answer.body.includes("FileAlreadyExists")) {
-      throw new StateStoreError(`COS answered 409 to creating ${objectKey} without FileAlreadyExists`, { requestId: answer.requestId });
-    }
+    // Any 409 means the key exists: no Tencent page names the code (FileAlreadyExists is Aliyun OSS's,
+    // IBM COS says ObjectAlreadyExists), so it is kept for people to see, never read.
+    this.conflictCode = /<Code>([^<]*)<\/Code>/.exec(answer.body)?.[1] ?? "";
     if (answer.attempts === 1) return false;
     const held = await this.client.send({ action: "HeadObject", method: "HEAD", key: objectKey, expect: [404] });
     return held.status === 200 && held.headers[WRITER] === writer;

@@ -23,11 +23,21 @@ export interface RunNames {
 
 const PRODUCT = "csip-scan";
 
-/** What every TaskName csip-scan gives begins with: how its tasks are found in CSIP's task list. */
+/** What every TaskName csip-scan gives without a deployment (local mode) begins with. */
 export const TASK_NAME_PREFIX = `${PRODUCT}:`;
 
-function runNames(policy: string, occasion: string): RunNames {
-  const taskPrefix = `${PRODUCT}:${policy}:${occasion}:`;
+/**
+ * What every TaskName of a deployment begins with: `csip-scan-dev-ap-guangzhou:` for the deployment the
+ * deploy names `dev-ap-guangzhou` (CSIP_SCAN_DEPLOYMENT), `csip-scan:` without one. Two deployments in
+ * one account share CSIP's task list: by its names each finds its own tasks and no other's, so neither
+ * takes the other's task for its own nor removes it as a duplicate.
+ */
+export function taskNamePrefix(deployment?: string): string {
+  return deployment ? `${PRODUCT}-${deployment}:` : TASK_NAME_PREFIX;
+}
+
+function runNames(policy: string, occasion: string, deployment: string | undefined): RunNames {
+  const taskPrefix = `${taskNamePrefix(deployment)}${policy}:${occasion}:`;
   return {
     taskPrefix,
     taskName: (chunk) => `${taskPrefix}${chunk}`,
@@ -40,19 +50,21 @@ function stamp(time: Date): string {
   return time.toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
 }
 
-/** A scheduled run: the policy at one scheduled time (its slot). */
-export function scheduledRunNames(policy: string, slot: Date): RunNames {
-  return runNames(policy, stamp(slot));
+/** A scheduled run: the policy at one scheduled time (its slot), of the deployment the deploy named. */
+export function scheduledRunNames(policy: string, slot: Date, deployment?: string): RunNames {
+  return runNames(policy, stamp(slot), deployment);
 }
 
 /** An asset-change run: the policy over the events of one delivery, so a redelivery finds the same names. */
-export function changeRunNames(policy: string, eventIds: readonly string[]): RunNames {
+export function changeRunNames(policy: string, eventIds: readonly string[], deployment?: string): RunNames {
   const batch = createHash("sha256").update([...new Set(eventIds)].sort().join("\n")).digest("hex").slice(0, 16);
-  return runNames(policy, `evt-${batch}`);
+  return runNames(policy, `evt-${batch}`, deployment);
 }
 
-/** What a task name says: the policy, the occasion (slot stamp or event batch), the chunk. */
+/** What a task name says: its deployment, the policy, the occasion (slot stamp or event batch), the chunk. */
 export interface ParsedTaskName {
+  /** The deployment whose task it is; undefined for a task of local mode (`csip-scan:`). */
+  deployment: string | undefined;
   policy: string;
   occasion: string;
   chunk: number;
@@ -65,10 +77,27 @@ export interface ParsedTaskName {
  * state store knows the runs); undefined for any other name.
  */
 export function parseTaskName(name: string): ParsedTaskName | undefined {
-  const match = /^csip-scan:([A-Za-z][A-Za-z0-9_-]{0,59}):(\d{8}T\d{6}Z|evt-[0-9a-f]{16}):(\d+)$/.exec(name);
+  const match = /^csip-scan(?:-([A-Za-z0-9_-]+))?:([A-Za-z][A-Za-z0-9_-]{0,59}):(\d{8}T\d{6}Z|evt-[0-9a-f]{16}):(\d+)$/.exec(name);
   if (!match) return undefined;
-  const [, policy, occasion, chunk] = match as unknown as [string, string, string, string];
-  return { policy, occasion, chunk: Number(chunk), run: runNames(policy, occasion) };
+  const [, deployment, policy, occasion, chunk] = match as unknown as [string, string | undefined, string, string, string];
+  return { deployment, policy, occasion, chunk: Number(chunk), run: runNames(policy, occasion, deployment) };
+}
+
+/**
+ * A deployment's name as the deploy gives it (CSIP_SCAN_DEPLOYMENT): its stage and region,
+ * `dev-ap-guangzhou`. A stage deployed to two regions is two deployments, each with its own functions.
+ */
+export function deploymentName(stage: string, region: string): string {
+  return `${stage}-${region}`;
+}
+
+/**
+ * Where a deployment keeps its state (CSIP_SCAN_STATE_PREFIX): a folder of its own under the policy
+ * file's prefix, `state/dev-ap-guangzhou/`. No key of local mode's `state/` begins with a name that
+ * holds a region, so the two never meet either.
+ */
+export function deploymentStatePrefix(prefix: string, deployment: string): string {
+  return `${prefix}${deployment}/`;
 }
 
 /** The collection of runs whose results are still to be told (shared/results/open-runs.ts), each under its record key. */

@@ -29,7 +29,7 @@ function copyProject(): void {
   writeFileSync(
     join(work, "config", "scan-policies.yaml"),
     readFileSync(join(ROOT, "config", "scan-policies.yaml"), "utf8") +
-      "\nruntime: Nodejs20.15\nassetChange:\n  cmq: { topic: csip-asset-change }\n  ckafka: { instance: ckafka-0a1b2c3d, topic: asset-events, maxMsgNum: 50 }\n",
+      "\nruntime: Nodejs20.15\nassetChange:\n  ckafka: { instance: ckafka-0a1b2c3d, topic: asset-events, maxMsgNum: 50 }\n",
   );
 }
 
@@ -75,10 +75,9 @@ describe("serverless package, offline", () => {
     expect(timers).toEqual(config.policies.map((p) => ({ name: timerName(p.schedule), parameters: { cronExpression: p.schedule, enable: true } })));
   });
 
-  it("gives the asset-change function its CMQ and CKafka triggers from the config", () => {
+  it("gives the asset-change function its CKafka trigger from the config", () => {
     expect(printed.functions["asset-change"]!.events).toEqual([
-      // Named as serverless-tencent-scf requires: the CMQ topic, the CKafka instance.
-      { cmq: { name: "csip-asset-change", parameters: { name: "csip-asset-change", enable: true } } },
+      // Named as serverless-tencent-scf requires: the CKafka instance.
       { ckafka: { name: "ckafka-0a1b2c3d", parameters: { name: "ckafka-0a1b2c3d", topic: "asset-events", maxMsgNum: 50, offset: "latest", enable: true } } },
     ]);
   });

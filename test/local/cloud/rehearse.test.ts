@@ -50,6 +50,18 @@ function copyProject(): void {
   symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
 }
 
+/**
+ * Adds to the saved account a second target of the rule on the function's $DEFAULT qualifier, as an
+ * earlier deploy made it: the next deploy deletes it (a path of docs/cam-deploy-policy.json's DeleteTarget).
+ */
+function addDefaultTarget(): void {
+  const file = join(accountDir, ACCOUNT_FILE);
+  const account = JSON.parse(readFileSync(file, "utf8")) as { targets: { TargetId: string; TargetDescription: { ResourceDescription: string } }[] };
+  const [target] = account.targets;
+  account.targets.push({ ...target!, TargetId: "target-default-qualifier", TargetDescription: { ResourceDescription: target!.TargetDescription.ResourceDescription.replace("$LATEST", "$DEFAULT") } });
+  writeFileSync(file, JSON.stringify(account));
+}
+
 /** Points a timer of the saved account at the $DEFAULT qualifier, as someone might in the console. */
 function moveTimerToDefault(name: string): void {
   const file = join(accountDir, ACCOUNT_FILE);
@@ -79,6 +91,7 @@ beforeAll(async () => {
     rehearseDeploy({ configPath: config, projectRoot: work, accountDir, recordFile: join(work, record), env, ...(onOutput ? { onOutput } : {}) });
   first = await rehearse(policyFile("first.yaml", SCHEDULES), "first.jsonl", (text) => streamed.push(text));
   moveTimerToDefault(timerName(SCHEDULES[2]!));
+  addDefaultTarget();
   second = await rehearse(policyFile("second.yaml", SCHEDULES.slice(0, 2)), "second.jsonl");
   firstRecord = readRecord(join(work, "first.jsonl"));
   secondRecord = readRecord(join(work, "second.jsonl"));
@@ -126,7 +139,7 @@ describe("a first rehearsal, in a fresh account", () => {
   });
 
   it("an EventBridge rule on the default bus, its pattern from the extractor table, targets asset-change", () => {
-    expect(first.account.rules.map((r) => [r.RuleName, JSON.parse(r.EventPattern)])).toEqual([["csip-scan-asset-change", eventPattern()]]);
+    expect(first.account.rules.map((r) => [r.RuleName, JSON.parse(r.EventPattern)])).toEqual([["csip-scan-dev-asset-change", eventPattern()]]);
     const target = first.account.targets.map((t) => [t.Type, t.TargetDescription.ResourceDescription]);
     expect(target).toEqual([["scf", expect.stringMatching(/^qcs::scf:ap-guangzhou:uin\/\d+:namespace\/default\/function\/csip-scan-dev-asset-change\/\$LATEST$/)]]);
     expect(calls(firstRecord, "CreateRule").map((c) => c.service)).toEqual(["eb"]);
@@ -143,18 +156,27 @@ const stateBucketCalls = (record: RecordedCall[]) => record.filter((c) => c.serv
 
 describe("the state store's bucket", () => {
   it("is created once, private, in the deploy region, before any function; a second rehearsal finds it and leaves it", () => {
-    expect(stateBucketCalls(firstRecord)).toEqual(["HeadBucket NoSuchBucket", "PutBucket"]);
+    // GET Service lists every bucket of the account with its region: none of that name yet.
+    expect(calls(firstRecord, "GetService")[0]?.params).toEqual({});
+    expect(stateBucketCalls(firstRecord)).toEqual(["PutBucket"]);
     expect(calls(firstRecord, "PutBucket").find((c) => c.params.Bucket === STATE_BUCKET)?.params).toMatchObject({ Region: "ap-guangzhou", Acl: "private" });
     const putAt = firstRecord.findIndex((c) => c.action === "PutBucket" && c.params.Bucket === STATE_BUCKET);
     expect(putAt).toBeLessThan(firstRecord.findIndex((c) => c.action === "CreateFunction"));
-    expect(stateBucketCalls(secondRecord)).toEqual(["HeadBucket", "GetBucketVersioning"]);
+    expect(stateBucketCalls(secondRecord)).toEqual(["GetBucketVersioning"]);
     expect(second.account.buckets.filter((b) => b.Name === STATE_BUCKET)).toEqual([expect.objectContaining({ Region: "ap-guangzhou", Acl: "private" })]);
     expect(second.account.buckets.find((b) => b.Name === STATE_BUCKET)?.Versioning).toBeUndefined();
   });
 
-  it("is named in every function's environment, and the deploy says which CAM resource covers it", () => {
-    for (const f of first.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_STATE_BUCKET")?.Value).toBe(STATE_BUCKET);
-    expect(first.output).toContain(`qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}/state/*`);
+  it("is named in every function's environment with the deployment's folder, and the deploy says which CAM resource covers it", () => {
+    for (const f of first.account.functions) {
+      expect(Object.fromEntries(f.Environment.filter((v) => v.Key.startsWith("CSIP_SCAN_S") || v.Key === "CSIP_SCAN_DEPLOYMENT").map((v) => [v.Key, v.Value]))).toEqual({
+        CSIP_SCAN_DEPLOYMENT: "dev-ap-guangzhou",
+        CSIP_SCAN_STATE_BUCKET: STATE_BUCKET,
+        CSIP_SCAN_STATE_REGION: "ap-guangzhou",
+        CSIP_SCAN_STATE_PREFIX: "state/dev-ap-guangzhou/",
+      });
+    }
+    expect(first.output).toContain(`qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}/state/dev-ap-guangzhou/*`);
     expect(formatAccount(second.account)).toContain(`${STATE_BUCKET} (ap-guangzhou, private, versioning never enabled, 0 object(s)`);
   });
 });
@@ -212,8 +234,10 @@ describe("a second rehearsal with one schedule removed", () => {
 
   it("keeps the CKafka trigger and the target's, and updates the rule", () => {
     expect(triggersOf(second, "asset-change")).toEqual(triggersOf(first, "asset-change"));
-    expect(second.account.rules.map((r) => r.RuleName)).toEqual(["csip-scan-asset-change"]);
+    expect(second.account.rules.map((r) => r.RuleName)).toEqual(["csip-scan-dev-asset-change"]);
     expect(calls(secondRecord, "UpdateRule")).toHaveLength(1);
+    // The rule's target on $DEFAULT an earlier deploy made is deleted; the $LATEST one stays.
+    expect(calls(secondRecord, "DeleteTarget").map((c) => c.params.TargetId)).toEqual(["target-default-qualifier"]);
     expect(second.account.targets).toHaveLength(1);
   });
 
@@ -221,10 +245,70 @@ describe("a second rehearsal with one schedule removed", () => {
     const text = formatAccount(second.account);
     expect(text).toContain("csip-scan-dev-scheduled-scan (ap-guangzhou, namespace default)");
     expect(text).toContain("runtime Nodejs18.15, handler dist/scheduled-scan/index.main_handler, timeout 900 s");
-    expect(text).toContain("environment: CSIP_SCAN_CONFIG, SECOPS_WEBHOOK_URL, CSIP_SCAN_STATE_BUCKET");
+    expect(text).toContain("environment: CSIP_SCAN_CONFIG, SECOPS_WEBHOOK_URL, CSIP_SCAN_DEPLOYMENT, CSIP_SCAN_STATE_BUCKET, CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX");
     for (const s of SCHEDULES.slice(0, 2)) expect(text).toContain(`timer ${timerName(s)}: ${s}`);
-    expect(text).toContain("csip-scan-asset-change");
+    expect(text).toContain("csip-scan-dev-asset-change");
     expect(text).not.toContain("hooks.example.com");
+  });
+});
+
+const DEPLOY_POLICY = JSON.parse(readFileSync("docs/cam-deploy-policy.json", "utf8")) as { statement: { effect: string; action: string[]; resource: string[] }[] };
+
+/**
+ * What the deploy asks for that the deploy user is not given: the pinned plugin tries, at each function,
+ * to make SCF's configuration role SCF_QcsRole and attach its policy (deploy/lib/deployFunction.js addRole),
+ * and goes on when that fails. Rights to make roles and attach policies would let the deploy user grant
+ * itself anything; SCF's console makes that role once, for the root account (docs/deploying.md).
+ */
+const NOT_GRANTED = ["cam:ListPolicies", "cam:CreateRole", "cam:AttachRolePolicy"];
+
+/** What no request shows but CAM checks: passing the functions' role to SCF (CreateFunction's Role). */
+const IMPLIED = ["cam:PassRole"];
+
+/** The CAM resource of a recorded call, as docs/cam-deploy-policy.json names resources; "*" where it names none. */
+function resourceOf(call: RecordedCall): string {
+  const p = call.params as Record<string, string | undefined>;
+  if (call.service === "scf" && p.FunctionName) return `qcs::scf:ap-guangzhou:uin/${REHEARSAL_ACCOUNT.uin}:namespace/${p.Namespace ?? "default"}/function/${p.FunctionName}`;
+  if (call.service === "cos" && p.Bucket) return `qcs::cos:${p.Region}:uid/${REHEARSAL_ACCOUNT.appId}:${p.Bucket}/${p.Key ?? "*"}`;
+  return "*";
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+/** Whether a statement's resource pattern (`*` any text, `<UIN>` and `<APPID>` the account's) covers a resource. */
+function covers(pattern: string, resource: string): boolean {
+  const filled = pattern.replaceAll("<UIN>", REHEARSAL_ACCOUNT.uin).replaceAll("<APPID>", REHEARSAL_ACCOUNT.appId);
+  return new RegExp(`^${filled.split("*").map(escapeRegExp).join(".*")}$`).test(resource);
+}
+
+describe("docs/cam-deploy-policy.json, the deploy user's least privilege", () => {
+  const apiCalls = () => [...firstRecord, ...secondRecord].filter((c) => ["cam", "cos", "scf", "tag", "eb"].includes(c.service));
+
+  it("allows exactly the actions the rehearsed deploys called, but the pinned plugin's attempt to make SCF's own role", () => {
+    const called = new Set(apiCalls().map((c) => `${c.service}:${c.action}`));
+    for (const action of NOT_GRANTED) expect(called, action).toContain(action);
+    const granted = DEPLOY_POLICY.statement.flatMap((s) => s.action);
+    expect(DEPLOY_POLICY.statement.every((s) => s.effect === "allow")).toBe(true);
+    expect(new Set(granted.filter((a) => !IMPLIED.includes(a)))).toEqual(new Set([...called].filter((a) => !NOT_GRANTED.includes(a))));
+    // Among them HeadBucket's successor GET Service, PUT Bucket and GET Bucket versioning of the state
+    // bucket, and the pinned plugin's own upload of its code package to a bucket of its own.
+    expect(granted).toEqual(expect.arrayContaining(["cos:GetService", "cos:PutBucket", "cos:GetBucketVersioning", "cos:PutObject"]));
+  });
+
+  it("on the resources each call touched: csip-scan's functions, the state bucket, the plugin's code bucket", () => {
+    for (const call of apiCalls().filter((c) => !NOT_GRANTED.includes(`${c.service}:${c.action}`))) {
+      const resource = resourceOf(call);
+      const statements = DEPLOY_POLICY.statement.filter((s) => s.action.includes(`${call.service}:${call.action}`));
+      expect(statements.some((s) => s.resource.some((pattern) => (resource === "*" ? pattern === "*" : covers(pattern, resource)))), `${call.service}:${call.action} on ${resource}`).toBe(true);
+    }
+    // Nothing broader than a call needed: no statement with a resource of its own covers another deployment's name.
+    expect(covers("qcs::scf:*:uin/<UIN>:namespace/default/function/csip-scan-*", `qcs::scf:ap-guangzhou:uin/${REHEARSAL_ACCOUNT.uin}:namespace/default/function/billing-api`)).toBe(false);
+  });
+
+  it("lets the deploy pass to SCF the one role its functions are made with", () => {
+    const roles = new Set(calls(firstRecord, "CreateFunction").map((c) => String(c.params.Role)));
+    const passRole = DEPLOY_POLICY.statement.find((s) => s.action.includes("cam:PassRole"))!;
+    expect(passRole.resource).toEqual([...roles].map((role) => `qcs::cam::uin/<UIN>:roleName/${role}`));
   });
 });
 

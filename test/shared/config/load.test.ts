@@ -117,6 +117,8 @@ describe("parseConfig", () => {
     ["maxAssetsPerTask zero", GOOD.replace("notify: [secops]", "notify: [secops]\n    maxAssetsPerTask: 0")],
     ["bad mode", GOOD.replace("notify: [secops]", "notify: [secops]\n    mode: thorough")],
     ["wrong type", GOOD.replace("notify: [secops]", "notify: secops")],
+    ["state bucket too long for its region, as COS counts it", GOOD.replace("region: ap-guangzhou", "region: na-siliconvalley\nstate: { cos: { bucket: csip-scan-state-production-1250000000 } }")],
+    ["a cmq trigger, which SCF no longer makes", `${GOOD}assetChange:\n  cmq: { topic: csip-asset-change }\n`],
   ])("%s", (_, text) => {
     expect(problems(text)).toMatchSnapshot();
   });

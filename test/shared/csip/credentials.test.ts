@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCsipClient } from "../../../shared/csip/client.ts";
-import { credentialsFrom, requireCredentials } from "../../../shared/csip/credentials.ts";
+import { credentialsFrom, credentialsReadFrom, requireCredentials } from "../../../shared/csip/credentials.ts";
 import { CredentialsError } from "../../../shared/errors.ts";
 import { scrub } from "../../../shared/secrets.ts";
-import { LOCAL_ACCOUNT } from "../../../local/emulator/accounts.ts";
+import { LOCAL_ACCOUNT, randomAccount, type EmulatorAccount } from "../../../local/emulator/accounts.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { caught, envOf } from "../../helpers.ts";
 
@@ -46,5 +46,43 @@ describe("errors from the SDK never carry the secret key", () => {
     const text = `${error.message} ${JSON.stringify(error)}`;
     expect(text).not.toContain(credentials.secretKey);
     expect(text).not.toContain("secret-session-token-value");
+  });
+});
+
+describe("role keys that rotate under a warm client", () => {
+  const first = randomAccount(true);
+  const second = { ...randomAccount(true), appId: first.appId, uin: first.uin };
+  const envFor = (key: EmulatorAccount) => envOf({ TENCENTCLOUD_SECRETID: key.secretId, TENCENTCLOUD_SECRETKEY: key.secretKey, TENCENTCLOUD_SESSIONTOKEN: key.token! });
+  let emulator: Emulator;
+  beforeAll(async () => {
+    emulator = await startEmulator({ accounts: [first], rateLimit: false });
+  });
+  afterAll(() => emulator.close());
+
+  it.each([
+    ["a new SecretId: the old one is unknown", second, "AuthFailure.SecretIdNotFound"],
+    ["the same SecretId with a new token: the old token fails", { ...first, token: `${first.token!}-renewed` }, "AuthFailure.TokenFailure"],
+  ])("%s; the keys are read again and the call made once more, with the new ones", async (_, next, code) => {
+    emulator.rotateKeys([first]);
+    emulator.calls.length = 0;
+    let env = envFor(first);
+    const client = createCsipClient({ credentials: credentialsReadFrom(() => env), region: "ap-guangzhou", endpoint: emulator.url });
+    await client.call("DescribeCVMAssets", {});
+    emulator.rotateKeys([next]);
+    env = envFor(next);
+    await client.call("DescribeCVMAssets", {});
+    expect(emulator.calls.map((c) => c.outcome)).toEqual(["OK", code, "OK"]);
+    expect(client.account).toBe(next.secretId);
+  });
+
+  it("keys the environment still gives unchanged are not sent again: the refusal is the error", async () => {
+    emulator.rotateKeys([first]);
+    emulator.calls.length = 0;
+    const client = createCsipClient({ credentials: credentialsReadFrom(() => envFor(first)), region: "ap-guangzhou", endpoint: emulator.url });
+    await client.call("DescribeCVMAssets", {});
+    emulator.rotateKeys([second]);
+    const error = await caught(client.call("DescribeCVMAssets", {}));
+    expect(error.code).toBe("AuthFailure.SecretIdNotFound");
+    expect(emulator.calls.map((c) => c.outcome)).toEqual(["OK", "AuthFailure.SecretIdNotFound"]);
   });
 });

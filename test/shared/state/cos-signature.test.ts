@@ -18,10 +18,21 @@ describe("cosSignature", () => {
   ])("matches cos-nodejs-sdk-v5 for %s", (_, method, key, query, headers) => {
     const ours = cosSignature({ method, path: `/${key}`, query, headers }, KEYS, NOW, 600);
     const sdk = new URLSearchParams(
-      COS.getAuthorization({ SecretId: KEYS.secretId, SecretKey: KEYS.secretKey, Method: method as "GET" | "PUT", Key: key, Query: query, Headers: headers, KeyTime: `${NOW};${NOW + 600}` }),
+      COS.getAuthorization({ SecretId: KEYS.secretId, SecretKey: KEYS.secretKey, Method: method as "GET" | "PUT", Key: key, Query: query, Headers: headers, KeyTime: `${NOW - 1};${NOW - 1 + 600}` }),
     );
+    expect(ours["q-sign-time"]).toBe(sdk.get("q-sign-time"));
     expect(ours["q-header-list"]).toBe(sdk.get("q-header-list"));
     expect(ours["q-url-param-list"]).toBe(sdk.get("q-url-param-list"));
     expect(ours["q-signature"]).toBe(sdk.get("q-signature"));
+  });
+
+  it("starts one second before now, as the SDK does when it chooses the time itself", () => {
+    // The SDK reads Date.now() plus SystemClockOffset: the offset puts its now at NOW, give or take the
+    // milliseconds between the two reads, which its rounding to the second absorbs.
+    const sdk = new URLSearchParams(
+      COS.getAuthorization({ SecretId: KEYS.secretId, SecretKey: KEYS.secretKey, Method: "GET", Key: "k", Headers: { host: HOST }, Expires: 600, SystemClockOffset: NOW * 1000 - Date.now() } as never),
+    );
+    expect(cosSignature({ method: "GET", path: "/k", query: {}, headers: { host: HOST } }, KEYS, NOW, 600)["q-sign-time"]).toBe(sdk.get("q-sign-time"));
+    expect(sdk.get("q-sign-time")).toBe(`${NOW - 1};${NOW + 599}`);
   });
 });
