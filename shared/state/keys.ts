@@ -89,6 +89,12 @@ export function historyKey(policy: string): string {
   return `results-history/${policy}`;
 }
 
+/**
+ * The key the links to results pages are signed with (shared/results/page-link.ts): made once, read by
+ * the functions that write messages and by the results-page function. Never in the environment.
+ */
+export const PAGE_SIGNING_KEY = "results-page/signing-key";
+
 /** When a policy last scanned an asset because it changed (its `cooldown`). */
 export function cooldownKey(policy: string, asset: string): string {
   return `cooldown/${policy}/${asset}`;
