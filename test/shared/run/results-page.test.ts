@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { assetChangeHandler } from "../../../functions/asset-change/index.ts";
 import { scanResultsHandler } from "../../../functions/scan-results/index.ts";
 import { scheduledScanHandler } from "../../../functions/scheduled-scan/index.ts";
 import { silentLogger } from "../../../shared/log.ts";
@@ -13,6 +14,7 @@ import { presignedLinker } from "../../../shared/results/page-link.ts";
 import { cosPagePublisher, folderPagePublisher, type PageBucket, type PagePublisher } from "../../../shared/results/publish.ts";
 import type { EstateAssetInput } from "../../../local/emulator/estate.ts";
 import type { Emulator } from "../../../local/emulator/server.ts";
+import runInstances from "../../fixtures/events/eventbridge-run-instances.json" with { type: "json" };
 import { clockAt, startListener, useHandlerWorld } from "../../helpers.ts";
 
 // The results page of a policy, end to end: a scheduled run makes tasks, the emulator runs them, and
@@ -37,7 +39,7 @@ const dir = mkdtempSync(join(tmpdir(), "csip-scan-results-page-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let count = 0;
 
-function world(pages: PagePublisher, language = "en") {
+function world(pages: PagePublisher, language = "en", extra = "") {
   const n = ++count;
   const file = join(dir, `p${n}.yaml`);
   writeFileSync(
@@ -51,7 +53,7 @@ notifiers:
 assetGroups:
   web: { include: [{ tags: { team: web } }] }
 policies:
-  - { name: nightly, schedule: "0 0 3 * * * *", targets: [web], scanItems: [port, poc], notify: [hook], notifyOn: [failure, results] }
+  - { name: nightly, schedule: "0 0 3 * * * *", targets: [web], scanItems: [port, poc], notify: [hook], notifyOn: [failure, results]${extra} }
 `,
   );
   process.env.CSIP_SCAN_CONFIG = file;
@@ -141,6 +143,25 @@ describe("the results page after each told run", () => {
     );
     expect(wecom(report!, "zh")).toContain("[结果页面（浏览器会将其作为文件下载）](https://");
     expect(wecom(report!, "zh")).toContain("COS 默认域名以下载方式提供该页面：请用浏览器打开下载的文件。链接最长有效至 2026-11-30 11:10 (Asia/Shanghai)；函数的临时密钥过期时（签发后 2 至 12 小时）会提前失效。");
+  });
+
+  it("an asset-change run enters the history beside the trend, and its results message links the page too", async () => {
+    const pages = join(dir, "pages-change");
+    const publisher = folderPagePublisher(pages);
+    const night = world(publisher, "en", ", onAssetChange: true");
+    await night("27");
+    const change = { ...runInstances, id: "page-change-1", data: { ...runInstances.data, responseElements: JSON.stringify({ InstanceIdSet: ["ins-page0001"] }) } };
+    const ran = await assetChangeHandler({ logger: silentLogger(), clock: clockAt("2026-11-28T06:00:05Z") })(change, {});
+    expect(ran.runs.map((r) => r.policy)).toEqual(["nightly"]);
+    await scanResultsHandler({ logger: silentLogger(), clock: clockAt("2026-11-28T06:10:00Z"), pages: publisher })({ Type: "Timer", TriggerName: "csip-scan-results", Time: "2026-11-28T06:10:00Z" }, {});
+    const [scheduled, changed] = told();
+    expect([scheduled!.trigger, changed!.trigger]).toEqual(["timer", "asset-change"]);
+    expect(changed).toMatchObject({ page: scheduled!.page, pageOpens: "file" });
+    const html = readFileSync(join(pages, "nightly.html"), "utf8");
+    expect(html).toContain("<h3>Scans when assets changed (last 1)</h3>");
+    expect(html).toMatch(/Current findings on the assets of the last one \(2\)/);
+    // The scheduled run in the runs table, then the asset-change run in its own.
+    expect([...html.matchAll(/<tr><td class=t>(2026-11-\d\d \d\d:\d\d)<td><span class="badge/g)].map((m) => m[1])).toEqual(["2026-11-27 03:00", "2026-11-28 14:00"]);
   });
 
   it("a page that cannot be published does not hold the message back: it goes without the link", async () => {
