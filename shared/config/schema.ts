@@ -12,8 +12,7 @@ export const MAX_CONFIG_BYTES = 256 * 1024;
 /** SCF timer trigger names: a letter, then letters, digits, `-` or `_`; at most 60 characters. */
 export const TRIGGER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,59}$/;
 
-/** What the triggers csip-scan names start with (shared/state/keys.ts): no policy may be named so. */
-export const OWN_TRIGGER_PREFIX = "csip-scan-";
+export { OWN_TRIGGER_PREFIX } from "./own-names.ts";
 
 /**
  * The policy file, as users write it (`config/scan-policies.yaml`). Every object is strict:

@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
 import { systemClock, type Clock } from "../clock.ts";
-import { configPath } from "../config/read.ts";
-import type { Config } from "../config/schema.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { describeError, errorFacts } from "../errors.ts";
 import type { FunctionUrlAnswer, FunctionUrlEvent } from "../events/function-url.ts";
@@ -9,7 +7,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { checkPageRequest, readPageSigningKey } from "../results/page-link.ts";
 import { pageKey } from "../results/publish.ts";
 import type { StateStore } from "../state/store.ts";
-import { readPolicyFile, stateStoreFor, type BootOptions } from "./services.ts";
+import type { BootOptions } from "./services.ts";
 
 /**
  * The results-page function's one use-case: a signed link's request gets the policy's page from the state
@@ -128,10 +126,10 @@ export function pageServicesOnDemand(options: BootOptions = {}): () => Promise<P
   let booted: { key: string; services: Promise<PageServices> } | undefined;
   return () => {
     const env = options.env ?? readEnvironment();
-    const file = configPath(options.configPath, env);
+    const file = options.configPath ?? env.configPath ?? "";
     const key = createHash("sha256").update(`${file}\n${env.secretId ?? ""}\n${env.sessionToken ?? ""}\n${env.cosEndpoint ?? ""}`).digest("hex");
     if (booted?.key !== key) {
-      const services = bootPageServices(file, env, options);
+      const services = bootPageServices(env, options);
       services.catch(() => (booted = undefined));
       booted = { key, services };
     }
@@ -139,11 +137,12 @@ export function pageServicesOnDemand(options: BootOptions = {}): () => Promise<P
   };
 }
 
-async function bootPageServices(file: string, env: Environment, options: BootOptions): Promise<PageServices> {
+async function bootPageServices(env: Environment, options: BootOptions): Promise<PageServices> {
   const logger = options.logger ?? createLogger({ level: env.logLevel });
   const clock = options.clock ?? systemClock;
   if (options.store) return { store: options.store as PageServices["store"], logger, clock };
-  const config: Config = await readPolicyFile(file, env);
-  const { store } = stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock });
-  return { store: store as PageServices["store"], logger, clock };
+  // Loaded at the first invocation, not with the bundle: building the policy file's schemas was most of the
+  // bundle's import time (bench/cold-start.ts), and a person waits on this function's cold start.
+  const { pageStore } = await import("./page-store.ts");
+  return { store: await pageStore(env, options, (message) => logger.warn(message), clock), logger, clock };
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { OWN_TRIGGER_PREFIX } from "../config/schema.ts";
+import { OWN_TRIGGER_PREFIX } from "../config/own-names.ts";
 import { SCF_LIMITS } from "../config/scf-limits.ts";
 
 /**
