@@ -166,13 +166,14 @@ describe("the http trigger (a function URL)", () => {
 });
 
 /** A request to the stand-in with the URL's Host, over HTTP or over the HTTPS listener. */
-function fetchUrl(path: string, options: { method?: string; tls?: boolean; host?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function fetchUrl(path: string, options: { method?: string; tls?: boolean; host?: string; via?: CloudStandIn } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const server = options.via ?? standIn;
   const tls = options.tls === true;
   const send = tls ? httpsRequest : httpRequest;
   const target = options.host ?? host;
   return new Promise((done, fail) => {
     const req = send(
-      { host: "127.0.0.1", port: tls ? standIn.httpsPort : standIn.port, path, method: options.method ?? "GET", headers: { host: target }, ...(tls ? { servername: target, rejectUnauthorized: false } : {}) },
+      { host: "127.0.0.1", port: tls ? server.httpsPort : server.port, path, method: options.method ?? "GET", headers: { host: target }, ...(tls ? { servername: target, rejectUnauthorized: false } : {}) },
       (res) => {
         let body = "";
         res.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
@@ -230,6 +231,17 @@ describe("requests to a function URL", () => {
 
   it("a host that is no function's URL is 404", async () => {
     expect((await fetchUrl("/", { host: "1250000000-nosuchurl0.ap-guangzhou.tencentscf.com" })).status).toBe(404);
+  });
+
+  it("under the reading that SCF's domain forces a download (forceDownload), every answer is an attachment", async () => {
+    const downloading = await startCloudStandIn({ account: standIn.account, settleMs: 0, functions: { workDir: join(work, "download"), forceDownload: true } });
+    try {
+      const answer = await fetchUrl("/", { via: downloading });
+      expect([answer.status, answer.headers["content-disposition"]]).toEqual([201, "attachment"]);
+    } finally {
+      await downloading.close();
+    }
+    expect((await fetchUrl("/")).headers).not.toHaveProperty("content-disposition");
   });
 
   it("are recorded, with their status", () => {

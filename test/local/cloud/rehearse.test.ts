@@ -104,9 +104,10 @@ describe("a first rehearsal, in a fresh account", () => {
     expect(streamed.join("")).not.toContain(SECRET_URL);
   });
 
-  it("creates the three functions on Nodejs18.15", () => {
+  it("creates the four functions on Nodejs18.15", () => {
     expect(first.account.functions.map((f) => [f.FunctionName, f.Runtime]).sort()).toEqual([
       ["csip-scan-dev-asset-change", "Nodejs18.15"],
+      ["csip-scan-dev-results-page", "Nodejs18.15"],
       ["csip-scan-dev-scan-results", "Nodejs18.15"],
       ["csip-scan-dev-scheduled-scan", "Nodejs18.15"],
     ]);
@@ -131,7 +132,12 @@ describe("a first rehearsal, in a fresh account", () => {
   });
 
   it("records each call as sent", () => {
-    expect(calls(firstRecord, "CreateFunction").map((c) => c.params.FunctionName)).toEqual(["csip-scan-dev-scheduled-scan", "csip-scan-dev-asset-change", "csip-scan-dev-scan-results"]);
+    expect(calls(firstRecord, "CreateFunction").map((c) => c.params.FunctionName)).toEqual([
+      "csip-scan-dev-scheduled-scan",
+      "csip-scan-dev-asset-change",
+      "csip-scan-dev-scan-results",
+      "csip-scan-dev-results-page",
+    ]);
     expect(new Set(firstRecord.map((c) => c.service))).toEqual(new Set(["cam", "cos", "scf", "tag", "eb", "redirect"]));
   });
 });
@@ -154,6 +160,20 @@ describe("the state store's bucket", () => {
     for (const f of first.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_STATE_BUCKET")?.Value).toBe(STATE_BUCKET);
     expect(first.output).toContain(`qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}/state/*`);
     expect(formatAccount(second.account)).toContain(`${STATE_BUCKET} (ap-guangzhou, private, versioning never enabled, 0 object(s)`);
+  });
+});
+
+describe("the results-page function's URL", () => {
+  const urlOf = (result: RehearsalResult) =>
+    (JSON.parse(result.account.functions.find((f) => f.FunctionName === "csip-scan-dev-results-page")!.Triggers.find((t) => t.Type === "http")!.TriggerDesc) as { NetConfig: { ExtranetUrl: string } }).NetConfig.ExtranetUrl;
+
+  it("is made once, after the functions, open and public, and every function is told it; the second rehearsal keeps it", () => {
+    expect(calls(firstRecord, "CreateTrigger").filter((c) => c.params.Type === "http").map((c) => [c.params.FunctionName, JSON.parse(String(c.params.TriggerDesc))])).toEqual([
+      ["csip-scan-dev-results-page", { AuthType: "NONE", NetConfig: { EnableIntranet: false, EnableExtranet: true } }],
+    ]);
+    expect(urlOf(second)).toBe(urlOf(first));
+    for (const f of second.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_PAGE_URL")?.Value, f.FunctionName).toBe(urlOf(first));
+    expect(formatAccount(second.account)).toContain(`http csip-scan-page: function URL ${urlOf(first)} (AuthType NONE)`);
   });
 });
 
