@@ -30,8 +30,6 @@ export interface FunctionRow {
   owns: readonly { type: string; prefix?: string }[];
   /** Serves HTTP through a Function URL, which the project's deploy plugin makes (local/deploy/function-url.ts). */
   functionUrl?: true;
-  /** Writes results messages: the deploy gives it the page function's URL as CSIP_SCAN_PAGE_URL. */
-  linksPages?: true;
 }
 
 export const FUNCTIONS = {
@@ -71,7 +69,6 @@ export const FUNCTIONS = {
       return [{ timer: { name: timer.name, parameters: { cronExpression: timer.cron.normalized, enable: true } } }];
     },
     owns: [{ type: "timer", prefix: OWN_TRIGGER_PREFIX }],
-    linksPages: true,
   },
   "results-page": {
     description: "csip-scan serves each policy's results page to the signed links of its messages",
