@@ -92,14 +92,15 @@ export async function pageSigningKey(store: Pick<StateStore, "get" | "create">, 
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** Links on the results-page function's URL (or a gateway in front of it), signed for `validForSeconds`. */
+/**
+ * Links on the results-page function's URL (or a gateway in front of it), signed for `validForSeconds`.
+ * The key is read for every link (one small read per told run), so a key deleted to rotate it is replaced
+ * and used at once, also by a warm instance.
+ */
 export function functionUrlLinker(base: string, key: () => Promise<Buffer>, validForSeconds: number, now: () => number): PageLinker {
-  let signingKey: Promise<Buffer> | undefined;
   return async ({ policy }) => {
-    signingKey ??= key();
-    signingKey.catch(() => (signingKey = undefined));
     const expires = Math.floor(now() / 1000) + Math.floor(validForSeconds);
-    return { url: signedPageUrl(base, await signingKey, policy, expires), opens: "page", validUntil: iso(expires * 1000) };
+    return { url: signedPageUrl(base, await key(), policy, expires), opens: "page", validUntil: iso(expires * 1000) };
   };
 }
 

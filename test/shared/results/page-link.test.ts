@@ -107,12 +107,18 @@ describe("which link a message gets", () => {
     });
   });
 
-  it("a Function URL linker reads the key once, and tries again after a failed read", async () => {
-    let reads = 0;
-    const linker = functionUrlLinker(BASE, async () => (++reads === 1 ? Promise.reject(new Error("COS 503")) : KEY), 60, () => NOW);
+  it("a Function URL linker reads the key for every link: a key deleted to rotate it is replaced and used at once", async () => {
+    const s = store();
+    const linker = pageLinkerFor({ ...settings, pageUrl: BASE }, s, () => NOW);
+    const before = await linker(page);
+    await s.set(PAGE_SIGNING_KEY, { key: Buffer.alloc(32, 9).toString("base64url"), created: "2026-11-30T00:00:00.000Z" });
+    const after = await linker(page);
+    expect(checkPageRequest(Buffer.alloc(32, 9), "/pages/nightly.html", queryOf(after.url), NOW)).toEqual({ policy: "nightly" });
+    expect(checkPageRequest(Buffer.alloc(32, 9), "/pages/nightly.html", queryOf(before.url), NOW)).toMatchObject({ status: 403 });
+  });
+
+  it("a key that cannot be read holds the link back with the store's error", async () => {
+    const linker = functionUrlLinker(BASE, () => Promise.reject(new Error("COS 503")), 60, () => NOW);
     await expect(linker(page)).rejects.toThrow("COS 503");
-    await linker(page);
-    await linker(page);
-    expect(reads).toBe(2);
   });
 });
