@@ -4,6 +4,7 @@ import { scanResultsHandler } from "./scan-results/index.ts";
 import { TRANSPORTS } from "../shared/events/transports/index.ts";
 import { assetChangeHandler } from "./asset-change/index.ts";
 import type { Handler, HandlerOptions } from "./options.ts";
+import { resultsPageHandler } from "./results-page/index.ts";
 import { scheduledScanHandler } from "./scheduled-scan/index.ts";
 
 /**
@@ -27,6 +28,8 @@ export interface FunctionRow {
   triggers(config: Config): Record<string, unknown>[];
   /** The triggers csip-scan owns on this function: the deploy deletes those the policy file no longer asks for. */
   owns: readonly { type: string; prefix?: string }[];
+  /** Serves HTTP through a Function URL, which the project's deploy plugin makes (local/deploy/function-url.ts). */
+  functionUrl?: true;
 }
 
 export const FUNCTIONS = {
@@ -66,6 +69,18 @@ export const FUNCTIONS = {
       return [{ timer: { name: timer.name, parameters: { cronExpression: timer.cron.normalized, enable: true } } }];
     },
     owns: [{ type: "timer", prefix: OWN_TRIGGER_PREFIX }],
+  },
+  "results-page": {
+    description: "csip-scan serves each policy's results page to the signed links of its messages",
+    // A person waits: two small COS reads, retried within the request timeout.
+    timeoutSeconds: 30,
+    memoryMb: 128,
+    handler: resultsPageHandler,
+    // No serverless.yml trigger: the pinned plugin cannot make `http` triggers; the project's plugin makes
+    // the Function URL after the deploy, and keeps it (it is no trigger the policy file asks for).
+    triggers: () => [],
+    owns: [],
+    functionUrl: true,
   },
 } satisfies Record<string, FunctionRow>;
 

@@ -1,3 +1,4 @@
+import type { FunctionUrlAnswer } from "../shared/events/function-url.ts";
 import type { BootOptions } from "../shared/run/services.ts";
 
 /** What a handler may be given instead of its defaults (the CLI's `invoke`, tests). */
@@ -6,5 +7,8 @@ export interface HandlerOptions extends BootOptions {
   throwOnFailure?: boolean;
 }
 
-/** An SCF entry point: the event and the context SCF passes. */
-export type Handler = (event: unknown, context?: unknown) => Promise<{ ok: boolean }>;
+/**
+ * An SCF entry point: the event and the context SCF passes. Event functions return their summary; the one
+ * behind a Function URL returns the HTTP answer SCF turns it into.
+ */
+export type Handler = (event: unknown, context?: unknown) => Promise<{ ok: boolean } | FunctionUrlAnswer>;

@@ -25,6 +25,11 @@ export interface Environment {
   deployment: string | undefined;
   /** CSIP_SCAN_COS_ENDPOINT: a URL to send COS requests to instead of the bucket's host (the COS stand-in). */
   cosEndpoint: string | undefined;
+  /**
+   * CSIP_SCAN_PAGE_URL: where the results pages are served, the results-page function's URL (the deploy
+   * sets it) or a gateway a person put in front of it; the messages' links start with it.
+   */
+  pageUrl: string | undefined;
   /** CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS=1: http:// and internal webhook addresses, for local mode and tests. */
   allowLocalWebhooks: boolean;
   /** CSIP_SCAN_LOG_LEVEL: debug, info, warn, error or silent (shared/log.ts). */
@@ -65,6 +70,7 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
     statePrefix: set(env.CSIP_SCAN_STATE_PREFIX),
     deployment: set(env.CSIP_SCAN_DEPLOYMENT),
     cosEndpoint: set(env.CSIP_SCAN_COS_ENDPOINT),
+    pageUrl: set(env.CSIP_SCAN_PAGE_URL),
     allowLocalWebhooks: env.CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS === "1",
     logLevel: set(env.CSIP_SCAN_LOG_LEVEL),
     memoryMb: /^\d+$/.test(env.CSIP_SCAN_MEMORY_MB ?? "") ? Number(env.CSIP_SCAN_MEMORY_MB) : undefined,

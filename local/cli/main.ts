@@ -209,9 +209,10 @@ const COMMANDS: Record<string, Command> = {
           logger: createLogger({ level: env.logLevel, destination: process.stderr }),
           throwOnFailure: false,
         });
-        const summary: { ok: boolean } = await handler(event, {});
+        const summary = await handler(event, {});
         out(JSON.stringify(summary, null, 2));
-        return summary.ok ? 0 : 1;
+        // A summary says ok; a Function URL's answer, its status.
+        return ("ok" in summary ? summary.ok : summary.statusCode < 400) ? 0 : 1;
       } finally {
         await connection.close();
       }

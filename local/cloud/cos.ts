@@ -228,6 +228,14 @@ function objectHeaders(object: CosObject): Record<string, string> {
   };
 }
 
+/**
+ * A bucket made on or after 2024-01-01 serves every object on its default domains as a download: the
+ * answer carries `x-cos-force-download: true` and `Content-Disposition: attachment`, whatever the request
+ * asks (https://cloud.tencent.com/document/product/436/57456). The stand-in serves default domains only.
+ */
+function forcedDownload(bucket: { CreationDate: string } | undefined): Record<string, string> {
+  return bucket && bucket.CreationDate >= "2024-01-01" ? { "x-cos-force-download": "true", "content-disposition": "attachment" } : {};
+}
 
 const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>> = {
   GetService: ({ account, target, action, params }) => {
@@ -321,7 +329,7 @@ const OPERATIONS: Readonly<Record<string, (input: OperationInput) => CosAnswer>>
     const found = objectOf(input.account, input.target.bucket ?? "", input.target.region, input.target.key);
     if (!found) return cosError(404, "NoSuchKey", `The specified key ${input.target.key} does not exist.`, input.action, input.params);
     if (found.Body === undefined) return cosError(501, "NotImplemented", `The body of ${found.Key} was not kept (the stand-in keeps bodies for one process).`, input.action, input.params);
-    return answer(200, input.action, input.params, Buffer.from(found.Body, "base64"), objectHeaders(found));
+    return answer(200, input.action, input.params, Buffer.from(found.Body, "base64"), { ...objectHeaders(found), ...forcedDownload(bucketNamed(input)) });
   },
   DeleteObject: (input) => {
     const missing = bucketOf(input);

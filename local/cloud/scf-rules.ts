@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { functionUrlDesc } from "./function-urls.ts";
 import { SCF_RUNTIMES } from "./params.ts";
 
 /**
@@ -119,8 +120,10 @@ export interface TriggerKind {
   /** CreateTrigger takes it: its Type document lists cos, cls, timer, ckafka and http ("目前支持"). */
   creatable: boolean;
   name: { pattern: RegExp; rule: string };
-  /** TriggerDesc as SCF keeps and shows it, from what CreateTrigger was sent. */
-  storedDesc(sent: string, triggerName: string): string | Violation;
+  /** TriggerDesc as SCF keeps and shows it, from what CreateTrigger (or UpdateTrigger, with the one held) was sent. */
+  storedDesc(sent: string, triggerName: string, where: { appId: string; region: string; current?: string }): string | Violation;
+  /** How many a function holds per qualifier, when fewer than the limit per type: one URL per version or alias (583/96099). */
+  perQualifier?: number;
   /** UpdateTrigger supports it (its document: timer, ckafka; the parameter list adds http). */
   updatable: boolean;
   /** UpdateTriggerStatus supports it (SDK model: timer, cos, ckafka). */
@@ -185,7 +188,8 @@ export const TRIGGER_KINDS: Readonly<Record<string, TriggerKind>> = {
   cmq: { creatable: false, name: ANY_NAME, storedDesc: (_sent, triggerName) => JSON.stringify({ topicName: triggerName }), updatable: false, statusUpdatable: false, customArgument: false },
   cos: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: true, customArgument: false },
   cls: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
-  http: { creatable: true, name: ANY_NAME, storedDesc: asSent, updatable: true, statusUpdatable: false, customArgument: false },
+  // Function URLs (local/cloud/function-urls.ts): "每一个别名或者版本仅允许创建一个 URL" (583/100227).
+  http: { creatable: true, name: ANY_NAME, storedDesc: (sent, _name, where) => functionUrlDesc(sent, where), updatable: true, statusUpdatable: false, customArgument: false, perQualifier: 1 },
   apigw: { creatable: false, name: ANY_NAME, storedDesc: asSent, updatable: false, statusUpdatable: false, customArgument: false },
 };
 

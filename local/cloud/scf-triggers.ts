@@ -54,6 +54,9 @@ const createTrigger: Action = (params, context: ActionContext) => {
   if (f.Triggers.some((t) => t.Type === type && t.TriggerName === name && t.Qualifier === qualifier)) {
     return fail("ResourceInUse.Trigger", `Function \`${f.FunctionName}\` already has a ${type} trigger named \`${name}\` on qualifier ${qualifier}.`);
   }
+  if (kind.perQualifier !== undefined && f.Triggers.filter((t) => t.Type === type && t.Qualifier === qualifier).length >= kind.perQualifier) {
+    return fail("ResourceInUse.Trigger", `Function \`${f.FunctionName}\` already has a ${type} trigger on qualifier ${qualifier}; it holds ${kind.perQualifier} per version or alias.`);
+  }
   const sameType = f.Triggers.filter((t) => t.Type === type).length;
   if (sameType >= SCF_LIMITS.triggersPerType) {
     return fail(
@@ -64,7 +67,7 @@ const createTrigger: Action = (params, context: ActionContext) => {
   if (params.CustomArgument !== undefined && !kind.customArgument) {
     return fail("InvalidParameterValue.CustomArgument", "CustomArgument is only for timer triggers.");
   }
-  const desc = kind.storedDesc(text(params, "TriggerDesc"), name);
+  const desc = kind.storedDesc(text(params, "TriggerDesc"), name, { appId: context.account.appId, region: f.Region });
   if (typeof desc !== "string") return fail(desc.code, desc.message);
   const enable = enableOf(params, 1);
   if (isAnswer(enable)) return enable;
@@ -137,9 +140,15 @@ const updateTrigger: Action = (params, context) => {
   if (params.CustomArgument !== undefined && !kind.customArgument) return fail("InvalidParameterValue.CustomArgument", "CustomArgument is only for timer triggers.");
   let desc = trigger.TriggerDesc;
   if (params.TriggerDesc !== undefined) {
-    // A timer takes a new cron; CKafka merges the fields sent (Retry, MaxMsgNum, TimeOut) into what it has.
+    // A timer takes a new cron; a function URL is checked again and keeps its URL; CKafka merges the fields
+    // sent (Retry, MaxMsgNum, TimeOut) into what it has.
     const sent = text(params, "TriggerDesc");
-    const next = trigger.Type === "timer" ? timerDesc(sent) : mergedDesc(trigger.TriggerDesc, sent);
+    const next =
+      trigger.Type === "timer"
+        ? timerDesc(sent)
+        : trigger.Type === "http"
+          ? kind.storedDesc(sent, trigger.TriggerName, { appId: context.account.appId, region: f.Region, current: trigger.TriggerDesc })
+          : mergedDesc(trigger.TriggerDesc, sent);
     if (typeof next !== "string") return fail(next.code, next.message);
     desc = next;
   }

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { buffer } from "node:stream/consumers";
 import type { EmulatorAccount } from "../emulator/accounts.ts";
@@ -7,6 +8,10 @@ import { handleCloudApi } from "./cloud-api.ts";
 import { httpDate } from "./clock.ts";
 import { cosInternalError, cosSlowDown, DEFAULT_COS_READINGS, handleCos, isCosHost, type CosReadings } from "./cos.ts";
 import { REHEARSAL_ACCOUNT } from "./credentials.ts";
+import { isFunctionUrlHost, serveFunctionUrl, type FunctionUrlReadings } from "./function-urls.ts";
+import { SCF_REGIONS } from "./scf-rules.ts";
+import { FunctionRunner, type FunctionRunnerOptions, type Invocation } from "./scf-runner.ts";
+import { selfSignedCertificate } from "./self-signed.ts";
 import type { RecordedCall } from "./record.ts";
 import { isToolsHost, toolsCallName } from "./tools.ts";
 
@@ -14,8 +19,10 @@ import { isToolsHost, toolsCallName } from "./tools.ts";
  * One HTTP server on 127.0.0.1 standing in for the Tencent Cloud hosts a deploy talks to. Requests arrive
  * through local/deploy/redirect.cjs with their original Host header, which picks the service (and which the
  * signatures cover): `*.tencentcloudapi.com` → the Cloud API (scf, cam, tag, eb), COS service and bucket
- * hosts → COS. The plugin's tools host (`*.apigw.tencentcs.com`) is unreachable: its connection is dropped.
- * Anything else is refused loudly. Every request, of any host, is recorded.
+ * hosts → COS, Function URL hosts (`APPID-URLID.REGION.tencentscf.com`) → the function behind the URL, run
+ * from its deployed code (local/cloud/function-urls.ts) when the stand-in runs functions. The plugin's tools
+ * host (`*.apigw.tencentcs.com`) is unreachable: its connection is dropped. Anything else is refused
+ * loudly. Every request, of any host, is recorded.
  */
 
 export interface CloudStandInOptions {
@@ -37,6 +44,12 @@ export interface CloudStandInOptions {
   cosReadings?: Partial<CosReadings>;
   /** How far COS's clock is ahead of this machine's, in ms (negative: behind): what its signature checks and `Date` headers use. */
   cosClockOffsetMs?: number;
+  /**
+   * Run the deployed functions (their Function URLs, and `invoke`): where their code is unpacked, the keys
+   * of their role (default: the first accepted key pair), what to add to their environment. Also opens an
+   * HTTPS listener, with a certificate made for the run, for clients that open the https:// URLs.
+   */
+  functions?: Omit<FunctionRunnerOptions, "standInUrl" | "roleKeys"> & { roleKeys?: FunctionRunnerOptions["roleKeys"] } & FunctionUrlReadings;
 }
 
 export type CosFault = "error" | "slow-down" | "lose-answer";
@@ -57,6 +70,10 @@ export interface CloudStandIn {
    * SecretId is refused as an unknown key (Cloud API `AuthFailure.SecretIdNotFound`, COS `InvalidAccessKeyId`).
    */
   rotateKeys(keys: readonly EmulatorAccount[]): void;
+  /** With `functions`: the HTTPS listener's port (every host), which a browser is pointed at for https:// Function URLs. */
+  httpsPort?: number;
+  /** With `functions`: runs a deployed function on an event, as an SCF invocation would (a timer's, say). */
+  invoke(functionName: string, event: unknown): Promise<Invocation>;
   close(): Promise<void>;
 }
 
@@ -71,12 +88,20 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
   const calls: RecordedCall[] = [];
   const refusedHosts: string[] = [];
 
+  let runner: FunctionRunner | undefined;
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await buffer(req);
     const host = String(req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
     const url = new URL(req.url ?? "/", "http://stand-in");
     const method = req.method ?? "GET";
-    if (host.endsWith(".tencentcloudapi.com")) {
+    if (isFunctionUrlHost(host)) {
+      const request = { method, host, path: url.pathname, query: url.searchParams, headers: req.headers, body, remoteAddress: req.socket.remoteAddress ?? "127.0.0.1" };
+      const answer = await serveFunctionUrl(request, account, runner, options.functions ?? {});
+      calls.push({ service: "scf-url", action: answer.action, params: { host, status: answer.status } });
+      res.writeHead(answer.status, answer.headers);
+      res.end(method === "HEAD" ? undefined : answer.body);
+    } else if (host.endsWith(".tencentcloudapi.com")) {
       const { body: answer, call } = handleCloudApi(
         { method, host, path: url.pathname, query: url.search.slice(1), headers: req.headers, body },
         { account, keys, settleMs, now: Date.now() },
@@ -112,19 +137,34 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
     }
   };
 
-  const server = createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       res.writeHead(500, { "content-type": "text/plain" });
       res.end(`cloud stand-in error: ${String(error)}`);
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  };
+  const listen = async (server: Server, port = 0): Promise<number> => {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  };
+  const server = createServer(serve);
+  const port = await listen(server, options.port);
+  const url = `http://127.0.0.1:${port}`;
+  const servers: Server[] = [server];
+  let httpsPort: number | undefined;
+  if (options.functions) {
+    const { forceDownload: _reading, roleKeys, ...runnerOptions } = options.functions;
+    runner = new FunctionRunner(account, { ...runnerOptions, standInUrl: url, roleKeys: roleKeys ?? keys[0]! });
+    const names = [...SCF_REGIONS].flatMap((region) => [`*.${region}.tencentscf.com`, `*.in.${region}.tencentscf.com`]);
+    const tlsServer = createTlsServer(selfSignedCertificate([...names, "localhost"]), serve);
+    httpsPort = await listen(tlsServer);
+    servers.push(tlsServer);
+  }
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     account,
     calls,
@@ -133,9 +173,21 @@ export async function startCloudStandIn(options: CloudStandInOptions = {}): Prom
     rotateKeys(next) {
       keys = [...next];
     },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
+    ...(httpsPort !== undefined ? { httpsPort } : {}),
+    async invoke(functionName, event) {
+      const f = account.functions.find((candidate) => candidate.FunctionName === functionName);
+      if (!f) return { ok: false, error: `no function ${functionName}` };
+      if (!runner) return { ok: false, error: "the stand-in was started without running functions (options.functions)" };
+      return runner.invoke(f, event);
+    },
+    async close() {
+      runner?.close();
+      await Promise.all(
+        servers.map((s) => {
+          s.closeAllConnections();
+          return new Promise<void>((resolve) => s.close(() => resolve()));
+        }),
+      );
     },
   };
 }

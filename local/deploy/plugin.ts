@@ -5,6 +5,7 @@ import { deploymentName, deploymentStatePrefix } from "../../shared/state/keys.t
 import { ckafkaChange, createCkafkaRequest, wantedCkafka, type WantedCkafka } from "./ckafka.ts";
 import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts";
 import { ensureRule, ruleErrorMessage } from "./event-bridge.ts";
+import { createFunctionUrlRequest, extranetUrl, functionUrlChange, functionUrlTrigger, PAGE_URL_VARIABLE, updateFunctionUrlRequest } from "./function-url.ts";
 import { defaultStateBucket, ensureStateBucket } from "./state-bucket.ts";
 import { limitProblems, type FunctionPlan } from "./limits.ts";
 import { deploySettings } from "./settings.ts";
@@ -35,7 +36,9 @@ const NAMESPACE = "default";
  *   plugin (which compares crons as if they had five fields) does not delete and recreate them, and the
  *   CKafka triggers, which it makes only for a batch of 2 to 999 (local/deploy/ckafka.ts);
  * - after the deploy: makes those CKafka triggers, deletes the triggers csip-scan owns that the policy
- *   file no longer asks for, and makes the EventBridge rule of `assetChange.eventBridge`.
+ *   file no longer asks for, makes the EventBridge rule of `assetChange.eventBridge`, and makes the
+ *   results-page function's URL (local/deploy/function-url.ts), which every function is told as
+ *   CSIP_SCAN_PAGE_URL (before the deploy when it already exists, so a second deploy changes nothing).
  */
 export class CsipScanDeployPlugin {
   readonly hooks: Record<string, () => Promise<void>>;
@@ -58,13 +61,17 @@ export class CsipScanDeployPlugin {
         this.refuseBrokenLimits();
         await this.keepUnchangedTimers();
         await this.placeState();
-        // Again with the bucket's name in the environment, which counts toward SCF's 4 KB.
+        await this.namePageUrl();
+        // Again with the bucket's name and the pages' URL in the environment, which count toward SCF's 4 KB.
         this.refuseBrokenLimits();
         this.takeCkafkaTriggers();
         // Last, once nothing adds to the shared environment any more.
         this.environmentPerFunction();
       },
-      "after:deploy:deploy": async () => this.completeDeploy(),
+      "after:deploy:deploy": async () => {
+        await this.completeDeploy();
+        await this.makeFunctionUrl();
+      },
     };
   }
 
@@ -204,6 +211,67 @@ export class CsipScanDeployPlugin {
     const shared = provider.environment?.variables ?? {};
     for (const f of Object.values(this.serverless.service.functions)) f.environment = { variables: { ...shared, ...f.environment?.variables } };
     delete provider.environment;
+  }
+
+  /** The pages' URL named in the functions' environment before the deploy; undefined until one is known. */
+  private pageUrl: string | undefined;
+
+  /** The function of the table that serves the pages through its Function URL, when this deploy has it. */
+  private pageFunction(): FunctionName | undefined {
+    return FUNCTION_NAMES.find((key) => "functionUrl" in FUNCTIONS[key] && this.serverless.service.functions[key]);
+  }
+
+  private setProviderVariable(name: string, value: string): void {
+    const provider = this.serverless.service.provider;
+    provider.environment = { ...provider.environment, variables: { ...provider.environment?.variables, [name]: value } };
+  }
+
+  /**
+   * Names the pages' URL in every function's environment before the deploy: the one a person set
+   * (CSIP_SCAN_PAGE_URL where the deploy runs: a gateway of theirs in front of the function), else the
+   * Function URL an earlier deploy made. The first deploy learns it after (makeFunctionUrl).
+   */
+  private async namePageUrl(): Promise<void> {
+    const page = this.pageFunction();
+    if (!page) return;
+    const own = readEnvironment().pageUrl;
+    const trigger = own ? undefined : functionUrlTrigger(await this.existingTriggers(this.functionName(page)));
+    this.pageUrl = own ?? (trigger ? extranetUrl(trigger) : undefined);
+    if (this.pageUrl) this.setProviderVariable(PAGE_URL_VARIABLE, this.pageUrl);
+  }
+
+  /**
+   * Makes the page function's URL when missing (or opens one someone closed), reads it back, and, when the
+   * functions were deployed without it, adds CSIP_SCAN_PAGE_URL to every function's environment.
+   */
+  private async makeFunctionUrl(): Promise<void> {
+    const page = this.pageFunction();
+    if (!page) return;
+    const { scf } = await this.cloud();
+    const name = this.functionName(page);
+    const change = functionUrlChange(await this.existingTriggers(name));
+    if (change.action === "create") await scf.CreateTrigger(createFunctionUrlRequest(name, NAMESPACE));
+    if (change.action === "update") await scf.UpdateTrigger(updateFunctionUrlRequest(name, NAMESPACE, change.trigger));
+    const trigger = functionUrlTrigger(await this.existingTriggers(name));
+    const url = trigger ? extranetUrl(trigger) : undefined;
+    if (!url) throw new this.serverless.classes.Error(`csip-scan: ${name}'s function URL shows no public address (NetConfig.ExtranetUrl); results messages cannot link their pages`);
+    const verb = { create: "created", update: "opened to anyone holding a signed link (AuthType NONE, public)", keep: "unchanged" }[change.action];
+    this.log.notice(`${name}: function URL ${url} ${verb}`);
+    if (this.pageUrl !== undefined) {
+      if (this.pageUrl !== url) this.log.notice(`results messages link their pages through ${this.pageUrl} (CSIP_SCAN_PAGE_URL), in front of ${url}`);
+      return;
+    }
+    for (const key of FUNCTION_NAMES) {
+      if (!this.serverless.service.functions[key]) continue;
+      const functionName = this.functionName(key);
+      const held = await scf.GetFunction({ FunctionName: functionName, Namespace: NAMESPACE });
+      const variables = (held.Environment?.Variables ?? []).filter((v) => v.Key !== PAGE_URL_VARIABLE);
+      const environment: Record<string, string> = Object.fromEntries([...variables.map((v) => [v.Key ?? "", v.Value ?? ""]), [PAGE_URL_VARIABLE, url]]);
+      const problems = limitProblems([{ name: functionName, environment, triggers: [] }]);
+      if (problems.length > 0) throw new this.serverless.classes.Error(`csip-scan: ${PAGE_URL_VARIABLE} does not fit: ${problems.join("; ")}`);
+      await scf.UpdateFunctionConfiguration({ FunctionName: functionName, Namespace: NAMESPACE, Environment: { Variables: Object.entries(environment).map(([Key, Value]) => ({ Key, Value })) } });
+    }
+    this.log.notice(`every function now finds the results pages' URL in ${PAGE_URL_VARIABLE}`);
   }
 
   private async completeDeploy(): Promise<void> {

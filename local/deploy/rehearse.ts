@@ -85,7 +85,7 @@ function run(command: string, args: readonly string[], cwd: string, env: Record<
 }
 
 /** Variables the deploy itself sets, which name places, not secrets: the output may show them. */
-const NOT_SECRET: ReadonlySet<string> = new Set(["CSIP_SCAN_CONFIG", "CSIP_SCAN_STATE_BUCKET", "CSIP_SCAN_STATE_REGION", "CSIP_SCAN_STATE_PREFIX", "CSIP_SCAN_DEPLOYMENT"]);
+const NOT_SECRET: ReadonlySet<string> = new Set(["CSIP_SCAN_CONFIG", "CSIP_SCAN_STATE_BUCKET", "CSIP_SCAN_STATE_REGION", "CSIP_SCAN_STATE_PREFIX", "CSIP_SCAN_DEPLOYMENT", "CSIP_SCAN_PAGE_URL"]);
 
 /** Every secret that might show in the output: the key, and the functions' environment values. */
 function masked(text: string, account: AccountState): string {
@@ -148,8 +148,10 @@ export async function rehearseDeploy(options: RehearseOptions): Promise<Rehearsa
 function triggerLine(t: AccountState["functions"][number]["Triggers"][number]): string {
   let desc = t.TriggerDesc;
   try {
-    const parsed = JSON.parse(t.TriggerDesc) as { cron?: unknown };
+    const parsed = JSON.parse(t.TriggerDesc) as { cron?: unknown; AuthType?: unknown; NetConfig?: { ExtranetUrl?: unknown; IntranetUrl?: unknown } };
     if (t.Type === "timer" && typeof parsed.cron === "string") desc = parsed.cron;
+    // A function URL: its address, and who may call it.
+    if (t.Type === "http") desc = `function URL ${String(parsed.NetConfig?.ExtranetUrl || parsed.NetConfig?.IntranetUrl || "(none)")} (AuthType ${String(parsed.AuthType)})`;
   } catch {
     // Shown as kept.
   }

@@ -103,6 +103,7 @@ export function parseConfig(text: string, file: string, env: ConfigEnvironment):
     registerUrlSecrets(notifier.url);
     registerSecret(notifier.secret);
   }
+  registerSecret(data.results.page.cdnAuthKey);
   return data;
 }
 

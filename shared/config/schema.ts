@@ -12,8 +12,7 @@ export const MAX_CONFIG_BYTES = 256 * 1024;
 /** SCF timer trigger names: a letter, then letters, digits, `-` or `_`; at most 60 characters. */
 export const TRIGGER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,59}$/;
 
-/** What the triggers csip-scan names start with (shared/state/keys.ts): no policy may be named so. */
-export const OWN_TRIGGER_PREFIX = "csip-scan-";
+export { OWN_TRIGGER_PREFIX } from "./own-names.ts";
 
 /**
  * The policy file, as users write it (`config/scan-policies.yaml`). Every object is strict:
@@ -241,6 +240,23 @@ export const AssetChangeSchema = z.strictObject({
 });
 export type AssetChangeSettings = z.infer<typeof AssetChangeSchema>;
 
+/** A CDN domain name: lower-case labels of letters, digits and `-`, at least two, no scheme, port or path. */
+const CDN_DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+/**
+ * Where the results message links a policy's page: a CDN domain in front of the private state bucket
+ * (docs/results.md), its links signed with CDN URL authentication type A, whose key is 6 to 40 letters and
+ * digits (https://cloud.tencent.com/document/product/228/41623). Both or neither: a CDN domain without URL
+ * authentication would serve every page to anyone who guesses its name.
+ */
+export const ResultsPageSchema = z
+  .strictObject({
+    cdnDomain: z.string().regex(CDN_DOMAIN, "must be a domain name such as reports.example.com, without https:// or a path").optional(),
+    cdnAuthKey: z.string().regex(/^[A-Za-z0-9]{6,40}$/, "must be 6 to 40 letters and digits, as the CDN's type A key (put it in an environment variable: ${CSIP_SCAN_CDN_KEY})").optional(),
+  })
+  .refine((p) => (p.cdnDomain === undefined) === (p.cdnAuthKey === undefined), "give cdnDomain and cdnAuthKey together: the CDN must check a type A signature on every page");
+export type ResultsPageSettings = z.infer<typeof ResultsPageSchema>;
+
 /** How scan results are followed (the scan-results function, shared/run/scan-results.ts). */
 export const ResultsSchema = z.strictObject({
   /** How often the scan-results timer looks at open tasks: minutes (1m-59m) or hours (1h-23h). */
@@ -251,8 +267,10 @@ export const ResultsSchema = z.strictObject({
   topFindings: numeric(z.number().int().min(0).max(50)).default(5),
   /** How many runs of each policy the results page shows: the history keeps the last ones (shared/results/history.ts). */
   history: numeric(z.number().int().min(1).max(100)).default(30),
-  /** How long the results message's link to the policy's page works (a presigned COS URL on SCF). */
+  /** How long the results message's link to the policy's page works (docs/results.md, "The results page"). */
   pageLinkValidFor: DurationSchema.default("7d"),
+  /** Where the link points: a CDN domain, when the team has one; else the results-page function's URL. */
+  page: ResultsPageSchema.prefault({}),
 });
 
 /** The SCF cron that fires every `checkEvery`: `0 *\/10 * * * * *` for 10m, `0 0 *\/2 * * * *` for 2h. */

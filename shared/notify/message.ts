@@ -185,7 +185,19 @@ const RESULTS_TEXT = {
     gone: (n: number) => `Gone since the previous run (${n}):`,
     more: (n: number) => `… and ${n} more`,
     note: "Findings are the scanned assets' current risks in CSIP (the risk lists do not filter by task).",
-    page: "Results page: the trend and every current finding",
+    pageOpens: {
+      page: { label: "Results page: the trend and every current finding", note: "" },
+      download: {
+        label: "Results page, which your browser downloads as a file",
+        note: "COS's own domain serves the page as a download: open the downloaded file in a browser.",
+      },
+      file: { label: "Results page, a file on the machine that ran csip-scan", note: "" },
+    },
+    validUntil: (at: string) => `The link works until ${at}.`,
+    /** Between two sentences. */
+    gap: " ",
+    expiresWithKeys: (at: string) =>
+      `The link works until ${at} at most, and stops sooner when the function's temporary keys expire (2 to 12 hours after they were issued).`,
     missing: { "report links": "Not known, the lookup kept failing: the report links", findings: "Not known, the lookup kept failing: the current findings" },
     duplicate: (kept: string, removed: string): Piece[] => [`: a create landed late; kept the oldest, `, { value: kept }, `, stopped and deleted `, { value: removed }],
     rest: "every finding is in the Cloud Security Center console's risk lists and in each task's report; `csip-scan results --json` lists the run.",
@@ -213,7 +225,14 @@ const RESULTS_TEXT = {
     gone: (n: number) => `较上次消失（${n}）：`,
     more: (n: number) => `… 另有 ${n} 个`,
     note: "风险为被扫描资产在云安全中心的当前风险（风险列表不按任务筛选）。",
-    page: "结果页面：趋势与全部当前风险",
+    pageOpens: {
+      page: { label: "结果页面：趋势与全部当前风险", note: "" },
+      download: { label: "结果页面（浏览器会将其作为文件下载）", note: "COS 默认域名以下载方式提供该页面：请用浏览器打开下载的文件。" },
+      file: { label: "结果页面（运行 csip-scan 的机器上的文件）", note: "" },
+    },
+    validUntil: (at: string) => `链接有效期至 ${at}。`,
+    gap: "",
+    expiresWithKeys: (at: string) => `链接最长有效至 ${at}；函数的临时密钥过期时（签发后 2 至 12 小时）会提前失效。`,
     missing: { "report links": "查询一直失败，未能获取：报告链接", findings: "查询一直失败，未能获取：当前风险" },
     duplicate: (kept: string, removed: string): Piece[] => ["：创建请求延迟生效，保留最早的 ", { value: kept }, "，已停止并删除 ", { value: removed }],
     rest: "全部风险见云安全中心控制台的风险列表和各任务的报告；`csip-scan results --json` 列出本次运行。",
@@ -248,6 +267,22 @@ function findingPieces(f: ReportedFinding, language: Language, fixLabel?: string
   return pieces;
 }
 
+/**
+ * The link to the results page, and what a click on it gives, in the message's words: a page, a file the
+ * browser downloads, or a file on the machine that ran csip-scan; and until when it works. A report
+ * stored before links said how they open reads as a page link, as it was sent then.
+ */
+function pageLines(report: ResultsReport, t: (typeof RESULTS_TEXT)[Language], timeZone: string): MessageLine[] {
+  const opens = t.pageOpens[report.pageOpens ?? "page"];
+  const notes: string[] = [];
+  if (opens.note) notes.push(opens.note);
+  if (report.pageValidUntil) {
+    const at = localTime(report.pageValidUntil, timeZone);
+    notes.push(report.pageExpiresWithKeys ? t.expiresWithKeys(at) : t.validUntil(at));
+  }
+  return [{ kind: "text", pieces: [{ link: report.page!, label: opens.label }] }, ...(notes.length > 0 ? [{ kind: "text" as const, pieces: [notes.join(t.gap)] }] : [])];
+}
+
 /** The chat message for a results report: status, tasks, the worst findings, the change since the last run. */
 export function resultsMessage(report: ResultsReport, language: Language, timeZone = "UTC"): Message {
   const t = RESULTS_TEXT[language];
@@ -256,7 +291,7 @@ export function resultsMessage(report: ResultsReport, language: Language, timeZo
     { kind: "text", pieces: [t.status[report.status](report)] },
   ];
   if (report.previous && report.riskCountChange !== null) lines.push({ kind: "text", pieces: [t.change(report.riskCountChange, localTime(report.previous.scheduledTime, timeZone))] });
-  if (report.page) lines.push({ kind: "text", pieces: [{ link: report.page, label: t.page }] });
+  if (report.page) lines.push(...pageLines(report, t, timeZone));
   lines.push({ kind: "heading", pieces: [t.tasks] });
   for (const task of report.tasks) {
     const pieces: Piece[] = [named(task.taskId), ` ${t.task(task)}`];

@@ -1,4 +1,5 @@
 import { statusOf, type Finding, type MissingPart, type ResultsStatus, type RunResults, type RunTrigger } from "../results/model.ts";
+import type { PageLink } from "../results/publish.ts";
 import type { DuplicateRemoval } from "../scan/task-list.ts";
 import { OUTSIDE_LIMITS, outsideText } from "./outside-text.ts";
 
@@ -49,8 +50,17 @@ export interface ResultsReport {
   /** Duplicate tasks of the run (a create that landed late) that were stopped and deleted (always set since it was added). */
   duplicatesRemoved?: Pick<DuplicateRemoval, "taskName" | "kept" | "removed">[];
   note: string;
-  /** The policy's results page (trend, every current finding), when one was published: a link valid for `results.pageLinkValidFor`. */
+  /** The policy's results page (trend, every current finding), when one was published. */
   page?: string;
+  /**
+   * How the page's link opens: `page` in the browser, `download` as a file the browser saves (COS's
+   * default domain), `file` on the machine that ran csip-scan. Set with `page`.
+   */
+  pageOpens?: PageLink["opens"];
+  /** When the page's link stops working (ISO 8601 UTC), when known: `results.pageLinkValidFor` after the message. */
+  pageValidUntil?: string;
+  /** True when the link may stop sooner: presigned with the function's temporary keys, it dies with their token. */
+  pageExpiresWithKeys?: boolean;
 }
 
 export const FINDINGS_NOTE =
@@ -78,7 +88,7 @@ const finding = (f: Finding): ReportedFinding => ({
  * The results report of a run, linking the policy's results page when there is one; what CSIP said in it
  * is scrubbed, visible and shortened.
  */
-export function resultsReport(r: RunResults, page?: string): ResultsReport {
+export function resultsReport(r: RunResults, page?: PageLink): ResultsReport {
   return {
     schema: "csip-scan.results/v1",
     policy: r.policy,
@@ -110,6 +120,13 @@ export function resultsReport(r: RunResults, page?: string): ResultsReport {
     missing: r.missing,
     duplicatesRemoved: r.duplicatesRemoved.map((d) => ({ taskName: d.taskName, kept: d.kept, removed: d.removed })),
     note: FINDINGS_NOTE,
-    ...(page ? { page } : {}),
+    ...(page
+      ? {
+          page: page.url,
+          pageOpens: page.opens,
+          ...(page.validUntil ? { pageValidUntil: page.validUntil } : {}),
+          ...(page.expiresWithKeys ? { pageExpiresWithKeys: true } : {}),
+        }
+      : {}),
   };
 }

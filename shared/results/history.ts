@@ -7,7 +7,9 @@ import { LEVELS, statusOf, type Finding, type Level, type RunResults } from "./m
 /**
  * The last runs of each policy, for its results page: one state value per policy, bounded. Every run
  * keeps its counts (a point of the trend); only the newest keeps its findings, tasks and what changed,
- * because the page shows those of the last run alone.
+ * because the page shows those of the last run alone. Asset-change runs scan a few assets: they are kept
+ * apart (`changes`, `latestChange`), so they neither make a dip in the trend nor replace the last
+ * scheduled run's findings.
  */
 
 /** Findings of the newest run kept, most severe first: enough for the page's table, small enough for one state value. */
@@ -15,6 +17,9 @@ export const FINDINGS_KEPT = 1000;
 
 /** New and gone findings listed (their counts are whole). */
 export const CHANGES_KEPT = 100;
+
+/** Findings of the newest asset-change run kept: a few assets' worth. */
+export const CHANGE_FINDINGS_KEPT = 100;
 
 const LEVEL_NAMES = [...LEVELS, "unknown"] as const;
 const LevelSchema = z.enum(LEVEL_NAMES);
@@ -38,12 +43,16 @@ const RunEntrySchema = z.object({
   run: z.string(),
   scheduledTime: z.string(),
   status: z.enum(["all clear", "risks found", "failed", "incomplete"]),
-  /** What the tasks counted (CSIP's RiskCount). */
+  /** Asset-change runs; absent for scheduled and manual ones (and in histories written before it was added). */
+  trigger: z.literal("asset-change").optional(),
+  /** What the tasks counted (CSIP's RiskCount): a task that did not finish counts none. */
   riskCount: z.number(),
   /** The current findings on the scanned assets, by severity. */
   byLevel: z.partialRecord(LevelSchema, z.number()),
   findingsTotal: z.number(),
   tasks: z.number(),
+  /** Assets the tasks scanned (written since asset-change runs were kept). */
+  assetsScanned: z.number().optional(),
   /** Null when the run was not compared (no earlier run known). */
   newCount: z.number().nullable(),
   goneCount: z.number().nullable(),
@@ -75,6 +84,10 @@ export const PolicyHistorySchema = z.object({
       goneFindings: z.array(FindingSchema.pick({ id: true, asset: true, level: true, name: true })),
     })
     .nullable(),
+  /** The last asset-change runs, oldest first (absent in histories written before they were kept). */
+  changes: z.array(RunEntrySchema).optional(),
+  /** The newest asset-change run in detail: its tasks and the current findings of the assets it scanned. */
+  latestChange: z.object({ run: z.string(), tasks: z.array(TaskSchema), findings: z.array(FindingSchema) }).nullable().optional(),
 });
 export type PolicyHistory = z.infer<typeof PolicyHistorySchema>;
 
@@ -95,6 +108,21 @@ export async function readHistory(store: StateStore, policy: string): Promise<Po
   return (await store.get(historyKey(policy), PolicyHistorySchema)) ?? { policy, runs: [], latest: null };
 }
 
+const taskEntry = (t: RunResults["tasks"][number]): z.infer<typeof TaskSchema> => ({
+  taskId: t.taskId,
+  state: t.state,
+  assets: t.assets,
+  assetsScanned: t.assetsScanned,
+  riskCount: t.riskCount,
+  ...(t.durationSeconds !== undefined ? { durationSeconds: t.durationSeconds } : {}),
+  ...(t.error ? { error: t.error } : {}),
+  ...(t.reportUrl ? { reportUrl: t.reportUrl } : {}),
+});
+
+/** `entry` in `entries` in time order, replacing one of the same run (a retried look), the last `limit` kept. */
+const placed = (entries: readonly RunEntry[], entry: RunEntry, limit: number): RunEntry[] =>
+  [...entries.filter((r) => r.run !== entry.run), entry].sort((a, b) => a.scheduledTime.localeCompare(b.scheduledTime)).slice(-limit);
+
 /** The history with `results` in it: its entry replaced if told before (a retried look), then the last `limit` runs. */
 export function withRun(history: PolicyHistory, results: RunResults, findings: readonly Finding[], limit: number): PolicyHistory {
   const byLevel: Partial<Record<Level, number>> = {};
@@ -103,15 +131,23 @@ export function withRun(history: PolicyHistory, results: RunResults, findings: r
   const entry: RunEntry = {
     run: results.run,
     scheduledTime: results.scheduledTime,
+    ...(results.trigger === "asset-change" ? { trigger: "asset-change" as const } : {}),
     status: statusOf(results),
     riskCount: results.riskCount,
     byLevel,
     findingsTotal: findings.length,
     tasks: results.tasks.length,
+    assetsScanned: results.tasks.reduce((n, t) => n + t.assetsScanned, 0),
     newCount: compared ? results.comparison.newFindings.length : null,
     goneCount: compared ? results.comparison.goneFindings.length : null,
   };
-  const runs = [...history.runs.filter((r) => r.run !== results.run), entry].sort((a, b) => a.scheduledTime.localeCompare(b.scheduledTime)).slice(-limit);
+  if (results.trigger === "asset-change") {
+    const changes = placed(history.changes ?? [], entry, limit);
+    if (changes.at(-1)?.run !== results.run) return { ...history, changes };
+    const latestChange = { run: results.run, tasks: results.tasks.map(taskEntry), findings: [...findings].sort(bySeverity).slice(0, CHANGE_FINDINGS_KEPT).map((f) => kept(f, f.firstSeen)) };
+    return { ...history, changes, latestChange };
+  }
+  const runs = placed(history.runs, entry, limit);
   if (runs.at(-1)?.run !== results.run) return { ...history, runs };
   // The newest run: its findings carry the first time they were seen, from CSIP or from this history.
   // A finding the last run did not keep is new, unless the last run had more than it kept.
@@ -124,20 +160,11 @@ export function withRun(history: PolicyHistory, results: RunResults, findings: r
     return f.firstSeen === undefined ? ours : ours === undefined ? f.firstSeen : Math.min(f.firstSeen, ours);
   };
   return {
-    policy: history.policy,
+    ...history,
     runs,
     latest: {
       run: results.run,
-      tasks: results.tasks.map((t) => ({
-        taskId: t.taskId,
-        state: t.state,
-        assets: t.assets,
-        assetsScanned: t.assetsScanned,
-        riskCount: t.riskCount,
-        ...(t.durationSeconds !== undefined ? { durationSeconds: t.durationSeconds } : {}),
-        ...(t.error ? { error: t.error } : {}),
-        ...(t.reportUrl ? { reportUrl: t.reportUrl } : {}),
-      })),
+      tasks: results.tasks.map(taskEntry),
       findings: [...findings].sort(bySeverity).slice(0, FINDINGS_KEPT).map((f) => kept(f, firstSeen(f))),
       newFindings: results.comparison.newFindings.slice(0, CHANGES_KEPT).map((f) => kept(f, firstSeen(f))),
       goneFindings: results.comparison.goneFindings.slice(0, CHANGES_KEPT).map((f) => ({ id: f.id, asset: f.asset, level: f.level, name: f.name })),

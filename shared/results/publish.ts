@@ -3,10 +3,28 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
+/**
+ * A link to a policy's page, and what a person gets who clicks it: the message says so in its words
+ * (shared/notify/message.ts), so that no link promises more than it holds.
+ */
+export interface PageLink {
+  url: string;
+  /**
+   * `page`: the browser shows it (the results-page function, a CDN domain); `download`: the browser saves
+   * it as a file (COS's default domain, buckets made after 2024-01-01); `file`: a file on the machine
+   * that ran csip-scan (local mode).
+   */
+  opens: "page" | "download" | "file";
+  /** When the link stops working, ISO 8601 UTC; absent for a file. */
+  validUntil?: string;
+  /** It may stop sooner: signed with temporary keys, a presigned link dies with their session token. */
+  expiresWithKeys?: boolean;
+}
+
 /** Where a policy's results page goes, and the link a results message gives to it. */
 export interface PagePublisher {
   /** Stores the policy's page; the link people may open, or undefined when there is none to give. */
-  publish(policy: string, html: string): Promise<string | undefined>;
+  publish(policy: string, html: string): Promise<PageLink | undefined>;
 }
 
 /** The name of a policy's page: policy names are letters, digits, `_` and `-` (the config checks them). */
@@ -26,32 +44,34 @@ export function folderPagePublisher(dir: string): PagePublisher {
       await mkdir(dir, { recursive: true });
       await writeFile(temp, html);
       await rename(temp, file);
-      return pathToFileURL(file).href;
+      return { url: pathToFileURL(file).href, opens: "file" };
     },
   };
 }
 
-/**
- * What the page needs of the state bucket (the COS state store gives both): a private object, and a
- * presigned GET link to it.
- */
+/** What the page needs of the state bucket (the COS state store gives it): a private object. */
 export interface PageBucket {
   putObject(key: string, body: string, contentType: string): Promise<unknown>;
-  presignedGetUrl(key: string, validForSeconds: number): Promise<string> | string;
+}
+
+/** Makes the link to a page object of the state bucket (`key` under the store's prefix: `pages/NAME.html`). */
+export type PageLinker = (page: { policy: string; key: string }) => Promise<PageLink> | PageLink;
+
+/** The key of a policy's page in the state bucket, under the store's prefix. */
+export function pageKey(policy: string): string {
+  return `pages/${pageName(policy)}`;
 }
 
 /**
- * SCF: the page as a private object of the state bucket under `pages/`, linked with a presigned GET URL
- * valid for `validForSeconds` (`results.pageLinkValidFor`). Signed with the function role's temporary
- * keys, the link carries their session token and stops working when it expires, whichever comes first
- * (https://cloud.tencent.com/document/product/436/68284).
+ * SCF: the page as a private object of the state bucket under `pages/`, linked as `link` says: through
+ * the results-page function, a CDN domain or a presigned URL (shared/results/page-link.ts).
  */
-export function cosPagePublisher(bucket: PageBucket, validForSeconds: number): PagePublisher {
+export function cosPagePublisher(bucket: PageBucket, link: PageLinker): PagePublisher {
   return {
     async publish(policy, html) {
-      const key = `pages/${pageName(policy)}`;
+      const key = pageKey(policy);
       await bucket.putObject(key, html, "text/html; charset=utf-8");
-      return bucket.presignedGetUrl(key, validForSeconds);
+      return link({ policy, key });
     },
   };
 }

@@ -2,16 +2,17 @@ import { describeError } from "../errors.ts";
 import { recordRun } from "../results/history.ts";
 import type { Finding, RunResults } from "../results/model.ts";
 import { resultsPage } from "../results/page/render.ts";
+import type { PageLink } from "../results/publish.ts";
 import type { RunContext } from "./services.ts";
 
 /**
- * After a scheduled run's results are known: the policy's history (state store) gains the run, and its
- * results page is published where `run.pages` puts it. Returns the page's link for the results message,
- * or undefined: no durable store to keep a history in, an asset-change run (a few assets, not a point of
- * the trend), no publisher, or a page that could not be published (a warning: the message goes without it).
+ * After a run's results are known: the policy's history (state store) gains the run (an asset-change run
+ * beside the trend, not in it), and its results page is published where `run.pages` puts it. Returns the
+ * page's link for the results message, or undefined: no durable store to keep a history in, no
+ * publisher, or a page that could not be published (a warning: the message goes without it).
  */
-export async function publishResultsPage(run: RunContext, results: RunResults, findings: readonly Finding[]): Promise<string | undefined> {
-  if (results.trigger === "asset-change" || !(await run.store.durable())) return undefined;
+export async function publishResultsPage(run: RunContext, results: RunResults, findings: readonly Finding[]): Promise<PageLink | undefined> {
+  if (!(await run.store.durable())) return undefined;
   const history = await recordRun(run.store, results, findings, run.config.results.history);
   if (!run.pages) return undefined;
   const policy = run.config.policies.find((p) => p.name === results.policy);

@@ -13,6 +13,7 @@ import { StateStoreError } from "../errors.ts";
 import { noteColdStart, type ColdStart } from "./cold-start.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { Deliver } from "../notify/deliver.ts";
+import { pageLinkerFor } from "../results/page-link.ts";
 import { cosPagePublisher, type PagePublisher } from "../results/publish.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { CosStateStore } from "../state/cos-store.ts";
@@ -146,8 +147,10 @@ export function createServices(config: Config, env: Environment, overrides: Serv
   const { store, warnings } = overrides.store
     ? { store: overrides.store, warnings: storeWarnings(config) }
     : stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock, credentials });
-  // On COS, each policy's results page is a private object of the state bucket, linked for `pageLinkValidFor`.
-  const pages = overrides.pages ?? (store instanceof CosStateStore ? cosPagePublisher(store, durationMs(config.results.pageLinkValidFor) / 1000) : undefined);
+  // On COS, each policy's results page is a private object of the state bucket, linked for `pageLinkValidFor`
+  // through the CDN domain, the results-page function (CSIP_SCAN_PAGE_URL) or a presigned URL.
+  const pageLinks = { ...config.results.page, pageUrl: env.pageUrl, validForSeconds: durationMs(config.results.pageLinkValidFor) / 1000 };
+  const pages = overrides.pages ?? (store instanceof CosStateStore ? cosPagePublisher(store, pageLinkerFor({ ...pageLinks, prefix: store.prefix }, store, clock.now)) : undefined);
   return {
     config,
     env,
@@ -304,7 +307,7 @@ function reportingProgress(csip: CsipClient, progress: (p: Progress) => void): C
  * when the file is read, not when the bundle is loaded: they were a tenth of the bundle's import time
  * (bench/cold-start.ts), and a warm instance reads the file once.
  */
-async function readPolicyFile(file: string, env: Environment): Promise<Config> {
+export async function readPolicyFile(file: string, env: Environment): Promise<Config> {
   const text = await readConfigText(file);
   const { parseConfig } = await import("../config/load.ts");
   return parseConfig(text, file, env);

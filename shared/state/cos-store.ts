@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type * as z from "zod";
 import { sleep as realSleep } from "../clock.ts";
 import { StateStoreError } from "../errors.ts";
+import { credentialSource } from "../csip/credentials.ts";
 import { CosClient, type CosAnswer, type CosClientOptions } from "./cos-client.ts";
 import { LeaseLocks, type LeaseObjects } from "./lease.ts";
 import type { StateStore } from "./store.ts";
@@ -217,9 +218,26 @@ export class CosStateStore implements StateStore {
     await this.client.send({ action: "PutObject", method: "PUT", key: `${this.options.prefix}${key}`, headers: { "content-type": contentType }, body, expect: [] });
   }
 
+  /** The object `putObject(key, ...)` wrote, as text; undefined when there is none (the results-page function reads pages so). */
+  async getObject(key: string): Promise<string | undefined> {
+    await this.start();
+    const answer = await this.client.send({ action: "GetObject", method: "GET", key: `${this.options.prefix}${key}`, expect: [404] });
+    return answer.status === 404 ? undefined : answer.body;
+  }
+
   /** A URL that GETs the object `putObject(key, ...)` wrote, for `validForSeconds`; the bucket stays private. */
   presignedGetUrl(key: string, validForSeconds: number): string {
     return this.client.presignedGetUrl(`${this.options.prefix}${key}`, validForSeconds);
+  }
+
+  /** Whether the store signs with temporary keys (a session token): a presigned URL then dies with the token. */
+  get temporaryKeys(): boolean {
+    return credentialSource(this.options.credentials).current().token !== undefined;
+  }
+
+  /** Where the store's objects live in the bucket (`state/`): a CDN link names an object by its full key. */
+  get prefix(): string {
+    return this.options.prefix;
   }
 
   async withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T> {

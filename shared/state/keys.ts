@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { OWN_TRIGGER_PREFIX } from "../config/schema.ts";
+import { OWN_TRIGGER_PREFIX } from "../config/own-names.ts";
 import { SCF_LIMITS } from "../config/scf-limits.ts";
 
 /**
@@ -122,6 +122,12 @@ export function historyKey(policy: string): string {
 export function coldStartKey(functionName: string): string {
   return `cold-start/${functionName}`;
 }
+
+/**
+ * The key the links to results pages are signed with (shared/results/page-link.ts): made once, read by
+ * the functions that write messages and by the results-page function. Never in the environment.
+ */
+export const PAGE_SIGNING_KEY = "results-page/signing-key";
 
 /** When a policy last scanned an asset because it changed (its `cooldown`). */
 export function cooldownKey(policy: string, asset: string): string {

@@ -19,7 +19,7 @@ function settingsWith(memory: string) {
 describe("memorySize per function", () => {
   it("defaults to 128 MB each, what bench/memory.ts measures a scheduled run in", async () => {
     const { functions } = await settingsWith("");
-    expect(Object.values(functions).map((f) => f.memorySize)).toEqual([128, 128, 128]);
+    expect(Object.values(functions).map((f) => f.memorySize)).toEqual([128, 128, 128, 128]);
   });
 
   it("the policy file's `memory` sets one function's size", async () => {

@@ -542,7 +542,7 @@ policies:
       // What the README promises a new user: the demo's WeCom robot's results message, in Chinese, as WeCom shows it.
       await start.until("the WeCom results message", (stdout) => stdout.includes("### csip-scan：策略 nightly-prod 的扫描结果"), 25_000);
       const wecom = start.stdout.slice(start.stdout.indexOf("### csip-scan：策略 nightly-prod 的扫描结果"));
-      expect(wecom).toMatch(/^### csip-scan：策略 nightly-prod 的扫描结果\n计划时间 \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? \(Asia\/Shanghai\)\n发现风险：\d+ 个。\n结果页面：趋势与全部当前风险: file:\/\/\S+\/pages\/nightly-prod\.html\n\*\*任务：\*\*\n- rmis-\S+ 已完成，/);
+      expect(wecom).toMatch(/^### csip-scan：策略 nightly-prod 的扫描结果\n计划时间 \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? \(Asia\/Shanghai\)\n发现风险：\d+ 个。\n结果页面（运行 csip-scan 的机器上的文件）: file:\/\/\S+\/pages\/nightly-prod\.html\n\*\*任务：\*\*\n- rmis-\S+ 已完成，/);
       start.interrupt();
       expect(await start.ended(), `${start.stdout}\n${start.stderr}`).toBe(0);
       expect(start.stdout).toContain("LOCAL CSIP EMULATOR");

@@ -1,6 +1,6 @@
 import type { Language } from "../../config/schema.ts";
 import { shorten } from "../findings.ts";
-import type { HistoryFinding, PolicyHistory } from "../history.ts";
+import type { HistoryFinding, PolicyHistory, RunEntry } from "../history.ts";
 import { LEVELS, type Level } from "../model.ts";
 import { chartLegend, trendChart } from "./chart.ts";
 import { contentSecurityPolicy, esc, safeHref } from "./html.ts";
@@ -169,13 +169,47 @@ function policySection(history: PolicyHistory, t: PageText, time: (ms: number) =
 
   const rc = t.runColumns;
   const runRows = [...runs].reverse().map((r) => {
-    const counts = LEVELS.filter((l) => (r.byLevel[l] ?? 0) > 0).map((l) => `<span class="l-${l}">${esc(t.levels[l])} ${r.byLevel[l]}</span>`).join(" ");
-    return `<tr><td class=t>${esc(at(r.scheduledTime))}<td><span class="badge ${BADGE[r.status]}">${esc(t.status[r.status])}</span><td class=n>${r.riskCount}<td class=n>${r.tasks}<td>${counts || "0"}<td class=n>${r.newCount ?? t.unknown}<td class=n>${r.goneCount ?? t.unknown}`;
+    return `<tr><td class=t>${esc(at(r.scheduledTime))}<td><span class="badge ${BADGE[r.status]}">${esc(t.status[r.status])}</span><td class=n>${riskCell(r, t)}<td class=n>${r.tasks}<td>${levelCounts(r, t)}<td class=n>${r.newCount ?? t.unknown}<td class=n>${r.goneCount ?? t.unknown}`;
   });
   out.push(
     `<h3>${esc(t.runs)}</h3><table><thead><tr><th>${esc(rc.time)}</th><th>${esc(rc.status)}</th><th class="n">${esc(rc.risks)}</th><th class="n">${esc(rc.tasks)}</th><th>${esc(rc.findings)}</th><th class="n">${esc(rc.added)}</th><th class="n">${esc(rc.gone)}</th></tr></thead><tbody>${runRows.join("")}</tbody></table>`,
+    `<p class="note">${esc(t.runsNote)}</p>`,
   );
+  out.push(...changesPart(history, t, at, day));
   return `${out.join("\n")}</section>`;
+}
+
+/** A run's current findings by severity, most severe first. */
+function levelCounts(r: RunEntry, t: PageText): string {
+  return LEVELS.filter((l) => (r.byLevel[l] ?? 0) > 0).map((l) => `<span class="l-${l}">${esc(t.levels[l])} ${r.byLevel[l]}</span>`).join(" ") || "0";
+}
+
+/**
+ * What a run's tasks counted: a failed or unfinished run's tasks did not all count, and the cell says so,
+ * so that 0 beside current findings does not read as a contradiction.
+ */
+function riskCell(r: RunEntry, t: PageText): string {
+  return r.status === "failed" || r.status === "incomplete" ? `${r.riskCount} <small>${esc(t.finishedOnly)}</small>` : String(r.riskCount);
+}
+
+/** The asset-change runs, apart from the trend: a table of the last ones and the newest one's findings. */
+function changesPart(history: PolicyHistory, t: PageText, at: (iso: string) => string, day: (ms: number) => string): string[] {
+  const changes = history.changes ?? [];
+  if (changes.length === 0) return [];
+  const cc = t.changeColumns;
+  const rows = [...changes].reverse().map(
+    (r) => `<tr><td class=t>${esc(at(r.scheduledTime))}<td><span class="badge ${BADGE[r.status]}">${esc(t.status[r.status])}</span><td class=n>${r.assetsScanned ?? t.unknown}<td class=n>${riskCell(r, t)}<td>${levelCounts(r, t)}`,
+  );
+  const out = [
+    `<h3>${esc(t.changes(changes.length))}</h3><p class="note">${esc(t.changesNote)}</p>`,
+    `<table><thead><tr><th>${esc(cc.time)}</th><th>${esc(cc.status)}</th><th class="n">${esc(cc.assets)}</th><th class="n">${esc(cc.risks)}</th><th>${esc(cc.findings)}</th></tr></thead><tbody>${rows.join("")}</tbody></table>`,
+  ];
+  const latest = history.latestChange;
+  const last = changes.at(-1);
+  if (latest && last && latest.run === last.run && latest.findings.length > 0) {
+    out.push(`<h3>${esc(t.latestChange(latest.findings.length, last.findingsTotal))}</h3>`, findingsTable(latest.findings, t, day));
+  }
+  return out;
 }
 
 /**

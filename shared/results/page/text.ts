@@ -36,7 +36,15 @@ export const PAGE_TEXT = {
     report: "PDF report",
     noReport: "none yet",
     runs: "Runs",
-    runColumns: { time: "Scheduled", status: "Status", risks: "Risks", tasks: "Tasks", findings: "Current findings", added: "New", gone: "Gone" },
+    runColumns: { time: "Scheduled", status: "Status", risks: "Risks the tasks counted", tasks: "Tasks", findings: "Current findings on the scanned assets", added: "New", gone: "Gone" },
+    finishedOnly: "(finished tasks only)",
+    runsNote:
+      "Two numbers, counted differently. Risks the tasks counted: CSIP's count of the run's own tasks; a task that failed or did not finish counts none. Current findings: the risks CSIP listed for the scanned assets when the run was told, whichever scan found them (the risk lists do not filter by task).",
+    changes: (n: number) => `Scans when assets changed (last ${n})`,
+    changesNote: "Each covers only the assets that changed, so none is a point of the trend above.",
+    changeColumns: { time: "When", status: "Status", assets: "Assets scanned", risks: "Risks the tasks counted", findings: "Current findings on those assets" },
+    latestChange: (shown: number, total: number) =>
+      shown < total ? `Current findings on the assets of the last one (${shown} most severe of ${total})` : `Current findings on the assets of the last one (${total})`,
     states: { waiting: "waiting", scanning: "scanning", done: "done", failed: "failed", stopped: "stopped", paused: "paused", restarted: "restarted", "not found": "not found" } satisfies Record<TaskState, string>,
     levels: { extreme: "critical", high: "high", middle: "medium", low: "low", info: "info", unknown: "unknown" } satisfies Record<Level, string>,
     unknown: "—",
@@ -74,7 +82,15 @@ export const PAGE_TEXT = {
     report: "PDF 报告",
     noReport: "尚未生成",
     runs: "运行记录",
-    runColumns: { time: "计划时间", status: "状态", risks: "风险", tasks: "任务", findings: "当前风险", added: "新增", gone: "消失" },
+    runColumns: { time: "计划时间", status: "状态", risks: "任务统计的风险", tasks: "任务", findings: "被扫描资产的当前风险", added: "新增", gone: "消失" },
+    finishedOnly: "（仅已完成的任务）",
+    runsNote:
+      "两个数字的统计方式不同。任务统计的风险：云安全中心对本次运行自身任务的统计，失败或未完成的任务不计入。当前风险：告知本次结果时云安全中心对被扫描资产列出的风险，不论由哪次扫描发现（风险列表不按任务筛选）。",
+    changes: (n: number) => `资产变更时的扫描（最近 ${n} 次）`,
+    changesNote: "每次只扫描发生变更的资产，因此不计入上方的趋势。",
+    changeColumns: { time: "时间", status: "状态", assets: "已扫描资产", risks: "任务统计的风险", findings: "这些资产的当前风险" },
+    latestChange: (shown: number, total: number) =>
+      shown < total ? `最近一次所扫描资产的当前风险（最严重的 ${shown} 个，共 ${total} 个）` : `最近一次所扫描资产的当前风险（${total} 个）`,
     states: { waiting: "等待中", scanning: "扫描中", done: "已完成", failed: "失败", stopped: "已停止", paused: "已暂停", restarted: "已重启", "not found": "未找到" } satisfies Record<TaskState, string>,
     levels: { extreme: "严重", high: "高危", middle: "中危", low: "低危", info: "提示", unknown: "未知" } satisfies Record<Level, string>,
     unknown: "—",

@@ -119,9 +119,10 @@ describe("a first rehearsal, in a fresh account", () => {
     expect(streamed.join("")).not.toContain(SECRET_URL);
   });
 
-  it("creates the three functions on Nodejs18.15", () => {
+  it("creates the four functions on Nodejs18.15", () => {
     expect(first.account.functions.map((f) => [f.FunctionName, f.Runtime]).sort()).toEqual([
       ["csip-scan-dev-asset-change", "Nodejs18.15"],
+      ["csip-scan-dev-results-page", "Nodejs18.15"],
       ["csip-scan-dev-scan-results", "Nodejs18.15"],
       ["csip-scan-dev-scheduled-scan", "Nodejs18.15"],
     ]);
@@ -146,7 +147,12 @@ describe("a first rehearsal, in a fresh account", () => {
   });
 
   it("records each call as sent", () => {
-    expect(calls(firstRecord, "CreateFunction").map((c) => c.params.FunctionName)).toEqual(["csip-scan-dev-scheduled-scan", "csip-scan-dev-asset-change", "csip-scan-dev-scan-results"]);
+    expect(calls(firstRecord, "CreateFunction").map((c) => c.params.FunctionName)).toEqual([
+      "csip-scan-dev-scheduled-scan",
+      "csip-scan-dev-asset-change",
+      "csip-scan-dev-scan-results",
+      "csip-scan-dev-results-page",
+    ]);
     expect(new Set(firstRecord.map((c) => c.service))).toEqual(new Set(["cam", "cos", "scf", "tag", "eb", "redirect"]));
   });
 });
@@ -189,16 +195,17 @@ describe("each function's heap", () => {
     for (const result of [first, second]) {
       expect(result.account.functions.map((f) => [f.FunctionName, f.MemorySize]).sort()).toEqual([
         ["csip-scan-dev-asset-change", 128],
+        ["csip-scan-dev-results-page", 128],
         ["csip-scan-dev-scan-results", 128],
         ["csip-scan-dev-scheduled-scan", 256],
       ]);
       expect(variable(result, "scheduled-scan", "NODE_OPTIONS")).toBe(nodeOptionsFor(256));
       expect(variable(result, "scheduled-scan", "CSIP_SCAN_MEMORY_MB")).toBe("256");
-      for (const fn of ["asset-change", "scan-results"]) {
+      for (const fn of ["asset-change", "results-page", "scan-results"]) {
         expect(variable(result, fn, "NODE_OPTIONS")).toBe(nodeOptionsFor(128));
         expect(variable(result, fn, "CSIP_SCAN_MEMORY_MB")).toBe("128");
       }
-      for (const fn of ["scheduled-scan", "asset-change", "scan-results"]) {
+      for (const fn of ["scheduled-scan", "asset-change", "results-page", "scan-results"]) {
         expect(variable(result, fn, "SECOPS_WEBHOOK_URL")).toBe(SECRET_URL);
         expect(variable(result, fn, "CSIP_SCAN_STATE_BUCKET")).toBe(STATE_BUCKET);
       }
@@ -212,10 +219,25 @@ describe("each function's heap", () => {
     });
     expect(sent.sort()).toEqual([
       ["csip-scan-dev-asset-change", nodeOptionsFor(128), "128"],
+      ["csip-scan-dev-results-page", nodeOptionsFor(128), "128"],
       ["csip-scan-dev-scan-results", nodeOptionsFor(128), "128"],
       ["csip-scan-dev-scheduled-scan", nodeOptionsFor(256), "256"],
     ]);
     expect(JSON.stringify(firstRecord)).not.toContain(SECRET_URL);
+  });
+});
+
+describe("the results-page function's URL", () => {
+  const urlOf = (result: RehearsalResult) =>
+    (JSON.parse(result.account.functions.find((f) => f.FunctionName === "csip-scan-dev-results-page")!.Triggers.find((t) => t.Type === "http")!.TriggerDesc) as { NetConfig: { ExtranetUrl: string } }).NetConfig.ExtranetUrl;
+
+  it("is made once, after the functions, open and public, and every function is told it; the second rehearsal keeps it", () => {
+    expect(calls(firstRecord, "CreateTrigger").filter((c) => c.params.Type === "http").map((c) => [c.params.FunctionName, JSON.parse(String(c.params.TriggerDesc))])).toEqual([
+      ["csip-scan-dev-results-page", { AuthType: "NONE", NetConfig: { EnableIntranet: false, EnableExtranet: true } }],
+    ]);
+    expect(urlOf(second)).toBe(urlOf(first));
+    for (const f of second.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_PAGE_URL")?.Value, f.FunctionName).toBe(urlOf(first));
+    expect(formatAccount(second.account)).toContain(`http csip-scan-page: function URL ${urlOf(first)} (AuthType NONE)`);
   });
 });
 

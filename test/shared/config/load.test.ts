@@ -47,7 +47,7 @@ describe("shipped configs", () => {
 describe("parseConfig", () => {
   it("applies the documented defaults", () => {
     const config = parseConfig(GOOD, "p.yaml", envOf());
-    expect(config.results).toEqual({ checkEvery: "10m", giveUpAfter: "24h", topFindings: 5, history: 30, pageLinkValidFor: "7d" });
+    expect(config.results).toEqual({ checkEvery: "10m", giveUpAfter: "24h", topFindings: 5, history: 30, pageLinkValidFor: "7d", page: {} });
     const policy = config.policies[0]!;
     expect(policy).toMatchObject({
       mode: "standard",

@@ -1,22 +1,19 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { withRun, type PolicyHistory } from "../../../shared/results/history.ts";
 import type { Finding } from "../../../shared/results/model.ts";
 import { resultsPage } from "../../../shared/results/page/render.ts";
+import { browser, browserArgs, BROWSER_NAMES, inCI } from "../../browser.ts";
 import { finding, HOSTILE, results, task } from "./page-fixtures.ts";
 import { decodePng } from "./png.ts";
 
 // The results page in a real browser: Debian's headless Chromium loads the file (and nothing else: no
 // proxy, no background networking, every host name unresolvable), draws it to a PNG and dumps its DOM.
 // Skipped only outside CI when no Chromium is installed; in CI (.ci/run installs it) it must run.
-
-const BROWSERS = ["chromium-headless-shell", "chromium"];
-const browser = BROWSERS.flatMap((name) => (process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, name))).find((path) => existsSync(path));
-const inCI = process.env.CI === "true";
 
 const WIDTH = 1000;
 const HEIGHT = 1400;
@@ -31,28 +28,7 @@ function render(name: string, html: string): { png: Buffer; dom: string; console
   writeFileSync(file, html);
   const run = spawnSync(
     browser!,
-    [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-proxy-server",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-crash-reporter",
-      "--disable-breakpad",
-      "--disable-extensions",
-      "--no-first-run",
-      "--host-resolver-rules=MAP * ~NOTFOUND",
-      `--user-data-dir=${join(dir, `profile-${name}`)}`,
-      "--hide-scrollbars",
-      `--window-size=${WIDTH},${HEIGHT}`,
-      `--screenshot=${png}`,
-      "--dump-dom",
-      "--enable-logging=stderr",
-      "--v=0",
-      pathToFileURL(file).href,
-    ],
+    [...browserArgs(join(dir, `profile-${name}`), { extra: [`--window-size=${WIDTH},${HEIGHT}`, `--screenshot=${png}`] }), pathToFileURL(file).href],
     { encoding: "utf8", timeout: 30_000, env: { ...process.env, http_proxy: "", https_proxy: "", HOME: dir } },
   );
   if (run.status !== 0) throw new Error(`${browser} ended with ${run.status ?? run.signal}:\n${run.stderr}`);
@@ -84,7 +60,7 @@ const page = (): string => resultsPage({ histories: [history()], timezone: "Asia
 
 describe.skipIf(!browser && !inCI)("the results page in headless Chromium", () => {
   it("is found in CI", () => {
-    expect(browser, `no ${BROWSERS.join(" or ")} on PATH: .ci/run installs one`).toBeDefined();
+    expect(browser, `no ${BROWSER_NAMES} on PATH: .ci/run installs one`).toBeDefined();
   });
 
   it("draws the chart and the table, with no console message (no CSP violation, nothing refused)", () => {

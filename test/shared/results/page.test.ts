@@ -125,6 +125,38 @@ describe("results page", () => {
     expect(html).toContain("<td rowspan=3>same");
   });
 
+  it("reads true: a run whose tasks did not all finish says its risk count is the finished tasks', and a note tells the two numbers apart", () => {
+    const high = [finding("h1"), finding("h2"), finding("h3"), finding("m", { level: "middle" }), finding("l", { level: "low" })];
+    const failed = results(day(24), high, { tasks: [task({ state: "failed", riskCount: 0, assetsScanned: 0, error: "host did not answer" })] });
+    const html = page([withRun(EMPTY, failed, high, 30)]);
+    const runs = /<h3>Runs<\/h3><table>[\s\S]*?<\/table>/.exec(html)![0];
+    expect(runs).toContain("<th class=\"n\">Risks the tasks counted</th>");
+    expect(runs).toContain("<th>Current findings on the scanned assets</th>");
+    expect(runs).toMatch(/Not every task finished<\/span><td class=n>0 <small>\(finished tasks only\)<\/small><td class=n>1<td><span class="l-high">high 3<\/span> <span class="l-middle">medium 1<\/span> <span class="l-low">low 1<\/span>/);
+    expect(html).toContain("Risks the tasks counted: CSIP&#39;s count of the run&#39;s own tasks; a task that failed or did not finish counts none. Current findings:");
+    const zh = page([withRun(EMPTY, failed, high, 30)], { language: "zh" });
+    expect(zh).toContain("0 <small>（仅已完成的任务）</small>");
+    expect(zh).toContain("两个数字的统计方式不同。");
+  });
+
+  it("asset-change runs are kept beside the trend, not in it: their own table and the last one's findings; the last scheduled run keeps its place", () => {
+    const changed = [finding("c1", { asset: "ins-new00001", name: "exposed redis" })];
+    const change = { ...results("2026-11-29T22:15:00.000Z", changed, { tasks: [task({ riskCount: 1, assetsScanned: 1 })] }), trigger: "asset-change" as const, run: "run/csip-scan:nightly:evt-0123456789abcdef" };
+    const h = withRun(three(), change, changed, 30);
+    expect(h.runs).toHaveLength(3);
+    expect(h.latest!.run).toBe(three().latest!.run);
+    expect(h.changes!.map((r) => [r.trigger, r.assetsScanned, r.findingsTotal])).toEqual([["asset-change", 1, 1]]);
+    expect(withRun(h, change, changed, 30).changes).toHaveLength(1);
+    const html = page([h]);
+    const chart = /<svg class="chart"[\s\S]*?<\/svg>/.exec(html)![0];
+    expect(chart).not.toContain("2026-11-30 06:15");
+    expect(html).toContain("<h3>Scans when assets changed (last 1)</h3>");
+    expect(html).toMatch(/<td class=t>2026-11-30 06:15<td><span class="badge b-risk">Risks found<\/span><td class=n>1<td class=n>1<td><span class="l-high">high 1<\/span>/);
+    expect(html).toMatch(/Current findings on the assets of the last one \(1\)<\/h3>\n<table class="findings">[\s\S]*exposed redis/);
+    // The last scheduled run's findings are still the page's "Current findings".
+    expect(html).toMatch(/<h3>Current findings \(3\)<\/h3>/);
+  });
+
   it("in Chinese", () => {
     const html = page([three()], { language: "zh" });
     expect(html).toContain('<html lang="zh-CN">');
