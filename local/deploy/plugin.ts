@@ -208,8 +208,8 @@ export class CsipScanDeployPlugin {
    */
   private environmentPerFunction(): void {
     const provider = this.serverless.service.provider;
-    const shared = provider.environment?.variables ?? {};
-    for (const f of Object.values(this.serverless.service.functions)) f.environment = { variables: { ...shared, ...f.environment?.variables } };
+    const shared = (provider.environment?.variables ?? {}) as Record<string, string>;
+    for (const f of Object.values(this.serverless.service.functions)) f.environment = { variables: byName({ ...shared, ...(f.environment?.variables as Record<string, string> | undefined) }) };
     delete provider.environment;
   }
 
@@ -266,7 +266,7 @@ export class CsipScanDeployPlugin {
       const functionName = this.functionName(key);
       const held = await scf.GetFunction({ FunctionName: functionName, Namespace: NAMESPACE });
       const variables = (held.Environment?.Variables ?? []).filter((v) => v.Key !== PAGE_URL_VARIABLE);
-      const environment: Record<string, string> = Object.fromEntries([...variables.map((v) => [v.Key ?? "", v.Value ?? ""]), [PAGE_URL_VARIABLE, url]]);
+      const environment = byName(Object.fromEntries([...variables.map((v) => [v.Key ?? "", v.Value ?? ""]), [PAGE_URL_VARIABLE, url]]));
       const problems = limitProblems([{ name: functionName, environment, triggers: [] }]);
       if (problems.length > 0) throw new this.serverless.classes.Error(`csip-scan: ${PAGE_URL_VARIABLE} does not fit: ${problems.join("; ")}`);
       await scf.UpdateFunctionConfiguration({ FunctionName: functionName, Namespace: NAMESPACE, Environment: { Variables: Object.entries(environment).map(([Key, Value]) => ({ Key, Value })) } });
@@ -297,4 +297,12 @@ export class CsipScanDeployPlugin {
       throw new this.serverless.classes.Error(`csip-scan: the EventBridge rule could not be made: ${ruleErrorMessage(error)}`);
     }
   }
+}
+
+/**
+ * Variables in the order of their names: the first deploy adds the pages' URL after the functions exist and
+ * a later one names it before, and one order for both keeps a redeploy from reading as a change.
+ */
+function byName(variables: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(variables).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

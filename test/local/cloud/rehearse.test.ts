@@ -267,7 +267,9 @@ describe("a second rehearsal with one schedule removed", () => {
     const text = formatAccount(second.account);
     expect(text).toContain("csip-scan-dev-scheduled-scan (ap-guangzhou, namespace default)");
     expect(text).toContain("runtime Nodejs18.15, handler dist/scheduled-scan/index.main_handler, timeout 900 s");
-    expect(text).toContain("environment: CSIP_SCAN_CONFIG, SECOPS_WEBHOOK_URL, CSIP_SCAN_DEPLOYMENT, CSIP_SCAN_STATE_BUCKET, CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX");
+    expect(text).toContain(
+      "environment: CSIP_SCAN_CONFIG, CSIP_SCAN_DEPLOYMENT, CSIP_SCAN_MEMORY_MB, CSIP_SCAN_PAGE_URL, CSIP_SCAN_STATE_BUCKET, CSIP_SCAN_STATE_PREFIX, CSIP_SCAN_STATE_REGION, NODE_OPTIONS, SECOPS_WEBHOOK_URL",
+    );
     for (const s of SCHEDULES.slice(0, 2)) expect(text).toContain(`timer ${timerName(s)}: ${s}`);
     expect(text).toContain("csip-scan-dev-asset-change");
     expect(text).not.toContain("hooks.example.com");

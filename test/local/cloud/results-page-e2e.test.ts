@@ -179,7 +179,7 @@ describe("a results message's link", () => {
     ["another policy's name", (link) => link.href.replace("/pages/nightly.html", "/pages/weekly.html"), 403],
     ["a path outside the pages", (link) => link.href.replace("/pages/nightly.html", "/state/results-page/signing-key.json"), 404],
   ])("%s gets no page", async (_, change, status) => {
-    const store = new CosStateStore({ bucket: `csip-scan-state-${REHEARSAL_ACCOUNT.appId}`, region: "ap-guangzhou", prefix: "state/", credentials: ROLE, endpoint: standIn.url, timeoutMs: 5000, retry: { baseMs: 10, capMs: 50, attempts: 2 } });
+    const store = new CosStateStore({ bucket: `csip-scan-state-${REHEARSAL_ACCOUNT.appId}`, region: "ap-guangzhou", prefix: "state/dev-ap-guangzhou/", credentials: ROLE, endpoint: standIn.url, timeoutMs: 5000, retry: { baseMs: 10, capMs: 50, attempts: 2 } });
     const key = (await readPageSigningKey(store))!;
     const answer = await get(change(new URL(report.page!), key));
     expect(answer.status).toBe(status);

@@ -80,10 +80,10 @@ const locationOf = (result: RehearsalResult, region: string, name: string) =>
   Object.fromEntries(Object.entries(environmentOf(result, region, name)).filter(([key]) => LOCATION.includes(key)));
 
 describe("two stages deployed into one account", () => {
-  it("each succeeds, and makes its own three functions", () => {
+  it("each succeeds, and makes its own four functions", () => {
     for (const { result } of Object.values(deploys)) expect(result.exitCode, result.output).toBe(0);
     expect(deploys.prod.result.account.functions.map((f) => `${f.Region} ${f.FunctionName}`).sort()).toEqual(
-      ["ap-guangzhou csip-scan-dev", "ap-guangzhou csip-scan-prod"].flatMap((p) => ["asset-change", "scan-results", "scheduled-scan"].map((f) => `${p}-${f}`)),
+      ["ap-guangzhou csip-scan-dev", "ap-guangzhou csip-scan-prod"].flatMap((p) => ["asset-change", "results-page", "scan-results", "scheduled-scan"].map((f) => `${p}-${f}`)),
     );
   });
 
