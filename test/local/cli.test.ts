@@ -283,6 +283,23 @@ policies:
     expect(stderr).toContain(message);
   });
 
+  it("invoke never prints the content of an event file it cannot read as JSON: exit 2, one line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-cli-event-"));
+    try {
+      const file = join(dir, "passwd");
+      writeFileSync(file, "root:x:0:0:SECRET-FIRST-LINE:/root:/bin/bash\nsecond:x:1:1::/:/bin/false\n");
+      const notJson = cli("invoke", "scheduled-scan", "--event", file);
+      expect([notJson.status, notJson.stderr]).toEqual([2, `csip-scan: invalid event: ${file} is not a JSON file\n`]);
+      expect(notJson.stdout).toBe("");
+      const missing = cli("invoke", "scheduled-scan", "--event", join(dir, "nothing.json"));
+      expect([missing.status, missing.stderr]).toEqual([2, `csip-scan: invalid event: ${join(dir, "nothing.json")} cannot be read (ENOENT)\n`]);
+      const folder = cli("invoke", "scheduled-scan", "--event", dir);
+      expect([folder.status, folder.stderr]).toEqual([2, `csip-scan: invalid event: ${dir} cannot be read (EISDIR)\n`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("start fires a policy on its schedule through node-cron, one run at a time, and finishes every run it started", async () => {
     const file = tempConfig(`version: 1
 timezone: UTC

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -44,6 +44,22 @@ describe("csip-scan report", () => {
     expect(html).toContain("risk of the 28th");
     expect(html).toMatch(/<h2>Policy weekly<\/h2><p>No run of this policy was told in the last 10d.<\/p>/);
     expect(html).toContain('<nav><a href="#p-nightly">nightly</a><a href="#p-weekly">weekly</a></nav>');
+  });
+
+  it.each([
+    ["into a folder that does not exist", (out: string) => join(out, "missing", "page.html"), (out: string) => `--out ${join(out, "missing", "page.html")}: the folder ${join(out, "missing")} does not exist`],
+    ["onto a folder", (out: string) => out, (out: string) => `--out ${out} is a folder: give the name of a file to write`],
+    ["under a file", (out: string) => join(out, "a-file", "page.html"), (out: string) => `--out ${join(out, "a-file", "page.html")}: a part of ${join(out, "a-file")} is not a folder`],
+  ])("--out %s: exit 2 with one line, and nothing written", async (_, target, said) => {
+    const out = mkdtempSync(join(dir, "out-"));
+    writeFileSync(join(out, "a-file"), "");
+    const run = spawnSync(process.execPath, ["bin/csip-scan.js", "report", "--config", file, "--out", target(out)], {
+      encoding: "utf8",
+      env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" },
+      timeout: 30_000,
+    });
+    expect([run.status, run.stdout, run.stderr]).toEqual([2, "", `csip-scan: ${said(out)}\n`]);
+    expect(readdirSync(out)).toEqual(["a-file"]);
   });
 
   it("as a command: one policy, in Chinese, to --out", async () => {
