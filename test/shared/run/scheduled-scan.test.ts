@@ -8,6 +8,8 @@ import { runScheduledScan, walkTookTooLong } from "../../../shared/run/scheduled
 import { createServices, startRun } from "../../../shared/run/services.ts";
 import { toEstateAssets } from "../../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
+import { openRuns } from "../../../shared/results/open-runs.ts";
+import { FileStateStore } from "../../../shared/state/store.ts";
 import { envOf, sdkClient } from "../../helpers.ts";
 
 describe("walkTookTooLong", () => {
@@ -151,6 +153,85 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
     } finally {
       emulator.state.estate = estate;
     }
+  });
+
+  /** Attempt 1 of a run of 40 assets a task: pages 0 and 100 fill chunks 1 to 5, then page 200 fails. */
+  const failAfterFiveChunks = async (state: string, hour: number) => {
+    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 0 }, 2);
+    emulator.inject("DescribeCVMAssets", { type: "error", code: "InvalidParameter", message: "no" });
+    const first = await runOnce(state, hour, 40);
+    expect(first.errors.map((e) => e.code)).toEqual(["InvalidParameter"]);
+    expect(first.tasks.map((t) => t.chunk)).toEqual([1, 2, 3, 4, 5]);
+    return first;
+  };
+  const openTaskIds = async (state: string) => (await openRuns(new FileStateStore(join(dir, state)))).flatMap((r) => r.taskIds).sort();
+
+  it("a walk failing after five chunks, retried after the estate shrank: the run keeps every task, makes none, and says the estate changed", async () => {
+    const state = `s${++n}`;
+    const first = await failAfterFiveChunks(state, 6);
+    const estate = emulator.state.estate;
+    try {
+      // 120 CVMs now: the retry's walk fills chunks 1 to 3 only.
+      emulator.state.estate = estate.slice(0, 120);
+      const from = emulator.calls.length;
+      const second = await runOnce(state, 6, 40);
+      expect(second.ok).toBe(true);
+      expect(calls(from)).not.toContain("CreateRiskCenterScanTask");
+      expect(second.tasks.map((t) => [t.chunk, t.taskId])).toEqual(first.tasks.map((t) => [t.chunk, t.taskId]));
+      expect(second.warnings).toContainEqual(expect.stringMatching(/^the estate changed between attempts of this run: chunk\(s\) 4, 5 of an earlier attempt were not filled again\. The earlier tasks are kept and followed/));
+      // The results look follows all five.
+      expect(await openTaskIds(state)).toEqual(first.tasks.map((t) => t.taskId).sort());
+      // A repeat walks nothing, keeps the five, and still says so.
+      const third = await runOnce(state, 6, 40);
+      expect(third.tasks.map((t) => t.taskId)).toEqual(first.tasks.map((t) => t.taskId));
+      expect(third.warnings.filter((w) => w.startsWith("the estate changed"))).toHaveLength(1);
+      expect(Object.values(tasksPerName()).every((count) => count === 1)).toBe(true);
+    } finally {
+      emulator.state.estate = estate;
+    }
+  });
+
+  it("a walk failing after five chunks, retried after the estate shifted: the earlier tasks stay, only chunks without a task are made, and the summary says which chunks changed", async () => {
+    const state = `s${++n}`;
+    const first = await failAfterFiveChunks(state, 7);
+    const estate = emulator.state.estate;
+    try {
+      // Ten CVMs gone from the front, ten new at the end: as many chunks, each holding other assets.
+      emulator.state.estate = [...estate.slice(10), ...toEstateAssets(Array.from({ length: 10 }, (_, i) => ({ kind: "cvm" as const, id: `ins-y${String(i).padStart(7, "0")}`, tags: { env: "prod" } })))];
+      const second = await runOnce(state, 7, 40);
+      expect(second.ok).toBe(true);
+      expect(second.tasks.map((t) => [t.chunk, t.reused ?? false])).toEqual([
+        [1, true],
+        [2, true],
+        [3, true],
+        [4, true],
+        [5, true],
+        [6, false],
+        [7, false],
+      ]);
+      expect(second.tasks.slice(0, 5).map((t) => t.taskId)).toEqual(first.tasks.map((t) => t.taskId));
+      expect(second.warnings).toContainEqual(expect.stringMatching(/^the estate changed between attempts of this run: chunk\(s\) 1, 2, 3, 4, 5 now hold other assets than their tasks\./));
+      expect(await openTaskIds(state)).toEqual(second.tasks.map((t) => t.taskId).sort());
+    } finally {
+      emulator.state.estate = estate;
+    }
+  });
+
+  it("a retry over the same estate says nothing of a change", async () => {
+    const state = `s${++n}`;
+    await failAfterFiveChunks(state, 8);
+    const second = await runOnce(state, 8, 40);
+    expect(second.ok).toBe(true);
+    expect(second.tasks.map((t) => [t.chunk, t.reused ?? false])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, true],
+      [5, true],
+      [6, false],
+      [7, false],
+    ]);
+    expect(second.warnings.filter((w) => w.startsWith("the estate changed"))).toEqual([]);
   });
 
   it("out of time during the walk: reads no further page, and says how far it got", async () => {
