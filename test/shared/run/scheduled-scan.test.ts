@@ -257,3 +257,121 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
     expect(second.unauthorized[0]?.name).toBe("host-7");
   });
 });
+
+describe("a scheduled run whose group names a CVM by its public IP", () => {
+  let emulator: Emulator;
+  const dir = mkdtempSync(join(tmpdir(), "csip-scan-alias-"));
+  beforeAll(async () => {
+    emulator = await startEmulator({
+      estate: [
+        { kind: "cvm", id: "ins-alias001", name: "by-address", publicIp: "203.0.113.77" },
+        ...Array.from({ length: 150 }, (_, i) => ({ kind: "cvm" as const, id: `ins-o${String(i).padStart(7, "0")}`, tags: { env: "prod" } })),
+      ],
+      rateLimit: false,
+    });
+  });
+  afterAll(async () => {
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("scans the CVM the address names, decided at the walk's end, in the last chunk", async () => {
+    const config = parseConfig(
+      `version: 1\nstate: { path: ${JSON.stringify(dir)} }\nassetGroups:\n  g: { include: [{ assets: [203.0.113.77] }, { tags: { env: prod } }] }\n` +
+        `policies:\n  - { name: alias, schedule: "0 0 3 * * * *", targets: [g], scanItems: [port], maxAssetsPerTask: 100 }\n`,
+      "alias.yaml",
+      envOf(),
+    );
+    const run = startRun(createServices(config, envOf(), { sdk: sdkClient(emulator), logger: silentLogger() }));
+    const summary = await runScheduledScan(run, { policy: "alias", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "manual" });
+    expect(summary.ok).toBe(true);
+    expect(summary.warnings).toEqual([]);
+    expect(summary.assetsPerGroup).toEqual({ g: 151 });
+    const scanned = emulator.callsOf("CreateRiskCenterScanTask").map((c) => (c.params.Assets as { Asset: string }[]).map((a) => a.Asset));
+    expect(scanned.map((assets) => assets.length)).toEqual([100, 51]);
+    expect(scanned.flat().filter((id) => id === "ins-alias001")).toHaveLength(1);
+    expect(scanned[1]).toContain("ins-alias001");
+  });
+});
+
+describe("a chunk that ends without a task", () => {
+  let emulator: Emulator;
+  const dir = mkdtempSync(join(tmpdir(), "csip-scan-notask-"));
+  beforeAll(async () => {
+    emulator = await startEmulator({
+      estate: [
+        { kind: "cvm", id: "ins-ok000001", tags: { env: "prod" } },
+        { kind: "cvm", id: "ins-ok000002", tags: { env: "prod" } },
+        { kind: "cvm", id: "ins-no000001", tags: { env: "prod" }, authorized: false },
+        { kind: "cvm", id: "ins-no000002", tags: { env: "prod" }, authorized: false },
+      ],
+      rateLimit: false,
+    });
+  });
+  afterAll(async () => {
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is done: a repeat of the run neither submits it again nor walks again", async () => {
+    const config = parseConfig(
+      `version: 1\nstate: { path: ${JSON.stringify(dir)} }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
+        `policies:\n  - { name: notask, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], maxAssetsPerTask: 2 }\n`,
+      "notask.yaml",
+      envOf(),
+    );
+    const once = () => runScheduledScan(startRun(createServices(config, envOf(), { sdk: sdkClient(emulator), logger: silentLogger() })), { policy: "notask", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
+    const first = await once();
+    expect(first.ok).toBe(true);
+    expect(first.tasks.map((t) => t.chunk)).toEqual([1]);
+    expect(first.warnings).toEqual(["chunk 2: every asset is unauthorized, so no task was created"]);
+    emulator.calls.length = 0;
+    const second = await once();
+    expect(emulator.calls.map((c) => c.action).filter((a) => a === "CreateRiskCenterScanTask" || a === "DescribeCVMAssets")).toEqual([]);
+    expect(second.tasks.map((t) => [t.chunk, t.reused])).toEqual([[1, true]]);
+    expect(second.warnings).toEqual(first.warnings);
+    expect(second.unauthorized.map((a) => a.id)).toEqual(["ins-no000001", "ins-no000002"]);
+  });
+});
+
+describe("the run's deadline, on an emulated clock", () => {
+  let emulator: Emulator;
+  const dir = mkdtempSync(join(tmpdir(), "csip-scan-deadline-"));
+  beforeAll(async () => {
+    emulator = await startEmulator({ estate: Array.from({ length: 6 }, (_, i) => ({ kind: "cvm" as const, id: `ins-d${String(i).padStart(7, "0")}`, tags: { env: "prod" } })), rateLimit: false });
+  });
+  afterAll(async () => {
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a chunk filled after the time ran out is not submitted, and says so", async () => {
+    const config = parseConfig(
+      `version: 1\ntimeouts: { reserveSeconds: 0 }\nstate: { path: ${JSON.stringify(dir)} }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
+        `policies:\n  - { name: late, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], maxAssetsPerTask: 2 }\n`,
+      "deadline.yaml",
+      envOf(),
+    );
+    // Emulated time: it moves only when the first create answers, and then past the run's 60 s.
+    let now = Date.parse("2026-11-29T03:00:05Z");
+    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const sdk = sdkClient(emulator);
+    const slowCreate: typeof sdk = {
+      call: async (action, request) => {
+        const answer = await sdk.call(action, request);
+        if (action === "CreateRiskCenterScanTask") now += 61_000;
+        return answer;
+      },
+    };
+    const run = startRun(createServices(config, envOf(), { sdk: slowCreate, clock, logger: silentLogger() }), 60_000);
+    const summary = await runScheduledScan(run, { policy: "late", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
+    expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(1);
+    expect(summary.tasks.map((t) => t.chunk)).toEqual([1]);
+    expect(summary.errors).toEqual([
+      // The walk's next list (public IPs, for the tags selector) is not read either.
+      { code: "OutOfTime", message: "the function's time ran out during the inventory walk, after 6 of the policy's assets; the rest were not read" },
+      { code: "OutOfTime", message: "chunk 2: not submitted: the function's time ran out" },
+      { code: "OutOfTime", message: "chunk 3: not submitted: the function's time ran out" },
+    ]);
+  });
+});
