@@ -9,6 +9,10 @@ import { createServices, startRun } from "../../../shared/run/services.ts";
 import { toEstateAssets } from "../../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { openRuns } from "../../../shared/results/open-runs.ts";
+import type { CsipAction } from "../../../shared/csip/actions.ts";
+import type { CsipClient, RequestOf, ResponseOf } from "../../../shared/csip/client.ts";
+import { RunRecordSchema } from "../../../shared/run/policy-run.ts";
+import { scheduledRunNames } from "../../../shared/state/keys.ts";
 import { FileStateStore } from "../../../shared/state/store.ts";
 import { envOf, sdkClient } from "../../helpers.ts";
 
@@ -356,8 +360,8 @@ describe("the run's deadline, on an emulated clock", () => {
     let now = Date.parse("2026-11-29T03:00:05Z");
     const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
     const sdk = sdkClient(emulator);
-    const slowCreate: typeof sdk = {
-      call: async (action, request) => {
+    const slowCreate: CsipClient = {
+      call: async <A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> => {
         const answer = await sdk.call(action, request);
         if (action === "CreateRiskCenterScanTask") now += 61_000;
         return answer;
@@ -373,5 +377,42 @@ describe("the run's deadline, on an emulated clock", () => {
       { code: "OutOfTime", message: "chunk 2: not submitted: the function's time ran out" },
       { code: "OutOfTime", message: "chunk 3: not submitted: the function's time ran out" },
     ]);
+  });
+});
+
+describe("the run's record as the walk creates tasks", () => {
+  let emulator: Emulator;
+  const dir = mkdtempSync(join(tmpdir(), "csip-scan-saved-"));
+  beforeAll(async () => {
+    emulator = await startEmulator({ estate: Array.from({ length: 6 }, (_, i) => ({ kind: "cvm" as const, id: `ins-s${String(i).padStart(7, "0")}`, tags: { env: "prod" } })), rateLimit: false });
+  });
+  afterAll(async () => {
+    await emulator.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("holds each task before the next is asked for: a crash loses no task it made", async () => {
+    const config = parseConfig(
+      `version: 1\nstate: { path: ${JSON.stringify(dir)} }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
+        `policies:\n  - { name: saved, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], maxAssetsPerTask: 2 }\n`,
+      "saved.yaml",
+      envOf(),
+    );
+    const slot = new Date("2026-11-29T03:00:00Z");
+    const store = new FileStateStore(dir);
+    const recordKey = scheduledRunNames("saved", slot).recordKey;
+    const sdk = sdkClient(emulator);
+    /** The chunks the stored record holds a task for, as each create is asked. */
+    const storedAtCreate: string[][] = [];
+    const watching: CsipClient = {
+      call: async <A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> => {
+        if (action === "CreateRiskCenterScanTask") storedAtCreate.push(Object.keys((await store.get(recordKey, RunRecordSchema))?.tasks ?? {}));
+        return sdk.call(action, request);
+      },
+    };
+    const run = startRun(createServices(config, envOf(), { sdk: watching, store, logger: silentLogger() }));
+    const summary = await runScheduledScan(run, { policy: "saved", scheduledTime: slot, trigger: "timer" });
+    expect(summary.tasks.map((t) => t.chunk)).toEqual([1, 2, 3]);
+    expect(storedAtCreate).toEqual([[], ["1"], ["1", "2"]]);
   });
 });
