@@ -308,6 +308,21 @@ describe("each notifier told once, whatever fails or changes", () => {
     }
   });
 
+  it("without a durable store: a run that ends exactly at a look's slot minus checkEvery is told by exactly one look, the earlier", async () => {
+    // Emulated time that stands still: the task is made at 03:00:00.000 and ends at 03:10:00.000 exactly.
+    emulator.state.scanTiming = { queuedMs: 0, scanningMs: 10 * 60_000 };
+    const w = world("web", "", { memory: true });
+    emulator.state.now = () => Date.parse("2026-11-29T03:00:00Z");
+    await w.scan("2026-11-29T03:00:05Z");
+    const toldAt: string[] = [];
+    for (const now of ["03:10", "03:20", "03:30"].map((t) => `2026-11-29T${t}:00Z`)) {
+      emulator.state.now = () => Date.parse(now);
+      if ((await w.results(now)).told.length > 0) toldAt.push(now);
+    }
+    expect(toldAt).toEqual(["2026-11-29T03:10:00Z"]);
+    expect(told()).toHaveLength(1);
+  });
+
   it("without a durable store: a scan that lasts longer than checkEvery is told once, by the look after it ends", async () => {
     emulator.state.scanTiming = { queuedMs: 0, scanningMs: 30 * 60_000 };
     const w = world("web", "", { memory: true });
