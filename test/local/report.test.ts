@@ -32,7 +32,8 @@ const seeded = (async () => {
   for (const day of ["01", "20", "28"]) await recordRun(store, results(`2026-11-${day}T03:00:00.000Z`, [finding(`f${day}`, { name: `risk of the ${day}th` })]), [finding(`f${day}`, { name: `risk of the ${day}th` })], 30);
 })();
 
-describe("csip-scan report", () => {
+// A CLI process (tsx compiling on load) may take many times its usual second on a busy machine: the waits are limits.
+describe("csip-scan report", { timeout: 240_000 }, () => {
   it("writes every policy's page with the runs since --since; a policy without runs says so", async () => {
     await seeded;
     const config = (await loadConfig(file, envOf())).config;
@@ -56,7 +57,7 @@ describe("csip-scan report", () => {
     const run = spawnSync(process.execPath, ["bin/csip-scan.js", "report", "--config", file, "--out", target(out)], {
       encoding: "utf8",
       env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" },
-      timeout: 30_000,
+      timeout: 120_000,
     });
     expect([run.status, run.stdout, run.stderr]).toEqual([2, "", `csip-scan: ${said(out)}\n`]);
     expect(readdirSync(out)).toEqual(["a-file"]);
@@ -68,7 +69,7 @@ describe("csip-scan report", () => {
     const run = spawnSync(process.execPath, ["bin/csip-scan.js", "report", "--config", file, "--policy", "nightly", "--since", "400d", "--language", "zh", "--out", out], {
       encoding: "utf8",
       env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" },
-      timeout: 30_000,
+      timeout: 120_000,
     });
     expect(run.stderr).toBe("");
     expect([run.status, run.stdout]).toEqual([0, `${out}: 1 policy, 3 run(s) since 400d ago (history in ${join(dir, "state")})\n`]);

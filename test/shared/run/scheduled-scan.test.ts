@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../shared/config/load.ts";
 import { silentLogger } from "../../../shared/log.ts";
 import { runScheduledScan, walkTookTooLong } from "../../../shared/run/scheduled-scan.ts";
-import { createServices, startRun } from "../../../shared/run/services.ts";
+import { createServices, startRun, type ServiceOverrides } from "../../../shared/run/services.ts";
 import { toEstateAssets } from "../../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { openRuns } from "../../../shared/results/open-runs.ts";
@@ -14,7 +14,7 @@ import type { CsipClient, RequestOf, ResponseOf } from "../../../shared/csip/cli
 import { RunRecordSchema } from "../../../shared/run/policy-run.ts";
 import { scheduledRunNames } from "../../../shared/state/keys.ts";
 import { FileStateStore } from "../../../shared/state/store.ts";
-import { envOf, sdkClient } from "../../helpers.ts";
+import { emulatedClock, envOf, sdkClient, takingTime } from "../../helpers.ts";
 
 describe("walkTookTooLong", () => {
   it.each([
@@ -46,10 +46,28 @@ describe("a scheduled run's time budget", () => {
       "budget.yaml",
       envOf(),
     );
-    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 700 });
-    const run = startRun(createServices(config, envOf(), { sdk: sdkClient(emulator), logger: silentLogger() }), 1_200);
+    // The CVM list answers in 700 ms of emulated time, in a run of 1.2 s: more than half of it.
+    const clock = emulatedClock("2026-11-29T03:00:05Z");
+    const sdk = takingTime(sdkClient(emulator), clock, (action) => (action === "DescribeCVMAssets" ? 700 : 0));
+    const run = startRun(createServices(config, envOf(), { sdk, clock, logger: silentLogger() }), 1_200);
     const summary = await runScheduledScan(run, { policy: "slow", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "manual", dryRun: true });
-    expect(summary.warnings.some((w) => w.startsWith("the inventory walk took"))).toBe(true);
+    expect(summary.durationsMs).toEqual({ inventory: 700, tasks: 0, notify: 0, total: 700 });
+    expect(summary.warnings).toEqual([expect.stringMatching(/^the inventory walk took 1 s of the 1 s the run had: /)]);
+  });
+
+  it("says nothing of a walk that used half the time the run had", async () => {
+    const config = parseConfig(
+      `version: 1\ntimeouts: { reserveSeconds: 0 }\nstate: { path: ${JSON.stringify(dir)} }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
+        `policies:\n  - { name: slow, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port] }\n`,
+      "budget.yaml",
+      envOf(),
+    );
+    const clock = emulatedClock("2026-11-29T03:00:05Z");
+    const sdk = takingTime(sdkClient(emulator), clock, (action) => (action === "DescribeCVMAssets" ? 600 : 0));
+    const run = startRun(createServices(config, envOf(), { sdk, clock, logger: silentLogger() }), 1_200);
+    const summary = await runScheduledScan(run, { policy: "slow", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "manual", dryRun: true });
+    expect(summary.durationsMs.inventory).toBe(600);
+    expect(summary.warnings).toEqual([]);
   });
 });
 
@@ -75,14 +93,14 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
   });
 
   /** A run of policy "walk" (100 assets a task unless said) over its own state folder; each test its own hour. */
-  const runOnce = (state: string, hour: number, perTask = 100, budgetMs = 60_000) => {
+  const runOnce = (state: string, hour: number, perTask = 100, budgetMs = 60_000, overrides: ServiceOverrides = {}) => {
     const config = parseConfig(
       `version: 1\ntimeouts: { reserveSeconds: 0 }\nstate: { path: ${JSON.stringify(join(dir, state))} }\nretry: { baseMs: 1, capMs: 5, attempts: 2 }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\n` +
         `policies:\n  - { name: walk, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port], maxAssetsPerTask: ${perTask}, unauthorized: scan-authorized }\n`,
       "walk.yaml",
       envOf(),
     );
-    const run = startRun(createServices(config, envOf(), { sdk: sdkClient(emulator), logger: silentLogger() }), budgetMs);
+    const run = startRun(createServices(config, envOf(), { sdk: sdkClient(emulator), logger: silentLogger(), ...overrides }), budgetMs);
     return runScheduledScan(run, { policy: "walk", scheduledTime: new Date(Date.UTC(2026, 10, 29, hour)), trigger: "timer" });
   };
   const calls = (from = 0) => emulator.calls.slice(from).map((c) => (c.action === "DescribeCVMAssets" ? `list ${(c.params.Filter as { Offset: number }).Offset}` : c.action));
@@ -239,10 +257,10 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
   });
 
   it("out of time during the walk: reads no further page, and says how far it got", async () => {
-    // Page 100 answers after the run's 600 ms are over.
-    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 0 });
-    emulator.inject("DescribeCVMAssets", { type: "slow", ms: 800 });
-    const summary = await runOnce(`s${++n}`, 4, 100, 600);
+    // Page 100 answers after the run's 600 ms of emulated time are over.
+    const clock = emulatedClock("2026-11-29T04:00:05Z");
+    const sdk = takingTime(sdkClient(emulator), clock, (action, request) => (action === "DescribeCVMAssets" && (request.Filter as { Offset: number }).Offset === 100 ? 800 : 0));
+    const summary = await runOnce(`s${++n}`, 4, 100, 600, { sdk, clock });
     expect(summary.tasks.map((t) => t.chunk)).toEqual([1]);
     expect(summary.errors).toEqual([
       { code: "OutOfTime", message: "the function's time ran out during the inventory walk, after 100 of the policy's assets; the rest were not read" },
@@ -356,18 +374,10 @@ describe("the run's deadline, on an emulated clock", () => {
       "deadline.yaml",
       envOf(),
     );
-    // Emulated time: it moves only when the first create answers, and then past the run's 60 s.
-    let now = Date.parse("2026-11-29T03:00:05Z");
-    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
-    const sdk = sdkClient(emulator);
-    const slowCreate: CsipClient = {
-      call: async <A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> => {
-        const answer = await sdk.call(action, request);
-        if (action === "CreateRiskCenterScanTask") now += 61_000;
-        return answer;
-      },
-    };
-    const run = startRun(createServices(config, envOf(), { sdk: slowCreate, clock, logger: silentLogger() }), 60_000);
+    // Emulated time: the first create answers after the run's 60 s are over.
+    const clock = emulatedClock("2026-11-29T03:00:05Z");
+    const sdk = takingTime(sdkClient(emulator), clock, (action) => (action === "CreateRiskCenterScanTask" ? 61_000 : 0));
+    const run = startRun(createServices(config, envOf(), { sdk, clock, logger: silentLogger() }), 60_000);
     const summary = await runScheduledScan(run, { policy: "late", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
     expect(emulator.callsOf("CreateRiskCenterScanTask")).toHaveLength(1);
     expect(summary.tasks.map((t) => t.chunk)).toEqual([1]);
