@@ -76,7 +76,7 @@ ${extra}`,
   const clock = (now: string) => (options.instantSleep ? { now: clockAt(now).now, sleep: async () => {} } : clockAt(now));
   return {
     state,
-    scan: (now: string, time = "2026-11-29T03:00:00Z") => scheduledScanHandler({ logger: silentLogger(), clock: clockAt(now) })({ Type: "Timer", TriggerName: "nightly", Time: time }, {}),
+    scan: (now: string, time = "2026-11-29T03:00:00Z") => scheduledScanHandler({ logger: silentLogger(), clock: clock(now) })({ Type: "Timer", TriggerName: "nightly", Time: time }, {}),
     results: (now: string, store?: StateStore) => scanResultsHandler({ logger: silentLogger(), clock: clock(now), ...(store ? { store } : {}) })({ Type: "Timer", TriggerName: "csip-scan-results", Time: now }, {}),
   };
 }
@@ -398,9 +398,10 @@ describe("no duplicate task left behind", () => {
     // Every request reads one second later, so the two tasks' InsertTimes differ.
     let tick = Date.parse("2026-11-29T03:00:00Z");
     emulator.state.now = () => (tick += 1000);
-    const w = world("web", "", { settings: "timeouts: { requestSeconds: 0.3 }\nretry: { baseMs: 5, capMs: 20, attempts: 3 }" });
-    // The first create answers 502 and lands 1 s later, after the run looked twice and made another.
-    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 1000 });
+    // Waits take no time: the run's looks are ordered by its requests, not by the machine's speed.
+    const w = world("web", "", { settings: "retry: { baseMs: 5, capMs: 20, attempts: 3 }", instantSleep: true });
+    // The first create answers 502 and lands when the test lets it, after the run looked twice and made another.
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 } });
     const scan = await w.scan("2026-11-29T03:00:05Z");
     await emulator.settle({ late: "land" });
     const twins = [...emulator.state.tasks].sort((a, b) => a.InsertTime.localeCompare(b.InsertTime));

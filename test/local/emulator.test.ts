@@ -332,7 +332,8 @@ describe("injected faults and how the client reports them", () => {
     emulator.inject("CreateRiskCenterScanTask", { type: "slow", ms: 1500 });
     const error = await caught(sdkClient(emulator, undefined, { timeoutSeconds: 0.5 }).call("CreateRiskCenterScanTask", scanRequest));
     expect(error).toMatchObject({ code: "Timeout", retryable: true });
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // Once the request is over in the emulator, its work is done.
+    await emulator.settle();
     expect(emulator.state.tasks.map((t) => t.TaskName)).toEqual(["contract"]);
   });
 
