@@ -95,11 +95,16 @@ export async function connectLocal(config: Config, options: LocalOptions): Promi
     ? sdkClientFor(config, env)
     : createCsipClient({ credentials: LOCAL_ACCOUNT, region: regionOf(config, env), endpoint: url, intl: config.intl, timeoutSeconds: config.timeouts.requestSeconds });
   const show = options.show ?? options.say;
-  const deliver: Deliver = async (name, notifier, report, messageId) => {
-    if (isLoopbackUrl(notifier.url)) return network(name, notifier, report, messageId);
+  const deliver: Deliver = async (name, notifier, report, messageId, progress) => {
+    if (isLoopbackUrl(notifier.url)) return network(name, notifier, report, messageId, progress);
     const parts = options.json ? [JSON.stringify(webhookPayload(report, config.timezone), null, 2)] : shownBy(notifier, report, config.timezone);
     const what = notifier.type === "webhook" || options.json ? `${notifier.type}, JSON` : `${notifier.type}, ${notifier.language}`;
-    parts.forEach((part, i) => show(`--- notifier ${name} (${what}${parts.length > 1 ? `, part ${i + 1}/${parts.length}` : ""}; local mode prints instead of sending) ---\n${part}`));
+    const sentBefore = progress && (progress.of ?? parts.length) === parts.length ? progress.sent : [];
+    for (const [i, part] of parts.entries()) {
+      if (sentBefore.includes(i + 1)) continue;
+      show(`--- notifier ${name} (${what}${parts.length > 1 ? `, part ${i + 1}/${parts.length}` : ""}; local mode prints instead of sending) ---\n${part}`);
+      await progress?.onSent(i + 1, parts.length);
+    }
     return { notifier: name, delivered: true, via: "console", parts: parts.length };
   };
   const { store, close, session } = await localStore(config, env, options.say);

@@ -5,7 +5,8 @@ import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { sleep, type Clock } from "../shared/clock.ts";
 import type { Config } from "../shared/config/schema.ts";
-import { createCsipClient, type CsipClient } from "../shared/csip/client.ts";
+import type { CsipAction } from "../shared/csip/actions.ts";
+import { createCsipClient, type CsipClient, type RequestOf, type ResponseOf } from "../shared/csip/client.ts";
 import { readEnvironment, type Environment } from "../shared/env.ts";
 import { CsipScanError, EventError } from "../shared/errors.ts";
 import { silentLogger } from "../shared/log.ts";
@@ -21,6 +22,34 @@ import { startEmulator, type Emulator, type EmulatorOptions } from "../local/emu
 export function clockAt(iso: string): Clock {
   const offset = Date.parse(iso) - Date.now();
   return { now: () => Date.now() + offset, sleep };
+}
+
+/**
+ * Emulated time, for tests about durations and deadlines: it stands still while the machine works, and
+ * moves only when a `sleep` asks it to or the test says so, so a test reads the same on a busy machine.
+ */
+export function emulatedClock(iso: string): Clock & { advance(ms: number): void } {
+  let now = Date.parse(iso);
+  return {
+    now: () => now,
+    sleep: async (ms: number) => void (now += Math.max(0, ms)),
+    advance: (ms: number) => void (now += ms),
+  };
+}
+
+/**
+ * The client `csip` (the official SDK against the emulator), whose answers take emulated time: after each
+ * call answers, `clock` moves by what `takes` says of it. The request itself goes out as it is.
+ */
+export function takingTime(csip: CsipClient, clock: { advance(ms: number): void }, takes: (action: CsipAction, request: Record<string, unknown>) => number): CsipClient {
+  return {
+    ...(csip.account !== undefined ? { account: csip.account } : {}),
+    call: async <A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> => {
+      const answer = await csip.call(action, request);
+      clock.advance(takes(action, request as Record<string, unknown>));
+      return answer;
+    },
+  };
 }
 
 /** An environment of just these variables: never the developer's own. */

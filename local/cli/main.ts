@@ -33,7 +33,7 @@ import { closestName, unsetVariables } from "./hints.ts";
 import { progressLine } from "./progress.ts";
 import { startLocalCos } from "../cos-local.ts";
 import { followResults } from "../results-follower.ts";
-import { writeReport } from "../report.ts";
+import { OutFileError, writeReport } from "../report.ts";
 import { scheduleTable, startScheduler } from "../scheduler.ts";
 
 /** How often local mode looks for results when the emulator answers (its scans take seconds, so a newcomer sees results at once). */
@@ -192,12 +192,7 @@ const COMMANDS: Record<string, Command> = {
       const fn = FUNCTION_NAMES.find((name) => name === positionals[0]);
       if (!fn) throw new UsageError(`unknown function "${positionals[0] ?? ""}" (known: ${FUNCTION_NAMES.join(", ")})`);
       if (typeof values.event !== "string") throw new UsageError("give the event with --event FILE");
-      let event: unknown;
-      try {
-        event = JSON.parse(await readFile(values.event, "utf8"));
-      } catch (error) {
-        throw new EventError("", `${values.event} is not a readable JSON file (${(error as Error).message})`);
-      }
+      const event = await readEventFile(values.event);
       const file = configPath(values.config as string | undefined, env);
       const config = (await loadConfig(file, env)).config;
       const connection = await connectLocal(config, { env, say: err });
@@ -453,6 +448,24 @@ function formatResults(r: ResultsReport, timeZone: string): string {
   return lines.join("\n");
 }
 
+/**
+ * The JSON of an event file. What goes wrong is said without the file's content: a parser's message
+ * quotes the text it stopped at, and `--event /etc/passwd` would print the file's first bytes.
+ */
+async function readEventFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new EventError("", `${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? "unknown error"})`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new EventError("", `${file} is not a JSON file`);
+  }
+}
+
 /** parseArgs, with an unknown or ill-used option said in the CLI's words, and the closest known option named. */
 function parseOptions(name: string, command: Command, options: NonNullable<ParseArgsConfig["options"]>, args: string[]): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
   try {
@@ -517,6 +530,7 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof UsageError ||
       error instanceof SwitchError ||
       error instanceof AccountFileError ||
+      error instanceof OutFileError ||
       (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
     const message = error instanceof Error ? error.message : String(error);
     err(error instanceof ConfigError ? message : `csip-scan: ${message}`);

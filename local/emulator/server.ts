@@ -19,9 +19,18 @@ export type Failure =
 
 export type Fault =
   | Failure
-  | { type: "slow"; ms: number }
-  /** CSIP does the work but answers `answer` (a failure); what the work made shows in the lists only `afterMs` later. */
-  | { type: "late"; answer: Failure; afterMs: number }
+  /**
+   * The answer comes `ms` late. The work is done after the wait, or, with `doneFirst`, as the request
+   * arrives: then a caller that gave up waiting finds the work done whatever the machine's speed.
+   */
+  | { type: "slow"; ms: number; doneFirst?: boolean }
+  /**
+   * CSIP does the work but answers `answer` (a failure); what the work made shows in the lists only
+   * later: `afterMs` later, or just before the emulator answers the `call`-th request of `action` that
+   * comes after it (`landsBefore`: a landing ordered by requests, whatever the machine's speed), or
+   * when a test settles the emulator with `late: "land"`, whichever comes first.
+   */
+  | { type: "late"; answer: Failure; afterMs?: number; landsBefore?: { action: string; call: number } }
   /** A well-formed API answer with this content instead of the real one (a malformed list, say). */
   | { type: "answer"; response: Record<string, unknown> };
 
@@ -97,7 +106,8 @@ export interface Emulator {
   callsOf(action: string): RecordedCall[];
   /**
    * Resolves when no request is in progress: what a test did is over. Late work still pending is
-   * dropped (`late: "drop"`, the default) or waited for until it lands (`late: "land"`).
+   * dropped (`late: "drop"`, the default) or lands now (`late: "land"`): a test that gives a late create
+   * an `afterMs` longer than it runs decides itself when the create lands, whatever the machine's speed.
    */
   settle(options?: { late?: "drop" | "land" }): Promise<void>;
   close(): Promise<void>;
@@ -233,11 +243,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
     };
 
+    for (const [land, before] of [...landingBefore]) if (before.action === action && --before.call <= 0) land();
     const fault = faults.get(action)?.shift();
     if (fault) {
       record.outcome = fault.type === "error" ? fault.code : fault.type === "late" ? `fault:late:${fault.answer.type}` : `fault:${fault.type}`;
       if (fault.type === "slow") {
-        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        if (!fault.doneFirst) await new Promise((resolve) => setTimeout(resolve, fault.ms));
         record.outcome = "OK";
       } else if (fault.type === "answer") {
         return send(fault.response);
@@ -257,16 +268,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       // The work is done, but what it made is listed only later, and the caller hears of a failure.
       const made = state.tasks.filter((t) => !before.has(t));
       state.tasks = state.tasks.filter((t) => before.has(t));
-      let landed!: () => void;
-      const timer = setTimeout(() => {
-        pendingLate.delete(timer);
-        state.tasks.push(...made);
-        landed();
-      }, fault.afterMs);
-      pendingLate.set(timer, new Promise<void>((resolve) => (landed = resolve)));
+      const land = (): void => {
+        clearTimeout(timer);
+        landingBefore.delete(land);
+        if (pendingLate.delete(timer)) state.tasks.push(...made);
+      };
+      // Unreferenced: late work no test waits for does not keep the process alive.
+      const timer = setTimeout(land, fault.afterMs ?? 2 ** 31 - 1).unref();
+      pendingLate.set(timer, land);
+      if (fault.landsBefore) landingBefore.set(land, { ...fault.landsBefore });
       return sendFailure(fault.answer);
     }
     if ("error" in answer) return fail(answer.error.code, answer.error.message);
+    if (fault?.type === "slow" && fault.doneFirst) await new Promise((resolve) => setTimeout(resolve, fault.ms));
     if (res.destroyed) return;
     send(answer.response);
   };
@@ -284,8 +298,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     res.end(pdf);
   };
 
-  /** Late work not yet landed, with a promise of its landing. */
-  const pendingLate = new Map<NodeJS.Timeout, Promise<void>>();
+  /** Late work not yet landed, each with what lands it. */
+  const pendingLate = new Map<NodeJS.Timeout, () => void>();
+  /** Late work that lands before a later request of an action: how many more of them until it does. */
+  const landingBefore = new Map<() => void, { action: string; call: number }>();
   let inFlight = 0;
   const idle: (() => void)[] = [];
   const server = createServer((req, res) => {
@@ -348,8 +364,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (late === "drop") {
         for (const timer of pendingLate.keys()) clearTimeout(timer);
         pendingLate.clear();
+        landingBefore.clear();
       } else {
-        await Promise.all(pendingLate.values());
+        for (const land of [...pendingLate.values()]) land();
       }
     },
     close() {

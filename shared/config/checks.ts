@@ -91,17 +91,23 @@ export function crossCheck(raw: unknown, allowLocalWebhooks: boolean): PathProbl
     problems.push({ path: ["assetGroups", deepest.name], message: `groups nest ${deepest.depth} deep from here; at most ${MAX_GROUP_DEPTH} levels` });
   }
 
+  /** Policies by their name in lower case: a policy's pages and state keys are files, on disks that may ignore case. */
   const seen = new Map<string, number>();
   /** Policies by the seven-field form of their schedule: one timer each (functions/index.ts). */
   const schedules = new Map<string, string[]>();
   config.policies.forEach((policy, i) => {
     const at = (...rest: (string | number)[]): (string | number)[] => ["policies", i, ...rest];
     if (policy.name !== undefined) {
-      const first = seen.get(policy.name);
-      if (first !== undefined) {
+      const first = seen.get(policy.name.toLowerCase());
+      if (first === undefined) {
+        seen.set(policy.name.toLowerCase(), i);
+      } else if (config.policies[first]!.name === policy.name) {
         problems.push({ path: at("name"), message: `duplicate policy name "${policy.name}" (also policies[${first}])` });
       } else {
-        seen.set(policy.name, i);
+        problems.push({
+          path: at("name"),
+          message: `policy name "${policy.name}" differs from "${config.policies[first]!.name}" (policies[${first}]) only by case; give it another name, since its results page and records would be the same file on a disk that ignores case`,
+        });
       }
       if (!TRIGGER_NAME.test(policy.name)) {
         problems.push({

@@ -118,29 +118,17 @@ export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Pro
     }
     return { total, rows, calls, capped: offset < total && calls >= maxPages };
   }
-  // Pages 1.. up to the stated total, `concurrency` at a time; a list that grew meanwhile is read on.
+  // Pages 1.. up to the stated total, `concurrency` at a time. Each worker asks the total again before
+  // each page, and every answer may raise it: a list that grew during the read is read on to its new end.
   let next = 1;
-  let lastFull = true;
-  let lastPage = 0;
   // On a failure no further page is asked, and the read fails only once every page in flight has
   // settled: a consumer still creating a task for an earlier page is not left running on its own.
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (!failure && next < Math.min(pagesFor(), maxPages)) {
-      const n = next++;
-      const got = await readAt(n * pageSize);
-      if (n >= lastPage) {
-        lastPage = n;
-        lastFull = got === pageSize;
-      }
-    }
+    while (!failure && next < Math.min(pagesFor(), maxPages)) await readAt(next++ * pageSize);
   };
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, () => worker().catch((error: unknown) => void (failure ??= { error }))));
   if (failure) throw failure.error;
-  // Grown past the first total: a full last page and a larger total stated meanwhile.
-  while (lastFull && next < maxPages && total > next * pageSize) {
-    lastFull = (await readAt(next++ * pageSize)) === pageSize;
-  }
   const capped = next >= maxPages && total > maxPages * pageSize;
   return { total, rows, calls, capped };
 }

@@ -2,10 +2,12 @@
  * Client-side rate limit for CSIP: 20 requests per second per API per account
  * (https://cloud.tencent.com/document/api/664/90808 lists the limit per action).
  *
- * A token bucket of capacity 1 per (account, action): calls start at least `spacingMs` apart. With
- * spacing (1000 ms + margin) / (limit - 1), any one-second window holds at most `limit` starts, while
- * the sustained rate stays at (limit - 1) / limit of the limit or better. The margin absorbs jitter
- * between leaving this process and arriving at the API.
+ * Calls under one (account, action) start one at a time, in the order they asked, each at least
+ * `spacingMs` after the one before it actually started. With spacing (1000 ms + margin) / (limit - 1),
+ * any one-second window holds at most `limit` starts, while the sustained rate stays at (limit - 1) /
+ * limit of the limit or better. The spacing counts from real starts, not from booked ones: a process that
+ * stalls (a busy machine, a paused instance, a long garbage collection) lets no burst of overdue calls out
+ * when it wakes. The margin absorbs jitter between leaving this process and arriving at the API.
  */
 export interface RateLimit {
   perSecond: number;
@@ -13,7 +15,10 @@ export interface RateLimit {
 }
 
 export class RateLimiter {
-  private readonly nextStart = new Map<string, number>();
+  /** When the last call under each key started. */
+  private readonly lastStart = new Map<string, number>();
+  /** The last call waiting under each key: the next one waits for it. */
+  private readonly queue = new Map<string, Promise<void>>();
   readonly spacingMs: number;
 
   constructor(
@@ -23,11 +28,25 @@ export class RateLimiter {
     this.spacingMs = (1000 + limit.marginMs) / Math.max(1, limit.perSecond - 1);
   }
 
-  /** Waits until a call under `key` may start, and books that start. */
+  /** Waits until a call under `key` may start, after those that asked before it, and counts its start. */
   async acquire(key: string): Promise<void> {
-    const now = this.now();
-    const at = Math.max(now, this.nextStart.get(key) ?? 0);
-    this.nextStart.set(key, at + this.spacingMs);
-    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+    const before = this.queue.get(key);
+    let started!: () => void;
+    const mine = new Promise<void>((resolve) => (started = resolve));
+    this.queue.set(key, mine);
+    try {
+      await before;
+      // Timers count whole milliseconds and may fire a little early: wait until the spacing has really passed.
+      for (let wait = this.waitMs(key); wait > 0; wait = this.waitMs(key)) await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
+      this.lastStart.set(key, this.now());
+    } finally {
+      started();
+      if (this.queue.get(key) === mine) this.queue.delete(key);
+    }
+  }
+
+  private waitMs(key: string): number {
+    const last = this.lastStart.get(key);
+    return last === undefined ? 0 : last + this.spacingMs - this.now();
   }
 }

@@ -4,6 +4,7 @@ import { durationMs, type Notifier, type Policy } from "../config/schema.ts";
 import { announcementKey } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
 import type { Deliver, DeliveryResult } from "./deliver.ts";
+import { PartsSentSchema, partsProgress } from "./parts-sent.ts";
 import { reportFor, type RunFacts, type RunReport } from "./report.ts";
 import { messageId } from "./webhook.ts";
 
@@ -17,6 +18,8 @@ export const NotifyProgressSchema = z.object({
   messages: z.record(z.string(), z.string()).default({}),
   /** Per notifier, the ID of the message it is to be sent. */
   planned: z.record(z.string(), z.string()).default({}),
+  /** Per notifier not yet told, the parts of its split message it has (shared/notify/deliver.ts). */
+  partsSent: z.record(z.string(), PartsSentSchema).default({}),
 });
 export type NotifyProgress = z.infer<typeof NotifyProgressSchema>;
 
@@ -64,6 +67,7 @@ export async function announceRun(ctx: Announcing, policy: Policy, facts: RunFac
     unauthorizedChanged: { ...before.unauthorizedChanged },
     messages: { ...before.messages },
     planned: { ...before.planned },
+    partsSent: { ...before.partsSent },
   };
   const deliveries: DeliveryResult[] = [];
   const keys = new Map(policy.notify.map((name) => [name, announcementKey(policy.name, name, facts.trigger === "asset-change")]));
@@ -101,10 +105,11 @@ export async function announceRun(ctx: Announcing, policy: Policy, facts: RunFac
       const text = id === undefined ? undefined : progress.messages[id];
       if (id === undefined || text === undefined) return;
       const report = JSON.parse(text) as RunReport;
-      const result = await ctx.deliver(name, ctx.notifiers[name]!, report, id);
+      const result = await ctx.deliver(name, ctx.notifiers[name]!, report, id, partsProgress(progress.partsSent, name, save));
       deliveries.push(result);
       if (!result.delivered) return;
       progress.notified[name] = id;
+      delete progress.partsSent[name];
       await save();
       // What this notifier now knows of the unauthorized assets: the set its message listed.
       if (report.reasons.includes("unauthorized") || report.unauthorizedAssets.length === 0) {

@@ -9,7 +9,7 @@ import { CHAT_CHANNELS, webhookVerdict, type ChannelRequest, type Verdict } from
 import { resultsMessage, runMessage, splitMessage, testMessage, type Message } from "./message.ts";
 import type { RunReport } from "./report.ts";
 import type { ResultsReport } from "./results-report.ts";
-import { webhookRequest } from "./webhook.ts";
+import { messageId, webhookRequest } from "./webhook.ts";
 import { robotLimiter, type WindowLimiter } from "./window-limiter.ts";
 import { localTime } from "../time-format.ts";
 
@@ -52,14 +52,37 @@ export interface DeliveryResult {
   via?: string;
   /** Messages sent: more than one when a message was split to fit the channel's size limit. */
   parts?: number;
+  /** Parts (numbered from 1) the notifier had from an earlier attempt, and so was not sent again. */
+  sentBefore?: number[];
   error?: string;
 }
 
 /**
- * Sends one report through one notifier. `messageId`: the message's ID, the same for every notifier and
- * every retry of one message (the generic webhook's `webhook-id`), so a receiver can drop a repeat.
+ * What a notifier already has of a message split in parts, and how to remember each part it accepts: a
+ * retry sends only the parts it lacks, numbered as before.
  */
-export type Deliver = (name: string, notifier: Notifier, report: Report, messageId?: string) => Promise<DeliveryResult>;
+export interface PartsProgress {
+  /** Parts accepted before, numbered from 1, of a message of `of` parts. */
+  sent: readonly number[];
+  of?: number;
+  /** Called when a part is accepted, before the next is sent: the caller keeps it with the run's record. */
+  onSent(part: number, of: number): Promise<void>;
+}
+
+/**
+ * Sends one report through one notifier. `messageId`: the message's ID, the same for every notifier and
+ * every retry of one message (the generic webhook's `webhook-id`), so a receiver can drop a repeat; each
+ * part of a split message has its own, as stable. `parts`: what the notifier has of it already.
+ */
+export type Deliver = (name: string, notifier: Notifier, report: Report, messageId?: string, parts?: PartsProgress) => Promise<DeliveryResult>;
+
+/**
+ * The `webhook-id` of part `part` of `of`: the message's own ID when it is not split, else one derived
+ * from it, so each part is as stable as the message, and a receiver drops a repeated part alone.
+ */
+export function partId(id: string, part: number, of: number): string {
+  return of === 1 ? id : messageId(id, `part ${part}/${of}`);
+}
 
 export interface DeliveryOptions {
   now?: () => Date;
@@ -101,7 +124,7 @@ export function retryAfterMs(header: string | string[] | undefined, now: Date): 
  * scrubbed of keys, tokens and signatures.
  */
 export function networkDelivery(options: DeliveryOptions = {}): Deliver {
-  return (name, notifier, report, messageId) => deliverTo(name, notifier, { report, ...(messageId ? { messageId } : {}) }, options);
+  return (name, notifier, report, messageId, parts) => deliverTo(name, notifier, { report, ...(messageId ? { messageId } : {}), ...(parts ? { parts } : {}) }, options);
 }
 
 /** Sends `notify-test`'s message. */
@@ -109,18 +132,24 @@ export function deliverTest(name: string, notifier: Notifier, options: DeliveryO
   return deliverTo(name, notifier, { test: true }, options);
 }
 
-async function deliverTo(name: string, notifier: Notifier, what: { report?: Report; messageId?: string; test?: boolean }, options: DeliveryOptions): Promise<DeliveryResult> {
+async function deliverTo(
+  name: string,
+  notifier: Notifier,
+  what: { report?: Report; messageId?: string; test?: boolean; parts?: PartsProgress },
+  options: DeliveryOptions,
+): Promise<DeliveryResult> {
   const now = options.now ?? (() => new Date());
   registerUrlSecrets(notifier.url);
   registerSecret(notifier.secret);
+  let sentBefore: number[] = [];
   try {
     const url = new URL(notifier.url);
-    let requests: (() => ChannelRequest)[];
+    let requests: ((id: string | undefined) => ChannelRequest)[];
     let judge: (answer: HttpAnswer) => Verdict;
     let limits: { perSecond?: number; perMinute?: number } = {};
     if (notifier.type === "webhook") {
       const payload = what.report ? webhookPayload(what.report, options.timeZone ?? "UTC") : { schema: "csip-scan.test/v1", message: "Test message from csip-scan: this notifier works." };
-      requests = [() => ({ url, ...webhookRequest(payload, notifier.secret, now(), what.messageId) })];
+      requests = [(id) => ({ url, ...webhookRequest(payload, notifier.secret, now(), id) })];
       judge = webhookVerdict;
     } else {
       const channel = CHAT_CHANNELS[notifier.type];
@@ -129,10 +158,17 @@ async function deliverTo(name: string, notifier: Notifier, what: { report?: Repo
       }
       const message: Message = what.report ? messageOf(what.report, notifier.language, options.timeZone ?? "UTC") : testMessage(notifier.language);
       const parts = splitMessage(message, (m) => channel.fits(m, notifier), 10, notifier.language);
-      requests = parts.map((part) => () => channel.render(part, notifier, now()));
+      // Robots ignore the header; it names the part, as the generic webhook's names its message.
+      requests = parts.map((part) => (id) => {
+        const request = channel.render(part, notifier, now());
+        return id ? { ...request, headers: { ...request.headers, "webhook-id": id } } : request;
+      });
       judge = channel.judge;
       limits = channel.limits;
     }
+    const of = requests.length;
+    // Parts a notifier had of a message split otherwise (its settings changed) say nothing of this split.
+    sentBefore = what.parts && (what.parts.of ?? of) === of ? what.parts.sent.filter((part) => part >= 1 && part <= of) : [];
 
     let address: { address: string; family: number } | undefined;
     if (!options.allowLocal) {
@@ -140,11 +176,16 @@ async function deliverTo(name: string, notifier: Notifier, what: { report?: Repo
       if (typeof checked === "string") throw new DeliveryError(name, `not sent: ${checked}`, false);
       address = options.connectTo ? options.connectTo(checked) : checked;
     }
-    for (const build of requests) await sendOne(name, notifier.url, build, judge, limits, address, options, now);
-    return { notifier: name, delivered: true, parts: requests.length };
+    for (const [i, build] of requests.entries()) {
+      const part = i + 1;
+      if (sentBefore.includes(part)) continue;
+      await sendOne(name, notifier.url, () => build(what.messageId === undefined ? undefined : partId(what.messageId, part, of)), judge, limits, address, options, now);
+      await what.parts?.onSent(part, of);
+    }
+    return { notifier: name, delivered: true, parts: of, ...(sentBefore.length > 0 ? { sentBefore } : {}) };
   } catch (error) {
     // Answers and errors may echo the robot's URL, key or signature: none of it goes further.
-    return { notifier: name, delivered: false, error: scrub(describeError(error)) };
+    return { notifier: name, delivered: false, ...(sentBefore.length > 0 ? { sentBefore } : {}), error: scrub(describeError(error)) };
   }
 }
 

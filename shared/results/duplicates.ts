@@ -1,13 +1,11 @@
 import type { CsipClient } from "../csip/client.ts";
-import { removeTasks, type DuplicateRemoval } from "../scan/task-list.ts";
+import { olderFirst, removeTasks, type DuplicateRemoval } from "../scan/task-list.ts";
 import { parseTaskName } from "../state/keys.ts";
 import type { TaskResult } from "./model.ts";
 
-/** Oldest first by InsertTime (a task without one last); ties by TaskId, so the choice is stable. */
+/** Oldest first by InsertTime, by the one rule of shared/scan/task-list.ts. */
 function oldestFirst(a: TaskResult, b: TaskResult): number {
-  const at = a.insertedAt ?? Number.POSITIVE_INFINITY;
-  const bt = b.insertedAt ?? Number.POSITIVE_INFINITY;
-  return at !== bt ? at - bt : a.taskId < b.taskId ? -1 : 1;
+  return olderFirst({ at: a.insertedAt, taskId: a.taskId }, { at: b.insertedAt, taskId: b.taskId });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -27,9 +27,16 @@ export interface PagePublisher {
   publish(policy: string, html: string): Promise<PageLink | undefined>;
 }
 
-/** The name of a policy's page: policy names are letters, digits, `_` and `-` (the config checks them). */
+/**
+ * The name of a policy's page: policy names are letters, digits, `_` and `-` (the config checks them). A
+ * disk that ignores case (macOS, Windows, a mounted share) would make `Nightly` and `nightly` one file:
+ * a name with capitals is written in lower case, with a short hash of its exact form after a dot, which
+ * no policy name has.
+ */
 export function pageName(policy: string): string {
-  return `${policy.replace(/[^A-Za-z0-9_-]/g, "_")}.html`;
+  const plain = policy.replace(/[^A-Za-z0-9_-]/g, "_");
+  if (plain === plain.toLowerCase()) return `${plain}.html`;
+  return `${plain.toLowerCase()}.${createHash("sha256").update(policy).digest("hex").slice(0, 8)}.html`;
 }
 
 /**

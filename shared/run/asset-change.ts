@@ -7,9 +7,10 @@ import { memberParam } from "../csip/client.ts";
 import { errorFacts } from "../errors.ts";
 import type { Delivery, RejectedRecord } from "../events/delivery.ts";
 import { assetIdsOf } from "../events/extractors.ts";
-import type { RunError } from "../notify/report.ts";
-import { planScanTasks, scanAssetType } from "../scan/requests.ts";
-import { changeRunNames, cooldownKey } from "../state/keys.ts";
+import type { RunError, UnauthorizedAsset } from "../notify/report.ts";
+import type { CreatedTask } from "../scan/create-tasks.ts";
+import { planScanTasks, scanAssetType, type PlannedTask } from "../scan/requests.ts";
+import { changeRunNames, cooldownKey, type NamedChange } from "../state/keys.ts";
 import type { ActionReading } from "../csip/filter-readings.ts";
 import { runReadings } from "./filter-readings.ts";
 import { createAndAnnounce } from "./policy-run.ts";
@@ -100,6 +101,8 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
   const started = run.clock.now();
   const ignored: Record<string, number> = {};
   const eventIds: string[] = [];
+  /** What the run is named by: each event's ID and the assets it names (shared/state/keys.ts). */
+  const changes: NamedChange[] = [];
   const ids = new Set<string>();
   for (const { event } of events) {
     const named = assetIdsOf(event);
@@ -108,6 +111,7 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
       continue;
     }
     eventIds.push(event.id);
+    changes.push({ id: event.id, assets: named });
     for (const id of named) ids.add(id);
   }
   const assetIds = [...ids];
@@ -155,7 +159,7 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
         if (last !== undefined && now - last < durationMs(policy.cooldown)) cooledDown.push({ policy: policy.name, asset: asset.id });
         else fresh.push(asset);
       }
-      if (fresh.length > 0) runs.push(await scanChangedAssets(run, targeted(policy), fresh, eventIds, new Date(now)));
+      if (fresh.length > 0) runs.push(await scanChangedAssets(run, targeted(policy), fresh, changes, new Date(now)));
     }
   }
 
@@ -195,9 +199,9 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
 }
 
 /** One policy's targeted scan of the changed assets it includes. */
-async function scanChangedAssets(run: RunContext, policy: Policy, assets: Asset[], eventIds: string[], now: Date): Promise<RunSummary> {
+async function scanChangedAssets(run: RunContext, policy: Policy, assets: Asset[], changes: readonly NamedChange[], now: Date): Promise<RunSummary> {
   const started = run.clock.now();
-  const names = changeRunNames(policy.name, eventIds, run.deployment);
+  const names = changeRunNames(policy.name, changes, run.deployment);
   const planned = planScanTasks(policy, assets, names.taskName);
   const scheduledTime = now.toISOString();
   const done = await createAndAnnounce(run, policy, names, planned, { scheduledTime, trigger: "asset-change", warnings: [], errors: [] });
@@ -216,7 +220,15 @@ async function scanChangedAssets(run: RunContext, policy: Policy, assets: Asset[
     notifications: done.notifications,
     durationsMs: { inventory: 0, tasks: done.durationsMs.tasks, notify: done.durationsMs.notify, total: run.clock.now() - started },
   });
-  // Only a whole success starts the cooldown: a retry must plan the same chunks again.
-  if (summary.ok) for (const asset of assets) await run.store.set(cooldownKey(policy.name, `${asset.kind}:${asset.id}`), now.getTime());
+  // Only a whole success starts the cooldown, since a retry must plan the same chunks again; and only
+  // for the assets a task scans: one CSIP refused, or in a chunk left without a task, was not scanned.
+  if (summary.ok) for (const asset of scannedAssets(planned, done.tasks, done.unauthorized)) await run.store.set(cooldownKey(policy.name, `${asset.kind}:${asset.id}`), now.getTime());
   return summary;
+}
+
+/** The planned assets in a chunk that has a task, without those CSIP refused (by ID or by an alias). */
+function scannedAssets(planned: readonly PlannedTask[], tasks: readonly CreatedTask[], unauthorized: readonly UnauthorizedAsset[]): Asset[] {
+  const withTask = new Set(tasks.map((t) => t.chunk));
+  const refused = new Set(unauthorized.map((a) => a.id));
+  return planned.filter((p) => withTask.has(p.chunk)).flatMap((p) => p.assets.filter((a) => !refused.has(a.id) && !a.aliases.some((alias) => refused.has(alias))));
 }

@@ -118,6 +118,11 @@ export async function createAndAnnounce(
           await save();
         }
         result.walked = await source.walk(create);
+        // Chunks an earlier attempt filled otherwise, or (a walk to the end) did not fill again: the
+        // estate changed between attempts. The earlier tasks stay the run's; the summary says so.
+        const { refilledOtherwise, notFilled } = creation.differences();
+        const changed = estateChanged(refilledOtherwise, result.walked.errors.length === 0 ? notFilled : []);
+        if (changed && !record.warnings.includes(changed)) record.warnings.push(changed);
         if (result.walked.errors.length === 0) {
           const { errors: _errors, ...facts } = result.walked;
           record.walked = facts;
@@ -129,9 +134,11 @@ export async function createAndAnnounce(
       result.warnings = outcome.warnings;
       result.errors = outcome.failures.map((f) => ({ code: f.code, ...(f.requestId ? { requestId: f.requestId } : {}), message: `chunk ${f.chunk}: ${f.message}` }));
       result.unauthorized = outcome.unauthorized.map((value) => describeUnauthorized(value, record.unauthorizedAssets[value], policy));
-      // A retry that made the missing tasks adds them; `giveUpAfter` still counts from the first.
-      const taskIds = result.tasks.map((t) => t.taskId);
-      if (taskIds.length > 0 && taskIds.join() !== record.tracked?.taskIds.join()) {
+      // A retry that made the missing tasks adds them; `giveUpAfter` still counts from the first. No
+      // attempt drops a task an earlier one tracked: its results are still to be told.
+      const tracked = record.tracked?.taskIds ?? [];
+      const taskIds = [...new Set([...result.tasks.map((t) => t.taskId), ...tracked])];
+      if (taskIds.some((id) => !tracked.includes(id))) {
         record.tracked = { taskIds, at: record.tracked?.at ?? run.clock.now() };
         await trackRun(run.store, {
           run: key,
@@ -172,6 +179,19 @@ export async function createAndAnnounce(
     result.errors.push(errorFacts(error));
   }
   return result;
+}
+
+/**
+ * The summary's warning when a walk's chunks are not an earlier attempt's: some it filled with other
+ * assets, or some with an earlier task it did not fill again (the estate shrank or shifted), or undefined.
+ */
+function estateChanged(refilledOtherwise: readonly number[], notFilled: readonly number[]): string | undefined {
+  if (refilledOtherwise.length === 0 && notFilled.length === 0) return undefined;
+  const said = [
+    ...(notFilled.length > 0 ? [`chunk(s) ${notFilled.join(", ")} of an earlier attempt were not filled again`] : []),
+    ...(refilledOtherwise.length > 0 ? [`chunk(s) ${refilledOtherwise.join(", ")} now hold other assets than their tasks`] : []),
+  ];
+  return `the estate changed between attempts of this run: ${said.join("; ")}. The earlier tasks are kept and followed, and only chunks without a task were created: some assets may be scanned twice, or not until the next run`;
 }
 
 /** Chunk numbers 1 to `chunks`. */

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { durationMs, type Policy } from "../config/schema.ts";
 import { errorFacts, LockBusyError } from "../errors.ts";
+import { PartsSentSchema, partsProgress } from "../notify/parts-sent.ts";
 import type { DeliveryResult } from "../notify/deliver.ts";
 import { messageId } from "../notify/webhook.ts";
 import type { RunError } from "../notify/report.ts";
@@ -68,6 +69,8 @@ const ToldSchema = z.object({
   /** Per notifier, the ID of the message it got (a content hash in records of older versions). */
   notified: z.record(z.string(), z.string()),
   message: z.object({ id: z.string(), report: z.string() }).optional(),
+  /** Per notifier not yet told, the parts of its split message it has: a later look sends only the rest. */
+  partsSent: z.record(z.string(), PartsSentSchema).optional(),
 });
 type Told = z.infer<typeof ToldSchema>;
 
@@ -232,10 +235,12 @@ async function tellRun(
           notifications.push({ notifier: name, delivered: true, via: "sent before" });
           continue;
         }
-        const result = await run.deliver(name, run.config.notifiers[name]!, report, id);
+        record.partsSent ??= {};
+        const result = await run.deliver(name, run.config.notifiers[name]!, report, id, partsProgress(record.partsSent, name, () => run.store.set(key, record)));
         notifications.push(result);
         if (!result.delivered) continue;
         record.notified[name] = id;
+        delete record.partsSent[name];
         await run.store.set(key, record);
       }
       const told: ToldRun = { ...base, riskCount: report.riskCount, status: report.status, notifications, ...(report.page ? { page: report.page } : {}) };

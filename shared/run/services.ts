@@ -166,9 +166,9 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     // invocations send none, and the bundle's import stays small (bench/cold-start.ts).
     deliverWithin: (deadline) =>
       deliver ??
-      (async (name, notifier, report, messageId) => {
+      (async (name, notifier, report, messageId, parts) => {
         const { networkDelivery } = await import("../notify/deliver.ts");
-        return networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep, timeZone: config.timezone })(name, notifier, report, messageId);
+        return networkDelivery({ allowLocal: env.allowLocalWebhooks, deadline, sleep: clock.sleep, timeZone: config.timezone })(name, notifier, report, messageId, parts);
       }),
     ...(pages ? { pages } : {}),
   };

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as z from "zod";
 import { sleep as realSleep, type Deadline } from "../clock.ts";
 import type { Asset } from "../assets/kinds.ts";
@@ -43,10 +44,16 @@ export const TaskProgressSchema = z.object({
   unauthorizedAssets: z.record(z.string(), z.object({ name: z.string(), kind: z.string(), region: z.string(), memberId: z.string().optional() })).default({}),
   /** Warnings about chunks, so that a retry reports what the first attempt saw. */
   warnings: z.array(z.string()).default([]),
+  /**
+   * Per chunk with a task, a short hash of the assets its request named: a later attempt that fills the
+   * chunk with other assets (the estate changed between attempts) sees it.
+   */
+  chunkAssets: z.record(z.string(), z.string()).default({}),
 });
 export type TaskProgress = z.infer<typeof TaskProgressSchema>;
 
 export interface TaskOutcome {
+  /** Every task of the run, this attempt's and every earlier one's, in chunk order. */
   created: CreatedTask[];
   /** Values CSIP listed in UnAuthAsset (asset IDs, addresses, domains or URLs), without duplicates. */
   unauthorized: string[];
@@ -116,8 +123,22 @@ export interface TaskCreationRun {
   doneBefore(chunk: number): boolean;
   /** Counts the task an earlier attempt made for the chunk, as `create` does, without a planned task. */
   reuse(chunk: number): void;
-  /** What was created, refused and failed, tasks in chunk order. */
+  /**
+   * How this attempt's chunks differ from an earlier attempt's: chunks it filled with other assets than
+   * their task names, and chunks an earlier attempt made a task for that it did not fill (yet).
+   */
+  differences(): { refilledOtherwise: number[]; notFilled: number[] };
+  /**
+   * What was created, refused and failed. The tasks are every task the run ever made, in chunk order:
+   * one an earlier attempt made is kept and followed even where this attempt's chunks no longer hold it.
+   */
   end(): TaskOutcome;
+}
+
+/** A short hash of the assets a request names: equal for the same assets in any order. */
+export function requestAssetsHash(request: ScanTaskRequest): string {
+  const values = [...(request.Assets ?? []).map((a) => `${a.Asset ?? ""}@${a.Region ?? ""}`), ...(request.SelfDefiningAssets ?? [])].sort();
+  return createHash("sha256").update(values.join("\n")).digest("hex").slice(0, 16);
 }
 
 /** Starts creating a run's tasks; see createScanTasks for how each is made at most once. */
@@ -136,8 +157,15 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
     }
     progress.unauthorized = [...outcome.unauthorized];
   };
-  const saveTask = async (task: CreatedTask): Promise<void> => {
+  /** Chunks this attempt offered, and those whose assets differ from what their earlier task named. */
+  const offered = new Set<number>();
+  /** Chunks whose task is in `outcome.created`. */
+  const counted = new Set<number>();
+  const refilledOtherwise: number[] = [];
+  const saveTask = async (task: CreatedTask, planned: ScanTaskRequest): Promise<void> => {
     progress.tasks[String(task.chunk)] = task;
+    progress.chunkAssets[String(task.chunk)] = requestAssetsHash(planned);
+    counted.add(task.chunk);
     outcome.created.push(task);
     await ctx.save();
   };
@@ -161,9 +189,9 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
     outcome.warnings.push(`chunk ${chunk}: ${describeRemoval({ taskName: name, kept: kept.TaskId!, removed, failed })}`);
     return kept;
   };
-  const adopt = async (chunk: number, request: ScanTaskRequest, tasks: readonly ListedTask[]): Promise<void> => {
+  const adopt = async (chunk: number, request: ScanTaskRequest, tasks: readonly ListedTask[], planned: ScanTaskRequest): Promise<void> => {
     const task = await oneOf(chunk, request.TaskName, tasks);
-    await saveTask({ chunk, taskId: task.TaskId!, taskName: request.TaskName, requestId: "", assets: task.AssetNumber ?? requestSize(request), reused: true });
+    await saveTask({ chunk, taskId: task.TaskId!, taskName: request.TaskName, requestId: "", assets: task.AssetNumber ?? requestSize(request), reused: true }, planned);
   };
 
   /** Submits once; after an ambiguous failure, waits, then looks for the task before submitting again. */
@@ -198,11 +226,16 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
   const doneBefore = (chunk: number): boolean => progress.tasks[String(chunk)] !== undefined || progress.chunksWithoutTask.includes(chunk);
   const reuse = (chunk: number): void => {
     const known = progress.tasks[String(chunk)];
-    if (known) outcome.created.push({ ...known, reused: true });
+    if (!known || counted.has(chunk)) return;
+    counted.add(chunk);
+    outcome.created.push({ ...known, reused: true });
   };
 
   const create = async ({ chunk, request, assets }: PlannedTask): Promise<void> => {
+    offered.add(chunk);
     if (doneBefore(chunk)) {
+      const before = progress.chunkAssets[String(chunk)];
+      if (before !== undefined && before !== requestAssetsHash(request)) refilledOtherwise.push(chunk);
       reuse(chunk);
       return;
     }
@@ -215,7 +248,7 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
       return;
     }
     if (already?.length) {
-      await adopt(chunk, request, already);
+      await adopt(chunk, request, already, request);
       return;
     }
     if (ctx.deadline?.expired()) {
@@ -245,7 +278,7 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
       if ("found" in result) {
         let found = result.found;
         if (result.afterAmbiguity && (await waitForLateCreate())) found = await lookUp(request.TaskName);
-        await adopt(chunk, submitted, found.length > 0 ? found : result.found);
+        await adopt(chunk, submitted, found.length > 0 ? found : result.found, request);
         return;
       }
       const { answer, afterAmbiguity } = result;
@@ -258,13 +291,16 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
           if (same.length > 1) taskId = (await oneOf(chunk, request.TaskName, same)).TaskId!;
         }
         const refusedHere = answer.UnAuthAsset ?? [];
-        await saveTask({
-          chunk,
-          taskId,
-          taskName: request.TaskName,
-          requestId: answer.RequestId ?? "",
-          assets: requestSize(submitted) - (answer.Status === -1 ? refusedHere.length : 0),
-        });
+        await saveTask(
+          {
+            chunk,
+            taskId,
+            taskName: request.TaskName,
+            requestId: answer.RequestId ?? "",
+            assets: requestSize(submitted) - (answer.Status === -1 ? refusedHere.length : 0),
+          },
+          request,
+        );
       } else if (answer.Status === -1 && policy.unauthorized === "notify-only") {
         await saveChunkWithoutTask(chunk, `chunk ${chunk}: unauthorized assets, so no task was created (unauthorized: notify-only)`);
       } else {
@@ -280,11 +316,20 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
     }
   };
 
+  const earlierTasks = (): number[] => Object.keys(progress.tasks).map(Number);
   return {
     create,
     doneBefore,
     reuse,
+    differences: () => ({
+      refilledOtherwise: [...refilledOtherwise],
+      notFilled: earlierTasks()
+        .filter((chunk) => !offered.has(chunk))
+        .sort((a, b) => a - b),
+    }),
     end: () => {
+      // A task no later attempt refilled is still the run's: its results are told, its duplicates swept.
+      for (const chunk of earlierTasks()) reuse(chunk);
       outcome.created.sort((a, b) => a.chunk - b.chunk);
       return outcome;
     },

@@ -34,11 +34,24 @@ export async function tasksByName(csip: CsipClient, fragment: string, memberIds?
   return found;
 }
 
-/** CSIP's InsertTime (`2026-11-29 11:00:00`, UTC+8) orders as text; ties by TaskId, so the choice is stable. */
+/**
+ * Which of two tasks of one name is older, by when CSIP inserted it: a task without that time comes
+ * last (its age is unknown, and keeping a task of known age is the safe choice); equal times by the
+ * smaller TaskId, so every look makes the same choice. The one rule of the run's creation and of the
+ * results look (shared/results/duplicates.ts), so that both keep the same task.
+ */
+export function olderFirst(a: { at: number | string | undefined; taskId: string }, b: { at: number | string | undefined; taskId: string }): number {
+  if (a.at !== b.at) {
+    if (a.at === undefined) return 1;
+    if (b.at === undefined) return -1;
+    return a.at < b.at ? -1 : 1;
+  }
+  return a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0;
+}
+
+/** CSIP's InsertTime (`2026-11-29 11:00:00`, UTC+8) orders as text; an empty one is no time. */
 function oldestFirst(a: ListedTask, b: ListedTask): number {
-  const at = a.InsertTime ?? "";
-  const bt = b.InsertTime ?? "";
-  return at < bt ? -1 : at > bt ? 1 : (a.TaskId ?? "") < (b.TaskId ?? "") ? -1 : 1;
+  return olderFirst({ at: a.InsertTime || undefined, taskId: a.TaskId ?? "" }, { at: b.InsertTime || undefined, taskId: b.TaskId ?? "" });
 }
 
 /** What removing the duplicates of one task name did. */

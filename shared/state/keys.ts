@@ -55,9 +55,20 @@ export function scheduledRunNames(policy: string, slot: Date, deployment?: strin
   return runNames(policy, stamp(slot), deployment);
 }
 
-/** An asset-change run: the policy over the events of one delivery, so a redelivery finds the same names. */
-export function changeRunNames(policy: string, eventIds: readonly string[], deployment?: string): RunNames {
-  const batch = createHash("sha256").update([...new Set(eventIds)].sort().join("\n")).digest("hex").slice(0, 16);
+/** A change event as its run is named by it: its ID and the asset IDs it names. */
+export interface NamedChange {
+  id: string;
+  assets: readonly string[];
+}
+
+/**
+ * An asset-change run: the policy over the events of one delivery, each event by its ID and the assets
+ * it names, so a redelivery finds the same names, and a producer that reuses an event ID for another
+ * asset makes another run rather than finding the first one's task.
+ */
+export function changeRunNames(policy: string, events: readonly NamedChange[], deployment?: string): RunNames {
+  const lines = new Set(events.map((e) => `${e.id}\t${[...new Set(e.assets)].sort().join(",")}`));
+  const batch = createHash("sha256").update([...lines].sort().join("\n")).digest("hex").slice(0, 16);
   return runNames(policy, `evt-${batch}`, deployment);
 }
 

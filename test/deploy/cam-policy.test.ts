@@ -42,7 +42,7 @@ policies:
     // Every path that calls CSIP: a scheduled run (inventory of every kind, the look for earlier
     // tasks, creation, and removing a duplicate when a create lands late), and an asset change naming
     // an asset CSIP does not know yet (the sync).
-    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 1500 });
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, landsBefore: { action: "DescribeScanTaskList", call: 2 } });
     await runScheduledScan(run(), { policy: "p", scheduledTime: new Date("2026-11-29T03:00:00Z"), trigger: "timer" });
     const event = { specversion: "1.0", id: "cam-1", type: "cvm:CloudEvent:ApiCall", source: "cvm.cloud.tencent", data: { eventName: "RunInstances", responseElements: { InstanceIdSet: ["ins-cam00001", "ins-unknown1"] } } };
     await runAssetChange(run(), parseAssetChangeDelivery(event));

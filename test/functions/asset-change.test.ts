@@ -122,6 +122,30 @@ describe("asset-change main_handler", () => {
     expect(again.runs[0]!.tasks).toEqual([expect.objectContaining({ taskId: first.runs[0]!.tasks[0]!.taskId, reused: true })]);
   });
 
+  it("a producer that reuses an event ID for another asset: that asset is scanned by a run of its own, and told", async () => {
+    const h = handler();
+    const first = await h(event("evt-reused", ["ins-new00001"]), {});
+    const second = await h(event("evt-reused", ["ins-old00001"]), {});
+    expect(creates().map((c) => c.Assets.map((a) => a.Asset))).toEqual([["ins-new00001"], ["ins-old00001"]]);
+    expect(second.runs[0]!.tasks).toEqual([expect.objectContaining({ assets: 1 })]);
+    expect(second.runs[0]!.tasks[0]!.reused).toBeUndefined();
+    expect(second.runs[0]!.tasks[0]!.taskName).not.toBe(first.runs[0]!.tasks[0]!.taskName);
+    expect(second.runs[0]!.notifications.map((n) => n.via)).not.toContain("sent before");
+    // Its cooldown started with its scan: the same asset again is cooled down.
+    const third = await h(event("evt-reused", ["ins-old00001"]), {});
+    expect(third.cooledDown).toEqual([{ policy: "prod-on-change", asset: "ins-old00001" }]);
+  });
+
+  it("a cooldown starts only for the assets a task scans, not for one CSIP refused", async () => {
+    const h = handler();
+    const first = await h(event("evt-mixed-1", ["ins-unauth01", "ins-old00001"]), {});
+    expect(first.runs[0]!.unauthorized.map((a) => a.id)).toEqual(["ins-unauth01"]);
+    expect(first.runs[0]!.tasks).toEqual([expect.objectContaining({ assets: 1 })]);
+    const second = await h(event("evt-mixed-2", ["ins-unauth01", "ins-old00001"]), {});
+    expect(second.cooledDown).toEqual([{ policy: "prod-on-change", asset: "ins-old00001" }]);
+    expect(second.runs.map((r) => r.unauthorized.map((a) => a.id))).toEqual([["ins-unauth01"]]);
+  });
+
   it("the cooldown keeps the same asset from being rescanned by the same policy", async () => {
     const h = handler();
     await h(event("evt-a", ["ins-old00001"]), {});

@@ -76,7 +76,7 @@ ${extra}`,
   const clock = (now: string) => (options.instantSleep ? { now: clockAt(now).now, sleep: async () => {} } : clockAt(now));
   return {
     state,
-    scan: (now: string, time = "2026-11-29T03:00:00Z") => scheduledScanHandler({ logger: silentLogger(), clock: clockAt(now) })({ Type: "Timer", TriggerName: "nightly", Time: time }, {}),
+    scan: (now: string, time = "2026-11-29T03:00:00Z") => scheduledScanHandler({ logger: silentLogger(), clock: clock(now) })({ Type: "Timer", TriggerName: "nightly", Time: time }, {}),
     results: (now: string, store?: StateStore) => scanResultsHandler({ logger: silentLogger(), clock: clock(now), ...(store ? { store } : {}) })({ Type: "Timer", TriggerName: "csip-scan-results", Time: now }, {}),
   };
 }
@@ -284,6 +284,7 @@ describe("each notifier told once, whatever fails or changes", () => {
 
   it("without a durable store: a failed delivery does not make SCF retry once another was delivered, and a retry anyway carries the same webhook-id", async () => {
     const { backup } = await failingBackup();
+    const web1 = emulator.state.estate.find((a) => a.id === "ins-res00001")!;
     try {
       const w = world("web", "", { notifiers: `  backup: { type: webhook, url: ${backup.url} }`, notify: "hook, backup", memory: true, instantSleep: true });
       emulator.state.now = clockAt("2026-11-29T03:00:05Z").now;
@@ -293,15 +294,33 @@ describe("each notifier told once, whatever fails or changes", () => {
       expect([first.source, first.ok, first.retry]).toEqual(["task list", false, false]);
       expect(first.warnings).toEqual([expect.stringMatching(/^not retried: without a durable state store/)]);
       expect(results(hook.received)).toHaveLength(1);
-      // Should SCF retry anyway (a timeout, a crash), another instance sends the same run's message with
-      // the same webhook-id, which a Standard Webhooks receiver drops as seen.
+      // Should SCF retry anyway (a timeout, a crash), another instance rebuilds the run's message, which
+      // may read otherwise (a finding fixed meanwhile), under the same webhook-id: a Standard Webhooks
+      // receiver drops it as seen.
+      web1.risks = RISKY!.slice(0, 1);
       await w.results("2026-11-29T03:10:00Z");
-      const ids = results(hook.received).map((r) => r.headers["webhook-id"]);
-      expect(ids).toHaveLength(2);
-      expect(new Set(ids).size).toBe(1);
+      const [sent, resent] = results(hook.received);
+      expect(resent!.body).not.toBe(sent!.body);
+      expect(resent!.headers["webhook-id"]).toBe(sent!.headers["webhook-id"]);
     } finally {
+      web1.risks = RISKY;
       await backup.close();
     }
+  });
+
+  it("without a durable store: a run that ends exactly at a look's slot minus checkEvery is told by exactly one look, the earlier", async () => {
+    // Emulated time that stands still: the task is made at 03:00:00.000 and ends at 03:10:00.000 exactly.
+    emulator.state.scanTiming = { queuedMs: 0, scanningMs: 10 * 60_000 };
+    const w = world("web", "", { memory: true });
+    emulator.state.now = () => Date.parse("2026-11-29T03:00:00Z");
+    await w.scan("2026-11-29T03:00:05Z");
+    const toldAt: string[] = [];
+    for (const now of ["03:10", "03:20", "03:30"].map((t) => `2026-11-29T${t}:00Z`)) {
+      emulator.state.now = () => Date.parse(now);
+      if ((await w.results(now)).told.length > 0) toldAt.push(now);
+    }
+    expect(toldAt).toEqual(["2026-11-29T03:10:00Z"]);
+    expect(told()).toHaveLength(1);
   });
 
   it("without a durable store: a scan that lasts longer than checkEvery is told once, by the look after it ends", async () => {
@@ -379,9 +398,10 @@ describe("no duplicate task left behind", () => {
     // Every request reads one second later, so the two tasks' InsertTimes differ.
     let tick = Date.parse("2026-11-29T03:00:00Z");
     emulator.state.now = () => (tick += 1000);
-    const w = world("web", "", { settings: "timeouts: { requestSeconds: 0.3 }\nretry: { baseMs: 5, capMs: 20, attempts: 3 }" });
-    // The first create answers 502 and lands 1 s later, after the run looked twice and made another.
-    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 }, afterMs: 1000 });
+    // Waits take no time: the run's looks are ordered by its requests, not by the machine's speed.
+    const w = world("web", "", { settings: "retry: { baseMs: 5, capMs: 20, attempts: 3 }", instantSleep: true });
+    // The first create answers 502 and lands when the test lets it, after the run looked twice and made another.
+    emulator.inject("CreateRiskCenterScanTask", { type: "late", answer: { type: "http", status: 502 } });
     const scan = await w.scan("2026-11-29T03:00:05Z");
     await emulator.settle({ late: "land" });
     const twins = [...emulator.state.tasks].sort((a, b) => a.InsertTime.localeCompare(b.InsertTime));

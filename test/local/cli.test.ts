@@ -20,7 +20,7 @@ import { startListener } from "../helpers.ts";
 const CLI = "bin/csip-scan.js";
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" }, timeout: 30_000 });
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" }, timeout: PROCESS_WAIT_MS });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -32,8 +32,13 @@ function tempConfig(text: string): string {
   return file;
 }
 
-/** How long a test waits for a long-running command to say something before it fails. */
-const OUTPUT_WAIT_MS = 10_000;
+/**
+ * How long a test waits for a command to say something, or to end, before it fails. Generous, since
+ * these are limits, not expectations: a passing test waits only for the event, and on a machine whose
+ * cores are busy a CLI process (tsx compiling on load) takes many times its usual second to start.
+ */
+const OUTPUT_WAIT_MS = 90_000;
+const PROCESS_WAIT_MS = 120_000;
 
 /**
  * A command that runs until it is stopped (`start`, `emulator`) or waits on a listener (`notify-test`), as
@@ -93,7 +98,7 @@ function spawnCli(args: string[], env: Record<string, string> = {}) {
 
 /** Whether an HTTP server answers at `url` (any answer will do). */
 function answers(url: string): Promise<boolean> {
-  return fetch(url, { method: "POST", body: "{}", signal: AbortSignal.timeout(2_000) }).then(
+  return fetch(url, { method: "POST", body: "{}", signal: AbortSignal.timeout(OUTPUT_WAIT_MS) }).then(
     async (response) => (await response.arrayBuffer(), true),
     () => false,
   );
@@ -135,7 +140,8 @@ async function startHeldListener() {
   };
 }
 
-describe("csip-scan CLI", () => {
+// Each test waits on real processes: its limit is the sum of a few generous waits.
+describe("csip-scan CLI", { timeout: 4 * PROCESS_WAIT_MS }, () => {
   it("validate exits 0 on the shipped config, and warns of each variable the file names that is unset here", () => {
     const { status, stdout, stderr } = cli("validate");
     expect(status).toBe(0);
@@ -281,6 +287,23 @@ policies:
     const { status, stderr } = cli(...args);
     expect(status).toBe(2);
     expect(stderr).toContain(message);
+  });
+
+  it("invoke never prints the content of an event file it cannot read as JSON: exit 2, one line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-cli-event-"));
+    try {
+      const file = join(dir, "passwd");
+      writeFileSync(file, "root:x:0:0:SECRET-FIRST-LINE:/root:/bin/bash\nsecond:x:1:1::/:/bin/false\n");
+      const notJson = cli("invoke", "scheduled-scan", "--event", file);
+      expect([notJson.status, notJson.stderr]).toEqual([2, `csip-scan: invalid event: ${file} is not a JSON file\n`]);
+      expect(notJson.stdout).toBe("");
+      const missing = cli("invoke", "scheduled-scan", "--event", join(dir, "nothing.json"));
+      expect([missing.status, missing.stderr]).toEqual([2, `csip-scan: invalid event: ${join(dir, "nothing.json")} cannot be read (ENOENT)\n`]);
+      const folder = cli("invoke", "scheduled-scan", "--event", dir);
+      expect([folder.status, folder.stderr]).toEqual([2, `csip-scan: invalid event: ${dir} cannot be read (EISDIR)\n`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("start fires a policy on its schedule through node-cron, one run at a time, and finishes every run it started", async () => {
@@ -540,7 +563,7 @@ policies:
     try {
       await start.until("it waits for the schedules", (stdout) => stdout.includes("Waiting for the schedules"));
       // What the README promises a new user: the demo's WeCom robot's results message, in Chinese, as WeCom shows it.
-      await start.until("the WeCom results message", (stdout) => stdout.includes("### csip-scan：策略 nightly-prod 的扫描结果"), 25_000);
+      await start.until("the WeCom results message", (stdout) => stdout.includes("### csip-scan：策略 nightly-prod 的扫描结果"));
       const wecom = start.stdout.slice(start.stdout.indexOf("### csip-scan：策略 nightly-prod 的扫描结果"));
       expect(wecom).toMatch(/^### csip-scan：策略 nightly-prod 的扫描结果\n计划时间 \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? \(Asia\/Shanghai\)\n发现风险：\d+ 个。\n结果页面（运行 csip-scan 的机器上的文件）: file:\/\/\S+\/pages\/nightly-prod\.html\n\*\*任务：\*\*\n- rmis-\S+ 已完成，/);
       start.interrupt();

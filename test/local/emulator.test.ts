@@ -282,16 +282,18 @@ describe("signature and common errors", () => {
     expect(answer.Response.Total).toBe(1);
   });
 
+  // Options are made as each test starts: a timestamp taken when the table is read would age with the
+  // tests before it, and on a busy machine "ahead" would no longer be ahead enough.
   it.each([
-    ["a timestamp 305 s old", { timestamp: Math.floor(Date.now() / 1000) - 305 }, "AuthFailure.SignatureExpire"],
-    ["a timestamp 305 s ahead", { timestamp: Math.floor(Date.now() / 1000) + 305 }, "AuthFailure.SignatureExpire"],
-    ["another service in the credential scope", { service: "cvm" }, "AuthFailure.SignatureFailure"],
-    ["an unsupported region", { region: "xx-nowhere-1" }, "UnsupportedRegion"],
-    ["another API version", { version: "2017-03-12" }, "NoSuchVersion"],
-    ["a session token the key pair does not have", { token: "not-a-token" }, "AuthFailure.TokenFailure"],
-    ["no action", { omitAction: true }, "MissingParameter"],
+    ["a timestamp 320 s old", () => ({ timestamp: Math.floor(Date.now() / 1000) - 320 }), "AuthFailure.SignatureExpire"],
+    ["a timestamp 320 s ahead", () => ({ timestamp: Math.floor(Date.now() / 1000) + 320 }), "AuthFailure.SignatureExpire"],
+    ["another service in the credential scope", () => ({ service: "cvm" }), "AuthFailure.SignatureFailure"],
+    ["an unsupported region", () => ({ region: "xx-nowhere-1" }), "UnsupportedRegion"],
+    ["another API version", () => ({ version: "2017-03-12" }), "NoSuchVersion"],
+    ["a session token the key pair does not have", () => ({ token: "not-a-token" }), "AuthFailure.TokenFailure"],
+    ["no action", () => ({ omitAction: true }), "MissingParameter"],
   ])("rejects %s", async (_, options, code) => {
-    const answer = await rawCall(emulator, "DescribeCVMAssets", {}, options);
+    const answer = await rawCall(emulator, "DescribeCVMAssets", {}, options());
     expect(answer.Response.Error?.Code).toBe(code);
     expect(answer.Response.RequestId).toEqual(expect.any(String));
   });
@@ -356,7 +358,8 @@ describe("injected faults and how the client reports them", () => {
     emulator.inject("CreateRiskCenterScanTask", { type: "slow", ms: 1500 });
     const error = await caught(sdkClient(emulator, undefined, { timeoutSeconds: 0.5 }).call("CreateRiskCenterScanTask", scanRequest));
     expect(error).toMatchObject({ code: "Timeout", retryable: true });
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // Once the request is over in the emulator, its work is done.
+    await emulator.settle();
     expect(emulator.state.tasks.map((t) => t.TaskName)).toEqual(["contract"]);
   });
 

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -32,7 +32,8 @@ const seeded = (async () => {
   for (const day of ["01", "20", "28"]) await recordRun(store, results(`2026-11-${day}T03:00:00.000Z`, [finding(`f${day}`, { name: `risk of the ${day}th` })]), [finding(`f${day}`, { name: `risk of the ${day}th` })], 30);
 })();
 
-describe("csip-scan report", () => {
+// A CLI process (tsx compiling on load) may take many times its usual second on a busy machine: the waits are limits.
+describe("csip-scan report", { timeout: 240_000 }, () => {
   it("writes every policy's page with the runs since --since; a policy without runs says so", async () => {
     await seeded;
     const config = (await loadConfig(file, envOf())).config;
@@ -46,13 +47,29 @@ describe("csip-scan report", () => {
     expect(html).toContain('<nav><a href="#p-nightly">nightly</a><a href="#p-weekly">weekly</a></nav>');
   });
 
+  it.each([
+    ["into a folder that does not exist", (out: string) => join(out, "missing", "page.html"), (out: string) => `--out ${join(out, "missing", "page.html")}: the folder ${join(out, "missing")} does not exist`],
+    ["onto a folder", (out: string) => out, (out: string) => `--out ${out} is a folder: give the name of a file to write`],
+    ["under a file", (out: string) => join(out, "a-file", "page.html"), (out: string) => `--out ${join(out, "a-file", "page.html")}: a part of ${join(out, "a-file")} is not a folder`],
+  ])("--out %s: exit 2 with one line, and nothing written", async (_, target, said) => {
+    const out = mkdtempSync(join(dir, "out-"));
+    writeFileSync(join(out, "a-file"), "");
+    const run = spawnSync(process.execPath, ["bin/csip-scan.js", "report", "--config", file, "--out", target(out)], {
+      encoding: "utf8",
+      env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" },
+      timeout: 120_000,
+    });
+    expect([run.status, run.stdout, run.stderr]).toEqual([2, "", `csip-scan: ${said(out)}\n`]);
+    expect(readdirSync(out)).toEqual(["a-file"]);
+  });
+
   it("as a command: one policy, in Chinese, to --out", async () => {
     await seeded;
     const out = join(dir, "nightly.html");
     const run = spawnSync(process.execPath, ["bin/csip-scan.js", "report", "--config", file, "--policy", "nightly", "--since", "400d", "--language", "zh", "--out", out], {
       encoding: "utf8",
       env: { ...process.env, CSIP_SCAN_LOG_LEVEL: "silent" },
-      timeout: 30_000,
+      timeout: 120_000,
     });
     expect(run.stderr).toBe("");
     expect([run.status, run.stdout]).toEqual([0, `${out}: 1 policy, 3 run(s) since 400d ago (history in ${join(dir, "state")})\n`]);

@@ -60,13 +60,15 @@ describe("InventoryCache walkers", () => {
     expect(cvmCalls(from)).toBe(6);
   });
 
-  it("one walker failing on a page leaves the others walking to the end", async () => {
+  it("one walker failing on a page leaves the others walking to the end, and is handed no further page", async () => {
     const cache = new InventoryCache(sdkClient(emulator), undefined, NEVER);
     const [failing, going] = [cache.walker(["cvm"], undefined), cache.walker(["cvm"], undefined)];
     const seen = collector();
+    let handed = 0;
     const [error] = await Promise.all([
       caught(
         failing.walk(() => {
+          handed++;
           throw new Error("the state store is down");
         }),
       ),
@@ -74,6 +76,7 @@ describe("InventoryCache walkers", () => {
     ]);
     expect(String(error)).toContain("the state store is down");
     expect(seen.ids).toEqual(LIST_ORDER);
+    expect(handed).toBe(1);
   });
 
   it("a list cut short by the page cap fails the walk, even from a server answering smaller pages than asked", async () => {

@@ -102,6 +102,7 @@ describe("parseConfig", () => {
     ["bad schedule", GOOD.replace('"0 0 3 * * * *"', '"0 0 25 * * 8 *"')],
     ["six-field schedule", GOOD.replace('"0 0 3 * * * *"', '"0 0 3 * * *"')],
     ["duplicate policy", `${GOOD}  - name: nightly\n    schedule: "0 0 4 * * * *"\n    targets: [web]\n    scanItems: [poc]\n`],
+    ["policy names that differ only by case", `${GOOD}  - name: Nightly\n    schedule: "0 0 4 * * * *"\n    targets: [web]\n    scanItems: [poc]\n`],
     ["policy name unusable as a trigger", GOOD.replace("name: nightly", "name: 1-nightly scan")],
     ["selector with two kinds", GOOD.replace("- tags: { env: prod }", "- tags: { env: prod }\n        assets: [ins-1]")],
     ["unknown nested group", GOOD.replace("- tags: { env: prod }", "- group: nowhere")],

@@ -3,6 +3,7 @@ import type { CsipClient } from "../../../shared/csip/client.ts";
 import { filterReadingsOf, readingWarnings, tellFilterReadings } from "../../../shared/csip/filter-readings.ts";
 import { readFiltered, readPages, settleFilterReading } from "../../../shared/csip/pager.ts";
 import { caught, sdkClient } from "../../helpers.ts";
+import { toEstateAssets } from "../../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 
 const HOSTS = 250;
@@ -76,6 +77,27 @@ describe("readPages", () => {
     expect(error).toMatchObject({ code: "InvalidParameter" });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(handed).toEqual([0]);
+  });
+
+  it("reads on to the new end of a list that grows during the read", async () => {
+    const estate = emulator.state.estate;
+    try {
+      const ids = new Set<string>();
+      const read = await readPages({
+        csip: sdkClient(emulator),
+        action: "DescribeCVMAssets",
+        request: {},
+        onPage: (rows, offset) => {
+          rows.forEach((r) => ids.add(String(r.AssetId)));
+          // 150 CVMs appear after the first page: the list is 400 long now, not the 250 it first said.
+          if (offset === 0) emulator.state.estate = [...estate, ...toEstateAssets(Array.from({ length: 150 }, (_, i) => ({ kind: "cvm" as const, id: `ins-g${String(i).padStart(7, "0")}` })))];
+        },
+      });
+      expect(read).toEqual({ total: 400, rows: 400, calls: 4, capped: false });
+      expect(ids.size).toBe(400);
+    } finally {
+      emulator.state.estate = estate;
+    }
   });
 
   it("stops at its cap and says so, or refuses a list longer than the cap when asked to", async () => {

@@ -112,11 +112,37 @@ describe("RateLimiter", () => {
       await all;
       starts.sort((a, b) => a - b);
       for (let i = 10; i < starts.length; i++) expect(starts[i]! - starts[i - 10]!).toBeGreaterThanOrEqual(1000);
-      // (1000 + 20) / 9 ms apart: 25 starts take 24 spacings (timers round to whole milliseconds).
-      expect(Math.abs(starts[24]! - starts[0]! - (24 * 1020) / 9)).toBeLessThanOrEqual(1);
+      // (1000 + 20) / 9 ms apart, counted from each real start: 25 starts take 24 spacings, each rounded
+      // up to the timer's whole milliseconds.
+      expect(starts[24]! - starts[0]!).toBeGreaterThanOrEqual((24 * 1020) / 9);
+      expect(starts[24]! - starts[0]!).toBeLessThanOrEqual(24 * Math.ceil(1020 / 9));
       const before = Date.now();
       await limiter.acquire("b/Action");
       expect(Date.now()).toBe(before);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("counts the spacing from real starts: after a stall, overdue calls still start one spacing apart", async () => {
+    vi.useFakeTimers();
+    try {
+      // The process stalls for 2 s after the first call: the timers of the calls waiting then all fire
+      // at its end, so the limiter's clock reads the stall's end however early each was due.
+      const stallEnd = Date.now() + 2_000;
+      const now = (): number => Math.max(Date.now(), stallEnd);
+      const limiter = new RateLimiter({ perSecond: 10, marginMs: 20 }, now);
+      const starts: number[] = [];
+      await limiter.acquire("a/Action");
+      starts.push(Date.now());
+      const waiting = Array.from({ length: 5 }, async () => {
+        await limiter.acquire("a/Action");
+        starts.push(now());
+      });
+      await vi.runAllTimersAsync();
+      await Promise.all(waiting);
+      expect(starts).toHaveLength(6);
+      for (let i = 2; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(1020 / 9);
     } finally {
       vi.useRealTimers();
     }

@@ -92,6 +92,30 @@ describe("outsideText", () => {
     expect(outsideText(input)).toBe(expected);
   });
 
+  it("scrubs the whole text before it shortens it: a secret across the 300-character cut leaves none of its characters", () => {
+    const filler = "the scan engine said ".repeat(13);
+    // The secret starts at character 290 and ends past 300.
+    const text = `${filler}${"x".repeat(290 - filler.length - 6)} with ${SECRET_KEY} and more after it`;
+    // Cut first, the text would end in the secret's first characters, which no longer read as the secret.
+    expect(text.indexOf(SECRET_KEY)).toBeLessThan(300);
+    expect(text.indexOf(SECRET_KEY) + SECRET_KEY.length).toBeGreaterThan(300);
+    const out = outsideText(text);
+    expect(Array.from(out).length).toBeLessThanOrEqual(300);
+    expect(out).not.toContain(SECRET_KEY.slice(0, 4));
+    expect(out).toContain(" with ***");
+  });
+
+  it.each([
+    ["a zero-width space", "\u200B"],
+    ["a zero-width joiner", "\u200D"],
+    ["a byte-order mark", "\uFEFF"],
+    ["a soft hyphen", "\u00AD"],
+  ])("finds a secret with %s inside it: the invisible character is dropped first", (_, invisible) => {
+    const hidden = `${SECRET_KEY.slice(0, 12)}${invisible}${SECRET_KEY.slice(12)}`;
+    const out = outsideText(`scan failed: key ${hidden}`);
+    expect(out).toBe("scan failed: key ***");
+  });
+
   it("shortens to the limit at character boundaries, marking the cut", () => {
     const out = outsideText("😀".repeat(500), 120);
     expect(Array.from(out)).toHaveLength(120);

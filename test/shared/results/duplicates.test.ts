@@ -61,6 +61,25 @@ describe("removeDuplicateTasks", () => {
     expect(deletes.every((d) => d.TaskIdList.every((k) => typeof k.TargetAppId === "string" && k.TargetAppId.length > 0))).toBe(true);
   });
 
+  it("two tasks inserted in the same second: the smaller TaskId is kept, on every look", async () => {
+    const ids = [await createAt("2026-11-29T03:00:04Z"), await createAt("2026-11-29T03:00:04Z")];
+    const [removal] = await removeDuplicateTasks(csip, await listed(), () => undefined);
+    const [smaller, larger] = [...ids].sort();
+    expect(removal).toEqual({ taskName: "csip-scan:nightly:20261129T030000Z:1", kept: smaller, removed: [larger], failed: [] });
+  });
+
+  it("a task whose InsertTime is missing is not the one kept: its age is unknown", async () => {
+    const older = await createAt("2026-11-29T03:00:01Z");
+    const newer = await createAt("2026-11-29T03:00:09Z");
+    const tasks = [...(await listed())].map((t) => {
+      if (t.taskId !== older) return t;
+      const { insertedAt: _unknown, ...withoutTime } = t;
+      return withoutTime;
+    });
+    const [removal] = await removeDuplicateTasks(csip, tasks, () => undefined);
+    expect(removal).toEqual({ taskName: "csip-scan:nightly:20261129T030000Z:1", kept: newer, removed: [older], failed: [] });
+  });
+
   it.each([
     ["an ended duplicate whose stop CSIP refuses is still deleted", 0, [true]],
     ["a running duplicate whose stop CSIP refuses is not deleted, and the removal says why", 3_600_000, [false]],

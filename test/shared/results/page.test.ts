@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FINDINGS_KEPT, readHistory, recordRun, withRun, type PolicyHistory } from "../../../shared/results/history.ts";
+import { esc } from "../../../shared/results/page/html.ts";
 import { resultsPage } from "../../../shared/results/page/render.ts";
 import { FileStateStore } from "../../../shared/state/store.ts";
 import { finding, HOSTILE, results, task } from "./page-fixtures.ts";
@@ -67,6 +68,16 @@ describe("results history", () => {
     h = withRun(h, results(day(3), [finding("b")]), [finding("b")], 30);
     h = withRun(h, results(day(4), [finding("a"), finding("b")]), [finding("a"), finding("b")], 30);
     expect(seen(h)).toEqual({ a: Date.parse(day(4)), b: csipEarlier });
+  });
+
+  it.each([
+    ["kept all its findings (exactly FINDINGS_KEPT)", FINDINGS_KEPT, Date.parse(day(2))],
+    ["had more than it kept (FINDINGS_KEPT + 1)", FINDINGS_KEPT + 1, undefined],
+  ])("first seen of a finding the last run did not keep, when the last run %s: this run, else unknown", (_, count, expected) => {
+    const before = Array.from({ length: count }, (_, i) => finding(`f${i}`, { level: "low" }));
+    const h = withRun(withRun(EMPTY, results(day(1), before), before, 30), results(day(2), [finding("f0", { level: "low" }), finding("new", { level: "low" })]), [finding("f0", { level: "low" }), finding("new", { level: "low" })], 30);
+    const seen = Object.fromEntries(h.latest!.findings.map((f) => [f.id, f.firstSeen]));
+    expect(seen).toEqual({ f0: Date.parse(day(1)), new: expected });
   });
 
   it("is stored per policy and read back; two runs of one policy recorded at once both stay", async () => {
@@ -197,6 +208,25 @@ describe("results page with hostile values from CSIP", () => {
     expect(html).toContain("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;");
     expect(html).toContain("&amp;lt;already escaped&amp;gt; &#39; &quot; `");
     expect(html.match(/<style>/g)).toHaveLength(1);
+  });
+
+  it.each([
+    ["data:", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="],
+    ["file:", "file:///etc/passwd"],
+    ["ftp:", "ftp://csip-report.example.test/r/1.pdf"],
+    ["javascript:", "javascript:alert(1)"],
+    ["vbscript:", "vbscript:msgbox(1)"],
+    ["a relative path", "/r/1.pdf"],
+  ])("a %s report link is shown as text, not a link", (_, url) => {
+    const h = withRun(EMPTY, results(day(1), [], { tasks: [task({ reportUrl: url })] }), [], 30);
+    const html = page([h]);
+    expect([...html.matchAll(/<a href="([^"]*)"/g)].map((m) => m[1])).toEqual([]);
+    expect(html).toContain(esc(url));
+  });
+
+  it.each([["https://csip-report.example.test/r/1.pdf"], ["http://127.0.0.1:8080/reports/rpt-1.pdf"]])("an http(s) report link %s is a link", (url) => {
+    const h = withRun(EMPTY, results(day(1), [], { tasks: [task({ reportUrl: url })] }), [], 30);
+    expect([...page([h]).matchAll(/<a href="([^"]*)"/g)].map((m) => m[1])).toEqual([url]);
   });
 
   it("the policy name and time zone are escaped too", () => {

@@ -48,6 +48,33 @@ describe("a member's duplicate tasks", () => {
   });
 });
 
+describe("which task of a name is kept", () => {
+  /** Two tasks of NAME inserted at `times` (emulated time), as the task list reads them. */
+  async function tasksAt(...times: string[]) {
+    try {
+      for (const at of times) {
+        emulator.state.now = () => Date.parse(at);
+        await csip.call("CreateRiskCenterScanTask", { TaskName: NAME, ScanAssetType: 1, ScanItem: ["port"], ScanPlanType: 1, Assets: [{ Asset: "ins-own00001", AssetType: "Instance", InstanceType: "CVM" }] });
+      }
+    } finally {
+      emulator.state.now = Date.now;
+    }
+    return (await tasksByName(csip, NAME)).get(NAME)!;
+  }
+
+  it("two tasks inserted in the same second: the smaller TaskId, whichever is listed first", async () => {
+    const tasks = await tasksAt("2026-11-29T03:00:04Z", "2026-11-29T03:00:04Z");
+    const smaller = tasks.map((t) => t.TaskId!).sort()[0];
+    for (const order of [tasks, [...tasks].reverse()]) expect((await keepOldest(csip, order)).kept.TaskId).toBe(smaller);
+  });
+
+  it("a task whose InsertTime is missing comes last: its age is unknown", async () => {
+    const [older, newer] = await tasksAt("2026-11-29T03:00:01Z", "2026-11-29T03:00:09Z");
+    const { InsertTime: _unknown, ...withoutTime } = older!;
+    for (const order of [[withoutTime, newer!], [newer!, withoutTime]]) expect((await keepOldest(csip, order)).kept.TaskId).toBe(newer!.TaskId);
+  });
+});
+
 describe("StopRiskCenterTask's Status", () => {
   it("a stop answered with a Status other than 0 did not stop the task: it is not deleted, and the failure says so", async () => {
     await twoTasks("ins-own00001");

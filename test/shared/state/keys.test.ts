@@ -53,46 +53,50 @@ describe("scheduledRunNames", () => {
 });
 
 describe("changeRunNames", () => {
-  const IDS = ["evt-1", "evt-2"];
+  const EVENTS = [
+    { id: "evt-1", assets: ["ins-a"] },
+    { id: "evt-2", assets: ["ins-b"] },
+  ];
+  const BATCH = "csip-scan:prod-on-change:evt-b87ff5b5de2032ee:";
 
-  it("names the batch evt- and 16 hex digits of the sorted IDs' SHA-256", () => {
-    // printf 'evt-1\nevt-2' | sha256sum
-    const names = changeRunNames("prod-on-change", IDS);
-    expect([names.taskPrefix, names.taskName(1), names.recordKey]).toEqual([
-      "csip-scan:prod-on-change:evt-8678b9e42512a2aa:",
-      "csip-scan:prod-on-change:evt-8678b9e42512a2aa:1",
-      "run/csip-scan:prod-on-change:evt-8678b9e42512a2aa",
-    ]);
+  it("names the batch evt- and 16 hex digits of the SHA-256 of its sorted lines, each an event ID, a tab and its sorted assets", () => {
+    // printf 'evt-1\tins-a\nevt-2\tins-b' | sha256sum
+    const names = changeRunNames("prod-on-change", EVENTS);
+    expect([names.taskPrefix, names.taskName(1), names.recordKey]).toEqual([`${BATCH}`, `${BATCH}1`, `run/${BATCH.slice(0, -1)}`]);
   });
 
-  it("names the batch of one official event id", () => {
-    // printf '13a3f42d-7258-4ada-da6d-023a33000001' | sha256sum
-    expect(changeRunNames("prod-on-change", ["13a3f42d-7258-4ada-da6d-023a33000001"]).taskPrefix).toBe("csip-scan:prod-on-change:evt-fc490adaab51d398:");
+  it("names the batch of one official event", () => {
+    // printf '13a3f42d-7258-4ada-da6d-023a33000001\tins-new00001' | sha256sum
+    expect(changeRunNames("prod-on-change", [{ id: "13a3f42d-7258-4ada-da6d-023a33000001", assets: ["ins-new00001"] }]).taskPrefix).toBe("csip-scan:prod-on-change:evt-3a9d495ef8304b6b:");
   });
 
   it.each([
-    [["evt-2", "evt-1"]],
-    [["evt-1", "evt-2", "evt-1"]],
-    [["evt-2", "evt-2", "evt-1", "evt-1"]],
-  ])("gives the IDs %j, in any order or repeated, the same names", (ids) => {
-    expect(changeRunNames("prod-on-change", ids)).toMatchObject({
-      taskPrefix: "csip-scan:prod-on-change:evt-8678b9e42512a2aa:",
-      recordKey: "run/csip-scan:prod-on-change:evt-8678b9e42512a2aa",
-    });
+    [[EVENTS[1]!, EVENTS[0]!]],
+    [[...EVENTS, EVENTS[0]!]],
+    [[EVENTS[0]!, { id: "evt-2", assets: ["ins-b", "ins-b"] }]],
+  ])("gives the events %j, in any order or repeated, the same names", (events) => {
+    expect(changeRunNames("prod-on-change", events)).toMatchObject({ taskPrefix: BATCH, recordKey: `run/${BATCH.slice(0, -1)}` });
   });
 
-  it.each([[["evt-1"]], [["evt-1", "evt-3"]], [["evt-1", "evt-2", "evt-3"]], [["evt-1evt-2"]], [["EVT-1", "EVT-2"]]])("gives the IDs %j other names", (ids) => {
-    const names = changeRunNames("prod-on-change", ids);
+  it.each([
+    ["one event fewer", [EVENTS[0]!]],
+    ["one event more", [...EVENTS, { id: "evt-3", assets: ["ins-c"] }]],
+    ["an event ID reused for another asset", [EVENTS[0]!, { id: "evt-2", assets: ["ins-c"] }]],
+    ["an event naming one asset more", [EVENTS[0]!, { id: "evt-2", assets: ["ins-b", "ins-c"] }]],
+    ["the assets swapped between the events", [{ id: "evt-1", assets: ["ins-b"] }, { id: "evt-2", assets: ["ins-a"] }]],
+    ["the IDs in upper case", [{ id: "EVT-1", assets: ["ins-a"] }, { id: "EVT-2", assets: ["ins-b"] }]],
+  ])("gives %s other names", (_, events) => {
+    const names = changeRunNames("prod-on-change", events);
     expect(names.taskPrefix).toMatch(/^csip-scan:prod-on-change:evt-[0-9a-f]{16}:$/);
-    expect(names.taskPrefix).not.toBe("csip-scan:prod-on-change:evt-8678b9e42512a2aa:");
+    expect(names.taskPrefix).not.toBe(BATCH);
   });
 
   it("gives the same events under another policy other names", () => {
-    expect(changeRunNames("staging-on-change", IDS).taskPrefix).toBe("csip-scan:staging-on-change:evt-8678b9e42512a2aa:");
+    expect(changeRunNames("staging-on-change", EVENTS).taskPrefix).toBe("csip-scan:staging-on-change:evt-b87ff5b5de2032ee:");
   });
 
   it("never looks like a scheduled slot", () => {
-    expect(changeRunNames("prod-on-change", IDS).taskPrefix).toMatch(/^csip-scan:prod-on-change:evt-[0-9a-f]{16}:$/);
+    expect(changeRunNames("prod-on-change", EVENTS).taskPrefix).toMatch(/^csip-scan:prod-on-change:evt-[0-9a-f]{16}:$/);
   });
 });
 
