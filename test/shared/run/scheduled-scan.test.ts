@@ -272,9 +272,9 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
     emulator.state.estate = [...estate];
     try {
       emulator.addDuringRead({ kind: "cvm", id: "ins-joined01", tags: { env: "prod" } });
-      const summary = await runOnce(`s${++n}`, 6);
+      const summary = await runOnce(`s${++n}`, 12);
       expect(summary.ok).toBe(true);
-      const walkTasks = emulator.state.tasks.filter((t) => t.TaskName.startsWith("csip-scan:walk:20261129T060000Z"));
+      const walkTasks = emulator.state.tasks.filter((t) => t.TaskName.startsWith("csip-scan:walk:20261129T120000Z"));
       const assets = walkTasks.flatMap((t) => t.Assets.map((a) => a.Asset));
       expect(assets).toHaveLength(249);
       expect(new Set(assets).size).toBe(249);
