@@ -328,7 +328,7 @@ function coldStarts(f: Findings): Reading[] {
   return f.functions.map((fn) => {
     const c = records.find((r: ColdStart) => r.function === fn);
     const name = `cold start: ${fn}`;
-    if (!c) return { name, assumed, observed: "no cold start recorded yet: deploy, then let it run once", handled: true, does };
+    if (!c) return { name, assumed, observed: "none recorded yet: a function records its facts at its first start after a deploy", handled: true, does };
     const memory = c.memoryMb !== undefined ? `${c.memoryMb} MB (from the ${c.memoryFrom === "context" ? "SCF context" : "deploy's CSIP_SCAN_MEMORY_MB"})` : "memory unknown";
     const held = { node: "NODE_OPTIONS applied", worker: `NODE_OPTIONS not applied; its work runs in a worker held to ${c.boundHeapSizeLimitMb ?? "?"} MB`, none: "nothing holds it" }[c.heapBound];
     const unheld = c.heapBound === "none" && heapOutgrows(c);

@@ -118,7 +118,7 @@ beforeAll(async () => {
   standIn = await startCloudStandIn({ account: freshAccount(LOCAL_ACCOUNT), keys: [LOCAL_ACCOUNT] });
   standIn.account.buckets = [{ Name: BUCKET, Region: "ap-guangzhou", CreationDate: "2025-03-01T00:00:00Z", Acl: "private" }];
   const account = pageAccount();
-  const runner = new InProcessRunner(account, resultsPageHandler({ env: functionEnv, logger: silentLogger() }));
+  const runner = new InProcessRunner(account, resultsPageHandler({ env: functionEnv, logger: silentLogger(), clock }));
   pageServer = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? "/", "http://page");
@@ -210,6 +210,7 @@ const store = () => new CosStateStore({ bucket: BUCKET, region: "ap-guangzhou", 
 describe("csip-scan doctor under the documented readings", () => {
   it("handles every reading, says what this account showed, and keeps it for the functions", async () => {
     const report = await doctor();
+    expect(report.readings.filter((r) => !r.handled)).toEqual([]);
     expect(report.exit).toBe(0);
     expect(formatReadings(report.readings)).toMatchSnapshot();
     expect(report.kept).toEqual({ bucket: BUCKET, key: `${PREFIX}${ACCOUNT_READINGS}.json` });
