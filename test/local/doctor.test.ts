@@ -281,6 +281,13 @@ describe("csip-scan doctor tells each reading of the stand-ins apart", () => {
     expect((await readAccountReadings(store()))!.lists.DescribeDbAssets).toMatchObject({ largestLimit: 40 });
   });
 
+  it("a list that answers fewer rows than the Limit asked while holding more: its pages are that size", async () => {
+    emulator.inject("DescribeDbAssets", { type: "answer", response: { Total: 5, Data: [{ AssetId: "cdb-short001" }, { AssetId: "cdb-short002" }] } });
+    const report = await doctor();
+    expect(report.row("largest Limit")).toMatchObject({ handled: true, observed: "DescribeDbAssets: answered 2 rows of 100 asked; the other 9 lists: took Limit 100" });
+    expect((await readAccountReadings(store()))!.lists.DescribeDbAssets).toMatchObject({ largestLimit: 2 });
+  });
+
   it("a results page link that downloads: not handled, since the messages promise a page", async () => {
     urlReadings.forceDownload = true;
     const report = await doctor();
