@@ -173,7 +173,7 @@ export async function startHandlerWorld(estate: EstateAssetInput[], options: Emu
   const initialTiming = { ...emulator.state.scanTiming };
   const initialReportDelay = emulator.state.reportDelayMs;
   const initialNow = emulator.state.now;
-  const initialReadings = { multiValueFilters: emulator.state.multiValueFilters, taskOrder: emulator.state.taskOrder, refusedFilters: [...emulator.state.refusedFilters] };
+  const initialReadings = { multiValueFilters: emulator.state.multiValueFilters, taskOrder: emulator.state.taskOrder, refusedFilters: [...emulator.state.refusedFilters], maxPageSize: emulator.state.maxPageSize };
   const hook = await startListener();
   Object.assign(process.env, {
     TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
@@ -201,6 +201,7 @@ export async function startHandlerWorld(estate: EstateAssetInput[], options: Emu
       emulator.state.multiValueFilters = initialReadings.multiValueFilters;
       emulator.state.taskOrder = initialReadings.taskOrder;
       emulator.state.refusedFilters = new Set(initialReadings.refusedFilters);
+      emulator.state.maxPageSize = initialReadings.maxPageSize;
       emulator.clearFaults();
       hook.received.length = 0;
     },

@@ -29,6 +29,9 @@ import { describeSwitches, readingSwitches, SwitchError, SWITCH_FLAGS, SWITCH_US
 import { AccountFileError } from "../cloud/account.ts";
 import { formatAccount, rehearseDeploy } from "../deploy/rehearse.ts";
 import { commandStore, connectLocal, DEMO_INVENTORY, exportLine, localOverrides } from "../environment.ts";
+import { runDoctor } from "../doctor/doctor.ts";
+import { doctorSetup } from "../doctor/setup.ts";
+import { formatReport } from "../doctor/table.ts";
 import { closestName, unsetVariables } from "./hints.ts";
 import { progressLine } from "./progress.ts";
 import { startLocalCos } from "../cos-local.ts";
@@ -67,6 +70,9 @@ interface Command {
 }
 
 const CONFIG_OPTION = { config: { type: "string" } } as const;
+
+/** A stage's name, as `--stage` takes it (SCF bounds it further through the function names it makes). */
+const STAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 async function readConfig(values: Record<string, unknown>, env: Environment): Promise<Config> {
   return (await loadConfig(configPath(values.config as string | undefined, env), env)).config;
@@ -298,13 +304,32 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 
+  doctor: {
+    summary: "settle on this account, with harmless calls, each reading the documents leave open; keep them for the functions and print a table",
+    usage: "csip-scan doctor [--stage NAME] [--json] [--config FILE]",
+    options: { ...CONFIG_OPTION, stage: { type: "string" }, json: { type: "boolean" } },
+    async run(values, _, env) {
+      const stage = values.stage as string | undefined;
+      if (stage !== undefined && !STAGE_NAME.test(stage)) throw new UsageError(`--stage "${stage}" must be letters, digits, _ or -, such as prod`);
+      const config = await readConfig(values, env);
+      const connection = await connectLocal(config, { env, say: err });
+      try {
+        const report = await runDoctor(doctorSetup(config, env, connection, FUNCTION_NAMES, stage));
+        out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+        return report.readings.every((r) => r.handled) ? 0 : 1;
+      } finally {
+        await connection.close();
+      }
+    },
+  },
+
   "rehearse-deploy": {
     summary: "run the real serverless deploy fully offline, against local stand-ins of SCF, COS, CAM, Tag and EventBridge",
     usage: "csip-scan rehearse-deploy [--config FILE] [--stage NAME] [--region REGION] [--account DIR] [--record FILE]",
     options: { ...CONFIG_OPTION, stage: { type: "string" }, region: { type: "string" }, account: { type: "string" }, record: { type: "string" } },
     async run(values, _, env) {
       const file = configPath(values.config as string | undefined, env);
-      if (typeof values.stage === "string" && !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(values.stage)) throw new UsageError(`--stage "${values.stage}" must be letters, digits, _ or -, such as prod`);
+      if (typeof values.stage === "string" && !STAGE_NAME.test(values.stage)) throw new UsageError(`--stage "${values.stage}" must be letters, digits, _ or -, such as prod`);
       if (typeof values.region === "string" && !/^[a-z]+(-[a-z]+)+$/.test(values.region)) throw new UsageError(`--region "${values.region}" must look like ap-guangzhou`);
       // Validated first, as `npm run deploy` does: a broken policy file is exit 2, not a failed deploy.
       const { text, config } = await loadConfig(file, env);

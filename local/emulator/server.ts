@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { buffer } from "node:stream/consumers";
-import { LOCAL_ACCOUNT, type EmulatorAccount } from "./accounts.ts";
+import { callerIdentity, LOCAL_ACCOUNT, STS_VERSION, type EmulatorAccount } from "./accounts.ts";
 import { actionHandlers, runAction, type EmulatorState, type UnauthorizedAnswer } from "./actions.ts";
 import { toEstateAssets, type EstateAssetInput } from "./estate.ts";
 import { checkParams } from "./params.ts";
 import { REPORT_PATH, reportPdf } from "./reports.ts";
-import { DEFAULT_SCAN_TIMING, type MultiValueAnswer, type ScanTiming, type TaskOrder } from "./state.ts";
+import { DEFAULT_MAX_PAGE_SIZE, DEFAULT_SCAN_TIMING, type MultiValueAnswer, type ScanTiming, type TaskOrder } from "./state.ts";
 import { expectedSignature, parseAuthorization, sameSignature, signedHost } from "./signature.ts";
 
 /** What the emulator gives instead of an answer. */
@@ -52,7 +52,7 @@ export interface EmulatorOptions {
   rateLimit?: number | false;
   /** What CSIP does with a chunk holding unauthorized assets (undocumented; see ASSUMPTIONS.md). */
   whenUnauthorized?: UnauthorizedAnswer;
-  /** Largest Filter.Limit the list actions accept. */
+  /** Largest Filter.Limit the list actions accept (undocumented; switches.ts); default 100. Also `state.maxPageSize`. */
   maxPageSize?: number;
   regions?: readonly string[];
   /**
@@ -133,7 +133,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     pendingSync: [],
     tasks: [],
     whenUnauthorized: options.whenUnauthorized ?? "no-task",
-    maxPageSize: options.maxPageSize ?? 100,
+    maxPageSize: options.maxPageSize ?? DEFAULT_MAX_PAGE_SIZE,
     now: clock,
     scanTiming: { ...(options.scanTiming ?? DEFAULT_SCAN_TIMING) },
     reportDelayMs: options.reportDelayMs ?? 0,
@@ -215,6 +215,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return fail("AuthFailure.TokenFailure", "The session token is missing or wrong.");
     }
     if (!action) return fail("MissingParameter", "The request is missing a required parameter `Action`.");
+    // STS's GetCallerIdentity, which the emulator answers for the account it serves: who the keys are.
+    if (action === "GetCallerIdentity") {
+      if (header("x-tc-version") !== STS_VERSION) return fail("NoSuchVersion", `The API version \`${header("x-tc-version") ?? ""}\` is not found.`);
+      return send(callerIdentity(account));
+    }
     const handler = Object.hasOwn(actionHandlers, action) ? actionHandlers[action as keyof typeof actionHandlers] : undefined;
     if (!handler) return fail("InvalidAction", `The action \`${action}\` is not found.`);
     if (header("x-tc-version") !== API_VERSION) {

@@ -99,6 +99,13 @@ export interface EmulatorState {
 }
 
 /**
+ * The largest Filter.Limit a list takes unless told otherwise: CSIP documents none, 100 is the assumption
+ * (ASSUMPTIONS.md). A larger one is refused with InvalidParameterValue; `maxPageSize` changes it (a reading:
+ * switches.ts).
+ */
+export const DEFAULT_MAX_PAGE_SIZE = 100;
+
+/**
  * How the emulator answers a filter with several `Values`: matching any (ORed, the reading the project
  * was written to), only the first, or with a refusal. Which the real CSIP does is undocumented.
  */

@@ -2,12 +2,12 @@ import { CSIP_ACTIONS, type CsipAction } from "../../shared/csip/actions.ts";
 import { CsipScanError } from "../../shared/errors.ts";
 import { FILTER_NAMES } from "./filters.ts";
 import type { EmulatorOptions } from "./server.ts";
-import { MULTI_VALUE_ANSWERS, TASK_ORDERS } from "./state.ts";
+import { DEFAULT_MAX_PAGE_SIZE, MULTI_VALUE_ANSWERS, TASK_ORDERS } from "./state.ts";
 
 /**
  * The emulator's switches for the readings CSIP's documents leave open about its lists, one row each:
- * how a filter with several values is answered, which filter names are refused or ignored, and the task
- * list's order. Each is an `EmulatorOptions` key (tests), a flag of `csip-scan emulator`, and a
+ * how a filter with several values is answered, which filter names are refused or ignored, the task
+ * list's order, and the largest Filter.Limit a list takes (a number; a larger one is refused). Each is an `EmulatorOptions` key (tests), a flag of `csip-scan emulator`, and a
  * variable (for `npm start` too); a flag wins over its variable. ASSUMPTIONS.md says what each reading
  * stands for.
  */
@@ -16,6 +16,7 @@ export const READING_SWITCHES = [
   { option: "refusedFilters", flag: "refuse-filter", variable: "CSIP_SCAN_EMULATOR_REFUSE_FILTERS", choices: undefined, list: true },
   { option: "ignoredFilters", flag: "ignore-filter", variable: "CSIP_SCAN_EMULATOR_IGNORE_FILTERS", choices: undefined, list: true },
   { option: "taskOrder", flag: "task-order", variable: "CSIP_SCAN_EMULATOR_TASK_ORDER", choices: TASK_ORDERS, list: false },
+  { option: "maxPageSize", flag: "max-limit", variable: "CSIP_SCAN_EMULATOR_MAX_LIMIT", choices: undefined, list: false },
 ] as const;
 
 export type ReadingOptions = Pick<EmulatorOptions, (typeof READING_SWITCHES)[number]["option"]>;
@@ -32,7 +33,7 @@ export const SWITCH_FLAGS = Object.fromEntries(READING_SWITCHES.map((s) => [s.fl
 >;
 
 /** Usage text of the switches. */
-export const SWITCH_USAGE = READING_SWITCHES.map((s) => `[--${s.flag} ${s.choices ? s.choices.join("|") : "ACTION.NAME"}]`).join(" ");
+export const SWITCH_USAGE = READING_SWITCHES.map((s) => `[--${s.flag} ${s.choices ? s.choices.join("|") : s.list ? "ACTION.NAME" : "N"}]`).join(" ");
 
 /** An `Action.FilterName` the emulator serves (filters.ts), else why not. */
 function filterPair(text: string, where: string): string {
@@ -62,6 +63,12 @@ export function readingSwitches(flags: Readonly<Record<string, unknown>>, variab
       continue;
     }
     const [value, ...more] = values;
+    if (!s.choices) {
+      // A number: the largest Filter.Limit, at least 1.
+      if (more.length > 0 || !/^[1-9]\d{0,5}$/.test(value!)) throw new SwitchError(`${where}: "${values.join(",")}" is not a whole number of rows such as 50`);
+      options[s.option] = Number(value);
+      continue;
+    }
     if (more.length > 0 || !(s.choices as readonly string[]).includes(value!)) throw new SwitchError(`${where}: "${values.join(",")}" is not one of ${s.choices.join(", ")}`);
     options[s.option] = value;
   }
@@ -75,5 +82,6 @@ export function describeSwitches(options: ReadingOptions): string {
   if (options.refusedFilters?.length) parts.push(`refused filters: ${options.refusedFilters.join(", ")}`);
   if (options.ignoredFilters?.length) parts.push(`ignored filters: ${options.ignoredFilters.join(", ")}`);
   if (options.taskOrder && options.taskOrder !== "newest-first") parts.push(`task list: ${options.taskOrder}`);
+  if (options.maxPageSize !== undefined && options.maxPageSize !== DEFAULT_MAX_PAGE_SIZE) parts.push(`largest Limit: ${options.maxPageSize}`);
   return parts.join("; ");
 }

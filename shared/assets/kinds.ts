@@ -86,10 +86,11 @@ export interface AssetKindSpec {
    */
   findingsBy: "InstanceId" | "AffectAsset";
   /**
-   * The list item field to filter on to find one asset by an ID of this form, without walking the
-   * list (Filter.Filters; the field names are assumptions, see local/emulator/ASSUMPTIONS.md).
+   * The list item fields to filter on to find one asset without walking the list: by its ID, and by an
+   * address where the kind has one (Filter.Filters; the names are assumptions, see
+   * local/emulator/ASSUMPTIONS.md). `lookupField` picks one for an ID.
    */
-  lookupField(id: string): string;
+  lookupBy: { id: string; address?: string };
 }
 
 const IPV4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
@@ -129,7 +130,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     task: () => ({ AssetType: TASK_SHAPES.cvm.AssetType, InstanceType: "CVM" }),
     taskDocumented: true,
     findingsBy: "InstanceId",
-    lookupField: (id) => (isAddress(id) ? "PublicIp" : "AssetId"),
+    lookupBy: { id: "AssetId", address: "PublicIp" },
   },
   publicIp: {
     kind: "publicIp",
@@ -141,7 +142,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     task: (asset) => ({ AssetType: TASK_SHAPES.publicIp.AssetType, InstanceType: asset.instanceType || "EIP" }),
     taskDocumented: false,
     findingsBy: "AffectAsset",
-    lookupField: (id) => (isAddress(id) ? "PublicIp" : "AssetId"),
+    lookupBy: { id: "AssetId", address: "PublicIp" },
   },
   domain: {
     kind: "domain",
@@ -153,7 +154,7 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     task: () => ({ AssetType: TASK_SHAPES.domain.AssetType, InstanceType: "Domain" }),
     taskDocumented: false,
     findingsBy: "AffectAsset",
-    lookupField: () => "SubDomain",
+    lookupBy: { id: "SubDomain" },
   },
   db: {
     kind: "db",
@@ -164,11 +165,17 @@ export const ASSET_KINDS: Record<AssetKind, AssetKindSpec> = {
     task: (asset) => ({ AssetType: TASK_SHAPES.db.AssetType, InstanceType: asset.instanceType || "MYSQL" }),
     taskDocumented: false,
     findingsBy: "InstanceId",
-    lookupField: () => "AssetId",
+    lookupBy: { id: "AssetId" },
   },
 };
 
 export const ALL_KINDS = Object.keys(ASSET_KINDS) as AssetKind[];
+
+/** The list field to look up an asset of `kind` by `id`: its address field for an address, else its ID field. */
+export function lookupField(kind: AssetKind, id: string): string {
+  const by = ASSET_KINDS[kind].lookupBy;
+  return by.address !== undefined && isAddress(id) ? by.address : by.id;
+}
 
 /** The kinds an explicit ID could be, from its form. An unrecognised form could be any kind. */
 export function kindsForId(id: string): AssetKind[] {

@@ -1,7 +1,7 @@
 import type { Deadline } from "../clock.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
 import { ignoredFilterWarning, readFiltered } from "../csip/pager.ts";
-import { ASSET_KINDS, kindsForId, type Asset, type AssetKind } from "./kinds.ts";
+import { ASSET_KINDS, kindsForId, lookupField, type Asset, type AssetKind } from "./kinds.ts";
 
 export interface Lookup {
   /** Assets found, by the ID they were asked for. */
@@ -28,7 +28,7 @@ export async function lookupAssets(csip: CsipClient, ids: readonly string[], mem
   const queries = new Map<string, { kind: AssetKind; field: string; ids: string[] }>();
   for (const id of ids) {
     for (const kind of kindsForId(id)) {
-      const field = ASSET_KINDS[kind].lookupField(id);
+      const field = lookupField(kind, id);
       const key = `${kind}/${field}`;
       const query = queries.get(key) ?? { kind, field, ids: [] };
       query.ids.push(id);

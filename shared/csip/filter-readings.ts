@@ -30,6 +30,11 @@ export interface ToldReading {
   values?: ValuesReading;
   names?: Readonly<Record<string, NameReading>>;
   order?: OrderReading;
+  /**
+   * The largest `Filter.Limit` the list takes, where that is fewer rows than the project asks a page
+   * (CSIP documents no largest page): every read of the list then asks this many (`pageSizeFor`).
+   */
+  largestLimit?: number;
 }
 export type ToldReadings = Partial<Record<CsipAction, ToldReading>>;
 
@@ -75,6 +80,11 @@ export class FilterReadings {
 
   order(action: CsipAction): OrderReading | undefined {
     return this.seen.get(action)?.order ?? this.told[action]?.order;
+  }
+
+  /** The largest Filter.Limit the action takes, as told; undefined when nothing said it takes fewer than asked. */
+  largestLimit(action: CsipAction): number | undefined {
+    return this.told[action]?.largestLimit;
   }
 
   sawValues(action: CsipAction, reading: ValuesReading, refusalCode?: string): void {
@@ -184,6 +194,12 @@ export function tellFilterReadings(csip: CsipClient, told: ToldReadings): Filter
   const table = new FilterReadings(told);
   TABLES.set(csip, table);
   return table;
+}
+
+/** The rows a page of `action` asks for: `wanted`, or fewer where the client was told the list takes fewer. */
+export function pageSizeFor(csip: CsipClient, action: CsipAction, wanted: number): number {
+  const largest = filterReadingsOf(csip).largestLimit(action);
+  return largest !== undefined && largest > 0 ? Math.min(wanted, largest) : wanted;
 }
 
 /** Failures that say nothing about a filter: the keys, CAM, or a failure a retry may cure (the client has retried it). */

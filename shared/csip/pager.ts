@@ -1,6 +1,6 @@
 import { CsipScanError } from "../errors.ts";
 import type { CsipAction, CsipClient, RequestOf } from "./client.ts";
-import { filterReadingsOf, mayBeRefusal, type ActionReading, type ValuesReading } from "./filter-readings.ts";
+import { filterReadingsOf, mayBeRefusal, pageSizeFor, type ActionReading, type ValuesReading } from "./filter-readings.ts";
 
 /**
  * One pager for every CSIP list, as Cloud Custodian's `execute_paged_query` is for its Tencent
@@ -72,7 +72,9 @@ export interface PagedQuery<A extends CsipAction> {
 
 /** Reads a list to its end (or its cap), page by page, handing each page over as it arrives. */
 export async function readPages<A extends CsipAction>(query: PagedQuery<A>): Promise<PagedRead> {
-  const { pageSize, maxPages, concurrency } = { ...DEFAULT_PAGING, ...query.limits };
+  const { maxPages, concurrency, ...limits } = { ...DEFAULT_PAGING, ...query.limits };
+  // Fewer rows a page where the account was found to take fewer (`csip-scan doctor`'s largest Limit).
+  const pageSize = pageSizeFor(query.csip, query.action, limits.pageSize);
   const base = query.request as { Filter?: Record<string, unknown> };
   let calls = 0;
   let total = 0;
@@ -193,7 +195,8 @@ export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>
   readings.used(action);
   const operator = query.operator ?? 7;
   const batchSize = query.batch ?? 50;
-  const { pageSize, maxPages } = { ...DEFAULT_PAGING, ...query.limits };
+  const { maxPages, ...limits } = { ...DEFAULT_PAGING, ...query.limits };
+  const pageSize = pageSizeFor(csip, action, limits.pageSize);
   const fieldOf = query.fieldValue ?? ((row: Row) => row[field]);
   const valuesIn = (row: Row): string[] => {
     const raw = fieldOf(row);
@@ -391,10 +394,11 @@ export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>
  * holds no value of the field to ask for. Use a client told nothing: one told a reading acts on it.
  */
 export async function settleFilterReading<A extends CsipAction>(
-  query: Pick<FilteredQuery<A>, "csip" | "action" | "request" | "field" | "fieldValue" | "limits">,
+  query: Pick<FilteredQuery<A>, "csip" | "action" | "request" | "field" | "fieldValue" | "limits" | "operator">,
 ): Promise<ActionReading | undefined> {
   const fieldOf = query.fieldValue ?? ((row: Row) => row[query.field]);
-  const page = (await query.csip.call(query.action, { ...query.request, Filter: { Limit: 100, Offset: 0 } } as RequestOf<A>)) as ListPage;
+  const limit = pageSizeFor(query.csip, query.action, query.limits?.pageSize ?? DEFAULT_PAGING.pageSize);
+  const page = (await query.csip.call(query.action, { ...query.request, Filter: { Limit: limit, Offset: 0 } } as RequestOf<A>)) as ListPage;
   const seen: string[] = [];
   for (const row of page.Data ?? []) {
     const raw = fieldOf(row);

@@ -56,6 +56,12 @@ function hostOf(value: string): string {
 
 /** Values per filtered call. */
 const VALUES_PER_CALL = 50;
+
+/**
+ * The risk-list field each scanned asset is read back by, exact (undocumented names, from the official
+ * example rows): an inventory asset by `InstanceId`, a typed-in address or domain by `AffectAsset`.
+ */
+export const RISK_FILTERS = { assets: "InstanceId", typedIn: "AffectAsset" } as const;
 /** Pages read at most of one risk list: 50,000 rows of each kind of risk. */
 export const RISK_PAGE_CAP = 500;
 
@@ -119,7 +125,7 @@ export async function currentFindings(
       continue;
     }
     const before = found.size;
-    for (const [field, values] of [["InstanceId", scope.assets], ["AffectAsset", scope.typedIn.map(hostOf)]] as const) {
+    for (const [field, values] of [[RISK_FILTERS.assets, scope.assets], [RISK_FILTERS.typedIn, scope.typedIn.map(hostOf)]] as const) {
       if (values.length === 0) continue;
       const read = await readFiltered({ csip, action, request: { ...memberParam(memberIds) }, field, values, batch: VALUES_PER_CALL, limits });
       calls += read.calls;

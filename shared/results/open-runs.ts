@@ -1,8 +1,9 @@
 import * as z from "zod";
 import type { Config } from "../config/schema.ts";
 import { memberParam, type CsipClient } from "../csip/client.ts";
-import { filterReadingsOf, mayBeRefusal } from "../csip/filter-readings.ts";
+import { filterReadingsOf, mayBeRefusal, pageSizeFor } from "../csip/filter-readings.ts";
 import { ignoredFilterWarning } from "../csip/pager.ts";
+import { TASK_NAME_FILTER } from "../scan/task-list.ts";
 import { OPEN_RUNS, parseTaskName, taskNamePrefix } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
 import type { TaskResult } from "./model.ts";
@@ -79,11 +80,13 @@ export async function runsFromTaskList(
   const warnings = new Set<string>();
   const readings = filterReadingsOf(csip);
   let calls = 0;
-  const byName = { Name: "TaskName", Values: [prefix], OperatorType: 9 };
+  const byName = { Name: TASK_NAME_FILTER.field, Values: [prefix], OperatorType: TASK_NAME_FILTER.operator };
+  // Fewer a page where the account takes fewer (`csip-scan doctor`'s largest Limit).
+  const limit = pageSizeFor(csip, "DescribeScanTaskList", PAGE);
   /** One page, with the TaskName filter unless the account refuses it (then without, once told so). */
   const pageAt = async (memberIds: readonly string[] | undefined, offset: number) => {
     const ask = (filtered: boolean) =>
-      csip.call("DescribeScanTaskList", { ...memberParam(memberIds), Filter: { Limit: PAGE, Offset: offset, ...(filtered ? { Filters: [byName] } : {}) } });
+      csip.call("DescribeScanTaskList", { ...memberParam(memberIds), Filter: { Limit: limit, Offset: offset, ...(filtered ? { Filters: [byName] } : {}) } });
     calls++;
     if (readings.name("DescribeScanTaskList", "TaskName") === "refused") return ask(false);
     try {
@@ -147,7 +150,7 @@ export async function runsFromTaskList(
       const end = listed.length === 0 || offset >= (answer.TotalCount ?? 0);
       // Newest first, shown and not disproved: the rest of the list is older still.
       if (end || (olderAfterNewer && !newerAfterOlder && recent === 0)) break;
-      if (page === MAX_PAGES - 1) warnings.add(`DescribeScanTaskList: read the first ${MAX_PAGES * PAGE} tasks only`);
+      if (page === MAX_PAGES - 1) warnings.add(`DescribeScanTaskList: read the first ${MAX_PAGES * limit} tasks only`);
     }
     if (newerAfterOlder || olderAfterNewer) readings.sawOrder("DescribeScanTaskList", newerAfterOlder && olderAfterNewer ? "unordered" : newerAfterOlder ? "oldest-first" : "newest-first");
     if (newerAfterOlder) warnings.add("DescribeScanTaskList did not list tasks newest first: the task list was read to its end");

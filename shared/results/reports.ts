@@ -1,6 +1,9 @@
 import { memberParam, type CsipClient } from "../csip/client.ts";
 import { ignoredFilterWarning, readFiltered } from "../csip/pager.ts";
 
+/** How a task's report is found: DescribeTaskLogList by TaskCenterTaskId, the task's `rmis-` ID, exact (undocumented). */
+export const REPORT_FILTER = { action: "DescribeTaskLogList", field: "TaskCenterTaskId", operator: 7 } as const;
+
 /** Reports asked for in one call. */
 const PER_CALL = 50;
 
@@ -23,9 +26,9 @@ export async function reportLinks(csip: CsipClient, taskIds: readonly string[], 
   const reportOf = new Map<string, string>();
   const listed = await readFiltered({
     csip,
-    action: "DescribeTaskLogList",
+    action: REPORT_FILTER.action,
     request: { ...memberParam(memberIds) },
-    field: "TaskCenterTaskId",
+    field: REPORT_FILTER.field,
     values: taskIds,
     batch: PER_CALL,
   });

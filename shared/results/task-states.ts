@@ -52,6 +52,9 @@ export interface TaskStates {
   warnings: string[];
 }
 
+/** How a run's tasks are read back: DescribeScanTaskList by TaskId, exact (the Terraform provider's filter; undocumented). */
+export const TASK_ID_FILTER = { action: "DescribeScanTaskList", field: "TaskId", operator: 7 } as const;
+
 /**
  * The state of these tasks, in as few DescribeScanTaskList calls as their number allows: up to 100
  * TaskIds a call (Filter `TaskId`, exact: the filter the Terraform provider uses; undocumented), each
@@ -64,9 +67,9 @@ export async function taskStates(csip: CsipClient, taskIds: readonly string[], m
   const wanted = [...new Set(taskIds)];
   const read = await readFiltered({
     csip,
-    action: "DescribeScanTaskList",
+    action: TASK_ID_FILTER.action,
     request: { ...memberParam(memberIds) },
-    field: "TaskId",
+    field: TASK_ID_FILTER.field,
     values: wanted,
     batch: TASKS_PER_CALL,
   });

@@ -6,11 +6,14 @@ import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX, durationMs, type Config } fro
 import type { CsipAction } from "../csip/actions.ts";
 import { createCsipClient, type CsipClient, type RequestOf, type ResponseOf } from "../csip/client.ts";
 import { credentialsReadFrom, type CredentialSource } from "../csip/credentials.ts";
+import { tellFilterReadings, type ToldReadings } from "../csip/filter-readings.ts";
 import { RateLimiter } from "../csip/rate-limiter.ts";
 import { resilientClient } from "../csip/resilient-client.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { StateStoreError } from "../errors.ts";
+import { storedReadings } from "./account-readings.ts";
 import { noteColdStart, type ColdStart } from "./cold-start.ts";
+import { roleKeysWatch } from "./role-keys.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { Deliver } from "../notify/deliver.ts";
 import { pageLinkerFor } from "../results/page-link.ts";
@@ -45,6 +48,8 @@ export interface Services {
   pages?: PagePublisher;
   /** Told of each inventory page read and each task created (see Progress). */
   progress?: (p: Progress) => void;
+  /** What `csip-scan doctor` kept of this account's readings, read at each invocation: each run's client is told it. */
+  toldReadings?: ToldReadings | undefined;
 }
 
 /**
@@ -211,6 +216,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     onRetry: (action, error, delayMs, attempt) => logger.debug({ action, code: error.code, requestId: error.requestId, delayMs, attempt }, "retrying"),
   });
   const csip = services.progress ? reportingProgress(resilient, services.progress) : resilient;
+  if (services.toldReadings) tellFilterReadings(csip, services.toldReadings);
   return {
     config,
     ...(services.env.deployment ? { deployment: services.env.deployment } : {}),
@@ -253,6 +259,7 @@ export interface BootOptions extends ServiceOverrides {
  */
 export function servicesOnDemand(options: BootOptions = {}): () => Promise<Services> {
   const booted = new Map<string, Promise<Services>>();
+  const watchKeys = roleKeysWatch(options.coldStart?.function);
   const environment = (): Environment => (typeof options.env === "function" ? options.env() : options.env) ?? readEnvironment();
   return async () => {
     const env = environment();
@@ -272,7 +279,8 @@ export function servicesOnDemand(options: BootOptions = {}): () => Promise<Servi
       booted.set(key, pending);
     }
     const services = await pending;
-    services.credentials.reread();
+    await watchKeys(services, services.credentials.reread());
+    services.toldReadings = await storedReadings(services);
     return services;
   };
 }

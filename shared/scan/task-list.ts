@@ -6,6 +6,13 @@ import { TASK_STATES } from "./task-status.ts";
 export type ListedTask = Models.ScanTaskInfoList;
 
 /**
+ * How csip-scan finds its own tasks in CSIP's task list: by TaskName, "contains" (OperatorType 9), the
+ * deployment's prefix or a run's. Undocumented (local/emulator/ASSUMPTIONS.md); `csip-scan doctor` asks
+ * the account how it takes it.
+ */
+export const TASK_NAME_FILTER = { action: "DescribeScanTaskList", field: "TaskName", operator: 9 } as const;
+
+/**
  * The tasks CSIP holds whose names contain `fragment` (a run's task prefix, or one name), grouped by
  * exact name, oldest first. CSIP has no idempotency token, so the deterministic TaskName is how a
  * retried invocation recognises its own tasks, and more than one task under a name is a duplicate.
@@ -18,11 +25,11 @@ export async function tasksByName(csip: CsipClient, fragment: string, memberIds?
   const found = new Map<string, ListedTask[]>();
   const read = await readFiltered({
     csip,
-    action: "DescribeScanTaskList",
+    action: TASK_NAME_FILTER.action,
     request: { ...memberParam(memberIds) },
-    field: "TaskName",
+    field: TASK_NAME_FILTER.field,
     values: [fragment],
-    operator: 9,
+    operator: TASK_NAME_FILTER.operator,
   });
   for (const task of read.rows as ListedTask[]) {
     if (!task.TaskId || !task.TaskName) continue;

@@ -28,6 +28,8 @@ export interface CosClientOptions extends CosLocation {
   timeoutMs: number;
   retry: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
+  /** Told of each request COS answered, with its answer (`csip-scan doctor` lists each object it wrote and deleted). */
+  onAnswer?: (request: CosRequest, answer: CosAnswer) => void;
 }
 
 export interface CosRequest {
@@ -124,12 +126,14 @@ export class CosClient {
   }
 
   /** Sends a request, retrying server errors, timeouts and lost connections; any other unexpected answer is a CloudApiError with COS's code and request id. */
-  send(request: CosRequest): Promise<CosAnswer> {
-    return withRetry((attempt) => this.once(request, attempt), {
+  async send(request: CosRequest): Promise<CosAnswer> {
+    const answer = await withRetry((attempt) => this.once(request, attempt), {
       policy: this.options.retry,
       shouldRetry: (error) => error instanceof CloudApiError && error.retryable,
       ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
     });
+    this.options.onAnswer?.(request, answer);
+    return answer;
   }
 
   /** A URL anyone holding it may GET the object with, for `validSeconds` (a private page linked from a message). */

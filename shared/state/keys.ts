@@ -135,6 +135,20 @@ export function coldStartKey(functionName: string): string {
 }
 
 /**
+ * When a warm instance of a function found new role keys in its environment, and how long the keys before
+ * had served it (shared/run/role-keys.ts): what can be seen of the keys' life.
+ */
+export function roleKeysKey(functionName: string): string {
+  return `role-keys/${functionName}`;
+}
+
+/**
+ * What `csip-scan doctor` found of the readings the documents leave open on this account (shared/run/account-readings.ts):
+ * one small record, which the functions read at each invocation and act on.
+ */
+export const ACCOUNT_READINGS = "doctor/readings";
+
+/**
  * The key the links to results pages are signed with (shared/results/page-link.ts): made once, read by
  * the functions that write messages and by the results-page function. Never in the environment.
  */

@@ -3,7 +3,10 @@ import { CloudApiError } from "../../shared/errors.ts";
 import { LOCAL_ACCOUNT, randomAccount } from "../../local/emulator/accounts.ts";
 import { readEstate, type EstateAssetInput } from "../../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../../local/emulator/server.ts";
-import { DEFAULT_SCAN_TIMING } from "../../local/emulator/state.ts";
+import { DEFAULT_MAX_PAGE_SIZE, DEFAULT_SCAN_TIMING } from "../../local/emulator/state.ts";
+import { describeSwitches, readingSwitches } from "../../local/emulator/switches.ts";
+import { callerIdentity } from "../../local/doctor/identity.ts";
+import { fixedCredentials } from "../../shared/csip/credentials.ts";
 import { caught, rawCall, sdkClient } from "../helpers.ts";
 
 // Contract tests: the official SDK against the emulator, and an independent signer for what the SDK never sends.
@@ -130,6 +133,34 @@ describe("success shapes through the SDK", () => {
       emulator.state.taskOrder = "newest-first";
       emulator.state.multiValueFilters = "ored";
       emulator.state.refusedFilters.clear();
+    }
+  });
+
+  it("the largest Limit switch: a larger Filter.Limit is refused, as CSIP might (its largest is undocumented)", async () => {
+    const csip = sdkClient(emulator);
+    emulator.state.maxPageSize = 1;
+    try {
+      expect((await csip.call("DescribeCVMAssets", { Filter: { Limit: 1 } })).Data).toHaveLength(1);
+      expect(await caught(csip.call("DescribeCVMAssets", { Filter: { Limit: 2 } }))).toMatchObject({ code: "InvalidParameterValue", message: expect.stringContaining("Filter.Limit must be between 0 and 1") });
+    } finally {
+      emulator.state.maxPageSize = DEFAULT_MAX_PAGE_SIZE;
+    }
+    expect(readingSwitches({ "max-limit": "40" }, {})).toEqual({ maxPageSize: 40 });
+    expect(readingSwitches({}, { CSIP_SCAN_EMULATOR_MAX_LIMIT: "50" })).toEqual({ maxPageSize: 50 });
+    expect(describeSwitches({ maxPageSize: 50 })).toBe("largest Limit: 50");
+    expect(() => readingSwitches({ "max-limit": "0" }, {})).toThrow('--max-limit: "0" is not a whole number of rows such as 50');
+  });
+
+  it("answers STS's GetCallerIdentity for the keys that signed it (what `csip-scan doctor` asks)", async () => {
+    const role = randomAccount(true);
+    const local = await startEmulator({ accounts: [LOCAL_ACCOUNT, role] });
+    try {
+      const ask = (account: typeof role) => callerIdentity({ credentials: fixedCredentials(account), region: "ap-guangzhou", endpoint: local.url, timeoutSeconds: 5 });
+      expect(await ask(LOCAL_ACCOUNT)).toMatchObject({ type: "CAMUser", accountId: LOCAL_ACCOUNT.uin, userId: LOCAL_ACCOUNT.uin });
+      expect(await ask(role)).toMatchObject({ type: "AssumedRole", accountId: role.uin, userId: expect.stringMatching(/^\d+:csip-scan$/) });
+      expect(await caught(ask(randomAccount()))).toMatchObject({ code: "AuthFailure.SecretIdNotFound" });
+    } finally {
+      await local.close();
     }
   });
 
