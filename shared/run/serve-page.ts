@@ -5,7 +5,7 @@ import { describeError, errorFacts } from "../errors.ts";
 import type { FunctionUrlAnswer, FunctionUrlEvent } from "../events/function-url.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { checkPageRequest, readPageSigningKey } from "../results/page-link.ts";
-import { pageKey } from "../results/publish.ts";
+import { PAGES_FOLDER } from "../results/publish.ts";
 import type { StateStore } from "../state/store.ts";
 import type { BootOptions } from "./services.ts";
 
@@ -72,8 +72,9 @@ function singleValues(query: FunctionUrlEvent["queryString"]): Record<string, st
 }
 
 /**
- * Answers one request: `GET` or `HEAD` of `/pages/POLICY.html` (after any prefix a gateway adds) with a
- * signature made for that policy, page and expiry, while it has not expired. The page comes as stored,
+ * Answers one request: `GET` or `HEAD` of `/pages/NAME.html` (after any prefix a gateway adds; NAME as
+ * shared/results/publish.ts `pageName` gives it) with a signature made for that page and expiry, while it
+ * has not expired. The page comes as stored,
  * `200`, `text/html; charset=utf-8`, its Content-Security-Policy, and no Content-Disposition.
  */
 export async function servePage(services: PageServices, request: FunctionUrlEvent): Promise<FunctionUrlAnswer> {
@@ -92,23 +93,23 @@ export async function servePage(services: PageServices, request: FunctionUrlEven
   }
   // Without a key no link was ever signed: every request is refused as one with a bad signature would be.
   const checked = checkPageRequest(key ?? Buffer.alloc(32), request.path, singleValues(request.queryString), services.clock.now());
-  if (!("policy" in checked) || !key) {
+  if (!("page" in checked) || !key) {
     const status = "status" in checked ? checked.status : 403;
     told(status, { reason: "reason" in checked ? checked.reason : "no signing key yet" });
     return refusal(status as 403 | 404 | 410, method);
   }
   let html: string | undefined;
   try {
-    html = services.store.getObject ? await services.store.getObject(pageKey(checked.policy)) : undefined;
+    html = services.store.getObject ? await services.store.getObject(`${PAGES_FOLDER}${checked.page}`) : undefined;
   } catch (error) {
-    services.logger.error({ policy: checked.policy, error: errorFacts(error) }, `results page of ${checked.policy} cannot be read (${describeError(error)})`);
+    services.logger.error({ page: checked.page, error: errorFacts(error) }, `results page ${checked.page} cannot be read (${describeError(error)})`);
     return refusal(503, method);
   }
   if (html === undefined) {
-    told(404, { policy: checked.policy, reason: services.store.getObject ? "no page stored" : "the state store keeps no pages (COS only)" });
+    told(404, { page: checked.page, reason: services.store.getObject ? "no page stored" : "the state store keeps no pages (COS only)" });
     return refusal(404, method);
   }
-  told(200, { policy: checked.policy, bytes: Buffer.byteLength(html) });
+  told(200, { page: checked.page, bytes: Buffer.byteLength(html) });
   return {
     statusCode: 200,
     headers: { "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": pagePolicy(html), ...COMMON_HEADERS },

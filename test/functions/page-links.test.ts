@@ -97,7 +97,7 @@ describe("the results message's link", () => {
     const store = new CosStateStore({ bucket: BUCKET, region: "ap-guangzhou", prefix: "state/", credentials: LOCAL_ACCOUNT, endpoint: standIn.url, timeoutMs: 5000, retry: { baseMs: 10, capMs: 50, attempts: 2 } });
     const key = await readPageSigningKey(store);
     const query = Object.fromEntries(link.searchParams);
-    expect(checkPageRequest(key!, link.pathname, query, Date.parse("2026-12-06T03:09:00Z"))).toEqual({ policy: "nightly" });
+    expect(checkPageRequest(key!, link.pathname, query, Date.parse("2026-12-06T03:09:00Z"))).toEqual({ page: "nightly.html" });
     expect(checkPageRequest(key!, link.pathname, query, Date.parse("2026-12-06T03:11:00Z"))).toMatchObject({ status: 410 });
   });
 
