@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { systemClock, type Clock } from "../clock.ts";
+import { credentialsReadFrom, type CredentialSource } from "../csip/credentials.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { describeError, errorFacts } from "../errors.ts";
 import type { FunctionUrlAnswer, FunctionUrlEvent } from "../events/function-url.ts";
@@ -120,30 +120,35 @@ export async function servePage(services: PageServices, request: FunctionUrlEven
 
 /**
  * The page function's services, built on its first invocation from the policy file (the same state store
- * the other functions use) and kept while the role's keys stay the same: SCF does not document whether a
- * warm instance gets fresh keys, so they are read at each invocation and a change builds the store again.
+ * the other functions use) and kept across warm ones, one set per policy file and endpoint; a failed boot
+ * is not kept. The role's keys are those of every function (shared/csip/credentials.ts): read from the
+ * environment at each invocation, since SCF does not document whether a warm instance gets fresh ones, and
+ * again when COS refuses them, so a request in flight when they change is sent again with the new ones.
  */
 export function pageServicesOnDemand(options: BootOptions = {}): () => Promise<PageServices> {
-  let booted: { key: string; services: Promise<PageServices> } | undefined;
-  return () => {
-    const env = (typeof options.env === "function" ? options.env() : options.env) ?? readEnvironment();
-    const file = options.configPath ?? env.configPath ?? "";
-    const key = createHash("sha256").update(`${file}\n${env.secretId ?? ""}\n${env.sessionToken ?? ""}\n${env.cosEndpoint ?? ""}`).digest("hex");
-    if (booted?.key !== key) {
-      const services = bootPageServices(env, options);
-      services.catch(() => (booted = undefined));
-      booted = { key, services };
+  const booted = new Map<string, Promise<PageServices & { credentials: CredentialSource }>>();
+  const environment = (): Environment => (typeof options.env === "function" ? options.env() : options.env) ?? readEnvironment();
+  return async () => {
+    const env = environment();
+    // The file as given (config/read.ts would load the policy file's schemas with the bundle).
+    const key = `${options.configPath ?? env.configPath ?? ""}|${env.cosEndpoint ?? ""}`;
+    let pending = booted.get(key);
+    if (!pending) {
+      pending = bootPageServices(env, options, options.credentials ?? credentialsReadFrom(environment));
+      pending.catch(() => booted.delete(key));
+      booted.set(key, pending);
     }
-    return booted.services;
+    const services = await pending;
+    services.credentials.reread();
+    return services;
   };
 }
 
-async function bootPageServices(env: Environment, options: BootOptions): Promise<PageServices> {
+async function bootPageServices(env: Environment, options: BootOptions, credentials: CredentialSource): Promise<PageServices & { credentials: CredentialSource }> {
   const logger = options.logger ?? createLogger({ level: env.logLevel });
   const clock = options.clock ?? systemClock;
-  if (options.store) return { store: options.store as PageServices["store"], logger, clock };
   // Loaded at the first invocation, not with the bundle: building the policy file's schemas was most of the
   // bundle's import time (bench/cold-start.ts), and a person waits on this function's cold start.
   const { pageStore } = await import("./page-store.ts");
-  return { store: await pageStore(env, options, (message) => logger.warn(message), clock), logger, clock };
+  return { store: await pageStore(env, options, { logger, clock, credentials }), logger, clock, credentials };
 }
