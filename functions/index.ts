@@ -30,6 +30,14 @@ export interface FunctionRow {
   owns: readonly { type: string; prefix?: string }[];
   /** Serves HTTP through a Function URL, which the project's deploy plugin makes (local/deploy/function-url.ts). */
   functionUrl?: true;
+  /**
+   * Of the variables the deploy gives every function, the only ones this one gets (all when absent), with
+   * those the policy file names in its state store's keys: a function anyone may call gets no webhook
+   * address, secret or CDN key to leak (local/deploy/plugin.ts).
+   */
+  sharedVariables?: readonly string[];
+  /** The variable that names a role of its own where the deploy runs; else it runs with the functions' role (`CSIP_SCAN_SCF_ROLE`). */
+  roleVariable?: string;
 }
 
 export const FUNCTIONS = {
@@ -81,6 +89,10 @@ export const FUNCTIONS = {
     triggers: () => [],
     owns: [],
     functionUrl: true,
+    // Public: where its policy file and state are, nothing else (not even the pages' URL: it makes no link).
+    sharedVariables: ["CSIP_SCAN_CONFIG", "CSIP_SCAN_STATE_BUCKET", "CSIP_SCAN_STATE_REGION", "CSIP_SCAN_STATE_PREFIX"],
+    // A role that may only read its deployment's pages and signing key (docs/cam-page-policy.json).
+    roleVariable: "CSIP_SCAN_PAGE_ROLE",
   },
 } satisfies Record<string, FunctionRow>;
 

@@ -39,6 +39,14 @@ export function scrub(text: string): string {
 }
 
 /**
+ * A link as a summary or a log keeps it: its origin and path, without the query and fragment, where a
+ * signed link carries what opens it (a results page's link works for days).
+ */
+export function linkShown(url: string): string {
+  return url.replace(/[?#].*$/s, "");
+}
+
+/**
  * Strings that look like credentials whoever they belong to: a Tencent Cloud SecretId, a bearer
  * token, the value of a `key=`, `token:`, `secret=`, `sign=` or `password=` pair, and long random runs
  * of letters and digits (upper and lower case mixed with digits, as keys are; a UUID or a word is not).

@@ -2,6 +2,7 @@ import { EventError } from "../../shared/errors.ts";
 import { parseFunctionUrlEvent, type FunctionUrlAnswer } from "../../shared/events/function-url.ts";
 import { createLogger } from "../../shared/log.ts";
 import { pageServicesOnDemand, refusal, servePage } from "../../shared/run/serve-page.ts";
+import { deployedHandler } from "../heap-bound.ts";
 import type { HandlerOptions } from "../options.ts";
 
 /**
@@ -31,4 +32,5 @@ export function resultsPageHandler(options: HandlerOptions = {}) {
   };
 }
 
-export const main_handler = resultsPageHandler();
+// Like every function: its heap held within its memory, its cold start logged and kept (functions/heap-bound.ts).
+export const main_handler = deployedHandler("results-page", resultsPageHandler);

@@ -74,3 +74,28 @@ export function updateFunctionUrlRequest(functionName: string, namespace: string
     Qualifier: trigger.Qualifier ?? FUNCTION_URL_QUALIFIER,
   };
 }
+
+/** The variable a person names a stage's own pages' URL in where the deploy runs: `CSIP_SCAN_PAGE_URL_PROD` for `prod`. */
+export function stagePageUrlVariable(stage: string): string {
+  return `${PAGE_URL_VARIABLE}_${stage.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+/**
+ * The pages' URL a person gives the deployed `stage` (a gateway of theirs in front of the function URL), from
+ * the variables where the deploy runs: the stage's own, `CSIP_SCAN_PAGE_URL_<STAGE>`. A plain
+ * CSIP_SCAN_PAGE_URL set in a shell would reach whichever stage is deployed from it next, and every message
+ * of that stage would link another stage's gateway: it is taken only beside the stage's own, with the same
+ * value, and refused otherwise. Undefined when neither is set: the deploy's function URL then.
+ */
+export function stagePageUrl(stage: string, variables: Readonly<Record<string, string | undefined>>): { url: string | undefined } | { problem: string } {
+  const own = stagePageUrlVariable(stage);
+  const url = variables[own] || undefined;
+  const shellWide = variables[PAGE_URL_VARIABLE] || undefined;
+  if (shellWide !== undefined && shellWide !== url) {
+    return {
+      problem: `${PAGE_URL_VARIABLE} is set where you deploy and would apply to whichever stage is deployed: to give stage ${stage} a URL of your own, set ${own} (and unset ${PAGE_URL_VARIABLE}); to use the function URL the deploy makes, unset ${PAGE_URL_VARIABLE}`,
+    };
+  }
+  if (url !== undefined && !/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url)) return { problem: `${own} must be an https:// URL with no query, such as https://reports.example.com/csip` };
+  return { url };
+}

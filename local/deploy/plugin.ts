@@ -1,11 +1,12 @@
-import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from "../../functions/index.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { FUNCTION_NAMES, FUNCTIONS, type FunctionName, type FunctionRow } from "../../functions/index.ts";
 import { readEnvironment } from "../../shared/env.ts";
 import { describeError } from "../../shared/errors.ts";
-import { deploymentName, deploymentStatePrefix } from "../../shared/state/keys.ts";
+import { coldStartKey, deploymentName, deploymentStatePrefix, PAGE_SIGNING_KEY } from "../../shared/state/keys.ts";
 import { ckafkaChange, createCkafkaRequest, wantedCkafka, type WantedCkafka } from "./ckafka.ts";
 import { deployClients, deployCredentials, type DeployClients } from "./cloud.ts";
 import { ensureRule, ruleErrorMessage } from "./event-bridge.ts";
-import { createFunctionUrlRequest, extranetUrl, functionUrlChange, functionUrlTrigger, PAGE_URL_VARIABLE, updateFunctionUrlRequest } from "./function-url.ts";
+import { createFunctionUrlRequest, extranetUrl, functionUrlChange, functionUrlTrigger, PAGE_URL_VARIABLE, stagePageUrl, stagePageUrlVariable, updateFunctionUrlRequest } from "./function-url.ts";
 import { defaultStateBucket, ensureStateBucket } from "./state-bucket.ts";
 import { limitProblems, type FunctionPlan } from "./limits.ts";
 import { deploySettings } from "./settings.ts";
@@ -16,7 +17,7 @@ interface ServerlessLike {
   service: {
     service: string;
     provider: { region?: string; stage?: string; credentials?: string; environment?: { variables?: Record<string, unknown> } };
-    functions: Record<string, { name?: string; events?: Record<string, unknown>[]; environment?: { variables?: Record<string, unknown> } }>;
+    functions: Record<string, { name?: string; role?: string; events?: Record<string, unknown>[]; environment?: { variables?: Record<string, unknown> } }>;
   };
   classes: { Error: new (message: string) => Error };
 }
@@ -35,10 +36,14 @@ const NAMESPACE = "default";
  * - before the deploy: leaves out of the service the timers SCF already holds as they are, so the pinned
  *   plugin (which compares crons as if they had five fields) does not delete and recreate them, and the
  *   CKafka triggers, which it makes only for a batch of 2 to 999 (local/deploy/ckafka.ts);
- * - after the deploy: makes those CKafka triggers, deletes the triggers csip-scan owns that the policy
- *   file no longer asks for, makes the EventBridge rule of `assetChange.eventBridge`, and makes the
- *   results-page function's URL (local/deploy/function-url.ts), which every function is told as
- *   CSIP_SCAN_PAGE_URL (before the deploy when it already exists, so a second deploy changes nothing).
+ * - after the deploy: makes the results-page function's URL first (local/deploy/function-url.ts), which
+ *   every function that links pages is told as CSIP_SCAN_PAGE_URL (before the deploy when it already
+ *   exists, so a second deploy changes nothing); then makes those CKafka triggers, deletes the triggers
+ *   csip-scan owns that the policy file no longer asks for, and makes the EventBridge rule of
+ *   `assetChange.eventBridge`.
+ *
+ * The page function, which anyone may call through its URL, gets only the variables that place its state
+ * (its row's `sharedVariables`) and, when CSIP_SCAN_PAGE_ROLE names one, a role of its own.
  */
 export class CsipScanDeployPlugin {
   readonly hooks: Record<string, () => Promise<void>>;
@@ -58,6 +63,7 @@ export class CsipScanDeployPlugin {
     this.hooks = {
       "before:package:initialize": async () => this.refuseBrokenLimits(),
       "before:deploy:deploy": async () => {
+        this.refuseShellWidePageUrl();
         this.refuseBrokenLimits();
         await this.keepUnchangedTimers();
         await this.placeState();
@@ -69,8 +75,10 @@ export class CsipScanDeployPlugin {
         this.environmentPerFunction();
       },
       "after:deploy:deploy": async () => {
-        await this.completeDeploy();
+        // The URL first: the functions are live now, and a failure in a later step (an EventBridge rule, a
+        // CKafka trigger) must not leave them without the pages' URL until the next deploy.
         await this.makeFunctionUrl();
+        await this.completeDeploy();
       },
     };
   }
@@ -176,7 +184,8 @@ export class CsipScanDeployPlugin {
    */
   private async placeState(): Promise<void> {
     const variables: Record<string, string> = { CSIP_SCAN_DEPLOYMENT: this.deployment };
-    const { stateBucket } = await deploySettings(readEnvironment());
+    const { stateBucket, storeVariables } = await deploySettings(readEnvironment());
+    this.storeVariables = storeVariables;
     if (stateBucket) {
       const { cam } = await this.cloud();
       const { AppId } = await cam.GetUserAppId();
@@ -191,6 +200,7 @@ export class CsipScanDeployPlugin {
         this.log.notice(
           `the functions' role needs docs/cam-policy.json's COS statements on qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/${prefix}* and qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/*`,
         );
+        this.notePageRole(`qcs::cos:${outcome.region}:uid/${AppId}:${outcome.bucket}/`, prefix);
         Object.assign(variables, { CSIP_SCAN_STATE_BUCKET: outcome.bucket, CSIP_SCAN_STATE_REGION: outcome.region, CSIP_SCAN_STATE_PREFIX: prefix });
       } catch (error) {
         throw new this.serverless.classes.Error(`csip-scan: the state bucket could not be made: ${describeError(error)}`);
@@ -209,8 +219,44 @@ export class CsipScanDeployPlugin {
   private environmentPerFunction(): void {
     const provider = this.serverless.service.provider;
     const shared = (provider.environment?.variables ?? {}) as Record<string, string>;
-    for (const f of Object.values(this.serverless.service.functions)) f.environment = { variables: byName({ ...shared, ...(f.environment?.variables as Record<string, string> | undefined) }) };
+    for (const [key, f] of Object.entries(this.serverless.service.functions)) {
+      const given = Object.fromEntries(Object.entries(shared).filter(([name]) => this.takes(key, name)));
+      f.environment = { variables: byName({ ...given, ...(f.environment?.variables as Record<string, string> | undefined) }) };
+    }
     delete provider.environment;
+  }
+
+  /** The variables the policy file names in its state store's keys (local/deploy/settings.ts). */
+  private storeVariables: readonly string[] = [];
+
+  /**
+   * Whether function `key` is given the shared variable `name`: every function is, but one whose row names
+   * the only ones it gets (`sharedVariables`: the public page function), which gets those and what the
+   * policy file's state store keys name.
+   */
+  private takes(key: string, name: string): boolean {
+    const row: FunctionRow | undefined = (FUNCTION_NAMES as string[]).includes(key) ? FUNCTIONS[key as FunctionName] : undefined;
+    return !row?.sharedVariables || row.sharedVariables.includes(name) || this.storeVariables.includes(name);
+  }
+
+  /**
+   * Says which role the page function runs with: anyone may call it through its URL, so a role of its own
+   * that can only read its deployment's pages and signing key (docs/cam-page-policy.json, its exact
+   * resources here) keeps a fault in it from reaching the functions' rights.
+   */
+  private notePageRole(bucketResource: string, prefix: string): void {
+    const page = this.pageFunction();
+    const variable = page ? (FUNCTIONS[page] as FunctionRow).roleVariable : undefined;
+    if (!page || !variable) return;
+    const role = this.serverless.service.functions[page]?.role;
+    if (!role) {
+      this.log.notice(`${this.functionName(page)}, which anyone may call through its URL, runs with the functions' role: set ${variable} to a role of its own (docs/cam-page-policy.json)`);
+      return;
+    }
+    const objects = [`${prefix}pages/*`, `${prefix}${PAGE_SIGNING_KEY}.json`].map((key) => `${bucketResource}${key}`);
+    this.log.notice(
+      `${this.functionName(page)} runs with the role ${role}, which needs docs/cam-page-policy.json's statements: GetObject on ${objects.join(" and ")}, PutObject on ${bucketResource}${prefix}${coldStartKey(page)}.json, GetBucketVersioning on ${bucketResource}*`,
+    );
   }
 
   /** The pages' URL named in the functions' environment before the deploy; undefined until one is known. */
@@ -226,15 +272,27 @@ export class CsipScanDeployPlugin {
     provider.environment = { ...provider.environment, variables: { ...provider.environment?.variables, [name]: value } };
   }
 
+  /** The pages' URL a person gave this stage where the deploy runs (local/deploy/function-url.ts `stagePageUrl`). */
+  private ownPageUrl(): string | undefined {
+    const given = stagePageUrl(this.stage, readEnvironment().variables);
+    if ("problem" in given) throw new this.serverless.classes.Error(`csip-scan: ${given.problem}; nothing was deployed`);
+    return given.url;
+  }
+
+  /** Before anything changes: a pages' URL set for every stage at once stops the deploy (stagePageUrl). */
+  private refuseShellWidePageUrl(): void {
+    if (this.pageFunction()) this.ownPageUrl();
+  }
+
   /**
-   * Names the pages' URL in every function's environment before the deploy: the one a person set
-   * (CSIP_SCAN_PAGE_URL where the deploy runs: a gateway of theirs in front of the function), else the
-   * Function URL an earlier deploy made. The first deploy learns it after (makeFunctionUrl).
+   * Names the pages' URL in every function's environment before the deploy: the one a person set for this
+   * stage (CSIP_SCAN_PAGE_URL_<STAGE> where the deploy runs: a gateway of theirs in front of the function),
+   * else the Function URL an earlier deploy made. The first deploy learns it after (makeFunctionUrl).
    */
   private async namePageUrl(): Promise<void> {
     const page = this.pageFunction();
     if (!page) return;
-    const own = readEnvironment().pageUrl;
+    const own = this.ownPageUrl();
     const trigger = own ? undefined : functionUrlTrigger(await this.existingTriggers(this.functionName(page)));
     this.pageUrl = own ?? (trigger ? extranetUrl(trigger) : undefined);
     if (this.pageUrl) this.setProviderVariable(PAGE_URL_VARIABLE, this.pageUrl);
@@ -242,7 +300,8 @@ export class CsipScanDeployPlugin {
 
   /**
    * Makes the page function's URL when missing (or opens one someone closed), reads it back, and, when the
-   * functions were deployed without it, adds CSIP_SCAN_PAGE_URL to every function's environment.
+   * functions were deployed without it, adds CSIP_SCAN_PAGE_URL to the environment of every function that
+   * links pages.
    */
   private async makeFunctionUrl(): Promise<void> {
     const page = this.pageFunction();
@@ -250,6 +309,8 @@ export class CsipScanDeployPlugin {
     const { scf } = await this.cloud();
     const name = this.functionName(page);
     const change = functionUrlChange(await this.existingTriggers(name));
+    // The pinned plugin has just made or changed it: SCF takes a trigger once the function is Active.
+    if (change.action !== "keep") await this.untilActive(name);
     if (change.action === "create") await scf.CreateTrigger(createFunctionUrlRequest(name, NAMESPACE));
     if (change.action === "update") await scf.UpdateTrigger(updateFunctionUrlRequest(name, NAMESPACE, change.trigger));
     const trigger = functionUrlTrigger(await this.existingTriggers(name));
@@ -258,20 +319,41 @@ export class CsipScanDeployPlugin {
     const verb = { create: "created", update: "opened to anyone holding a signed link (AuthType NONE, public)", keep: "unchanged" }[change.action];
     this.log.notice(`${name}: function URL ${url} ${verb}`);
     if (this.pageUrl !== undefined) {
-      if (this.pageUrl !== url) this.log.notice(`results messages link their pages through ${this.pageUrl} (CSIP_SCAN_PAGE_URL), in front of ${url}`);
+      if (this.pageUrl !== url) this.log.notice(`results messages link their pages through ${this.pageUrl} (${stagePageUrlVariable(this.stage)}), in front of ${url}`);
       return;
     }
+    const updated: string[] = [];
     for (const key of FUNCTION_NAMES) {
-      if (!this.serverless.service.functions[key]) continue;
+      if (!this.serverless.service.functions[key] || !this.takes(key, PAGE_URL_VARIABLE)) continue;
       const functionName = this.functionName(key);
-      const held = await scf.GetFunction({ FunctionName: functionName, Namespace: NAMESPACE });
+      const held = await this.untilActive(functionName);
       const variables = (held.Environment?.Variables ?? []).filter((v) => v.Key !== PAGE_URL_VARIABLE);
       const environment = byName(Object.fromEntries([...variables.map((v) => [v.Key ?? "", v.Value ?? ""]), [PAGE_URL_VARIABLE, url]]));
       const problems = limitProblems([{ name: functionName, environment, triggers: [] }]);
       if (problems.length > 0) throw new this.serverless.classes.Error(`csip-scan: ${PAGE_URL_VARIABLE} does not fit: ${problems.join("; ")}`);
       await scf.UpdateFunctionConfiguration({ FunctionName: functionName, Namespace: NAMESPACE, Environment: { Variables: Object.entries(environment).map(([Key, Value]) => ({ Key, Value })) } });
+      updated.push(functionName);
     }
-    this.log.notice(`every function now finds the results pages' URL in ${PAGE_URL_VARIABLE}`);
+    // Active again before the next steps add triggers to them (CKafka, an EventBridge target).
+    for (const functionName of updated) await this.untilActive(functionName);
+    this.log.notice(`every function that links the results pages now finds their URL in ${PAGE_URL_VARIABLE}`);
+  }
+
+  /**
+   * The function once SCF says it is Active: a function being made or changed (`Creating`, `Updating`) takes
+   * no other change (https://cloud.tencent.com/document/product/583/115197). Asked every half second for 90
+   * s at most, as the pinned plugin waits after its own updates.
+   */
+  private async untilActive(functionName: string) {
+    const { scf } = await this.cloud();
+    for (let asked = 1; ; asked++) {
+      const held = await scf.GetFunction({ FunctionName: functionName, Namespace: NAMESPACE });
+      if (held.Status === "Active") return held;
+      if (!["Creating", "Updating", "Publishing"].includes(held.Status ?? "") || asked >= 180) {
+        throw new this.serverless.classes.Error(`csip-scan: ${functionName} is ${held.Status ?? "in no state"} (${held.StatusDesc || "SCF gives no reason"}); deploy again once it is Active`);
+      }
+      await sleep(500);
+    }
   }
 
   private async completeDeploy(): Promise<void> {

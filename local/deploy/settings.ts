@@ -1,8 +1,9 @@
-import { FUNCTION_NAMES, FUNCTIONS, memoryOf, unknownMemoryNames } from "../../functions/index.ts";
+import { parse } from "yaml";
+import { FUNCTION_NAMES, FUNCTIONS, memoryOf, unknownMemoryNames, type FunctionRow } from "../../functions/index.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { configPath, loadConfig } from "../../shared/config/load.ts";
 import { nodeOptionsFor } from "../../shared/config/heap-limits.ts";
-import { DEFAULT_STATE_PREFIX } from "../../shared/config/schema.ts";
+import { DEFAULT_STATE_PREFIX, STORE_KEYS } from "../../shared/config/schema.ts";
 import type { Environment } from "../../shared/env.ts";
 import { regionOf } from "../../shared/run/services.ts";
 
@@ -32,8 +33,22 @@ export interface DeploySettings {
    */
   functions: Record<
     string,
-    { handler: string; description: string; timeout: number; memorySize: number; environment: { variables: Record<string, string> }; events: Record<string, unknown>[] }
+    {
+      handler: string;
+      description: string;
+      timeout: number;
+      memorySize: number;
+      environment: { variables: Record<string, string> };
+      events: Record<string, unknown>[];
+      /** A role of its own, which the pinned plugin puts before the provider's (its row's `roleVariable`, when set). */
+      role?: string;
+    }
   >;
+  /**
+   * The variables of `environment` the policy file names in its state store's keys (STORE_KEYS): what a
+   * function that is given only where its state is (a row's `sharedVariables`) needs of the file's.
+   */
+  storeVariables: string[];
   /** The EventBridge bus the deploy plugin puts the asset-change rule on, when the policy file asks for one. */
   eventBridge?: { bus: string };
   /**
@@ -51,17 +66,20 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
   const file = configPath(undefined, env);
   const { config, text } = await loadConfig(file, env);
   const environment: Record<string, string> = { CSIP_SCAN_CONFIG: DEPLOYED_CONFIG };
-  for (const [, name] of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) {
-    const value = env.variables[name!];
-    if (value !== undefined) environment[name!] = value;
+  for (const name of variablesNamed(text)) {
+    const value = env.variables[name];
+    if (value !== undefined) environment[name] = value;
   }
+  const raw = parse(text) as Record<string, unknown>;
+  const storeVariables = variablesNamed(JSON.stringify(STORE_KEYS.map((key) => raw[key]))).filter((name) => name in environment);
   const typos = unknownMemoryNames(config);
   if (typos.length > 0) {
     throw new ConfigError([{ file, line: 1, column: 1, path: "memory", message: `names no function: ${typos.join(", ")} (the functions are ${FUNCTION_NAMES.join(", ")})` }]);
   }
   const functions: DeploySettings["functions"] = {};
   for (const name of FUNCTION_NAMES) {
-    const row = FUNCTIONS[name];
+    const row: FunctionRow = FUNCTIONS[name];
+    const role = row.roleVariable ? env.variables[row.roleVariable] : undefined;
     functions[name] = {
       handler: `dist/${name}/index.main_handler`,
       description: row.description,
@@ -69,6 +87,7 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
       memorySize: memoryOf(config, name),
       environment: { variables: functionEnvironment(memoryOf(config, name)) },
       events: row.triggers(config),
+      ...(role ? { role } : {}),
     };
   }
   const eventBridge = config.assetChange.eventBridge;
@@ -77,5 +96,10 @@ export async function deploySettings(env: Environment): Promise<DeploySettings> 
     state.path === undefined && !state.memory
       ? { ...(state.cos?.bucket ? { bucket: state.cos.bucket } : {}), ...(state.cos?.region ? { region: state.cos.region } : {}), prefix: state.cos?.prefix ?? DEFAULT_STATE_PREFIX }
       : undefined;
-  return { region: regionOf(config, env), runtime: config.runtime, environment, functions, ...(eventBridge ? { eventBridge } : {}), ...(stateBucket ? { stateBucket } : {}) };
+  return { region: regionOf(config, env), runtime: config.runtime, environment, storeVariables, functions, ...(eventBridge ? { eventBridge } : {}), ...(stateBucket ? { stateBucket } : {}) };
+}
+
+/** The names of the `${NAME}`s (and `${NAME:-default}`s) in a text, each once. */
+function variablesNamed(text: string): string[] {
+  return [...new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)].map((match) => match[1]!))];
 }

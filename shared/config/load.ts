@@ -5,7 +5,7 @@ import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { registerSecret, registerUrlSecrets } from "../secrets.ts";
 import { crossCheck } from "./checks.ts";
 import { readConfigText } from "./read.ts";
-import { ConfigSchema, MAX_CONFIG_BYTES, type Config } from "./schema.ts";
+import { ConfigSchema, MAX_CONFIG_BYTES, STORE_KEYS, StoreSettingsSchema, type Config, type StoreSettings } from "./schema.ts";
 
 export { MAX_CONFIG_BYTES };
 export { configPath, DEFAULT_CONFIG_PATH } from "./read.ts";
@@ -46,6 +46,33 @@ export function formatKeyPath(path: KeyPath): string {
  * never another exception.
  */
 export function parseConfig(text: string, file: string, env: ConfigEnvironment): Config {
+  const data = parseSections(text, file, env, ConfigSchema, (substituted) => crossCheck(substituted, env.allowLocalWebhooks));
+  for (const notifier of Object.values(data.notifiers)) {
+    registerUrlSecrets(notifier.url);
+    registerSecret(notifier.secret);
+  }
+  registerSecret(data.results.page.cdnAuthKey);
+  return data;
+}
+
+/**
+ * Validates only the keys of a policy file that say where the state store is and how to reach it
+ * (STORE_KEYS), as parseConfig would: the results-page function reads no more, so a `${NAME}` elsewhere
+ * in the file (a webhook's address, the CDN key) need not be set where it runs.
+ */
+export function parseStoreSettings(text: string, file: string, env: ConfigEnvironment): StoreSettings {
+  return parseSections(text, file, env, StoreSettingsSchema, () => [], STORE_KEYS);
+}
+
+/** Parses `text`, substitutes `${NAME}`s, validates with `schema` (only the top-level `keys`, when given). */
+function parseSections<T>(
+  text: string,
+  file: string,
+  env: ConfigEnvironment,
+  schema: z.ZodType<T>,
+  check: (substituted: unknown) => { path: KeyPath; message: string }[],
+  keys?: readonly string[],
+): T {
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > MAX_CONFIG_BYTES) {
     throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `is ${bytes} bytes; a policy file may hold at most ${MAX_CONFIG_BYTES} (256 KB)` }]);
@@ -73,6 +100,7 @@ export function parseConfig(text: string, file: string, env: ConfigEnvironment):
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError([at(0, "", "must be a mapping with version, policies and the other keys")]);
   }
+  if (keys) raw = Object.fromEntries(Object.entries(raw).filter(([key]) => keys.includes(key)));
 
   // Every stage reports what it finds and the next runs on whatever parsed, so that all the problems
   // of a file come out in one pass: a missing variable, a wrong value, an unknown name, a bad schedule.
@@ -89,22 +117,15 @@ export function parseConfig(text: string, file: string, env: ConfigEnvironment):
     // What the schema would not see (objects drop `__proto__` silently), or would let through.
     (path, message, key) => problems.push(locate(path, message, key)),
   );
-  const parsed = ConfigSchema.safeParse(substituted, { reportInput: true });
+  const parsed = schema.safeParse(substituted, { reportInput: true });
   const found = [
     ...(parsed.success ? [] : parsed.error.issues.flatMap((issue) => issueProblems(issue, locate))),
-    ...crossCheck(substituted, env.allowLocalWebhooks).map((problem) => locate(problem.path, problem.message)),
+    ...check(substituted).map((problem) => locate(problem.path, problem.message)),
   ];
   // An unset variable left an empty value behind: its own message says more than "must not be empty".
   problems.push(...found.filter((problem) => !unset.has(problem.path)));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(sortProblems(problems));
-  const data = parsed.data;
-
-  for (const notifier of Object.values(data.notifiers)) {
-    registerUrlSecrets(notifier.url);
-    registerSecret(notifier.secret);
-  }
-  registerSecret(data.results.page.cdnAuthKey);
-  return data;
+  return parsed.data;
 }
 
 function firstLine(text: string): string {

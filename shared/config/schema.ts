@@ -322,6 +322,15 @@ export const ConfigSchema = z.strictObject({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
+/**
+ * The keys of a policy file that say where the state store is and how to reach it: all the results-page
+ * function reads of the file (shared/config/load.ts `parseStoreSettings`), and the variables they name
+ * all the deploy gives it of the file's (local/deploy/settings.ts).
+ */
+export const StoreSettingsSchema = ConfigSchema.pick({ version: true, region: true, runtime: true, retry: true, timeouts: true, state: true });
+export type StoreSettings = z.infer<typeof StoreSettingsSchema>;
+export const STORE_KEYS: readonly string[] = Object.keys(StoreSettingsSchema.shape);
+
 /** The defaults of the settings sections, from the schema itself: their one home. */
 export const DEFAULTS = {
   rateLimit: RateLimitSchema.parse({}),

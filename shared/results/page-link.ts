@@ -3,7 +3,7 @@ import * as z from "zod";
 import { registerSecret } from "../secrets.ts";
 import { PAGE_SIGNING_KEY } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
-import { pageName, type PageLink, type PageLinker } from "./publish.ts";
+import { PAGE_NAME, pageName, PAGES_FOLDER, type PageLink, type PageLinker } from "./publish.ts";
 
 /**
  * The links a results message gives to a policy's page, one kind per way of serving it:
@@ -17,25 +17,41 @@ import { pageName, type PageLink, type PageLinker } from "./publish.ts";
  *   bucket made after 2024-01-01 and which dies with the role's session token.
  */
 
-/** Where the pages are in a page URL's path: `/pages/NAME.html`, after whatever prefix a gateway adds. */
-export const PAGE_PATH = /(?:^|\/)pages\/([A-Za-z][A-Za-z0-9_-]{0,59})\.html$/;
+/**
+ * Where the pages are in a page URL's path: `/pages/NAME.html`, after whatever prefix a gateway adds, NAME
+ * one pageName gives (`nightly.html`, `nightly.ab6b5a4d.html` for `Nightly`).
+ */
+export const PAGE_PATH = new RegExp(`(?:^|/)${PAGES_FOLDER}(${PAGE_NAME.source})$`);
 
-/** The canonical path of a policy's page, the one the signature covers. */
+/** The canonical path of a page, the one the signature covers: `/pages/NAME.html`. */
+function pathOf(page: string): string {
+  return `/${PAGES_FOLDER}${page}`;
+}
+
+/** The canonical path of a policy's page. */
 export function pagePath(policy: string): string {
-  return `/pages/${pageName(policy)}`;
+  return pathOf(pageName(policy));
 }
 
 /** The query parameters of a signed page link. */
 export const LINK_PARAMS = { expires: "expires", signature: "signature" } as const;
 
-/** What the HMAC covers: a version, the policy, the page's path and the expiry, one per line. */
-function signedText(policy: string, path: string, expires: number): string {
-  return `csip-scan-page/v1\n${policy}\n${path}\n${expires}`;
+/**
+ * What the HMAC covers: a version, the page's name without `.html` (the policy's name, for a name without
+ * capitals), the page's path and the expiry, one per line. The page's name, not the policy's, since the
+ * function that checks a link learns only the path: a name with capitals is not in it.
+ */
+function signedText(page: string, expires: number): string {
+  return `csip-scan-page/v1\n${page.slice(0, -".html".length)}\n${pathOf(page)}\n${expires}`;
 }
 
-/** The link's signature: base64url of HMAC-SHA256 with the page signing key. */
+function signatureOf(key: Buffer, page: string, expires: number): string {
+  return createHmac("sha256", key).update(signedText(page, expires)).digest("base64url");
+}
+
+/** The link's signature for a policy's page: base64url of HMAC-SHA256 with the page signing key. */
 export function pageSignature(key: Buffer, policy: string, expires: number): string {
-  return createHmac("sha256", key).update(signedText(policy, pagePath(policy), expires)).digest("base64url");
+  return signatureOf(key, pageName(policy), expires);
 }
 
 /** A link to a policy's page at `base` (the function URL, or a gateway in front of it), valid until `expires` (Unix seconds). */
@@ -48,22 +64,23 @@ export function signedPageUrl(base: string, key: Buffer, policy: string, expires
 export type PageRefusal = { status: 404; reason: "not a page" } | { status: 403; reason: "no signature" | "bad signature" } | { status: 410; reason: "expired" };
 
 /**
- * The policy a request may read, or why not: the path must name a page, the signature must be the one
- * made for that policy, page and expiry (compared in constant time), and the expiry still ahead. The
- * signature is checked before the expiry, so an expired link tells only its holder that it expired.
+ * The page a request may read (its name, under `pages/`), or why not: the path must name a page, the
+ * signature must be the one made for that page and expiry (compared in constant time), and the expiry
+ * still ahead. The signature is checked before the expiry, so an expired link tells only its holder that
+ * it expired.
  */
-export function checkPageRequest(key: Buffer, path: string, query: Readonly<Record<string, unknown>>, nowMs: number): { policy: string } | PageRefusal {
-  const policy = PAGE_PATH.exec(path)?.[1];
-  if (policy === undefined) return { status: 404, reason: "not a page" };
+export function checkPageRequest(key: Buffer, path: string, query: Readonly<Record<string, unknown>>, nowMs: number): { page: string } | PageRefusal {
+  const page = PAGE_PATH.exec(path)?.[1];
+  if (page === undefined) return { status: 404, reason: "not a page" };
   const expires = query[LINK_PARAMS.expires];
   const given = query[LINK_PARAMS.signature];
   if (typeof expires !== "string" || !/^\d{1,12}$/.test(expires) || typeof given !== "string") return { status: 403, reason: "no signature" };
-  const expected = pageSignature(key, policy, Number(expires));
+  const expected = signatureOf(key, page, Number(expires));
   // Digests of both, so the comparison takes the same time whatever the length of what was sent.
   const same = timingSafeEqual(createHash("sha256").update(expected).digest(), createHash("sha256").update(given).digest());
   if (!same) return { status: 403, reason: "bad signature" };
   if (Number(expires) * 1000 <= nowMs) return { status: 410, reason: "expired" };
-  return { policy };
+  return { page };
 }
 
 const SigningKeySchema = z.object({ key: z.string().regex(/^[A-Za-z0-9_-]{43}$/), created: z.string() });

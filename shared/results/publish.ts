@@ -40,6 +40,13 @@ export function pageName(policy: string): string {
 }
 
 /**
+ * The names pageName gives a policy name (TRIGGER_NAME: a letter first, then up to 59 letters, digits, `_`
+ * and `-`), and no other: lower case, then the hash of a name with capitals. The results-page function
+ * serves only these (shared/results/page-link.ts PAGE_PATH).
+ */
+export const PAGE_NAME = /[a-z][a-z0-9_-]{0,59}(?:\.[0-9a-f]{8})?\.html/;
+
+/**
  * Local mode: the page as a file in `dir` (written whole, then renamed, so a reader never sees half),
  * linked as a file:// URL that opens on this machine.
  */
@@ -64,9 +71,12 @@ export interface PageBucket {
 /** Makes the link to a page object of the state bucket (`key` under the store's prefix: `pages/NAME.html`). */
 export type PageLinker = (page: { policy: string; key: string }) => Promise<PageLink> | PageLink;
 
+/** The folder of the pages in the state bucket, under the store's prefix. */
+export const PAGES_FOLDER = "pages/";
+
 /** The key of a policy's page in the state bucket, under the store's prefix. */
 export function pageKey(policy: string): string {
-  return `pages/${pageName(policy)}`;
+  return `${PAGES_FOLDER}${pageName(policy)}`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { describeRemoval, type DuplicateRemoval } from "../scan/task-list.ts";
 import { closeRun, memberIdsOf, memberScopes, openRuns, runsFromTaskList, trackRun, type OpenRun } from "../results/open-runs.ts";
 import { reportLinks } from "../results/reports.ts";
 import { taskStatesOfRuns } from "../results/task-states.ts";
+import { linkShown } from "../secrets.ts";
 import { parseTaskName, resultsKey } from "../state/keys.ts";
 import type { ActionReading } from "../csip/filter-readings.ts";
 import { runReadings } from "./filter-readings.ts";
@@ -29,7 +30,10 @@ export interface ToldRun {
   status: ResultsReport["status"] | "not asked for (notifyOn)" | "policy no longer in the file";
   riskCount: number;
   notifications: DeliveryResult[];
-  /** The link to the policy's results page, when one was published. */
+  /**
+   * Where the policy's results page is, when one was published: the link's origin and path. The message
+   * carries the whole signed link; a summary is logged and returned, and keeps nothing that opens the page.
+   */
   page?: string;
 }
 
@@ -243,7 +247,7 @@ async function tellRun(
         delete record.partsSent[name];
         await run.store.set(key, record);
       }
-      const told: ToldRun = { ...base, riskCount: report.riskCount, status: report.status, notifications, ...(report.page ? { page: report.page } : {}) };
+      const told: ToldRun = { ...base, riskCount: report.riskCount, status: report.status, notifications, ...(report.page ? { page: linkShown(report.page) } : {}) };
       // A failed delivery leaves the run open: the next look sends the stored message to that notifier alone.
       if (!notifications.every((n) => n.delivered)) return told;
       return finish(told);

@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
 import { systemClock, type Clock } from "../clock.ts";
+import { credentialsReadFrom, type CredentialSource } from "../csip/credentials.ts";
 import { readEnvironment, type Environment } from "../env.ts";
 import { describeError, errorFacts } from "../errors.ts";
 import type { FunctionUrlAnswer, FunctionUrlEvent } from "../events/function-url.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { checkPageRequest, readPageSigningKey } from "../results/page-link.ts";
-import { pageKey } from "../results/publish.ts";
+import { PAGES_FOLDER } from "../results/publish.ts";
 import type { StateStore } from "../state/store.ts";
 import type { BootOptions } from "./services.ts";
 
@@ -72,8 +72,9 @@ function singleValues(query: FunctionUrlEvent["queryString"]): Record<string, st
 }
 
 /**
- * Answers one request: `GET` or `HEAD` of `/pages/POLICY.html` (after any prefix a gateway adds) with a
- * signature made for that policy, page and expiry, while it has not expired. The page comes as stored,
+ * Answers one request: `GET` or `HEAD` of `/pages/NAME.html` (after any prefix a gateway adds; NAME as
+ * shared/results/publish.ts `pageName` gives it) with a signature made for that page and expiry, while it
+ * has not expired. The page comes as stored,
  * `200`, `text/html; charset=utf-8`, its Content-Security-Policy, and no Content-Disposition.
  */
 export async function servePage(services: PageServices, request: FunctionUrlEvent): Promise<FunctionUrlAnswer> {
@@ -92,23 +93,23 @@ export async function servePage(services: PageServices, request: FunctionUrlEven
   }
   // Without a key no link was ever signed: every request is refused as one with a bad signature would be.
   const checked = checkPageRequest(key ?? Buffer.alloc(32), request.path, singleValues(request.queryString), services.clock.now());
-  if (!("policy" in checked) || !key) {
+  if (!("page" in checked) || !key) {
     const status = "status" in checked ? checked.status : 403;
     told(status, { reason: "reason" in checked ? checked.reason : "no signing key yet" });
     return refusal(status as 403 | 404 | 410, method);
   }
   let html: string | undefined;
   try {
-    html = services.store.getObject ? await services.store.getObject(pageKey(checked.policy)) : undefined;
+    html = services.store.getObject ? await services.store.getObject(`${PAGES_FOLDER}${checked.page}`) : undefined;
   } catch (error) {
-    services.logger.error({ policy: checked.policy, error: errorFacts(error) }, `results page of ${checked.policy} cannot be read (${describeError(error)})`);
+    services.logger.error({ page: checked.page, error: errorFacts(error) }, `results page ${checked.page} cannot be read (${describeError(error)})`);
     return refusal(503, method);
   }
   if (html === undefined) {
-    told(404, { policy: checked.policy, reason: services.store.getObject ? "no page stored" : "the state store keeps no pages (COS only)" });
+    told(404, { page: checked.page, reason: services.store.getObject ? "no page stored" : "the state store keeps no pages (COS only)" });
     return refusal(404, method);
   }
-  told(200, { policy: checked.policy, bytes: Buffer.byteLength(html) });
+  told(200, { page: checked.page, bytes: Buffer.byteLength(html) });
   return {
     statusCode: 200,
     headers: { "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": pagePolicy(html), ...COMMON_HEADERS },
@@ -119,30 +120,35 @@ export async function servePage(services: PageServices, request: FunctionUrlEven
 
 /**
  * The page function's services, built on its first invocation from the policy file (the same state store
- * the other functions use) and kept while the role's keys stay the same: SCF does not document whether a
- * warm instance gets fresh keys, so they are read at each invocation and a change builds the store again.
+ * the other functions use) and kept across warm ones, one set per policy file and endpoint; a failed boot
+ * is not kept. The role's keys are those of every function (shared/csip/credentials.ts): read from the
+ * environment at each invocation, since SCF does not document whether a warm instance gets fresh ones, and
+ * again when COS refuses them, so a request in flight when they change is sent again with the new ones.
  */
 export function pageServicesOnDemand(options: BootOptions = {}): () => Promise<PageServices> {
-  let booted: { key: string; services: Promise<PageServices> } | undefined;
-  return () => {
-    const env = (typeof options.env === "function" ? options.env() : options.env) ?? readEnvironment();
-    const file = options.configPath ?? env.configPath ?? "";
-    const key = createHash("sha256").update(`${file}\n${env.secretId ?? ""}\n${env.sessionToken ?? ""}\n${env.cosEndpoint ?? ""}`).digest("hex");
-    if (booted?.key !== key) {
-      const services = bootPageServices(env, options);
-      services.catch(() => (booted = undefined));
-      booted = { key, services };
+  const booted = new Map<string, Promise<PageServices & { credentials: CredentialSource }>>();
+  const environment = (): Environment => (typeof options.env === "function" ? options.env() : options.env) ?? readEnvironment();
+  return async () => {
+    const env = environment();
+    // The file as given (config/read.ts would load the policy file's schemas with the bundle).
+    const key = `${options.configPath ?? env.configPath ?? ""}|${env.cosEndpoint ?? ""}`;
+    let pending = booted.get(key);
+    if (!pending) {
+      pending = bootPageServices(env, options, options.credentials ?? credentialsReadFrom(environment));
+      pending.catch(() => booted.delete(key));
+      booted.set(key, pending);
     }
-    return booted.services;
+    const services = await pending;
+    services.credentials.reread();
+    return services;
   };
 }
 
-async function bootPageServices(env: Environment, options: BootOptions): Promise<PageServices> {
+async function bootPageServices(env: Environment, options: BootOptions, credentials: CredentialSource): Promise<PageServices & { credentials: CredentialSource }> {
   const logger = options.logger ?? createLogger({ level: env.logLevel });
   const clock = options.clock ?? systemClock;
-  if (options.store) return { store: options.store as PageServices["store"], logger, clock };
   // Loaded at the first invocation, not with the bundle: building the policy file's schemas was most of the
   // bundle's import time (bench/cold-start.ts), and a person waits on this function's cold start.
   const { pageStore } = await import("./page-store.ts");
-  return { store: await pageStore(env, options, (message) => logger.warn(message), clock), logger, clock };
+  return { store: await pageStore(env, options, { logger, clock, credentials }), logger, clock, credentials };
 }

@@ -2,7 +2,7 @@ import { deadlineIn, systemClock, type Clock, type Deadline } from "../clock.ts"
 import { InventoryCache, pagesWithin } from "../assets/inventory.ts";
 import { ASSET_KINDS } from "../assets/kinds.ts";
 import { configPath, readConfigText } from "../config/read.ts";
-import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX, durationMs, type Config } from "../config/schema.ts";
+import { DEFAULT_STATE_PATH, DEFAULT_STATE_PREFIX, durationMs, type Config, type StoreSettings } from "../config/schema.ts";
 import type { CsipAction } from "../csip/actions.ts";
 import { createCsipClient, type CsipClient, type RequestOf, type ResponseOf } from "../csip/client.ts";
 import { credentialsReadFrom, type CredentialSource } from "../csip/credentials.ts";
@@ -79,7 +79,7 @@ export interface ServiceOverrides {
 }
 
 /** The region of API calls: the config's, else TENCENTCLOUD_REGION, else ap-guangzhou. */
-export function regionOf(config: Config, env: Pick<Environment, "region">): string {
+export function regionOf(config: Pick<Config, "region">, env: Pick<Environment, "region">): string {
   return config.region ?? env.region ?? "ap-guangzhou";
 }
 
@@ -103,7 +103,7 @@ export const MEMORY_STORE_WARNING =
   "state: { memory: true } remembers nothing across invocations or instances: a run's results may be told twice and reminders start over; use the COS store";
 
 /** What `validate` and every summary say of the configured store: that memory forgets. */
-export function storeWarnings(config: Config): string[] {
+export function storeWarnings(config: Pick<Config, "state">): string[] {
   return config.state.memory ? [MEMORY_STORE_WARNING] : [];
 }
 
@@ -114,7 +114,7 @@ export function storeWarnings(config: Config): string[] {
  * (CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX): each deployment in a folder of its own.
  */
 export function stateStoreFor(
-  config: Config,
+  config: StoreSettings,
   env: Environment,
   options: { warn: (message: string) => void; clock?: Clock; credentials?: CredentialSource },
 ): { store: StateStore; warnings: string[] } {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,9 +12,18 @@ import { freshAccount } from "../../local/cloud/account.ts";
 import { startCloudStandIn } from "../../local/cloud/server.ts";
 import { LOCAL_ACCOUNT } from "../../local/emulator/accounts.ts";
 import { stateStoreFor } from "../../shared/run/services.ts";
+import { resultsPageHandler } from "../../functions/results-page/index.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { pageSigningKey, signedPageUrl } from "../../shared/results/page-link.ts";
+import { pageKey } from "../../shared/results/publish.ts";
+import { heapSizeLimitMb, type ColdStart } from "../../shared/run/cold-start.ts";
+import { CosStateStore } from "../../shared/state/cos-store.ts";
 import { envOf, runWith, sdkClient } from "../helpers.ts";
 
-const POLICY = JSON.parse(readFileSync("docs/cam-policy.json", "utf8")) as { statement: { effect: string; action: string[]; resource: string[] }[] };
+type CamPolicy = { statement: { effect: string; action: string[]; resource: string[] }[] };
+const POLICY = JSON.parse(readFileSync("docs/cam-policy.json", "utf8")) as CamPolicy;
+/** The results-page function's own role (CSIP_SCAN_PAGE_ROLE): it faces the internet. */
+const PAGE_POLICY = JSON.parse(readFileSync("docs/cam-page-policy.json", "utf8")) as CamPolicy;
 const REGION = "ap-guangzhou";
 
 let emulator: Emulator;
@@ -103,6 +112,73 @@ policies:
       expect(POLICY.statement).toHaveLength(3);
     } finally {
       await standIn.close();
+    }
+  });
+
+  it("has a role of its own for the page function (docs/cam-page-policy.json): exactly the COS requests it sends, on its deployment's pages, signing key and cold-start record", async () => {
+    const appId = LOCAL_ACCOUNT.appId;
+    const bucket = `csip-scan-state-${appId}`;
+    const deployment = "dev-ap-guangzhou";
+    const prefix = `state/${deployment}/`;
+    const standIn = await startCloudStandIn({ account: { ...freshAccount(LOCAL_ACCOUNT), buckets: [{ Name: bucket, Region: REGION, CreationDate: "2026-11-29T00:00:00Z" }] }, keys: [LOCAL_ACCOUNT] });
+    const dir = mkdtempSync(join(tmpdir(), "csip-scan-cam-page-"));
+    try {
+      // What the functions that write messages leave in the bucket: the signing key and each policy's page.
+      const writer = new CosStateStore({ bucket, region: REGION, prefix, credentials: LOCAL_ACCOUNT, endpoint: standIn.url, timeoutMs: 5000, retry: { baseMs: 1, capMs: 10, attempts: 2 } });
+      const key = await pageSigningKey(writer, Date.now);
+      for (const policy of ["nightly", "prodWeb"]) await writer.putObject(pageKey(policy), `<!DOCTYPE html><title>${policy}</title>`, "text/html; charset=utf-8");
+      const config = join(dir, "scan-policies.yaml");
+      writeFileSync(config, `version: 1\nnotifiers:\n  hook: { type: webhook, url: "\${HOOK_URL}" }\npolicies:\n  - { name: nightly, schedule: "0 0 3 * * * *", all: true, scanItems: [port], notify: [hook] }\n`);
+      // The environment the deploy gives it (local/deploy/plugin.ts), the role's keys and the stand-in.
+      const env = envOf({
+        CSIP_SCAN_CONFIG: config,
+        CSIP_SCAN_STATE_BUCKET: bucket,
+        CSIP_SCAN_STATE_REGION: REGION,
+        CSIP_SCAN_STATE_PREFIX: prefix,
+        TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
+        TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey,
+        CSIP_SCAN_COS_ENDPOINT: standIn.url,
+      });
+      const coldStart: ColdStart = { function: "results-page", node: process.version, heapSizeLimitMb: heapSizeLimitMb(), heapBound: "none", at: new Date().toISOString() };
+      const serve = resultsPageHandler({ env, logger: silentLogger(), coldStart });
+      const from = standIn.calls.length;
+      // Every kind of request anyone may send it: links that open, and each refusal.
+      const BASE = "https://1250000000-abcdefghij.ap-guangzhou.tencentscf.com";
+      const later = Math.floor(Date.now() / 1000) + 3600;
+      const request = async (url: string, method = "GET") => {
+        const { pathname, searchParams } = new URL(url);
+        return (await serve({ body: "", headers: {}, httpMethod: method, path: pathname, queryString: Object.fromEntries(searchParams) })).statusCode;
+      };
+      const statuses = [
+        await request(signedPageUrl(BASE, key, "nightly", later)),
+        await request(signedPageUrl(BASE, key, "prodWeb", later), "HEAD"),
+        await request(signedPageUrl(BASE, key, "weekly", later)),
+        await request(signedPageUrl(BASE, key, "nightly", later - 7200)),
+        await request(signedPageUrl(BASE, key, "nightly", later).replace(/signature=./, "signature=_")),
+        await request(`${BASE}/state/results-page/signing-key.json`),
+        await request(signedPageUrl(BASE, key, "nightly", later), "POST"),
+      ];
+      expect(statuses).toEqual([200, 200, 404, 410, 403, 404, 405]);
+
+      const calls = standIn.calls.slice(from).filter((c) => c.service === "cos");
+      const fill = (pattern: string) => pattern.replaceAll("<REGION>", REGION).replaceAll("<APPID>", appId).replaceAll("<DEPLOYMENT>", deployment);
+      const covers = (pattern: string, resource: string) => new RegExp(`^${fill(pattern).split("*").map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&")).join(".*")}$`).test(resource);
+      const resourceOf = (c: (typeof calls)[number]) => `qcs::cos:${REGION}:uid/${appId}:${String(c.params.Bucket)}/${c.params.Key === undefined ? "*" : String(c.params.Key)}`;
+      // Each request is allowed by a statement of its action on its object...
+      for (const c of calls) {
+        expect(PAGE_POLICY.statement.some((st) => st.effect === "allow" && st.action.includes(`cos:${c.action}`) && st.resource.some((r) => covers(r, resourceOf(c)))), `cos:${c.action} ${resourceOf(c)}`).toBe(true);
+      }
+      // ...and nothing more is granted: every action, and every resource of every statement, was needed.
+      expect(new Set(PAGE_POLICY.statement.flatMap((st) => st.action))).toEqual(new Set(calls.map((c) => `cos:${c.action}`)));
+      for (const st of PAGE_POLICY.statement) {
+        for (const r of st.resource) expect(calls.some((c) => st.action.includes(`cos:${c.action}`) && covers(r, resourceOf(c))), r).toBe(true);
+      }
+      // Its deployment's folder only: another deployment's pages and records are not covered.
+      expect(covers(PAGE_POLICY.statement[0]!.resource[0]!, `qcs::cos:${REGION}:uid/${appId}:${bucket}/state/prod-ap-guangzhou/pages/nightly.html`)).toBe(false);
+      expect(covers(PAGE_POLICY.statement[0]!.resource[0]!, `qcs::cos:${REGION}:uid/${appId}:${bucket}/state/${deployment}/run/csip-scan:nightly.json`)).toBe(false);
+    } finally {
+      await standIn.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -15,6 +15,7 @@ import { parseConfig } from "../../shared/config/load.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { silentLogger } from "../../shared/log.ts";
 import type { ResultsReport } from "../../shared/notify/results-report.ts";
+import type { ScanResultsSummary } from "../../shared/run/scan-results.ts";
 import { checkPageRequest, readPageSigningKey } from "../../shared/results/page-link.ts";
 import { scrub } from "../../shared/secrets.ts";
 import { CosStateStore } from "../../shared/state/cos-store.ts";
@@ -51,6 +52,9 @@ beforeEach(() => {
   standIn.account.objects = [];
 });
 
+/** What the last night's results look returned, as SCF logs it. */
+let told: ScanResultsSummary;
+
 /** A night of the policy (a scheduled run, then the results), with `results` as given; the results message. */
 async function night(results = ""): Promise<ResultsReport> {
   const file = join(dir, `p${++count}.yaml`);
@@ -69,7 +73,7 @@ policies:
   );
   process.env.CSIP_SCAN_CONFIG = file;
   await scheduledScanHandler({ logger: silentLogger(), clock: clockAt("2026-11-29T03:00:05Z") })({ Type: "Timer", TriggerName: "nightly", Time: "2026-11-29T03:00:00Z" }, {});
-  await scanResultsHandler({ logger: silentLogger(), clock: clockAt("2026-11-29T03:10:00Z") })({ Type: "Timer", TriggerName: "csip-scan-results", Time: "2026-11-29T03:10:00Z" }, {});
+  told = await scanResultsHandler({ logger: silentLogger(), clock: clockAt("2026-11-29T03:10:00Z") })({ Type: "Timer", TriggerName: "csip-scan-results", Time: "2026-11-29T03:10:00Z" }, {});
   return hook.received.map((r) => JSON.parse(r.body) as ResultsReport).find((b) => b.schema === "csip-scan.results/v1")!;
 }
 
@@ -97,14 +101,18 @@ describe("the results message's link", () => {
     const store = new CosStateStore({ bucket: BUCKET, region: "ap-guangzhou", prefix: "state/", credentials: LOCAL_ACCOUNT, endpoint: standIn.url, timeoutMs: 5000, retry: { baseMs: 10, capMs: 50, attempts: 2 } });
     const key = await readPageSigningKey(store);
     const query = Object.fromEntries(link.searchParams);
-    expect(checkPageRequest(key!, link.pathname, query, Date.parse("2026-12-06T03:09:00Z"))).toEqual({ policy: "nightly" });
+    expect(checkPageRequest(key!, link.pathname, query, Date.parse("2026-12-06T03:09:00Z"))).toEqual({ page: "nightly.html" });
     expect(checkPageRequest(key!, link.pathname, query, Date.parse("2026-12-06T03:11:00Z"))).toMatchObject({ status: 410 });
+    // The summary SCF logs and returns says where the page is, and holds nothing that opens it for 7 days.
+    expect(told.told.map((t) => t.page)).toEqual([`${PAGE_URL}/pages/nightly.html`]);
+    expect(JSON.stringify(told)).not.toContain(link.searchParams.get("signature"));
   });
 
   it("with neither: a presigned COS link, which the message calls a download; COS's answer to it is one", async () => {
     const report = await night();
     expect(report.page).toMatch(/^https:\/\/csip-scan-state-1250000000\.cos\.ap-guangzhou\.myqcloud\.com\/state\/pages\/nightly\.html\?q-sign-algorithm=sha1&/);
     expect(report).toMatchObject({ pageOpens: "download" });
+    expect(told.told[0]!.page).toBe("https://csip-scan-state-1250000000.cos.ap-guangzhou.myqcloud.com/state/pages/nightly.html");
     // The stand-in answers as COS's default domain does for a bucket made after 2024-01-01.
     const link = new URL(report.page!);
     const answer = await new Promise<IncomingMessage>((resolve, reject) => {

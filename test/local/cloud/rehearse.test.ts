@@ -76,7 +76,8 @@ const readRecord = (file: string): RecordedCall[] =>
     .split("\n")
     .map((line) => JSON.parse(line) as RecordedCall);
 const calls = (record: RecordedCall[], action: string): RecordedCall[] => record.filter((c) => c.action === action);
-const env = { ...process.env, SECOPS_WEBHOOK_URL: SECRET_URL, CSIP_SCAN_SCF_ROLE: undefined };
+// The page function, which anyone may call through its URL, gets a role of its own.
+const env = { ...process.env, SECOPS_WEBHOOK_URL: SECRET_URL, CSIP_SCAN_SCF_ROLE: undefined, CSIP_SCAN_PAGE_ROLE: "csip-scan-page", CSIP_SCAN_PAGE_URL: undefined };
 
 /** What the first rehearsal handed on as it came. */
 const streamed: string[] = [];
@@ -176,13 +177,18 @@ describe("the state store's bucket", () => {
   it("is named in every function's environment with the deployment's folder, and the deploy says which CAM resource covers it", () => {
     for (const f of first.account.functions) {
       expect(Object.fromEntries(f.Environment.filter((v) => v.Key.startsWith("CSIP_SCAN_S") || v.Key === "CSIP_SCAN_DEPLOYMENT").map((v) => [v.Key, v.Value]))).toEqual({
-        CSIP_SCAN_DEPLOYMENT: "dev-ap-guangzhou",
+        // The page function names no task: it is told only where its state is.
+        ...(f.FunctionName === "csip-scan-dev-results-page" ? {} : { CSIP_SCAN_DEPLOYMENT: "dev-ap-guangzhou" }),
         CSIP_SCAN_STATE_BUCKET: STATE_BUCKET,
         CSIP_SCAN_STATE_REGION: "ap-guangzhou",
         CSIP_SCAN_STATE_PREFIX: "state/dev-ap-guangzhou/",
       });
     }
-    expect(first.output).toContain(`qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}/state/dev-ap-guangzhou/*`);
+    const bucket = `qcs::cos:ap-guangzhou:uid/${REHEARSAL_ACCOUNT.appId}:${STATE_BUCKET}`;
+    expect(first.output).toContain(`${bucket}/state/dev-ap-guangzhou/*`);
+    expect(first.output).toContain(
+      `csip-scan-dev-results-page runs with the role csip-scan-page, which needs docs/cam-page-policy.json's statements: GetObject on ${bucket}/state/dev-ap-guangzhou/pages/* and ${bucket}/state/dev-ap-guangzhou/results-page/signing-key.json, PutObject on ${bucket}/state/dev-ap-guangzhou/cold-start/results-page.json, GetBucketVersioning on ${bucket}/*`,
+    );
     expect(formatAccount(second.account)).toContain(`${STATE_BUCKET} (ap-guangzhou, private, versioning never enabled, 0 object(s)`);
   });
 });
@@ -205,11 +211,21 @@ describe("each function's heap", () => {
         expect(variable(result, fn, "NODE_OPTIONS")).toBe(nodeOptionsFor(128));
         expect(variable(result, fn, "CSIP_SCAN_MEMORY_MB")).toBe("128");
       }
-      for (const fn of ["scheduled-scan", "asset-change", "results-page", "scan-results"]) {
+      for (const fn of ["scheduled-scan", "asset-change", "scan-results"]) {
         expect(variable(result, fn, "SECOPS_WEBHOOK_URL")).toBe(SECRET_URL);
         expect(variable(result, fn, "CSIP_SCAN_STATE_BUCKET")).toBe(STATE_BUCKET);
       }
     }
+  });
+
+  it("the page function, which anyone may call, gets where its policy file and state are and its node flags: no webhook, no other variable", () => {
+    for (const result of [first, second]) {
+      const page = result.account.functions.find((f) => f.FunctionName === "csip-scan-dev-results-page")!;
+      expect(page.Environment.map((v) => v.Key)).toEqual(["CSIP_SCAN_CONFIG", "CSIP_SCAN_MEMORY_MB", "CSIP_SCAN_STATE_BUCKET", "CSIP_SCAN_STATE_PREFIX", "CSIP_SCAN_STATE_REGION", "NODE_OPTIONS"]);
+      expect(JSON.stringify(page.Environment)).not.toContain("hooks.example.com");
+    }
+    const made = calls(firstRecord, "CreateFunction").find((c) => c.params.FunctionName === "csip-scan-dev-results-page")!;
+    expect((made.params.Environment as { Variables: { Key: string }[] }).Variables.map((v) => v.Key)).not.toContain("SECOPS_WEBHOOK_URL");
   });
 
   it("the record shows each function's node flags and memory as they were sent, and nothing secret", () => {
@@ -236,7 +252,10 @@ describe("the results-page function's URL", () => {
       ["csip-scan-dev-results-page", { AuthType: "NONE", NetConfig: { EnableIntranet: false, EnableExtranet: true } }],
     ]);
     expect(urlOf(second)).toBe(urlOf(first));
-    for (const f of second.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_PAGE_URL")?.Value, f.FunctionName).toBe(urlOf(first));
+    for (const f of second.account.functions) {
+      // The page function makes no link.
+      expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_PAGE_URL")?.Value, f.FunctionName).toBe(f.FunctionName === "csip-scan-dev-results-page" ? undefined : urlOf(first));
+    }
     expect(formatAccount(second.account)).toContain(`http csip-scan-page: function URL ${urlOf(first)} (AuthType NONE)`);
   });
 });
@@ -329,8 +348,14 @@ describe("docs/cam-deploy-policy.json, the deploy user's least privilege", () =>
     expect(covers("qcs::scf:*:uin/<UIN>:namespace/default/function/csip-scan-*", `qcs::scf:ap-guangzhou:uin/${REHEARSAL_ACCOUNT.uin}:namespace/default/function/billing-api`)).toBe(false);
   });
 
-  it("lets the deploy pass to SCF the one role its functions are made with", () => {
+  it("lets the deploy pass to SCF the roles its functions are made with: the functions', and the page function's own", () => {
     const roles = new Set(calls(firstRecord, "CreateFunction").map((c) => String(c.params.Role)));
+    expect(Object.fromEntries(first.account.functions.map((f) => [f.FunctionName, f.Role]))).toEqual({
+      "csip-scan-dev-scheduled-scan": "csip-scan-scf",
+      "csip-scan-dev-asset-change": "csip-scan-scf",
+      "csip-scan-dev-scan-results": "csip-scan-scf",
+      "csip-scan-dev-results-page": "csip-scan-page",
+    });
     const passRole = DEPLOY_POLICY.statement.find((s) => s.action.includes("cam:PassRole"))!;
     expect(passRole.resource).toEqual([...roles].map((role) => `qcs::cam::uin/<UIN>:roleName/${role}`));
   });

@@ -47,7 +47,10 @@ let first: RehearsalResult;
 let second: RehearsalResult;
 let firstAccount: string;
 let standIn: CloudStandIn;
+/** The results messages, by policy: `nightly`, and `prodWeb`, whose name has a capital (its page `prodweb.<hash>.html`). */
 let report: ResultsReport;
+let capitalised: ResultsReport;
+let told: { policy: string; page?: string }[];
 const logs: string[] = [];
 
 function copyProject(): void {
@@ -65,6 +68,7 @@ assetGroups:
   web: { include: [{ tags: { team: web } }] }
 policies:
   - { name: nightly, schedule: "${SCHEDULE}", targets: [web], scanItems: [port, poc], notify: [hook], notifyOn: [failure, results] }
+  - { name: prodWeb, schedule: "${SCHEDULE}", targets: [web], scanItems: [port], notify: [hook], notifyOn: [results] }
 `,
   );
 }
@@ -86,7 +90,7 @@ beforeAll(async () => {
   copyProject();
   emulator = await startEmulator({ estate: ESTATE, accounts: [ROLE], rateLimit: false, scanTiming: { queuedMs: 0, scanningMs: 0 } });
   hook = await startListener();
-  const env = { ...process.env, HOOK_URL: hook.url, CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1", CSIP_SCAN_SCF_ROLE: undefined, CSIP_SCAN_PAGE_URL: undefined };
+  const env = { ...process.env, HOOK_URL: hook.url, CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1", CSIP_SCAN_SCF_ROLE: undefined, CSIP_SCAN_PAGE_ROLE: undefined, CSIP_SCAN_PAGE_URL: undefined };
   first = await rehearseDeploy({ configPath: POLICY_FILE, projectRoot: work, accountDir, env });
   firstAccount = formatAccount(first.account);
   // The deployed account, the uploaded code still in it, served with the functions running: what SCF adds
@@ -100,9 +104,12 @@ beforeAll(async () => {
   // Each function's timer as SCF fires it: the trigger's own name.
   const timer = (name: string) => ({ Type: "Timer", TriggerName: functionOf(first.account, name).Triggers.find((t) => t.Type === "timer")!.TriggerName, Time: minute });
   await invoke("scheduled-scan", timer("scheduled-scan"));
-  const told = await invoke("scan-results", timer("scan-results"));
-  expect(told, logs.join("")).toMatchObject({ told: [expect.objectContaining({ policy: "nightly", status: "risks found" })] });
-  report = hook.received.map((r) => JSON.parse(r.body) as ResultsReport).find((b) => b.schema === "csip-scan.results/v1")!;
+  const looked = await invoke("scan-results", timer("scan-results"));
+  told = (looked as { told: typeof told }).told;
+  expect(told.map((t) => t.policy).sort(), logs.join("")).toEqual(["nightly", "prodWeb"]);
+  const reports = hook.received.map((r) => JSON.parse(r.body) as ResultsReport).filter((b) => b.schema === "csip-scan.results/v1");
+  report = reports.find((b) => b.policy === "nightly")!;
+  capitalised = reports.find((b) => b.policy === "prodWeb")!;
 }, 240_000);
 
 afterAll(async () => {
@@ -127,22 +134,36 @@ function get(url: string, method = "GET"): Promise<{ status: number; headers: Re
 }
 
 describe("the deploy", () => {
-  it("makes the results-page function and its Function URL, and names the URL in every function's environment", () => {
+  it("makes the results-page function and its Function URL, and names the URL in the environment of every function that links pages", () => {
     expect(first.exitCode, first.output).toBe(0);
     const url = pageUrlOf(first.account);
     expect(url).toMatch(/^https:\/\/1250000000-[a-z0-9]{10}\.ap-guangzhou\.tencentscf\.com$/);
     expect(first.output).toContain(`csip-scan-dev-results-page: function URL ${url} created`);
     expect(firstAccount).toContain(`http csip-scan-page: function URL ${url} (AuthType NONE)`);
-    for (const name of ["scheduled-scan", "asset-change", "scan-results", "results-page"]) {
+    for (const name of ["scheduled-scan", "asset-change", "scan-results"]) {
       expect(functionOf(first.account, name).Environment.find((v) => v.Key === "CSIP_SCAN_PAGE_URL")?.Value, name).toBe(url);
     }
+  });
+
+  it("gives the page function, which anyone may call, no webhook: it starts without the variables the rest of the policy file names", () => {
+    const keys = functionOf(first.account, "results-page").Environment.map((v) => v.Key);
+    expect(keys).toEqual(["CSIP_SCAN_CONFIG", "CSIP_SCAN_MEMORY_MB", "CSIP_SCAN_STATE_BUCKET", "CSIP_SCAN_STATE_PREFIX", "CSIP_SCAN_STATE_REGION", "NODE_OPTIONS"]);
+    expect(functionOf(first.account, "scan-results").Environment.map((v) => v.Key)).toContain("HOOK_URL");
   });
 });
 
 describe("a results message's link", () => {
-  it("is the Function URL's, signed, and says it opens as a page", () => {
+  it("is the Function URL's, signed, and says it opens as a page; the function's summary keeps only where the page is", () => {
     expect(report.page).toMatch(new RegExp(`^${pageUrlOf(first.account).replace(/\./g, "\\.")}/pages/nightly\\.html\\?expires=\\d+&signature=[A-Za-z0-9_-]{43}$`));
+    expect(capitalised.page).toMatch(new RegExp(`^${pageUrlOf(first.account).replace(/\./g, "\\.")}/pages/prodweb\\.[0-9a-f]{8}\\.html\\?expires=\\d+&signature=[A-Za-z0-9_-]{43}$`));
     expect(report.pageOpens).toBe("page");
+    expect(told.map((t) => t.page).sort()).toEqual([report.page!.split("?")[0], capitalised.page!.split("?")[0]].sort());
+  });
+
+  it("of a policy whose name has capitals opens its page too", async () => {
+    const answer = await get(capitalised.page!);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toContain("<h2>Policy prodWeb</h2>");
   });
 
   describe.skipIf(!browser && !inCI)("opened in headless Chromium through the Function URL", () => {
@@ -171,12 +192,15 @@ describe("a results message's link", () => {
     expect(answer.headers["content-security-policy"]).toMatch(/^default-src 'none'; style-src 'sha256-/);
     expect(answer.headers).not.toHaveProperty("content-disposition");
     expect((await get(report.page!, "HEAD")).body).toBe("");
+    // Deployed as every function is: its cold start logged and kept where doctor reads it.
+    expect(standIn.account.objects.map((o) => o.Key)).toContain("state/dev-ap-guangzhou/cold-start/results-page.json");
   });
 
   it.each<[string, (link: URL, key: Buffer) => string, number]>([
     ["a changed signature", (link) => link.href.replace(/signature=(.)/, (_, c: string) => `signature=${c === "A" ? "B" : "A"}`), 403],
     ["an expired link", (link, key) => signedPageUrl(link.origin, key, "nightly", Math.floor(Date.now() / 1000) - 60), 410],
     ["another policy's name", (link) => link.href.replace("/pages/nightly.html", "/pages/weekly.html"), 403],
+    ["another policy's page", (link) => link.href.replace("/pages/nightly.html", new URL(capitalised.page!).pathname), 403],
     ["a path outside the pages", (link) => link.href.replace("/pages/nightly.html", "/state/results-page/signing-key.json"), 404],
   ])("%s gets no page", async (_, change, status) => {
     const store = new CosStateStore({ bucket: `csip-scan-state-${REHEARSAL_ACCOUNT.appId}`, region: "ap-guangzhou", prefix: "state/dev-ap-guangzhou/", credentials: ROLE, endpoint: standIn.url, timeoutMs: 5000, retry: { baseMs: 10, capMs: 50, attempts: 2 } });
@@ -191,7 +215,7 @@ describe("a results message's link", () => {
 describe("a second rehearsal of the same policy file", () => {
   beforeAll(async () => {
     await standIn.close();
-    const env = { ...process.env, HOOK_URL: hook.url, CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1", CSIP_SCAN_SCF_ROLE: undefined, CSIP_SCAN_PAGE_URL: undefined };
+    const env = { ...process.env, HOOK_URL: hook.url, CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1", CSIP_SCAN_SCF_ROLE: undefined, CSIP_SCAN_PAGE_ROLE: undefined, CSIP_SCAN_PAGE_URL: undefined };
     second = await rehearseDeploy({ configPath: POLICY_FILE, projectRoot: work, accountDir, env, recordFile: join(work, "second.jsonl") });
   }, 200_000);
 

@@ -57,7 +57,7 @@ const deploys: Record<"dev" | "prod", { result: RehearsalResult; record: Recorde
 
 beforeAll(async () => {
   copyProject();
-  const env = { ...process.env, SECOPS_WEBHOOK_URL: "https://hooks.example.com/robot/stages", CSIP_SCAN_SCF_ROLE: undefined, TENCENTCLOUD_REGION: undefined };
+  const env = { ...process.env, SECOPS_WEBHOOK_URL: "https://hooks.example.com/robot/stages", CSIP_SCAN_SCF_ROLE: undefined, CSIP_SCAN_PAGE_URL: undefined, TENCENTCLOUD_REGION: undefined };
   const rehearse = async (stage: keyof typeof deploys) => {
     const recordFile = join(work, `${stage}.jsonl`);
     const result = await rehearseDeploy({ configPath: policyFile, projectRoot: work, accountDir, recordFile, env, stage });

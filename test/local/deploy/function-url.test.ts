@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createFunctionUrlRequest, extranetUrl, functionUrlChange, updateFunctionUrlRequest } from "../../../local/deploy/function-url.ts";
+import { createFunctionUrlRequest, extranetUrl, functionUrlChange, stagePageUrl, updateFunctionUrlRequest } from "../../../local/deploy/function-url.ts";
 import type { ExistingTrigger } from "../../../local/deploy/triggers.ts";
 
 // What the deploy does about the results-page function's URL, from the triggers SCF holds (ListTriggers'
@@ -38,5 +38,24 @@ describe("the Function URL the deploy keeps", () => {
       Enable: "OPEN",
     });
     expect(updateFunctionUrlRequest("csip-scan-dev-results-page", "default", http({ AuthType: "CAM" }))).toMatchObject({ TriggerName: "hulrzrbh9f", Qualifier: "$LATEST", Type: "http" });
+  });
+});
+
+describe("a pages' URL a person gives a stage where the deploy runs", () => {
+  const GATEWAY = "https://reports.example.com/csip";
+  it.each<[string, string, Record<string, string>, { url: string | undefined } | RegExp]>([
+    ["nothing set: the function URL the deploy makes", "prod", {}, { url: undefined }],
+    ["the stage's own", "prod", { CSIP_SCAN_PAGE_URL_PROD: GATEWAY }, { url: GATEWAY }],
+    ["a stage with a dash", "eu-test", { CSIP_SCAN_PAGE_URL_EU_TEST: GATEWAY }, { url: GATEWAY }],
+    ["another stage's only", "prod", { CSIP_SCAN_PAGE_URL_DEV: GATEWAY }, { url: undefined }],
+    ["the shell-wide one beside the stage's own, the same", "prod", { CSIP_SCAN_PAGE_URL: GATEWAY, CSIP_SCAN_PAGE_URL_PROD: GATEWAY }, { url: GATEWAY }],
+    ["the shell-wide one alone", "prod", { CSIP_SCAN_PAGE_URL: GATEWAY }, /^CSIP_SCAN_PAGE_URL is set where you deploy .* set CSIP_SCAN_PAGE_URL_PROD/],
+    ["the shell-wide one beside another value", "prod", { CSIP_SCAN_PAGE_URL: GATEWAY, CSIP_SCAN_PAGE_URL_PROD: "https://prod.example.com" }, /^CSIP_SCAN_PAGE_URL is set where you deploy/],
+    ["one that is not https", "prod", { CSIP_SCAN_PAGE_URL_PROD: "http://reports.example.com" }, /^CSIP_SCAN_PAGE_URL_PROD must be an https:\/\/ URL with no query/],
+    ["one with a query", "prod", { CSIP_SCAN_PAGE_URL_PROD: `${GATEWAY}?x=1` }, /^CSIP_SCAN_PAGE_URL_PROD must be an https:\/\/ URL/],
+  ])("%s", (_, stage, variables, expected) => {
+    const given = stagePageUrl(stage, variables);
+    if (expected instanceof RegExp) expect("problem" in given ? given.problem : given).toMatch(expected);
+    else expect(given).toEqual(expected);
   });
 });

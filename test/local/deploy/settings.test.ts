@@ -35,3 +35,39 @@ describe("the runtime setting", () => {
     expect(String((error as Error).message)).toContain("must be an SCF Node.js runtime of Node 18 or newer");
   });
 });
+
+describe("what the public page function is given", () => {
+  it("a role of its own when CSIP_SCAN_PAGE_ROLE names one; every other function the provider's", async () => {
+    const file = join(dir, "role.yaml");
+    writeFileSync(file, `version: 1\npolicies:\n  - { name: nightly, schedule: "0 0 3 * * * *", all: true, scanItems: [port] }\n`);
+    const withRole = await deploySettings(envOf({ CSIP_SCAN_CONFIG: file, CSIP_SCAN_PAGE_ROLE: "csip-scan-page" }));
+    expect(Object.entries(withRole.functions).map(([name, f]) => [name, f.role])).toEqual([
+      ["scheduled-scan", undefined],
+      ["asset-change", undefined],
+      ["scan-results", undefined],
+      ["results-page", "csip-scan-page"],
+    ]);
+    expect((await deploySettings(envOf({ CSIP_SCAN_CONFIG: file }))).functions["results-page"]).not.toHaveProperty("role");
+  });
+
+  it("of the policy file's variables, only those its state store's keys name", async () => {
+    const file = join(dir, "variables.yaml");
+    writeFileSync(
+      file,
+      `version: 1
+notifiers:
+  secops: { type: webhook, url: "\${SECOPS_WEBHOOK_URL}", secret: "\${SECOPS_SECRET}" }
+results: { page: { cdnDomain: reports.example.com, cdnAuthKey: "\${CSIP_SCAN_CDN_KEY}" } }
+timeouts: { requestSeconds: "\${REQUEST_SECONDS:-10}" }
+state: { cos: { bucket: "\${STATE_BUCKET}" } }
+policies:
+  - { name: nightly, schedule: "0 0 3 * * * *", all: true, scanItems: [port], notify: [secops] }
+`,
+    );
+    const variables = { SECOPS_WEBHOOK_URL: "https://hooks.example.com/x", SECOPS_SECRET: "s3cret-value", CSIP_SCAN_CDN_KEY: "Abc123Key", STATE_BUCKET: "csip-scan-state-1250000000" };
+    const settings = await deploySettings(envOf({ CSIP_SCAN_CONFIG: file, ...variables }));
+    expect(Object.keys(settings.environment).sort()).toEqual(["CSIP_SCAN_CDN_KEY", "CSIP_SCAN_CONFIG", "SECOPS_SECRET", "SECOPS_WEBHOOK_URL", "STATE_BUCKET"]);
+    // REQUEST_SECONDS is named there too, but not set where the deploy runs: no function gets it.
+    expect(settings.storeVariables).toEqual(["STATE_BUCKET"]);
+  });
+});

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadConfig, MAX_CONFIG_BYTES, parseConfig } from "../../../shared/config/load.ts";
+import { loadConfig, MAX_CONFIG_BYTES, parseConfig, parseStoreSettings } from "../../../shared/config/load.ts";
 import { ConfigError } from "../../../shared/errors.ts";
 import { caught, envOf } from "../../helpers.ts";
 
@@ -256,5 +256,36 @@ policies:
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe("parseStoreSettings, what the results-page function reads", () => {
+  const FILE = `version: 1
+region: ap-guangzhou
+notifiers:
+  secops: { type: webhook, url: "\${SECOPS_WEBHOOK_URL}", secret: "\${SECOPS_SECRET}" }
+results: { page: { cdnDomain: reports.example.com, cdnAuthKey: "\${CSIP_SCAN_CDN_KEY}" } }
+timeouts: { requestSeconds: "\${REQUEST_SECONDS:-5}" }
+state:
+  cos: { bucket: "\${STATE_BUCKET}", prefix: reports/ }
+policies:
+  - { name: nightly, schedule: "0 0 3 * * * *", all: true, scanItems: [port], notify: [secops], typo: 1 }
+`;
+
+  it("reads the state store's keys alone: variables and mistakes elsewhere in the file are none of its business", () => {
+    const settings = parseStoreSettings(FILE, "p.yaml", envOf({ STATE_BUCKET: "csip-scan-state-1250000000" }));
+    expect(settings).toEqual({
+      version: 1,
+      region: "ap-guangzhou",
+      runtime: "Nodejs18.15",
+      retry: { baseMs: 200, capMs: 5000, attempts: 5 },
+      timeouts: { requestSeconds: 5, runSeconds: 900, reserveSeconds: 10 },
+      state: { cos: { bucket: "csip-scan-state-1250000000", prefix: "reports/" } },
+    });
+    expect(problems(FILE, { STATE_BUCKET: "csip-scan-state-1250000000" })).toContain("SECOPS_WEBHOOK_URL");
+  });
+
+  it("locates a problem in its keys as parseConfig does", () => {
+    expect(() => parseStoreSettings(FILE, "p.yaml", envOf())).toThrow("p.yaml:8:18 state.cos.bucket: environment variable STATE_BUCKET is not set");
   });
 });

@@ -1,7 +1,8 @@
 import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import * as z from "zod";
-import { cdnLinker, cdnTypeASign, checkPageRequest, functionUrlLinker, pageLinkerFor, pageSigningKey, readPageSigningKey, signedPageUrl } from "../../../shared/results/page-link.ts";
+import { cdnLinker, cdnTypeASign, checkPageRequest, functionUrlLinker, pageLinkerFor, pagePath, pageSigningKey, readPageSigningKey, signedPageUrl } from "../../../shared/results/page-link.ts";
+import { pageName } from "../../../shared/results/publish.ts";
 import { scrub } from "../../../shared/secrets.ts";
 import { PAGE_SIGNING_KEY } from "../../../shared/state/keys.ts";
 import { MemoryStateStore } from "../../../shared/state/memory-store.ts";
@@ -16,31 +17,50 @@ const queryOf = (url: string): Record<string, string> => Object.fromEntries(new 
 describe("a page link's own signature", () => {
   const url = signedPageUrl(`${BASE}/`, KEY, "nightly", NOW / 1000 + 3600);
 
-  it("is HMAC-SHA256 over the policy, the page's path and the expiry, base64url, computed here independently", () => {
+  it("is HMAC-SHA256 over the page's name, its path and the expiry, base64url, computed here independently", () => {
     const expires = NOW / 1000 + 3600;
     const expected = createHmac("sha256", KEY).update(`csip-scan-page/v1\nnightly\n/pages/nightly.html\n${expires}`).digest("base64url");
     expect(url).toBe(`${BASE}/pages/nightly.html?expires=${expires}&signature=${expected}`);
   });
 
-  it("opens its page while it has not expired, after whatever prefix a gateway puts before the path", () => {
-    expect(checkPageRequest(KEY, "/pages/nightly.html", queryOf(url), NOW)).toEqual({ policy: "nightly" });
-    expect(checkPageRequest(KEY, "/reports/pages/nightly.html", queryOf(url), NOW)).toEqual({ policy: "nightly" });
+  it("of a policy whose name has capitals, covers its page's name: lower case and the name's hash", () => {
+    const expires = NOW / 1000 + 3600;
+    const name = pageName("Nightly");
+    expect(name).toMatch(/^nightly\.[0-9a-f]{8}\.html$/);
+    const expected = createHmac("sha256", KEY).update(`csip-scan-page/v1\n${name.slice(0, -".html".length)}\n/pages/${name}\n${expires}`).digest("base64url");
+    expect(signedPageUrl(BASE, KEY, "Nightly", expires)).toBe(`${BASE}/pages/${name}?expires=${expires}&signature=${expected}`);
   });
 
-  it.each<[string, string, Record<string, unknown>, number, number]>([
-    ["a changed signature", "/pages/nightly.html", { ...queryOf(url), signature: `${queryOf(url).signature!.slice(0, -1)}A` }, NOW, 403],
-    ["a signature of another key", "/pages/nightly.html", queryOf(signedPageUrl(BASE, Buffer.alloc(32, 8), "nightly", NOW / 1000 + 3600)), NOW, 403],
-    ["a later expiry than signed", "/pages/nightly.html", { ...queryOf(url), expires: String(NOW / 1000 + 7200) }, NOW, 403],
-    ["another policy's name", "/pages/weekly.html", queryOf(url), NOW, 403],
-    ["no signature", "/pages/nightly.html", { expires: queryOf(url).expires }, NOW, 403],
-    ["a repeated parameter (a list)", "/pages/nightly.html", { ...queryOf(url), signature: [queryOf(url).signature] }, NOW, 403],
-    ["the expiry passed", "/pages/nightly.html", queryOf(url), NOW + 3600_000, 410],
-    ["a path outside the pages", "/state/results-history/nightly.json", queryOf(url), NOW, 404],
-    ["a path that climbs out", "/pages/../state/keys.html", queryOf(url), NOW, 404],
-    ["the pages' folder itself", "/pages/", queryOf(url), NOW, 404],
-  ])("%s gets no page (%#)", (_, path, query, now, status) => {
-    expect(checkPageRequest(KEY, path, query, now)).toMatchObject({ status });
+  it.each(["nightly", "Nightly", "prodWeb", "a", `P${"x".repeat(59)}`])("a link of %s opens its page while it has not expired, after whatever prefix a gateway puts before the path", (policy) => {
+    const link = new URL(signedPageUrl(BASE, KEY, policy, NOW / 1000 + 3600));
+    expect(checkPageRequest(KEY, link.pathname, queryOf(link.href), NOW)).toEqual({ page: pageName(policy) });
+    expect(checkPageRequest(KEY, `/reports${link.pathname}`, queryOf(link.href), NOW)).toEqual({ page: pageName(policy) });
   });
+
+  const refusals = (policy: string, other: string): [string, string, Record<string, unknown>, number, number][] => {
+    const link = signedPageUrl(BASE, KEY, policy, NOW / 1000 + 3600);
+    const path = pagePath(policy);
+    return [
+      ["a changed signature", path, { ...queryOf(link), signature: `${queryOf(link).signature!.slice(0, -1)}${queryOf(link).signature!.endsWith("A") ? "B" : "A"}` }, NOW, 403],
+      ["a signature of another key", path, queryOf(signedPageUrl(BASE, Buffer.alloc(32, 8), policy, NOW / 1000 + 3600)), NOW, 403],
+      ["a later expiry than signed", path, { ...queryOf(link), expires: String(NOW / 1000 + 7200) }, NOW, 403],
+      ["another policy's page", pagePath(other), queryOf(link), NOW, 403],
+      ["no signature", path, { expires: queryOf(link).expires }, NOW, 403],
+      ["a repeated parameter (a list)", path, { ...queryOf(link), signature: [queryOf(link).signature] }, NOW, 403],
+      ["the expiry passed", path, queryOf(link), NOW + 3600_000, 410],
+      ["a path outside the pages", "/state/results-history/nightly.json", queryOf(link), NOW, 404],
+      ["a path that climbs out", "/pages/../state/keys.html", queryOf(link), NOW, 404],
+      ["the pages' folder itself", "/pages/", queryOf(link), NOW, 404],
+      ["the page's name in capitals, which no page has", path.toUpperCase().replace("/PAGES/", "/pages/").replace(".HTML", ".html"), queryOf(link), NOW, 404],
+    ];
+  };
+
+  it.each([...refusals("nightly", "weekly").map((row) => ["nightly", ...row] as const), ...refusals("Nightly", "nightly").map((row) => ["Nightly", ...row] as const)])(
+    "%s: %s gets no page (%#)",
+    (_, __, path, query, now, status) => {
+      expect(checkPageRequest(KEY, path, query, now)).toMatchObject({ status });
+    },
+  );
 });
 
 describe("the signing key", () => {
@@ -95,7 +115,7 @@ describe("which link a message gets", () => {
     const link = await pageLinkerFor({ ...settings, pageUrl: BASE }, s, () => NOW)(page);
     expect(link).toMatchObject({ opens: "page", validUntil: "2026-11-30T03:10:00.000Z" });
     expect(link).not.toHaveProperty("expiresWithKeys");
-    expect(checkPageRequest((await readPageSigningKey(s))!, new URL(link.url).pathname, queryOf(link.url), NOW + 86_399_000)).toEqual({ policy: "nightly" });
+    expect(checkPageRequest((await readPageSigningKey(s))!, new URL(link.url).pathname, queryOf(link.url), NOW + 86_399_000)).toEqual({ page: "nightly.html" });
   });
 
   it("else a presigned COS link, which downloads and dies with the keys", async () => {
@@ -113,7 +133,7 @@ describe("which link a message gets", () => {
     const before = await linker(page);
     await s.set(PAGE_SIGNING_KEY, { key: Buffer.alloc(32, 9).toString("base64url"), created: "2026-11-30T00:00:00.000Z" });
     const after = await linker(page);
-    expect(checkPageRequest(Buffer.alloc(32, 9), "/pages/nightly.html", queryOf(after.url), NOW)).toEqual({ policy: "nightly" });
+    expect(checkPageRequest(Buffer.alloc(32, 9), "/pages/nightly.html", queryOf(after.url), NOW)).toEqual({ page: "nightly.html" });
     expect(checkPageRequest(Buffer.alloc(32, 9), "/pages/nightly.html", queryOf(before.url), NOW)).toMatchObject({ status: 403 });
   });
 
