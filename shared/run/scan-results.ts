@@ -236,7 +236,7 @@ async function tellRun(
           continue;
         }
         record.partsSent ??= {};
-        const result = await run.deliver(name, run.config.notifiers[name]!, report, id, partsProgress(record.partsSent, name, () => run.store.set(key, record)));
+        const result = await run.deliver(name, run.config.notifiers[name]!, report, id, partsProgress(record.partsSent, name, () => run.store.set(key, record), () => run.store.assertMayAct()));
         notifications.push(result);
         if (!result.delivered) continue;
         record.notified[name] = id;

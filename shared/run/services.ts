@@ -209,6 +209,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     deadline,
     sleep: clock.sleep,
     onRetry: (action, error, delayMs, attempt) => logger.debug({ action, code: error.code, requestId: error.requestId, delayMs, attempt }, "retrying"),
+    beforeWrite: () => services.store.assertMayAct(),
   });
   const csip = services.progress ? reportingProgress(resilient, services.progress) : resilient;
   return {
