@@ -262,7 +262,7 @@ export class Lease {
     this.source = await locateRecord(this.objects, this.key, previous, head);
   }
 
-  /** Renews the lease every third of its length until released. */
+  /** Renews the lease every third of its length until released, or until it ran out unrenewed. */
   startRenewals(): void {
     const every = this.options.leaseMs / 3;
     const { renewalSleep } = this.options;
@@ -271,6 +271,9 @@ export class Lease {
       while (!this.done) {
         await wait(every);
         if (this.done) return;
+        // A lease that ran out by this clock before its renewal (a stall) is not brought back: the
+        // holder acts no more, and a taker may hold the next generation already.
+        if (this.options.now() >= this.heldUntil) return;
         try {
           const { body, expires } = this.stamp();
           await this.objects.write(leaseKey(this.key, this.generation), body);

@@ -442,6 +442,21 @@ describe("the lock protocol, explored", () => {
     expect(outcome).toBe("refused");
   });
 
+  it("a lease that ran out by its holder's clock before its renewal came is not brought back", async () => {
+    const world = new World();
+    const renewals: (() => void)[] = [];
+    const holder = new LeaseLocks(world.objectsFor("holder"), { now: () => world.time, sleep: async () => {}, renewalSleep: () => new Promise<void>((r) => renewals.push(r)) });
+    await holder.withLock(KEY, { waitMs: 0 }, async () => {
+      while (renewals.length === 0) await new Promise((r) => setImmediate(r));
+      // A stall past the lease's end, then the renewal's timer.
+      world.advance(world.time + LEASE_MS);
+      renewals.shift()!();
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    });
+    expect(world.log.filter((l) => l.includes(`holder write ${leaseKey(KEY, 1)}`))).toHaveLength(1);
+    expect(renewals).toEqual([]);
+  });
+
   it("looks past a lagging hint: a generation renewed by a holder that stalled does not hide the released one after it", async () => {
     const world = new World();
     world.objects.set(leaseKey(KEY, 1), JSON.stringify({ owner: "stalled", generation: 1, expires: world.time + 50_000, record: 0 }));
