@@ -12,7 +12,10 @@ export function mayRetry(action: CsipAction, error: CloudApiError): boolean {
 
 export interface ResilienceOptions {
   limiter: RateLimiter;
-  /** Whose budget the calls spend: the SecretId (CSIP limits per account and action). */
+  /**
+   * Whose budget the calls spend (CSIP limits per account and action): a name that stays the same for
+   * one account, never the SecretId, which changes when the role's keys rotate.
+   */
   account: string;
   retry: RetryPolicy;
   deadline?: Deadline;

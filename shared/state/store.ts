@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type * as z from "zod";
 import { sleep } from "../clock.ts";
 import { describeError } from "../errors.ts";
+import type { LeaseOptions } from "./lease.ts";
 import { LeasedStore, type StoredText } from "./leased-store.ts";
 
 /**
@@ -85,7 +86,8 @@ export class FileStateStore extends LeasedStore implements StateStore {
     readonly dir: string,
     warn: (message: string) => void = () => {},
     private readonly now: () => number = Date.now,
-    options: { leaseMs?: number } = {},
+    /** The lease's length, and how a taker waits between its looks (the clock's sleep, for an emulated clock). */
+    options: Partial<Pick<LeaseOptions, "leaseMs" | "sleep">> = {},
   ) {
     super({ now, sleep, ...options }, warn);
   }
