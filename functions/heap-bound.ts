@@ -36,7 +36,21 @@ interface Invocation {
   remainingMs?: number;
 }
 
-type Outcome = { id: number; value: unknown } | { id: number; error: { name: string; message: string; summary?: unknown } };
+/**
+ * A thrown value as it crosses from the worker to the parent (structured clone keeps plain fields only):
+ * what a summary and SCF's log read of it. `code` and `requestId` of a failed call (CloudApiError,
+ * StateStoreError), `path` of a malformed event (EventError), the summary of a failed run.
+ */
+export interface ErrorShape {
+  name: string;
+  message: string;
+  summary?: unknown;
+  code?: string;
+  requestId?: string;
+  path?: string;
+}
+
+type Outcome = { id: number; value: unknown } | { id: number; error: ErrorShape };
 
 /** The SCF entry point of function `name`, built by `build` with no options but the cold start's facts. */
 export function deployedHandler(name: string, build: (options?: HandlerOptions) => Handler): Handler {
@@ -131,17 +145,26 @@ function serveInWorker(handler: Handler): void {
   });
 }
 
-/** A thrown value as it crosses to the parent: its name, message and, for a failed run, its summary. */
-function errorShape(error: unknown): { name: string; message: string; summary?: unknown } {
+/** A thrown value as it crosses to the parent: its name, message, and the fields ErrorShape names. */
+export function errorShape(error: unknown): ErrorShape {
   const e = error instanceof Error ? error : new Error(String(error));
-  return { name: e.name, message: e.message, ...(e instanceof RunFailedError ? { summary: e.summary } : {}) };
+  const fields = e as { code?: unknown; requestId?: unknown; path?: unknown };
+  return {
+    name: e.name,
+    message: e.message,
+    ...(e instanceof RunFailedError ? { summary: e.summary } : {}),
+    ...(typeof fields.code === "string" ? { code: fields.code } : {}),
+    ...(typeof fields.requestId === "string" ? { requestId: fields.requestId } : {}),
+    ...(typeof fields.path === "string" ? { path: fields.path } : {}),
+  };
 }
 
-/** The error the handler threw in the worker, as the parent throws it to SCF. */
-function rebuiltError(shape: { name: string; message: string; summary?: unknown }): Error {
+/** The error the handler threw in the worker, as the parent throws it to SCF: its class's name and fields. */
+export function rebuiltError(shape: ErrorShape): Error {
   if (shape.name === "RunFailedError") return new RunFailedError(shape.message, shape.summary);
-  const error = new CsipScanError(shape.message);
-  error.name = shape.name;
+  const { name, message, summary: _summary, ...fields } = shape;
+  const error = Object.assign(new CsipScanError(message), fields);
+  error.name = name;
   return error;
 }
 

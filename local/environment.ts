@@ -102,6 +102,7 @@ export async function connectLocal(config: Config, options: LocalOptions): Promi
     const sentBefore = progress && (progress.of ?? parts.length) === parts.length ? progress.sent : [];
     for (const [i, part] of parts.entries()) {
       if (sentBefore.includes(i + 1)) continue;
+      progress?.beforeSend?.();
       show(`--- notifier ${name} (${what}${parts.length > 1 ? `, part ${i + 1}/${parts.length}` : ""}; local mode prints instead of sending) ---\n${part}`);
       await progress?.onSent(i + 1, parts.length);
     }

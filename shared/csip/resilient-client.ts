@@ -12,11 +12,19 @@ export function mayRetry(action: CsipAction, error: CloudApiError): boolean {
 
 export interface ResilienceOptions {
   limiter: RateLimiter;
-  /** Whose budget the calls spend: the SecretId (CSIP limits per account and action). */
+  /**
+   * Whose budget the calls spend (CSIP limits per account and action): a name that stays the same for
+   * one account, never the SecretId, which changes when the role's keys rotate.
+   */
   account: string;
   retry: RetryPolicy;
   deadline?: Deadline;
   onRetry?: (action: CsipAction, error: CloudApiError, delayMs: number, attempt: number) => void;
+  /**
+   * Called before each attempt of a write, once the rate limiter let it go: throws to stop it. A lock
+   * holder that may no longer act makes no CSIP task, nor stops or deletes one (StateStore.assertMayAct).
+   */
+  beforeWrite?: () => void;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -27,7 +35,11 @@ export function resilientClient(inner: CsipClient, options: ResilienceOptions): 
     account: options.account,
     call<A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> {
       return withRetry<ResponseOf<A>>(
-        () => options.limiter.acquire(`${options.account}/${action}`).then(() => inner.call(action, request)),
+        () =>
+          options.limiter.acquire(`${options.account}/${action}`).then(() => {
+            if (!isRead(action)) options.beforeWrite?.();
+            return inner.call(action, request);
+          }),
         {
           policy: options.retry,
           shouldRetry: (error) => error instanceof CloudApiError && mayRetry(action, error),

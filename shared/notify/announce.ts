@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import * as z from "zod";
 import { durationMs, type Notifier, type Policy } from "../config/schema.ts";
+import { LeaseLostError } from "../errors.ts";
 import { announcementKey } from "../state/keys.ts";
 import type { StateStore } from "../state/store.ts";
 import type { Deliver, DeliveryResult } from "./deliver.ts";
@@ -90,9 +91,16 @@ export async function announceRun(ctx: Announcing, policy: Policy, facts: RunFac
     progress.messages[id] = text;
     progress.planned[name] = id;
   }
-  // Saves one at a time, each writing the progress as it then stands: a later save never loses an earlier delivery.
+  // Saves one at a time, each writing the progress as it then stands: a later save never loses an earlier
+  // delivery. A save that failed does not keep the next from being tried (it writes what the failed one
+  // held, and more); only a lost lock stops them all, as it stops the run.
   let saving = Promise.resolve();
-  const save = (): Promise<void> => (saving = saving.then(() => run.save(progress)));
+  const save = (): Promise<void> =>
+    (saving = saving
+      .catch((error: unknown) => {
+        if (error instanceof LeaseLostError) throw error;
+      })
+      .then(() => run.save(progress)));
   if (Object.keys(progress.planned).some((name) => !before.planned[name])) await save();
 
   await Promise.all(
@@ -105,7 +113,7 @@ export async function announceRun(ctx: Announcing, policy: Policy, facts: RunFac
       const text = id === undefined ? undefined : progress.messages[id];
       if (id === undefined || text === undefined) return;
       const report = JSON.parse(text) as RunReport;
-      const result = await ctx.deliver(name, ctx.notifiers[name]!, report, id, partsProgress(progress.partsSent, name, save));
+      const result = await ctx.deliver(name, ctx.notifiers[name]!, report, id, partsProgress(progress.partsSent, name, save, () => ctx.store.assertMayAct()));
       deliveries.push(result);
       if (!result.delivered) return;
       progress.notified[name] = id;

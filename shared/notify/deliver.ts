@@ -1,6 +1,6 @@
 import { sleep as realSleep, type Deadline } from "../clock.ts";
 import type { Notifier } from "../config/schema.ts";
-import { DeliveryError, describeError } from "../errors.ts";
+import { DeliveryError, describeError, LeaseLostError } from "../errors.ts";
 import { hostOf, resolvePublicAddress, systemResolver, type Resolver } from "../net/address-policy.ts";
 import { HttpFailure, post, type HttpAnswer } from "../net/http.ts";
 import { withRetry } from "../retry.ts";
@@ -67,6 +67,11 @@ export interface PartsProgress {
   of?: number;
   /** Called when a part is accepted, before the next is sent: the caller keeps it with the run's record. */
   onSent(part: number, of: number): Promise<void>;
+  /**
+   * Called before each part is sent: throws (LeaseLostError) when the run's lock may have passed to
+   * another invocation, which sends the rest itself (StateStore.assertMayAct).
+   */
+  beforeSend?(): void;
 }
 
 /**
@@ -179,11 +184,14 @@ async function deliverTo(
     for (const [i, build] of requests.entries()) {
       const part = i + 1;
       if (sentBefore.includes(part)) continue;
+      what.parts?.beforeSend?.();
       await sendOne(name, notifier.url, () => build(what.messageId === undefined ? undefined : partId(what.messageId, part, of)), judge, limits, address, options, now);
       await what.parts?.onSent(part, of);
     }
     return { notifier: name, delivered: true, parts: of, ...(sentBefore.length > 0 ? { sentBefore } : {}) };
   } catch (error) {
+    // Not this notifier's failure: the run's lock passed on, and the delivery stops with the run.
+    if (error instanceof LeaseLostError) throw error;
     // Answers and errors may echo the robot's URL, key or signature: none of it goes further.
     return { notifier: name, delivered: false, ...(sentBefore.length > 0 ? { sentBefore } : {}), error: scrub(describeError(error)) };
   }

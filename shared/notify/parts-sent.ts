@@ -12,13 +12,14 @@ export type PartsSent = z.infer<typeof PartsSentSchema>;
 
 /**
  * How a delivery remembers, in `partsSent`, each part a notifier accepts: `save` stores the record, so
- * a retry sends only the parts it lacks.
+ * a retry sends only the parts it lacks. `beforeSend` throws when the run's holder may no longer send.
  */
-export function partsProgress(partsSent: Record<string, PartsSent>, notifier: string, save: () => Promise<void>): PartsProgress {
+export function partsProgress(partsSent: Record<string, PartsSent>, notifier: string, save: () => Promise<void>, beforeSend: () => void): PartsProgress {
   const before = partsSent[notifier];
   return {
     sent: before?.sent ?? [],
     ...(before ? { of: before.of } : {}),
+    beforeSend,
     onSent: async (part, of) => {
       const known = partsSent[notifier];
       partsSent[notifier] = { of, sent: [...(known && known.of === of ? known.sent : []), part] };

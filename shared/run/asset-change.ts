@@ -8,12 +8,11 @@ import { errorFacts } from "../errors.ts";
 import type { Delivery, RejectedRecord } from "../events/delivery.ts";
 import { assetIdsOf } from "../events/extractors.ts";
 import type { RunError, UnauthorizedAsset } from "../notify/report.ts";
-import type { CreatedTask } from "../scan/create-tasks.ts";
 import { planScanTasks, scanAssetType, type PlannedTask } from "../scan/requests.ts";
 import { changeRunNames, cooldownKey, type NamedChange } from "../state/keys.ts";
 import type { ActionReading } from "../csip/filter-readings.ts";
 import { runReadings } from "./filter-readings.ts";
-import { createAndAnnounce } from "./policy-run.ts";
+import { createAndAnnounce, type CreatedAndAnnounced } from "./policy-run.ts";
 import type { RunContext } from "./services.ts";
 import { NOT_RETRIED_WARNING, retryAfterFailure, summarize, type RunSummary } from "./summary.ts";
 
@@ -215,20 +214,29 @@ async function scanChangedAssets(run: RunContext, policy: Policy, assets: Asset[
     assets: assets.length,
     tasks: done.tasks,
     unauthorized: done.unauthorized,
-    warnings: done.warnings,
+    warnings: [
+      ...done.warnings,
+      ...(done.refilledOtherwise.length > 0
+        ? [`chunk(s) ${done.refilledOtherwise.join(", ")} kept the task an earlier attempt of this run made for other assets (a cooldown ran out between attempts): their assets start no cooldown, and the next change event scans them`]
+        : []),
+    ],
     errors: done.errors,
     notifications: done.notifications,
     durationsMs: { inventory: 0, tasks: done.durationsMs.tasks, notify: done.durationsMs.notify, total: run.clock.now() - started },
   });
   // Only a whole success starts the cooldown, since a retry must plan the same chunks again; and only
-  // for the assets a task scans: one CSIP refused, or in a chunk left without a task, was not scanned.
-  if (summary.ok) for (const asset of scannedAssets(planned, done.tasks, done.unauthorized)) await run.store.set(cooldownKey(policy.name, `${asset.kind}:${asset.id}`), now.getTime());
+  // for the assets a task scans: one CSIP refused, in a chunk left without a task, or in a chunk whose
+  // task an earlier attempt made for other assets (a cooldown ran out between attempts), was not scanned.
+  if (summary.ok) for (const asset of scannedAssets(planned, done, done.unauthorized)) await run.store.set(cooldownKey(policy.name, `${asset.kind}:${asset.id}`), now.getTime());
   return summary;
 }
 
-/** The planned assets in a chunk that has a task, without those CSIP refused (by ID or by an alias). */
-function scannedAssets(planned: readonly PlannedTask[], tasks: readonly CreatedTask[], unauthorized: readonly UnauthorizedAsset[]): Asset[] {
-  const withTask = new Set(tasks.map((t) => t.chunk));
+/**
+ * The planned assets in a chunk whose task scanned them, without those CSIP refused (by ID or by an
+ * alias): not a chunk without a task, nor one whose task an earlier attempt made for other assets.
+ */
+function scannedAssets(planned: readonly PlannedTask[], done: Pick<CreatedAndAnnounced, "tasks" | "refilledOtherwise">, unauthorized: readonly UnauthorizedAsset[]): Asset[] {
+  const withTask = new Set(done.tasks.map((t) => t.chunk).filter((chunk) => !done.refilledOtherwise.includes(chunk)));
   const refused = new Set(unauthorized.map((a) => a.id));
   return planned.filter((p) => withTask.has(p.chunk)).flatMap((p) => p.assets.filter((a) => !refused.has(a.id) && !a.aliases.some((alias) => refused.has(alias))));
 }

@@ -53,6 +53,8 @@ export interface CreatedAndAnnounced {
   /** What the walk found (from the record when an earlier attempt's walk ended and every chunk is done). */
   walked?: WalkFacts;
   tasks: CreatedTask[];
+  /** Chunks whose task an earlier attempt made for other assets than this attempt planned in them. */
+  refilledOtherwise: number[];
   unauthorized: UnauthorizedAsset[];
   warnings: string[];
   errors: RunError[];
@@ -80,7 +82,7 @@ export async function createAndAnnounce(
   source: TaskSource,
   soFar: RunSoFar,
 ): Promise<CreatedAndAnnounced> {
-  const result: CreatedAndAnnounced = { tasks: [], unauthorized: [], warnings: [], errors: [], notifications: [], durationsMs: { tasks: 0, notify: 0 } };
+  const result: CreatedAndAnnounced = { tasks: [], refilledOtherwise: [], unauthorized: [], warnings: [], errors: [], notifications: [], durationsMs: { tasks: 0, notify: 0 } };
   const key = names.recordKey;
   try {
     await run.store.withLock(key, { waitMs: run.deadline.remainingMs() }, async () => {
@@ -129,6 +131,7 @@ export async function createAndAnnounce(
           await save();
         }
       }
+      result.refilledOtherwise = creation.differences().refilledOtherwise;
       const outcome = creation.end();
       result.tasks = outcome.created;
       result.warnings = outcome.warnings;

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { durationMs, type Policy } from "../config/schema.ts";
-import { errorFacts, LockBusyError } from "../errors.ts";
+import { describeError, errorFacts, LockBusyError } from "../errors.ts";
 import { PartsSentSchema, partsProgress } from "../notify/parts-sent.ts";
 import type { DeliveryResult } from "../notify/deliver.ts";
 import { messageId } from "../notify/webhook.ts";
@@ -163,8 +163,9 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     const duplicates = summary.duplicatesRemoved.filter((d) => parseTaskName(d.taskName)?.run.recordKey === open.run);
     try {
       const told = await tellRun(run, open, tasks, { gaveUp, pastGiveUp, holdForReports: durable && !pastGiveUp, duplicates });
-      if (told === "held") summary.waiting.push({ run: open.run, reason: "a finished task's report is not ready yet" });
-      else if (told !== "elsewhere") summary.told.push(told);
+      if (told === "elsewhere") continue;
+      if ("waiting" in told) summary.waiting.push({ run: open.run, reason: told.waiting });
+      else summary.told.push(told);
     } catch (error) {
       summary.errors.push({ ...errorFacts(error), message: `${open.run}: ${errorFacts(error).message}` });
     }
@@ -191,20 +192,24 @@ async function withKeptTasks(run: RunContext, open: OpenRun, keptFor: ReadonlyMa
 }
 
 /**
- * Tells one run's results, under its lock, once: "elsewhere" when another invocation holds the lock,
- * "held" when a finished task's report is not ready and the run may still wait for it. The message is
- * built by the first look that can, stored, and only sent from then on: a notifier that got it is not
- * sent it again, and one that failed gets the very same message later, whatever changed meanwhile.
+ * Tells one run's results, under its lock, once: "elsewhere" when another invocation holds the lock (or
+ * told it already), `waiting` with why when the run stays open for a later look: a finished task's report
+ * not ready while the run may still wait for it, or its policy's history held by another invocation. The
+ * message is built by the first look that can, stored, and only sent from then on: a notifier that got it
+ * is not sent it again, and one that failed gets the very same message later, whatever changed meanwhile.
  */
 async function tellRun(
   run: RunContext,
   open: OpenRun,
   tasks: TaskResult[],
   how: { gaveUp: boolean; pastGiveUp: boolean; holdForReports: boolean; duplicates: DuplicateRemoval[] },
-): Promise<ToldRun | "held" | "elsewhere"> {
+): Promise<ToldRun | { waiting: string } | "elsewhere"> {
   const key = resultsKey(open.run);
+  /** Whether this look holds the run's lock: a LockBusyError after that is another lock's (the history's). */
+  let holding = false;
   try {
     return await run.store.withLock(key, { waitMs: 0 }, async () => {
+      holding = true;
       const record: Told = (await run.store.get(key, ToldSchema)) ?? { told: false, notified: {} };
       const base = { run: open.run, policy: open.policy, scheduledTime: open.scheduledTime, riskCount: tasks.reduce((n, t) => n + t.riskCount, 0), notifications: [] };
       const finish = async (told: ToldRun): Promise<ToldRun> => {
@@ -222,7 +227,7 @@ async function tellRun(
 
       if (!record.message) {
         const built = await buildResults(run, policy, open, tasks, how);
-        if (built === "held") return "held";
+        if (built === "held") return { waiting: "a finished task's report is not ready yet" };
         // Stored before the first send: every notifier and every later look sends these bytes, this ID.
         // The policy's results page (shared/run/results-page.ts): the history gains this run, the message links the page.
         const page = await publishResultsPage(run, built.results, built.findings);
@@ -240,7 +245,7 @@ async function tellRun(
           continue;
         }
         record.partsSent ??= {};
-        const result = await run.deliver(name, run.config.notifiers[name]!, report, id, partsProgress(record.partsSent, name, () => run.store.set(key, record)));
+        const result = await run.deliver(name, run.config.notifiers[name]!, report, id, partsProgress(record.partsSent, name, () => run.store.set(key, record), () => run.store.assertMayAct()));
         notifications.push(result);
         if (!result.delivered) continue;
         record.notified[name] = id;
@@ -253,8 +258,10 @@ async function tellRun(
       return finish(told);
     });
   } catch (error) {
-    if (error instanceof LockBusyError) return "elsewhere";
-    throw error;
+    if (!(error instanceof LockBusyError)) throw error;
+    // The run's own lock: another invocation is telling it. Another lock under it (the policy's
+    // history, which a look that crashed holds for up to a lease): the run stays open for the next look.
+    return holding ? { waiting: `${describeError(error)}; the next look tells it` } : "elsewhere";
   }
 }
 

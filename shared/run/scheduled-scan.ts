@@ -3,7 +3,7 @@ import type { Walker } from "../assets/inventory.ts";
 import type { Asset } from "../assets/kinds.ts";
 import type { Config, Policy } from "../config/schema.ts";
 import { SCAN_ASSET_TYPE } from "../csip/actions.ts";
-import { errorFacts, NotFoundError, OutOfTimeError } from "../errors.ts";
+import { errorFacts, LeaseLostError, NotFoundError, OutOfTimeError } from "../errors.ts";
 import type { RunTrigger } from "../results/model.ts";
 import { scanAssetType, TaskPlanner, type PlannedTask, type ScanTaskRequest } from "../scan/requests.ts";
 import { scheduledRunNames, type RunNames } from "../state/keys.ts";
@@ -95,6 +95,8 @@ class PolicyWalk {
       last = planner.end();
     } catch (error) {
       this.walkMs = run.clock.now() - started - creatingMs;
+      // The run's lock passed on (or may have): nothing more is done under it, not even the message.
+      if (error instanceof LeaseLostError) throw error;
       return { chunks: planner.chunks, assets: planner.assets, perGroup: matcher.perGroup, warnings: [], errors: [errorFacts(error)] };
     }
     this.walkMs = run.clock.now() - started - creatingMs;

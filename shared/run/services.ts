@@ -140,6 +140,12 @@ export function stateStoreFor(
   return { store, warnings: [] };
 }
 
+/**
+ * The rate limiter's name for the account the process calls as. One process has one SDK client, so one
+ * account (the function's role, or the local keys); the limiter lives as long as the process.
+ */
+const CALLER_BUDGET = "caller";
+
 /** Builds what lives as long as the process. */
 export function createServices(config: Config, env: Environment, overrides: ServiceOverrides = {}): Services {
   const logger = overrides.logger ?? createLogger({ level: env.logLevel });
@@ -209,11 +215,14 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
   const deadline = deadlineIn(remainingMs ?? config.timeouts.runSeconds * 1000, config.timeouts.reserveSeconds * 1000, clock.now);
   const resilient = resilientClient(services.sdk, {
     limiter: services.limiter,
-    account: services.sdk.account ?? "default",
+    // One budget for the process's account, whatever keys it holds: the SecretId changes when the role's
+    // keys rotate, and a budget keyed on it would start afresh while calls under the old keys still run.
+    account: CALLER_BUDGET,
     retry: config.retry,
     deadline,
     sleep: clock.sleep,
     onRetry: (action, error, delayMs, attempt) => logger.debug({ action, code: error.code, requestId: error.requestId, delayMs, attempt }, "retrying"),
+    beforeWrite: () => services.store.assertMayAct(),
   });
   const csip = services.progress ? reportingProgress(resilient, services.progress) : resilient;
   if (services.toldReadings) tellFilterReadings(csip, services.toldReadings);

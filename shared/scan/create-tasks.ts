@@ -5,7 +5,7 @@ import type { Asset } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
 import type { CsipClient, Models } from "../csip/client.ts";
 import { isAmbiguousWrite } from "../csip/retryable.ts";
-import { CloudApiError, errorFacts } from "../errors.ts";
+import { CloudApiError, errorFacts, LeaseLostError } from "../errors.ts";
 import { backoffMs, type RetryPolicy } from "../retry.ts";
 import type { RunNames } from "../state/keys.ts";
 import { requestSize, type PlannedTask, type ScanTaskRequest } from "./requests.ts";
@@ -200,6 +200,7 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
       try {
         return { answer: await csip.call("CreateRiskCenterScanTask", request), afterAmbiguity: attempt > 1 };
       } catch (error) {
+        if (error instanceof LeaseLostError) throw error;
         if (!(error instanceof CloudApiError) || !isAmbiguousWrite(error.code)) {
           // A refusal after an ambiguous attempt: that attempt may still land. Look once more, a
           // request timeout later, or the next invocation may look too early and make a second task.
@@ -244,6 +245,7 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
     try {
       already = (await existing).get(request.TaskName);
     } catch (error) {
+      if (error instanceof LeaseLostError) throw error;
       outcome.failures.push(failure(chunk, error, "could not check for an existing task"));
       return;
     }
@@ -312,6 +314,9 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
         });
       }
     } catch (error) {
+      // The run's lock passed on (or may have): the walk ends here, as when the time runs out; the
+      // holder that took it carries on from the record.
+      if (error instanceof LeaseLostError) throw error;
       outcome.failures.push(failure(chunk, error));
     }
   };

@@ -1,6 +1,6 @@
 import { memberParam, type CsipClient, type Models } from "../csip/client.ts";
 import { readFiltered } from "../csip/pager.ts";
-import { CloudApiError, describeError } from "../errors.ts";
+import { CloudApiError, describeError, LeaseLostError } from "../errors.ts";
 import { TASK_STATES } from "./task-status.ts";
 
 export type ListedTask = Models.ScanTaskInfoList;
@@ -101,11 +101,12 @@ export async function removeTasks(
   for (const task of tasks) {
     try {
       await stopTask(csip, task.taskId, memberIds).catch((error: unknown) => {
-        if (!task.ended) throw error;
+        if (!task.ended || error instanceof LeaseLostError) throw error;
       });
       await csip.call("DeleteRiskScanTask", { ...memberParam(memberIds), TaskIdList: [{ TaskId: task.taskId, ...(task.appId ? { TargetAppId: task.appId } : {}) }] });
       result.removed.push(task.taskId);
     } catch (error) {
+      if (error instanceof LeaseLostError) throw error;
       result.failed.push({ taskId: task.taskId, message: describeError(error) });
     }
   }

@@ -4,7 +4,7 @@ import { sleep as realSleep } from "../clock.ts";
 import { StateStoreError } from "../errors.ts";
 import { credentialSource } from "../csip/credentials.ts";
 import { CosClient, type CosAnswer, type CosClientOptions } from "./cos-client.ts";
-import { LeaseLocks, type LeaseObjects } from "./lease.ts";
+import { LeasedStore, type StoredText } from "./leased-store.ts";
 import type { StateStore } from "./store.ts";
 
 /**
@@ -40,25 +40,13 @@ export interface CosStoreOptions extends CosClientOptions {
   warn?: (message: string) => void;
 }
 
-export class CosStateStore implements StateStore {
+export class CosStateStore extends LeasedStore implements StateStore {
   readonly client: CosClient;
   private started: Promise<void> | undefined;
-  private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly warn: (message: string) => void;
-  private readonly locks: LeaseLocks;
 
   constructor(private readonly options: CosStoreOptions) {
+    super({ now: options.now ?? Date.now, sleep: options.sleep ?? realSleep, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) }, options.warn);
     this.client = new CosClient(options);
-    this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? realSleep;
-    this.warn = options.warn ?? (() => {});
-    this.locks = new LeaseLocks(this.leaseObjects(), {
-      now: this.now,
-      sleep: this.sleep,
-      warn: this.warn,
-      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-    });
   }
   /**
    * The error code of the last 409 a write-once PUT got (`x-cos-forbid-overwrite`), as COS wrote it in
@@ -95,20 +83,17 @@ export class CosStateStore implements StateStore {
     return true;
   }
 
+  protected override ready(): Promise<void> {
+    return this.start();
+  }
+
   private objectKey(key: string): string {
     return `${this.options.prefix}${key}.json`;
   }
 
-  /** The value under `key`; under the lock of `key`, the record as its lease holds it. */
-  async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    await this.start();
-    const lease = this.locks.leaseOn(key);
-    if (lease) {
-      const text = await lease.read();
-      return text === undefined ? undefined : this.parse(lease.recordKey, { body: text, requestId: undefined }, schema);
-    }
-    const answer = await this.client.send({ action: "GetObject", method: "GET", key: this.objectKey(key), expect: [404] });
-    return answer.status === 404 ? undefined : this.parse(key, answer, schema);
+  /** A value that is not a record is an error naming its key and COS's request id, never a fresh start. */
+  protected override decode<T>(key: string, stored: StoredText, schema: z.ZodType<T>): T {
+    return this.parse(key, { body: stored.text, requestId: stored.requestId }, schema);
   }
 
   private parse<T>(key: string, answer: Pick<CosAnswer, "body" | "requestId">, schema: z.ZodType<T>): T {
@@ -125,19 +110,25 @@ export class CosStateStore implements StateStore {
     });
   }
 
-  /** Writes the value under `key`; under the lock of `key`, through its lease's fence. */
-  async set(key: string, value: unknown): Promise<void> {
-    await this.start();
-    this.locks.assertHeld();
-    const lease = this.locks.leaseOn(key);
-    if (lease) return lease.write(JSON.stringify(value));
-    await this.client.send({ action: "PutObject", method: "PUT", key: this.objectKey(key), headers: { "content-type": "application/json" }, body: JSON.stringify(value), expect: [] });
+  protected async readText(key: string): Promise<StoredText | undefined> {
+    const answer = await this.client.send({ action: "GetObject", method: "GET", key: this.objectKey(key), expect: [404] });
+    return answer.status === 404 ? undefined : { text: answer.body, requestId: answer.requestId };
   }
 
-  async create(key: string, value: unknown): Promise<boolean> {
-    await this.start();
-    this.locks.assertHeld();
-    return this.createObject(this.objectKey(key), JSON.stringify(value));
+  protected async writeText(key: string, text: string): Promise<void> {
+    await this.client.send({ action: "PutObject", method: "PUT", key: this.objectKey(key), headers: { "content-type": "application/json" }, body: text, expect: [] });
+  }
+
+  protected createText(key: string, text: string): Promise<boolean> {
+    return this.createObject(this.objectKey(key), text);
+  }
+
+  protected async hasText(key: string): Promise<boolean> {
+    return (await this.client.send({ action: "HeadObject", method: "HEAD", key: this.objectKey(key), expect: [404] })).status !== 404;
+  }
+
+  protected async removeText(key: string): Promise<void> {
+    await this.client.send({ action: "DeleteObject", method: "DELETE", key: this.objectKey(key), expect: [404] });
   }
 
   /**
@@ -168,22 +159,18 @@ export class CosStateStore implements StateStore {
     return `${this.options.prefix}collections/${collection}/`;
   }
 
-  async put(collection: string, id: string, value: unknown): Promise<void> {
-    await this.start();
-    this.locks.assertHeld();
+  protected async putText(collection: string, id: string, text: string): Promise<void> {
     await this.client.send({
       action: "PutObject",
       method: "PUT",
       key: `${this.collectionPrefix(collection)}${id}.json`,
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(value),
+      body: text,
       expect: [],
     });
   }
 
-  async remove(collection: string, id: string): Promise<void> {
-    await this.start();
-    this.locks.assertHeld();
+  protected async removeFromCollection(collection: string, id: string): Promise<void> {
     await this.client.send({ action: "DeleteObject", method: "DELETE", key: `${this.collectionPrefix(collection)}${id}.json`, expect: [404] });
   }
 
@@ -240,28 +227,6 @@ export class CosStateStore implements StateStore {
     return this.options.prefix;
   }
 
-  async withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T> {
-    await this.start();
-    return this.locks.withLock(key, options, fn);
-  }
-
-  /** The objects the lease protocol uses (shared/state/lease.ts), each a JSON object under the prefix. */
-  private leaseObjects(): LeaseObjects {
-    return {
-      create: (key, body) => this.createObject(this.objectKey(key), body),
-      write: async (key, body) => {
-        await this.client.send({ action: "PutObject", method: "PUT", key: this.objectKey(key), headers: { "content-type": "application/json" }, body, expect: [] });
-      },
-      read: async (key) => {
-        const answer = await this.client.send({ action: "GetObject", method: "GET", key: this.objectKey(key), expect: [404] });
-        return answer.status === 404 ? undefined : answer.body;
-      },
-      exists: async (key) => (await this.client.send({ action: "HeadObject", method: "HEAD", key: this.objectKey(key), expect: [404] })).status !== 404,
-      remove: async (key) => {
-        await this.client.send({ action: "DeleteObject", method: "DELETE", key: this.objectKey(key), expect: [404] });
-      },
-    };
-  }
 }
 
 function unescapeXml(text: string): string {

@@ -24,11 +24,24 @@ import { describeError, LeaseLostError, LockBusyError } from "../errors.ts";
  * - Each generation says where the record stands (`record`): the copy of a generation, or 0 for the
  *   plain KEY. A taker reads it from a released generation; after one that lapsed it looks for the
  *   newest copy down the row. On release the holder also writes the record to the plain KEY, for
- *   readers outside the lock, and removes the copy it started from, to which nothing points any more.
+ *   readers outside the lock, and removes the copy it started from, to which nothing points any more;
+ *   a holder that finds generation N+1 there first touches neither.
+ * - Outside the store nothing can be fenced: a CSIP task created or a message part sent stays done. So
+ *   before each such act the holder asks whether it may still act (`assertMayAct`): not once it knows it
+ *   lost the lease, nor once its own clock is within `actMarginMs` of the end of the lease as last renewed.
+ *   Only a renewal answered while the holder could still act moves that end; a failed one does not. An
+ *   act sent before then, and landed within the margin less the clocks' difference, landed while no
+ *   taker could yet hold the next generation.
  */
 
 /** How long a lease lasts unless renewed: the longest a crashed holder keeps others out. */
 export const LEASE_MS = 60_000;
+
+/**
+ * How long before its lease ends, by its own clock, a holder stops acting outside the store: the time an
+ * act (a COS request, one CSIP call) may take to land, plus the clocks' difference to a taker's.
+ */
+export const ACT_MARGIN_MS = LEASE_MS / 4;
 
 /** The longest wait between two looks at a held lock: a lapsed lease is taken at most this late. */
 export const LONGEST_LOOK_INTERVAL_MS = 2_000;
@@ -74,8 +87,12 @@ export interface LeaseOptions {
   /** How a holder waits between renewals; real timers when absent, whatever clock stamps the lease. */
   renewalSleep?: (ms: number) => Promise<void>;
   leaseMs?: number;
+  /** How long before the lease's end a holder stops acting (default ACT_MARGIN_MS, or a quarter of `leaseMs`). */
+  actMarginMs?: number;
   warn?: (message: string) => void;
 }
+
+type Settings = Required<Omit<LeaseOptions, "renewalSleep">> & Pick<LeaseOptions, "renewalSleep">;
 
 /** A real timer that ends early, and is cleared, when `cancelled` settles. */
 function cancellableWait(ms: number, cancelled: Promise<void>): Promise<void> {
@@ -151,6 +168,8 @@ export class Lease {
   private renewing: Promise<void> = Promise.resolve();
   private stop!: () => void;
   private readonly stopped = new Promise<void>((resolve) => (this.stop = resolve));
+  /** When the lease ends, by this holder's clock, as it last stood written in time: the end it may act until, less the margin. */
+  private heldUntil = 0;
 
   constructor(
     private readonly objects: LeaseObjects,
@@ -159,7 +178,7 @@ export class Lease {
     private readonly owner: string,
     /** Where the record stood when this lease was taken; null until a takeover has looked. */
     private source: number | null,
-    private readonly options: Required<Omit<LeaseOptions, "renewalSleep">> & Pick<LeaseOptions, "renewalSleep">,
+    private readonly options: Settings,
   ) {}
 
   /** Where the record stands now. */
@@ -167,16 +186,39 @@ export class Lease {
     return this.wrote ? this.generation : this.source;
   }
 
-  /** The stored form of this generation. */
-  body(extra: { released?: true } = {}): string {
+  /** The stored form of this generation, stamped now, and the end of the lease it says. */
+  stamp(extra: { released?: true } = {}): { body: string; expires: number } {
     const lease: StoredLease = { owner: this.owner, generation: this.generation, expires: this.options.now() + this.options.leaseMs, record: this.record, ...extra };
-    return JSON.stringify(lease);
+    return { body: JSON.stringify(lease), expires: lease.expires };
+  }
+
+  /** The generation was written (taken) with `expires`: the holder may act until then, less the margin. */
+  taken(expires: number): void {
+    this.heldUntil = expires;
   }
 
   /** Throws once the lease is known lost or released: a holder that lost writes nothing more. */
   assertHeld(): void {
     if (this.lost) throw new LeaseLostError(`the lock on ${this.key} passed to another invocation while this one worked; it stops here`);
     if (this.done) throw new LeaseLostError(`the lock on ${this.key} was already released`);
+  }
+
+  /** Whether the holder may still act: the lease not known lost, and its end further off than the margin. */
+  private mayAct(): boolean {
+    return !this.lost && !this.done && this.options.now() < this.heldUntil - this.options.actMarginMs;
+  }
+
+  /**
+   * Throws (LeaseLostError) unless the holder may still act outside the store: the lease not known lost,
+   * and by this holder's clock more than the margin left of the lease as last renewed in time. Called
+   * before each act nothing can fence: a CSIP write, a message part.
+   */
+  assertMayAct(): void {
+    this.assertHeld();
+    if (this.mayAct()) return;
+    throw new LeaseLostError(
+      `the lock on ${this.key} may pass to another invocation: by this clock its lease, as last renewed in time, ends within ${this.options.actMarginMs / 1000} s (${new Date(this.heldUntil).toISOString()}); this one acts no more`,
+    );
   }
 
   /** The key the record stands under for this holder: a generation's copy, or the plain key. */
@@ -220,7 +262,7 @@ export class Lease {
     this.source = await locateRecord(this.objects, this.key, previous, head);
   }
 
-  /** Renews the lease every third of its length until released. */
+  /** Renews the lease every third of its length until released, or until it ran out unrenewed. */
   startRenewals(): void {
     const every = this.options.leaseMs / 3;
     const { renewalSleep } = this.options;
@@ -229,8 +271,15 @@ export class Lease {
       while (!this.done) {
         await wait(every);
         if (this.done) return;
+        // A lease that ran out by this clock before its renewal (a stall) is not brought back: the
+        // holder acts no more, and a taker may hold the next generation already.
+        if (this.options.now() >= this.heldUntil) return;
         try {
-          await this.objects.write(leaseKey(this.key, this.generation), this.body());
+          const { body, expires } = this.stamp();
+          await this.objects.write(leaseKey(this.key, this.generation), body);
+          // A renewal answered after the holder could act no more may have come after a taker judged the
+          // lease by its old end: it keeps others out from now on, but gives this holder no more time.
+          if (this.mayAct()) this.heldUntil = expires;
         } catch (error) {
           this.options.warn(`renewing the lock on ${this.key} failed (${describeError(error)}); trying again in ${every / 1000} s`);
         }
@@ -239,9 +288,12 @@ export class Lease {
   }
 
   /**
-   * Ends the lease: no more renewals, then (unless it was lost) the record written to the plain key for
-   * readers outside the lock, the generation marked released with the record's place, and the copy it
-   * started from removed, since nothing points there any more.
+   * Ends the lease: no more renewals, then, unless it was lost (known, or found through the fence:
+   * generation N+1 is there), the record written to the plain key for readers outside the lock, the
+   * generation marked released with the record's place, and the copy it started from removed, since
+   * nothing points there any more. The plain key is written only while the holder may still act: a
+   * write that lands after a next holder's release would take the key back, and a key one release
+   * behind is what readers outside the lock already allow for.
    */
   async release(): Promise<void> {
     if (this.done) return;
@@ -250,9 +302,14 @@ export class Lease {
     await this.renewing;
     await this.writing;
     if (this.lost) return;
+    if (await this.objects.exists(leaseKey(this.key, this.generation + 1))) {
+      this.lost = true;
+      return;
+    }
     const started = this.source;
-    if (this.wrote && this.text !== undefined) await this.objects.write(this.key, this.text);
-    await this.objects.write(leaseKey(this.key, this.generation), this.body({ released: true }));
+    const mayPublish = this.options.now() < this.heldUntil - this.options.actMarginMs;
+    if (this.wrote && this.text !== undefined && mayPublish) await this.objects.write(this.key, this.text);
+    await this.objects.write(leaseKey(this.key, this.generation), this.stamp({ released: true }).body);
     if (this.wrote && started !== null && started > 0 && started !== this.generation) await this.objects.remove(recordCopyKey(this.key, started));
   }
 }
@@ -267,8 +324,9 @@ function lookInterval(round: number): number {
  * `waitMs` (by the options' clock) while it is held. Throws LockBusyError when the wait is over.
  */
 export async function acquireLease(objects: LeaseObjects, key: string, waitMs: number, options: LeaseOptions): Promise<Lease> {
-  const settings = { leaseMs: LEASE_MS, warn: () => {}, ...options };
-  const { now, leaseMs } = settings;
+  const leaseMs = options.leaseMs ?? LEASE_MS;
+  const settings: Settings = { leaseMs, actMarginMs: leaseMs === LEASE_MS ? ACT_MARGIN_MS : leaseMs / 4, warn: () => {}, ...options };
+  const { now } = settings;
   const giveUpAt = now() + waitMs;
   const owner = randomBytes(8).toString("hex");
   let generation = await readHint(objects, key);
@@ -284,7 +342,9 @@ export async function acquireLease(objects: LeaseObjects, key: string, waitMs: n
       const next = generation + 1;
       const source = head === undefined ? 0 : typeof head === "object" && head.released ? head.record : null;
       const lease = new Lease(objects, key, next, owner, source, settings);
-      if (await objects.create(leaseKey(key, next), lease.body())) {
+      const first = lease.stamp();
+      if (await objects.create(leaseKey(key, next), first.body)) {
+        lease.taken(first.expires);
         await objects.write(leaseHintKey(key), JSON.stringify({ generation: next })).catch(() => {});
         if (source === null && head !== undefined) {
           try {
@@ -335,6 +395,11 @@ export class LeaseLocks {
   /** Throws when a lease the calling work holds is known lost: a holder that lost writes nothing more. */
   assertHeld(): void {
     for (const h of held.getStore() ?? []) if (h.locks === this) h.lease.assertHeld();
+  }
+
+  /** Throws unless every lease the calling work holds may still act outside the store (Lease.assertMayAct). */
+  assertMayAct(): void {
+    for (const h of held.getStore() ?? []) if (h.locks === this) h.lease.assertMayAct();
   }
 
   /**

@@ -1,6 +1,6 @@
 import type * as z from "zod";
 import { sleep } from "../clock.ts";
-import { LeaseLocks } from "./lease.ts";
+import { LeasedStore, type StoredText } from "./leased-store.ts";
 import type { StateStore } from "./store.ts";
 
 /**
@@ -8,64 +8,44 @@ import type { StateStore } from "./store.ts";
  * instances or kept across a cold start, so a run may be told twice; every summary says so. Locks are
  * the same leases as in the other stores (shared/state/lease.ts), their generations values of the map.
  */
-export class MemoryStateStore implements StateStore {
+export class MemoryStateStore extends LeasedStore implements StateStore {
   private readonly values = new Map<string, string>();
   private readonly collections = new Map<string, Map<string, string>>();
-  private readonly locks: LeaseLocks;
 
-  constructor(private readonly warn: (message: string) => void = () => {}) {
-    const values = this.values;
-    this.locks = new LeaseLocks(
-      {
-        create: async (key, body) => {
-          if (values.has(key)) return false;
-          values.set(key, body);
-          return true;
-        },
-        write: async (key, body) => void values.set(key, body),
-        read: async (key) => values.get(key),
-        exists: async (key) => values.has(key),
-        remove: async (key) => void values.delete(key),
-      },
-      { now: Date.now, sleep, warn },
-    );
+  constructor(warn: (message: string) => void = () => {}) {
+    super({ now: Date.now, sleep }, warn);
   }
 
-  /** The value under `key`; under the lock of `key`, the record as its lease holds it. */
-  async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    const lease = this.locks.leaseOn(key);
-    const text = lease ? await lease.read() : this.values.get(key);
-    if (text === undefined) return undefined;
-    const parsed = schema.safeParse(JSON.parse(text));
-    if (parsed.success) return parsed.data;
-    this.warn(`state ${key} does not have the expected shape; starting fresh`);
-    return undefined;
+  protected async readText(key: string): Promise<StoredText | undefined> {
+    const text = this.values.get(key);
+    return text === undefined ? undefined : { text };
   }
 
-  /** Writes the value under `key`; under the lock of `key`, through its lease's fence. */
-  async set(key: string, value: unknown): Promise<void> {
-    this.locks.assertHeld();
-    const lease = this.locks.leaseOn(key);
-    if (lease) return lease.write(JSON.stringify(value));
-    this.values.set(key, JSON.stringify(value));
+  protected async writeText(key: string, text: string): Promise<void> {
+    this.values.set(key, text);
   }
 
-  async create(key: string, value: unknown): Promise<boolean> {
-    this.locks.assertHeld();
+  protected async createText(key: string, text: string): Promise<boolean> {
     if (this.values.has(key)) return false;
-    this.values.set(key, JSON.stringify(value));
+    this.values.set(key, text);
     return true;
   }
 
-  async put(collection: string, id: string, value: unknown): Promise<void> {
-    this.locks.assertHeld();
+  protected async hasText(key: string): Promise<boolean> {
+    return this.values.has(key);
+  }
+
+  protected async removeText(key: string): Promise<void> {
+    this.values.delete(key);
+  }
+
+  protected async putText(collection: string, id: string, text: string): Promise<void> {
     const values = this.collections.get(collection) ?? new Map<string, string>();
-    values.set(id, JSON.stringify(value));
+    values.set(id, text);
     this.collections.set(collection, values);
   }
 
-  async remove(collection: string, id: string): Promise<void> {
-    this.locks.assertHeld();
+  protected async removeFromCollection(collection: string, id: string): Promise<void> {
     this.collections.get(collection)?.delete(id);
   }
 
@@ -74,10 +54,6 @@ export class MemoryStateStore implements StateStore {
       const parsed = schema.safeParse(JSON.parse(text));
       return parsed.success ? [parsed.data] : [];
     });
-  }
-
-  withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T> {
-    return this.locks.withLock(key, options, fn);
   }
 
   async durable(): Promise<boolean> {

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type * as z from "zod";
 import { sleep } from "../clock.ts";
 import { describeError } from "../errors.ts";
-import { LeaseLocks, type LeaseObjects } from "./lease.ts";
+import type { LeaseOptions } from "./lease.ts";
+import { LeasedStore, type StoredText } from "./leased-store.ts";
 
 /**
  * What csip-scan remembers between invocations: which tasks a run created, what was sent.
@@ -32,6 +33,12 @@ export interface StateStore {
    */
   withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T>;
   /**
+   * Throws (LeaseLostError) when a lock the calling work holds may have passed to another invocation:
+   * known lost, or near the end of its lease by this process's clock with no renewal landed in time.
+   * Called before each act the store cannot fence (a CSIP write, a message part); outside a lock, nothing.
+   */
+  assertMayAct(): void;
+  /**
    * A collection: values under ids, listed whole (the runs whose results are still to be told). Each
    * value stands alone, so writers need no lock to add or remove their own.
    */
@@ -56,11 +63,10 @@ function fileName(key: string): string {
  * written degrades to memory, with a warning. Locks are leases (shared/state/lease.ts) whose
  * generations are files under `locks/`, each made once by a hard link, which fails when the name is taken.
  */
-export class FileStateStore implements StateStore {
+export class FileStateStore extends LeasedStore implements StateStore {
   private readonly memory = new Map<string, string>();
   private readonly memoryCollections = new Map<string, Map<string, string>>();
   private writable = true;
-  private readonly locks: LeaseLocks;
 
   private probed: Promise<boolean> | undefined;
 
@@ -78,11 +84,12 @@ export class FileStateStore implements StateStore {
 
   constructor(
     readonly dir: string,
-    private readonly warn: (message: string) => void = () => {},
+    warn: (message: string) => void = () => {},
     private readonly now: () => number = Date.now,
-    options: { leaseMs?: number } = {},
+    /** The lease's length, and how a taker waits between its looks (the clock's sleep, for an emulated clock). */
+    options: Partial<Pick<LeaseOptions, "leaseMs" | "sleep">> = {},
   ) {
-    this.locks = new LeaseLocks(this.leaseObjects(), { now, sleep, warn, ...options });
+    super({ now, sleep, ...options }, warn);
   }
 
   /** The folder and file name of a key: lock generations under `locks/`, everything else at the top. */
@@ -96,11 +103,11 @@ export class FileStateStore implements StateStore {
   }
 
   /** The text under `key`: from memory once the folder failed, else its file; undefined when there is none. */
-  private async readText(key: string): Promise<string | undefined> {
+  protected async readText(key: string): Promise<StoredText | undefined> {
     const remembered = this.memory.get(key);
-    if (remembered !== undefined) return remembered;
+    if (remembered !== undefined) return { text: remembered };
     try {
-      return await readFile(this.pathOf(key), "utf8");
+      return { text: await readFile(this.pathOf(key), "utf8") };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? "unknown";
       // Once the folder is known to be unusable (and said so), reading it again is no news; nor is a
@@ -113,14 +120,14 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  private async writeText(key: string, text: string): Promise<void> {
+  protected async writeText(key: string, text: string): Promise<void> {
     const { dir, name } = this.fileOf(key);
     if (await this.writeAtomic(dir, name, text)) return;
     this.memory.set(key, text);
   }
 
   /** Write-once: the whole file is written aside, then hard-linked to its name, which fails when the name is taken. */
-  private async createText(key: string, text: string): Promise<boolean> {
+  protected async createText(key: string, text: string): Promise<boolean> {
     if (this.writable) {
       const { dir } = this.fileOf(key);
       const file = this.pathOf(key);
@@ -147,49 +154,14 @@ export class FileStateStore implements StateStore {
     return true;
   }
 
-  /** The files the lease protocol uses; once the folder failed, the same in memory (one process). */
-  private leaseObjects(): LeaseObjects {
-    return {
-      create: (key, body) => this.createText(key, body),
-      write: (key, body) => this.writeText(key, body),
-      read: (key) => this.readText(key),
-      exists: async (key) => this.memory.has(key) || (this.writable && (await access(this.pathOf(key)).then(() => true, () => false))),
-      remove: async (key) => {
-        this.memory.delete(key);
-        if (this.writable) await unlink(this.pathOf(key)).catch(() => {});
-      },
-    };
+  /** Once the folder failed, the same in memory (one process). */
+  protected async hasText(key: string): Promise<boolean> {
+    return this.memory.has(key) || (this.writable && (await access(this.pathOf(key)).then(() => true, () => false)));
   }
 
-  /** The value under `key`; under the lock of `key`, the record as its lease holds it. */
-  async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
-    const lease = this.locks.leaseOn(key);
-    const text = lease ? await lease.read() : await this.readText(key);
-    if (text === undefined) return undefined;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      this.warn(`state ${key} is corrupt; starting fresh`);
-      return undefined;
-    }
-    const parsed = schema.safeParse(value);
-    if (parsed.success) return parsed.data;
-    this.warn(`state ${key} does not have the expected shape; starting fresh`);
-    return undefined;
-  }
-
-  /** Writes the value under `key`; under the lock of `key`, through its lease's fence. */
-  async set(key: string, value: unknown): Promise<void> {
-    this.locks.assertHeld();
-    const lease = this.locks.leaseOn(key);
-    if (lease) return lease.write(JSON.stringify(value));
-    await this.writeText(key, JSON.stringify(value));
-  }
-
-  async create(key: string, value: unknown): Promise<boolean> {
-    this.locks.assertHeld();
-    return this.createText(key, JSON.stringify(value));
+  protected async removeText(key: string): Promise<void> {
+    this.memory.delete(key);
+    if (this.writable) await unlink(this.pathOf(key)).catch(() => {});
   }
 
   /** Write one file atomically (temp file, then rename); false once the folder proved unwritable. */
@@ -213,17 +185,14 @@ export class FileStateStore implements StateStore {
     return join(this.dir, "collections", fileName(collection));
   }
 
-  async put(collection: string, id: string, value: unknown): Promise<void> {
-    this.locks.assertHeld();
-    const text = JSON.stringify(value);
+  protected async putText(collection: string, id: string, text: string): Promise<void> {
     if (await this.writeAtomic(this.collectionDir(collection), fileName(id), text)) return;
     const values = this.memoryCollections.get(collection) ?? new Map<string, string>();
     values.set(id, text);
     this.memoryCollections.set(collection, values);
   }
 
-  async remove(collection: string, id: string): Promise<void> {
-    this.locks.assertHeld();
+  protected async removeFromCollection(collection: string, id: string): Promise<void> {
     this.memoryCollections.get(collection)?.delete(id);
     if (this.writable) await unlink(join(this.collectionDir(collection), `${fileName(id)}.json`)).catch(() => {});
   }
@@ -250,9 +219,5 @@ export class FileStateStore implements StateStore {
       else this.warn(`a value of state collection ${collection} is corrupt or of the wrong shape; skipped`);
     }
     return values;
-  }
-
-  withLock<T>(key: string, options: { waitMs: number }, fn: () => Promise<T>): Promise<T> {
-    return this.locks.withLock(key, options, fn);
   }
 }

@@ -6,6 +6,8 @@ import { describe, expect, it } from "vitest";
 import { assetChangeHandler } from "../../functions/asset-change/index.ts";
 import { EventError, RunFailedError } from "../../shared/errors.ts";
 import { silentLogger } from "../../shared/log.ts";
+import { FileStateStore } from "../../shared/state/store.ts";
+import * as z from "zod";
 import type { Emulator } from "../../local/emulator/server.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
 import { caught, expectOnlyTypedErrors, useHandlerWorld, type startListener } from "../helpers.ts";
@@ -115,7 +117,6 @@ describe("asset-change main_handler", () => {
     const h = handler("");
     const first = await h(runInstances, {});
     // Forget the cooldown: the task name, made from the event ID, still matches.
-    const { FileStateStore } = await import("../../shared/state/store.ts");
     await new FileStateStore(join(dir, `state-${count}`)).set("cooldown/prod-on-change/cvm:ins-new00001", 0);
     const again = await h(runInstances, {});
     expect(emulator.state.tasks).toHaveLength(1);
@@ -144,6 +145,25 @@ describe("asset-change main_handler", () => {
     const second = await h(event("evt-mixed-2", ["ins-unauth01", "ins-old00001"]), {});
     expect(second.cooledDown).toEqual([{ policy: "prod-on-change", asset: "ins-old00001" }]);
     expect(second.runs.map((r) => r.unauthorized.map((a) => a.id))).toEqual([["ins-unauth01"]]);
+  });
+
+  it("a retry whose chunk kept an earlier attempt's task, made while an asset was cooled down: that asset starts no cooldown, and the next event scans it", async () => {
+    const h = handler();
+    const state = new FileStateStore(join(dir, `state-${count}`));
+    const oldCooldown = "cooldown/prod-on-change/cvm:ins-old00001";
+    await state.set(oldCooldown, Date.now());
+    const first = await h(event("evt-cooling", ["ins-new00001", "ins-old00001"]), {});
+    expect(first.cooledDown).toEqual([{ policy: "prod-on-change", asset: "ins-old00001" }]);
+    expect(creates().map((c) => c.Assets.map((a) => a.Asset))).toEqual([["ins-new00001"]]);
+    // The old asset's cooldown runs out; the same event comes again and plans it in chunk 1, whose task scanned the new one.
+    await state.set(oldCooldown, 0);
+    const again = await h(event("evt-cooling", ["ins-new00001", "ins-old00001"]), {});
+    expect(again.runs[0]!.tasks).toEqual([expect.objectContaining({ chunk: 1, reused: true })]);
+    expect(again.runs[0]!.warnings).toEqual([expect.stringMatching(/^chunk\(s\) 1 kept the task an earlier attempt of this run made for other assets/)]);
+    expect(await state.get(oldCooldown, z.number())).toBe(0);
+    const next = await h(event("evt-cooling-2", ["ins-old00001"]), {});
+    expect(next.cooledDown).toEqual([]);
+    expect(creates().map((c) => c.Assets.map((a) => a.Asset))).toEqual([["ins-new00001"], ["ins-old00001"]]);
   });
 
   it("the cooldown keeps the same asset from being rescanned by the same policy", async () => {

@@ -8,6 +8,7 @@ import { silentLogger } from "../../shared/log.ts";
 import type { ResultsReport } from "../../shared/notify/results-report.ts";
 import type { RunFailedError } from "../../shared/errors.ts";
 import type { ScanResultsSummary } from "../../shared/run/scan-results.ts";
+import { historyKey } from "../../shared/state/keys.ts";
 import { FileStateStore, type StateStore } from "../../shared/state/store.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
 import type { Emulator } from "../../local/emulator/server.ts";
@@ -79,6 +80,12 @@ ${extra}`,
     scan: (now: string, time = "2026-11-29T03:00:00Z") => scheduledScanHandler({ logger: silentLogger(), clock: clock(now) })({ Type: "Timer", TriggerName: "nightly", Time: time }, {}),
     results: (now: string, store?: StateStore) => scanResultsHandler({ logger: silentLogger(), clock: clock(now), ...(store ? { store } : {}) })({ Type: "Timer", TriggerName: "csip-scan-results", Time: now }, {}),
   };
+}
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 const told = (): ResultsReport[] => hook.received.map((r) => JSON.parse(r.body) as ResultsReport).filter((b) => b.schema === "csip-scan.results/v1");
@@ -182,6 +189,31 @@ describe("scan-results main_handler", () => {
     const w = world();
     await w.scan("2026-11-29T03:00:05Z");
     await Promise.all([w.results("2026-11-29T03:10:00Z"), w.results("2026-11-29T03:10:00Z"), w.results("2026-11-29T03:10:00Z")]);
+    expect(told()).toHaveLength(1);
+  });
+
+  it("a look that finds its policy's history held by another invocation keeps the run waiting, says why, and the next look tells it", async () => {
+    const w = world();
+    await w.scan("2026-11-29T03:00:05Z");
+    const history = new FileStateStore(w.state);
+    const leave = deferred();
+    const holding = deferred();
+    const held = history.withLock(historyKey("nightly"), { waitMs: 0 }, async () => {
+      holding.resolve();
+      await leave.promise;
+    });
+    await holding.promise;
+    // The look's store waits for the history lock on an emulated clock: its 10 s pass at once.
+    let slept = 0;
+    const look = new FileStateStore(w.state, () => {}, () => Date.now() + slept, { sleep: async (ms) => void (slept += ms) });
+    const first = await w.results("2026-11-29T03:10:00Z", look);
+    expect(first.told).toEqual([]);
+    expect(first.waiting).toEqual([{ run: expect.stringContaining("csip-scan:nightly:"), reason: expect.stringMatching(/^another invocation is working on results-history\/nightly.*; the next look tells it$/) }]);
+    expect(told()).toEqual([]);
+    leave.resolve();
+    await held;
+    const second = await w.results("2026-11-29T03:20:00Z");
+    expect(second.told.map((t) => t.policy)).toEqual(["nightly"]);
     expect(told()).toHaveLength(1);
   });
 

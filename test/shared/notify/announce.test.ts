@@ -7,6 +7,11 @@ import { parseConfig } from "../../../shared/config/load.ts";
 import { createLogger } from "../../../shared/log.ts";
 import { sleep } from "../../../shared/clock.ts";
 import { runScheduledScan } from "../../../shared/run/scheduled-scan.ts";
+import { announceRun, NotifyProgressSchema, type NotifyProgress } from "../../../shared/notify/announce.ts";
+import { networkDelivery, type Deliver } from "../../../shared/notify/deliver.ts";
+import type { RunFacts } from "../../../shared/notify/report.ts";
+import { MemoryStateStore } from "../../../shared/state/memory-store.ts";
+import { LeaseLostError } from "../../../shared/errors.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { LOCAL_WEBHOOKS, runWith, sdkClient, startListener } from "../../helpers.ts";
 
@@ -116,5 +121,65 @@ policies:
     for (const secret of Object.values(secrets)) expect(everything).not.toContain(secret);
     // Nor a DingTalk signature, which is computed per message.
     expect(everything).not.toMatch(/sign=[A-Za-z0-9%]{20,}/);
+  });
+});
+
+describe("saving what each notifier got", () => {
+  const twoHooks = () =>
+    parseConfig(
+      `version: 1
+state: { memory: true }
+notifiers:
+  a: { type: webhook, url: "${hook.url}/a" }
+  b: { type: webhook, url: "${hook.url}/b" }
+policies:
+  - { name: hourly, schedule: "0 0 * * * * *", urls: ["https://www.example.com/"], scanItems: [port], notify: [a, b], notifyOn: [summary] }
+`,
+      "saves.yaml",
+      LOCAL_WEBHOOKS,
+    );
+  const facts: RunFacts = { policy: "hourly", trigger: "timer", scheduledTime: "2026-11-29T03:00:00.000Z", unauthorized: [], tasks: [], warnings: [], errors: [] };
+  /** Deliveries ended, whatever their outcome. */
+  let ended = 0;
+  /** Announces to `a` and `b`, each save of the run's record going through `save`. */
+  const announce = (save: (progress: NotifyProgress) => Promise<void>) => {
+    const cfg = twoHooks();
+    const network = networkDelivery({ allowLocal: true });
+    const deliver: Deliver = (...args) => network(...args).finally(() => ended++);
+    ended = 0;
+    return announceRun({ store: new MemoryStateStore(), deliver, notifiers: cfg.notifiers, now: Date.now }, cfg.policies[0]!, facts, {
+      run: "run/csip-scan:hourly:20261129T030000Z",
+      progress: NotifyProgressSchema.parse({}),
+      save,
+    });
+  };
+
+  it("a save that fails does not keep the next from being tried: a notifier whose part's save failed, and another whose parts are all recorded", async () => {
+    const saved: NotifyProgress[] = [];
+    let partSaves = 0;
+    const announced = await announce(async (progress) => {
+      // The first save after a part was accepted fails, as a COS PUT may.
+      if (Object.keys(progress.partsSent).length > 0 && ++partSaves === 1) throw new Error("COS PutObject failed with InternalError");
+      saved.push(structuredClone(progress));
+    });
+    expect(hook.received).toHaveLength(2);
+    const failed = announced.deliveries.filter((d) => !d.delivered);
+    expect(failed).toEqual([expect.objectContaining({ error: expect.stringContaining("InternalError") })]);
+    const told = announced.deliveries.find((d) => d.delivered)!.notifier;
+    // The other notifier's part, and then its whole message, were recorded by the saves after the failed one.
+    expect(saved.at(-1)!.notified).toEqual({ [told]: expect.stringMatching(/^msg_/) });
+  });
+
+  it("a save that finds the run's lock passed on stops every later save, and the announcement with it", async () => {
+    let tried = 0;
+    const outcome = announce(async (progress) => {
+      if (Object.keys(progress.partsSent).length === 0) return;
+      tried++;
+      throw new LeaseLostError("the lock on run/csip-scan:hourly:20261129T030000Z passed to another invocation while this one worked; it stops here");
+    });
+    await expect(outcome).rejects.toBeInstanceOf(LeaseLostError);
+    // Once the other notifier's delivery has ended too, no save was tried after the one that failed.
+    while (ended < 2) await new Promise((resolve) => setImmediate(resolve));
+    expect(tried).toBe(1);
   });
 });

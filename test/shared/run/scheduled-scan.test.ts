@@ -14,7 +14,8 @@ import type { CsipClient, RequestOf, ResponseOf } from "../../../shared/csip/cli
 import { RunRecordSchema } from "../../../shared/run/policy-run.ts";
 import { scheduledRunNames } from "../../../shared/state/keys.ts";
 import { FileStateStore } from "../../../shared/state/store.ts";
-import { emulatedClock, envOf, sdkClient, takingTime } from "../../helpers.ts";
+import { LEASE_MS } from "../../../shared/state/lease.ts";
+import { emulatedClock, envOf, LOCAL_WEBHOOKS, sdkClient, startListener, takingTime } from "../../helpers.ts";
 
 describe("walkTookTooLong", () => {
   it.each([
@@ -446,5 +447,102 @@ describe("the run's record as the walk creates tasks", () => {
     const summary = await runScheduledScan(run, { policy: "saved", scheduledTime: slot, trigger: "timer" });
     expect(summary.tasks.map((t) => t.chunk)).toEqual([1, 2, 3]);
     expect(storedAtCreate).toEqual([[], ["1"], ["1", "2"]]);
+  });
+});
+
+describe("a run whose lock passes on, or may have, while it works", () => {
+  let emulator: Emulator;
+  let robot: Awaited<ReturnType<typeof startListener>>;
+  const dir = mkdtempSync(join(tmpdir(), "csip-scan-lease-lost-"));
+  /** What the robot does when a part arrives (the test's stall). */
+  let onPart: () => void = () => {};
+  beforeAll(async () => {
+    emulator = await startEmulator({
+      estate: [
+        ...Array.from({ length: 300 }, (_, i) => ({ kind: "cvm" as const, id: `ins-l${String(i).padStart(7, "0")}`, tags: { env: "walked" } })),
+        ...Array.from({ length: 170 }, (_, i) => ({ kind: "cvm" as const, id: `ins-m${String(i).padStart(7, "0")}`, name: `unauthorized-web-server-${i}`, tags: { env: "told" }, authorized: false })),
+      ],
+      rateLimit: false,
+    });
+    robot = await startListener(() => {
+      onPart();
+      return { status: 200, body: JSON.stringify({ errcode: 0, errmsg: "ok" }) };
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([emulator.close(), robot.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  let n = 0;
+  /**
+   * A run of `group` (100 assets a task) on its own state folder and slot, whose store reads the clock
+   * `now`; `sdk` wraps the emulator's client. `walked`: 300 CVMs, three pages and three tasks; `told`: 170
+   * unauthorized CVMs, whose WeCom message goes in parts.
+   */
+  const runOf = (group: "walked" | "told", now: () => number, sdk: (inner: CsipClient) => CsipClient = (inner) => inner) => {
+    const state = join(dir, `s${++n}`);
+    const slot = new Date(Date.UTC(2026, 10, 29, n));
+    const config = parseConfig(
+      `version: 1\nstate: { path: ${JSON.stringify(state)} }\nnotifiers:\n  robot: { type: wecom, url: "${robot.url}" }\nassetGroups:\n  walked: { include: [{ tags: { env: walked } }] }\n  told: { include: [{ tags: { env: told } }] }\n` +
+        `policies:\n  - { name: held, schedule: "0 0 * * * * *", targets: [${group}], scanItems: [port], maxAssetsPerTask: 100, notify: [robot] }\n`,
+      "held.yaml",
+      LOCAL_WEBHOOKS,
+    );
+    const store = new FileStateStore(state, () => {}, now);
+    const run = startRun(createServices(config, LOCAL_WEBHOOKS, { sdk: sdk(sdkClient(emulator)), store, logger: silentLogger() }));
+    return { state, key: scheduledRunNames("held", slot).recordKey, summary: () => runScheduledScan(run, { policy: "held", scheduledTime: slot, trigger: "timer" }) };
+  };
+  /** A client that runs `after` once the first create has answered. */
+  const afterFirstCreate = (after: () => Promise<void>) => (inner: CsipClient): CsipClient => {
+    let creates = 0;
+    return {
+      call: async <A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> => {
+        const answer = await inner.call(action, request);
+        if (action === "CreateRiskCenterScanTask" && ++creates === 1) await after();
+        return answer;
+      },
+    };
+  };
+  const callsOf = (action: CsipAction, from: number) => emulator.calls.slice(from).filter((c) => c.action === action).length;
+
+  it("taken over mid-walk by another invocation: its next save finds the fence, and its walk ends there, with no further page or create", async () => {
+    const from = emulator.calls.length;
+    const messages = robot.received.length;
+    const taken = { state: "", key: "" };
+    const run = runOf("walked", Date.now, afterFirstCreate(async () => {
+      // Another invocation, whose clock is two leases ahead, finds the lease lapsed and takes it.
+      const other = new FileStateStore(taken.state, () => {}, () => Date.now() + 2 * LEASE_MS);
+      await other.withLock(taken.key, { waitMs: 0 }, async () => {});
+    }));
+    Object.assign(taken, { state: run.state, key: run.key });
+    const summary = await run.summary();
+    expect(callsOf("CreateRiskCenterScanTask", from)).toBe(1);
+    expect(callsOf("DescribeCVMAssets", from)).toBe(1);
+    expect(summary.ok).toBe(false);
+    expect(summary.errors).toEqual([expect.objectContaining({ code: "LeaseLostError", message: expect.stringContaining("passed to another invocation") })]);
+    expect(robot.received).toHaveLength(messages);
+  });
+
+  it("stalled past its lease by its own clock mid-walk, no renewal landed: it makes no further create", async () => {
+    const from = emulator.calls.length;
+    let clock = Date.now();
+    const summary = await runOf("walked", () => clock, afterFirstCreate(async () => void (clock += LEASE_MS))).summary();
+    expect(callsOf("CreateRiskCenterScanTask", from)).toBe(1);
+    expect(summary.errors).toEqual([expect.objectContaining({ code: "LeaseLostError", message: expect.stringContaining("acts no more") })]);
+  });
+
+  it("stalled past its lease by its own clock between two parts of its message: it sends no further part", async () => {
+    let clock = Date.now();
+    const received = robot.received.length;
+    onPart = () => void (clock += LEASE_MS);
+    try {
+      const summary = await runOf("told", () => clock).summary();
+      const parts = robot.received.slice(received).map((r) => /\((\d+\/\d+)\)$/m.exec((JSON.parse(r.body) as { markdown: { content: string } }).markdown.content)?.[1]);
+      expect(parts).toEqual([expect.stringMatching(/^1\/[2-9]$/)]);
+      expect(summary.errors).toEqual([expect.objectContaining({ code: "LeaseLostError", message: expect.stringContaining("acts no more") })]);
+    } finally {
+      onPart = () => {};
+    }
   });
 });

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../shared/config/load.ts";
 import { runScheduledScan } from "../../../shared/run/scheduled-scan.ts";
-import type { Progress } from "../../../shared/run/services.ts";
+import { createServices, startRun, type Progress } from "../../../shared/run/services.ts";
+import { silentLogger } from "../../../shared/log.ts";
 import type { CsipClient } from "../../../shared/csip/client.ts";
 import { startEmulator, type Emulator } from "../../../local/emulator/server.ts";
 import { envOf, runWith, sdkClient } from "../../helpers.ts";
@@ -64,6 +65,37 @@ describe("the shared rate limiter", () => {
     // The inventory was read once for the whole run: two pages of 100.
     expect(emulator.callsOf("DescribeCVMAssets")).toHaveLength(2);
   }, 180_000);
+});
+
+describe("the rate limiter's budget", () => {
+  it("is the account's, not its keys': a run started after the role's keys rotated waits for the calls made under the old ones", async () => {
+    // 5 a second: each call leaves at least 250 ms after the one before it, within one budget.
+    const config = parseConfig(
+      `version: 1\nrateLimit: { perSecond: 5, marginMs: 0 }\nstate: { memory: true }\nassetGroups:\n  prod: { include: [{ tags: { env: prod } }] }\npolicies:\n  - { name: p, schedule: "0 0 3 * * * *", targets: [prod], scanItems: [port] }\n`,
+      "budget.yaml",
+      envOf(),
+    );
+    const sdk = sdkClient(emulator);
+    let secretId = "AKIDbeforerotation";
+    const leaving: number[] = [];
+    const rotating: CsipClient = {
+      get account() {
+        return secretId;
+      },
+      call: (action, request) => {
+        leaving.push(performance.now());
+        return sdk.call(action, request);
+      },
+    };
+    const services = createServices(config, envOf(), { sdk: rotating, logger: silentLogger() });
+    const before = startRun(services);
+    secretId = "AKIDafterrotation";
+    const after = startRun(services);
+    await Promise.all([before, after, before, after].map((run) => run.csip.call("DescribeScanTaskList", { Filter: { Limit: 1, Offset: 0 } })));
+    const gaps = leaving.slice(1).map((at, i) => at - leaving[i]!);
+    // Under one budget no two leave together; two budgets would let a call of each go at once.
+    expect(Math.min(...gaps)).toBeGreaterThan(250 / 2);
+  });
 });
 
 describe("progress", () => {

@@ -224,6 +224,33 @@ async function twoHolders(a: FileStateStore, b: FileStateStore, keyA: string, ke
   return { events, results };
 }
 
+/**
+ * A holds `keyA` until B, asking for `keyB` while A holds, has entered (or its attempt ended): events
+ * alone decide when A leaves, so B's entering while A holds says that B did not wait for A.
+ */
+async function holdersOfTwoKeys(a: FileStateStore, b: FileStateStore, keyA: string, keyB: string): Promise<string[]> {
+  const events: string[] = [];
+  const entered = deferred();
+  const bEntered = deferred();
+  const bEnded = deferred();
+  const first = a.withLock(keyA, LOCK, async () => {
+    events.push("A enters");
+    entered.resolve();
+    await Promise.race([bEntered.promise, bEnded.promise]);
+    events.push("A leaves");
+  });
+  await entered.promise;
+  events.push("B asks");
+  const second = b.withLock(keyB, LOCK, async () => {
+    events.push("B enters");
+    bEntered.resolve();
+    events.push("B leaves");
+  });
+  void second.then(bEnded.resolve, bEnded.resolve);
+  await Promise.allSettled([first, second]);
+  return events;
+}
+
 /** The lease files of the folder's locks, by generation. */
 function leaseFiles(dir: string): Map<number, string> {
   const files = new Map<number, string>();
@@ -269,7 +296,7 @@ describe("FileStateStore.withLock", () => {
 
   it("does not make holders of different keys wait for each other", async () => {
     const dir = freshDir();
-    const { events } = await twoHolders(storeOn(dir).store, storeOn(dir).store, KEY, scheduledRunNames("weekly-all", new Date("2026-11-29T03:00:00Z")).recordKey);
+    const events = await holdersOfTwoKeys(storeOn(dir).store, storeOn(dir).store, KEY, scheduledRunNames("weekly-all", new Date("2026-11-29T03:00:00Z")).recordKey);
     expect(events).toEqual(["A enters", "B asks", "B enters", "B leaves", "A leaves"]);
   });
 
@@ -367,7 +394,7 @@ describe("FileStateStore.withLock in memory only", () => {
 
   it("does not make holders of different keys wait for each other", async () => {
     const { store } = storeOn(unwritableDir());
-    const { events } = await twoHolders(store, store, KEY, scheduledRunNames("weekly-all", new Date("2026-11-29T03:00:00Z")).recordKey);
+    const events = await holdersOfTwoKeys(store, store, KEY, scheduledRunNames("weekly-all", new Date("2026-11-29T03:00:00Z")).recordKey);
     expect(events).toEqual(["A enters", "B asks", "B enters", "B leaves", "A leaves"]);
   });
 
