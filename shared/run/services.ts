@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { deadlineIn, systemClock, type Clock, type Deadline } from "../clock.ts";
 import { InventoryCache, pagesWithin } from "../assets/inventory.ts";
 import { ASSET_KINDS } from "../assets/kinds.ts";
@@ -105,8 +106,9 @@ export function storeWarnings(config: Config): string[] {
 /**
  * The state store the config and environment choose: `state.memory`, `state.path`, `state.cos`; with
  * none of them, COS when the environment names a bucket (CSIP_SCAN_STATE_BUCKET, set by the deploy),
- * else the folder `.csip-scan`. On COS, a deployed function keeps its state where the deploy says
- * (CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX): each deployment in a folder of its own.
+ * else the folder `.csip-scan`. Each deployment keeps its state in a folder of its own: on COS where the
+ * deploy says (CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX), in a state folder (a CFS mount two
+ * stages may share) the subfolder the deployment names (CSIP_SCAN_DEPLOYMENT).
  */
 export function stateStoreFor(
   config: Config,
@@ -118,7 +120,7 @@ export function stateStoreFor(
   const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
   if (bucket === undefined) {
     if (state.cos) throw new StateStoreError("state.cos names no bucket: set state.cos.bucket or CSIP_SCAN_STATE_BUCKET (the deploy sets it)");
-    return { store: new FileStateStore(state.path ?? DEFAULT_STATE_PATH, options.warn), warnings: [] };
+    return { store: new FileStateStore(stateFolderOf(config, env), options.warn), warnings: [] };
   }
   const store = new CosStateStore({
     bucket,
@@ -133,6 +135,12 @@ export function stateStoreFor(
     ...(options.clock ? { now: options.clock.now, sleep: options.clock.sleep } : {}),
   });
   return { store, warnings: [] };
+}
+
+/** The folder store's folder: `state.path` (else `.csip-scan`), and in it the deployment's own subfolder, when the deploy named one. */
+export function stateFolderOf(config: Config, env: Pick<Environment, "deployment">): string {
+  const folder = config.state.path ?? DEFAULT_STATE_PATH;
+  return env.deployment ? join(folder, env.deployment) : folder;
 }
 
 /** Builds what lives as long as the process. */
