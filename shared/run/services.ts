@@ -46,6 +46,8 @@ export interface Services {
   pages?: PagePublisher;
   /** Told of each inventory page read and each task created (see Progress). */
   progress?: (p: Progress) => void;
+  /** How much of a run's record may wait in its head before it becomes a page (shared/state/paged-record.ts); tests and the bench. */
+  recordPageBytes?: number;
 }
 
 /**
@@ -72,6 +74,8 @@ export interface ServiceOverrides {
   pages?: PagePublisher;
   /** Told of each inventory page read and each task created (see Progress). */
   progress?: (p: Progress) => void;
+  /** How much of a run's record may wait in its head before it becomes a page; else RECORD_PAGE_BYTES. */
+  recordPageBytes?: number;
 }
 
 /** The region of API calls: the config's, else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -170,6 +174,7 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     logger,
     clock,
     ...(overrides.progress ? { progress: overrides.progress } : {}),
+    ...(overrides.recordPageBytes !== undefined ? { recordPageBytes: overrides.recordPageBytes } : {}),
     // Delivery code (channels, messages, address checks) is imported when a message is sent: most
     // invocations send none, and the bundle's import stays small (bench/cold-start.ts).
     deliverWithin: (deadline) =>
@@ -200,6 +205,8 @@ export interface RunContext {
   retry: RetryPolicy;
   requestTimeoutMs: number;
   pages?: PagePublisher;
+  /** How much of a run's record may wait in its head before it becomes a page; else RECORD_PAGE_BYTES. */
+  recordPageBytes?: number;
 }
 
 /**
@@ -234,6 +241,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     retry: config.retry,
     requestTimeoutMs: config.timeouts.requestSeconds * 1000,
     ...(services.pages ? { pages: services.pages } : {}),
+    ...(services.recordPageBytes !== undefined ? { recordPageBytes: services.recordPageBytes } : {}),
   };
 }
 
