@@ -8,8 +8,9 @@ import type { DeliveryResult } from "../notify/deliver.ts";
 import type { RunError, RunFacts, UnauthorizedAsset } from "../notify/report.ts";
 import { startTaskCreation, TaskProgressSchema, type CreatedTask } from "../scan/create-tasks.ts";
 import type { PlannedTask } from "../scan/requests.ts";
+import { tasksByName } from "../scan/task-list.ts";
 import { trackRun } from "../results/open-runs.ts";
-import type { RunNames } from "../state/keys.ts";
+import { parseTaskName, type RunNames } from "../state/keys.ts";
 import { PagedRecord, type GrowingFields } from "../state/paged-record.ts";
 import type { StateStore } from "../state/store.ts";
 import type { RunContext } from "./services.ts";
@@ -39,6 +40,8 @@ export const RunRecordSchema = TaskProgressSchema.extend(NotifyProgressSchema.sh
    */
   tracked: z.object({ taskIds: z.array(z.string()).optional(), digest: z.string().optional(), at: z.number() }).optional(),
   walked: WalkFactsSchema.optional(),
+  /** The run's ID among the open runs when it is not the record's key: the previous version's, whose attempt began the run. */
+  openRun: z.string().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
@@ -106,13 +109,15 @@ export async function createAndAnnounce(
   names: RunNames,
   source: TaskSource,
   soFar: RunSoFar,
+  /** The run's names under the previous version, when an attempt of it may have been made then (shared/run/legacy-state.ts). */
+  legacy?: RunNames,
 ): Promise<CreatedAndAnnounced> {
   const result: CreatedAndAnnounced = { tasks: [], unauthorized: [], warnings: [], errors: [], notifications: [], durationsMs: { tasks: 0, notify: 0 } };
   const key = names.recordKey;
   try {
     await run.store.withLock(key, { waitMs: run.deadline.remainingMs() }, async () => {
       const stored = runRecord(run.store, key, run.recordPageBytes);
-      const record = (await stored.load()) ?? RunRecordSchema.parse({});
+      const record = (await stored.load()) ?? (legacy && (await previousVersionRun(run, policy, legacy))) ?? RunRecordSchema.parse({});
       const save = (): Promise<void> => stored.save(record);
 
       const creation = startTaskCreation({
@@ -169,7 +174,7 @@ export async function createAndAnnounce(
       if (taskIds.length > 0 && record.tracked?.digest !== digest) {
         const at = record.tracked?.at ?? run.clock.now();
         await trackRun(run.store, {
-          run: key,
+          run: record.openRun ?? key,
           policy: policy.name,
           trigger: soFar.trigger,
           scheduledTime: soFar.scheduledTime,
@@ -208,6 +213,27 @@ export async function createAndAnnounce(
     result.errors.push(errorFacts(error));
   }
   return result;
+}
+
+/**
+ * What an attempt of the previous version did of this run: its record, under the old layout, and the tasks
+ * CSIP holds under the old names that the record lacks (made just before that attempt stopped). The run
+ * goes on from there, under its new record, and stays the previous version's among the open runs, where
+ * that version put it; undefined when that version left nothing of the run.
+ */
+async function previousVersionRun(run: RunContext, policy: Policy, legacy: RunNames): Promise<RunRecord | undefined> {
+  const kept = run.legacyStore ? await runRecord(run.legacyStore, legacy.recordKey).load() : undefined;
+  const record = kept ?? RunRecordSchema.parse({});
+  let found = 0;
+  for (const [name, tasks] of await tasksByName(run.csip, legacy.taskPrefix, policy.memberIds)) {
+    const chunk = name.startsWith(legacy.taskPrefix) ? parseTaskName(name)?.chunk : undefined;
+    const oldest = tasks[0];
+    if (chunk === undefined || record.tasks[String(chunk)] || !oldest?.TaskId) continue;
+    record.tasks[String(chunk)] = { chunk, taskId: oldest.TaskId, taskName: name, requestId: "", assets: oldest.AssetNumber ?? 0, reused: true };
+    found++;
+  }
+  if (!kept && found === 0) return undefined;
+  return { ...record, openRun: legacy.recordKey };
 }
 
 /**

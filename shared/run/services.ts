@@ -36,6 +36,11 @@ export interface Services {
   sdk: CsipClient;
   limiter: RateLimiter;
   store: StateStore;
+  /**
+   * Where the previous version kept this deployment's state (shared/run/legacy-state.ts): the store
+   * without the deployment's folder. Only for a deployment whose state has a folder of its own.
+   */
+  legacyStore?: StateStore;
   /** What every summary says of the store: that it forgets (memory), empty otherwise. */
   storeWarnings: readonly string[];
   logger: Logger;
@@ -69,6 +74,8 @@ export interface ServiceOverrides {
   credentials?: CredentialSource;
   logger?: Logger;
   store?: StateStore;
+  /** Where the previous version kept the deployment's state; with `store`, none unless given. */
+  legacyStore?: StateStore;
   deliver?: Deliver;
   clock?: Clock;
   pages?: PagePublisher;
@@ -118,27 +125,33 @@ export function stateStoreFor(
   config: Config,
   env: Environment,
   options: { warn: (message: string) => void; clock?: Clock; credentials?: CredentialSource },
-): { store: StateStore; warnings: string[] } {
+): { store: StateStore; warnings: string[]; legacy?: StateStore } {
   const { state } = config;
   if (state.memory) return { store: new MemoryStateStore(options.warn), warnings: storeWarnings(config) };
   const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
   if (bucket === undefined) {
     if (state.cos) throw new StateStoreError("state.cos names no bucket: set state.cos.bucket or CSIP_SCAN_STATE_BUCKET (the deploy sets it)");
-    return { store: new FileStateStore(stateFolderOf(config, env), options.warn), warnings: [] };
+    const folder = stateFolderOf(config, env);
+    const top = config.state.path ?? DEFAULT_STATE_PATH;
+    return { store: new FileStateStore(folder, options.warn), warnings: [], ...(folder !== top ? { legacy: new FileStateStore(top, options.warn) } : {}) };
   }
-  const store = new CosStateStore({
-    bucket,
-    region: state.cos?.region ?? env.stateRegion ?? env.region ?? regionOf(config, env),
-    // The deployment's own folder, which the deploy names (CSIP_SCAN_STATE_PREFIX), else the file's prefix.
-    prefix: env.statePrefix ?? state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
-    credentials: options.credentials ?? credentialsReadFrom(() => env),
-    endpoint: env.cosEndpoint,
-    timeoutMs: config.timeouts.requestSeconds * 1000,
-    retry: config.retry,
-    warn: options.warn,
-    ...(options.clock ? { now: options.clock.now, sleep: options.clock.sleep } : {}),
-  });
-  return { store, warnings: [] };
+  const cos = (prefix: string): CosStateStore =>
+    new CosStateStore({
+      bucket,
+      region: state.cos?.region ?? env.stateRegion ?? env.region ?? regionOf(config, env),
+      prefix,
+      credentials: options.credentials ?? credentialsReadFrom(() => env),
+      endpoint: env.cosEndpoint,
+      timeoutMs: config.timeouts.requestSeconds * 1000,
+      retry: config.retry,
+      warn: options.warn,
+      ...(options.clock ? { now: options.clock.now, sleep: options.clock.sleep } : {}),
+    });
+  // The deployment's own folder, which the deploy names (CSIP_SCAN_STATE_PREFIX), else the file's prefix,
+  // where the previous version kept a deployment's state.
+  const top = state.cos?.prefix ?? DEFAULT_STATE_PREFIX;
+  const prefix = env.statePrefix ?? top;
+  return { store: cos(prefix), warnings: [], ...(env.deployment && prefix !== top ? { legacy: cos(top) } : {}) };
 }
 
 /** The folder store's folder: `state.path` (else `.csip-scan`), and in it the deployment's own subfolder, when the deploy named one. */
@@ -156,8 +169,8 @@ export function createServices(config: Config, env: Environment, overrides: Serv
   const clock = overrides.clock ?? systemClock;
   const deliver = overrides.deliver;
   const credentials = overrides.credentials ?? credentialsReadFrom(() => env);
-  const { store, warnings } = overrides.store
-    ? { store: overrides.store, warnings: storeWarnings(config) }
+  const { store, warnings, legacy } = overrides.store
+    ? { store: overrides.store, warnings: storeWarnings(config), legacy: overrides.legacyStore }
     : stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock, credentials });
   // On COS, each policy's results page is a private object of the state bucket, linked for `pageLinkValidFor`
   // through the CDN domain, the results-page function (CSIP_SCAN_PAGE_URL) or a presigned URL.
@@ -170,6 +183,7 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     sdk: overrides.sdk ?? sdkClientFor(config, env, credentials),
     limiter: new RateLimiter(config.rateLimit),
     store,
+    ...(legacy ? { legacyStore: legacy } : {}),
     storeWarnings: warnings,
     logger,
     clock,
@@ -197,6 +211,8 @@ export interface RunContext {
   inventory: InventoryCache;
   deliver: Deliver;
   store: StateStore;
+  /** Where the previous version kept the deployment's state (shared/run/legacy-state.ts). */
+  legacyStore?: StateStore;
   /** Warnings about the store for the run's summary (shared/run/services.ts MEMORY_STORE_WARNING). */
   storeWarnings: readonly string[];
   logger: Logger;
@@ -234,6 +250,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     inventory: new InventoryCache(csip, undefined, clock.sleep, undefined, () => pagesWithin(deadline.remainingMs(), services.limiter.spacingMs)),
     deliver: services.deliverWithin(deadline),
     store: services.store,
+    ...(services.legacyStore ? { legacyStore: services.legacyStore } : {}),
     storeWarnings: services.storeWarnings,
     logger,
     clock,
