@@ -14,8 +14,10 @@ import type { StateStore } from "./store.ts";
  * - A page is written once (`create`) under `KEY/pages/N`, before the head that names it. A page counts
  *   only once a head that counted (the fence) names it, so a page a stalled holder or a crashed attempt
  *   wrote and never named is never read; a writer that finds a number taken takes the next one.
- * - The growing fields are append-only: an array gains values, a map gains keys. A map entry whose
- *   value changed after its page was written goes to the head again, and the head's value wins.
+ * - The growing fields are append-only: an array gains values, a map gains keys. A map entry given
+ *   another value after its page was written (replaced, not changed in place) goes to the head again, and
+ *   the later value wins. A save finds what no page holds by comparing references, not text: its cost
+ *   per entry is a lookup, so the thousands of saves of a large run stay cheap.
  */
 
 /** The most a head's entries not yet in a page may weigh, in bytes of JSON, before they become a page. */
@@ -43,9 +45,9 @@ const MOST_TAKEN_PAGES = 100;
 export class PagedRecord<T extends Record<string, unknown>> {
   /** The pages the head names, in the order they were written. */
   private pages: number[] = [];
-  /** What the pages hold: each array's values and each map's entries, as JSON. */
-  private readonly paged = new Map<string, Set<string>>();
-  private readonly mapsPaged = new Map<string, Map<string, string>>();
+  /** What the pages hold: each array's values (a value as itself, an object as its JSON) and each map's entries. */
+  private readonly paged = new Map<string, Set<unknown>>();
+  private readonly mapsPaged = new Map<string, Map<string, unknown>>();
   private saving: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -86,16 +88,20 @@ export class PagedRecord<T extends Record<string, unknown>> {
     return record as T;
   }
 
-  /** Remembers what a page holds. */
+  /**
+   * Remembers what a page holds: the values themselves, which are the record's own (the page was made of
+   * them, or the record was read from it).
+   */
   private note(content: Record<string, unknown>): void {
     for (const field of this.fields.arrays) {
-      const values = this.paged.get(field) ?? new Set<string>();
-      for (const value of (content[field] as unknown[] | undefined) ?? []) values.add(JSON.stringify(value));
+      const values = this.paged.get(field) ?? new Set<unknown>();
+      for (const value of (content[field] as unknown[] | undefined) ?? []) values.add(arrayValue(value));
       this.paged.set(field, values);
     }
     for (const field of this.fields.maps) {
-      const entries = this.mapsPaged.get(field) ?? new Map<string, string>();
-      for (const [k, v] of Object.entries((content[field] as Record<string, unknown> | undefined) ?? {})) entries.set(k, JSON.stringify(v));
+      const entries = this.mapsPaged.get(field) ?? new Map<string, unknown>();
+      const map = (content[field] as Record<string, unknown> | undefined) ?? {};
+      for (const k in map) entries.set(k, map[k]);
       this.mapsPaged.set(field, entries);
     }
   }
@@ -105,11 +111,14 @@ export class PagedRecord<T extends Record<string, unknown>> {
     const rest: Record<string, unknown> = {};
     for (const field of this.fields.arrays) {
       const paged = this.paged.get(field);
-      rest[field] = ((record[field] as unknown[] | undefined) ?? []).filter((v) => !paged?.has(JSON.stringify(v)));
+      rest[field] = ((record[field] as unknown[] | undefined) ?? []).filter((v) => !paged?.has(arrayValue(v)));
     }
     for (const field of this.fields.maps) {
       const paged = this.mapsPaged.get(field);
-      rest[field] = Object.fromEntries(Object.entries((record[field] as Record<string, unknown> | undefined) ?? {}).filter(([k, v]) => paged?.get(k) !== JSON.stringify(v)));
+      const map = (record[field] as Record<string, unknown> | undefined) ?? {};
+      const left: Record<string, unknown> = {};
+      for (const k in map) if (paged?.get(k) !== map[k]) left[k] = map[k];
+      rest[field] = left;
     }
     return rest;
   }
@@ -139,4 +148,9 @@ export class PagedRecord<T extends Record<string, unknown>> {
     }
     await this.store.set(this.key, { ...record, ...rest, pages: this.pages });
   }
+}
+
+/** An array's value as a page remembers it: a string or number as itself, anything else as its JSON. */
+function arrayValue(value: unknown): unknown {
+  return typeof value === "object" && value !== null ? JSON.stringify(value) : value;
 }
