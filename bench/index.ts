@@ -8,6 +8,7 @@ import { benchLeaseRequests } from "./lease-requests.ts";
 import { benchPage } from "./page.ts";
 import { benchMemory } from "./memory.ts";
 import { benchRateLimit } from "./rate-limit.ts";
+import { benchRecordBytes } from "./record-bytes.ts";
 import { benchResults } from "./results.ts";
 import { benchStateStore } from "./state-store.ts";
 import { benchTimers } from "./timers.ts";
@@ -22,6 +23,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   page: benchPage,
   "state-store": benchStateStore,
   "lease-requests": benchLeaseRequests,
+  "record-bytes": benchRecordBytes,
   memory: benchMemory,
 };
 // The state folders and files the benchmarks make go in one folder of their own, removed at the end.

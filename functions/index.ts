@@ -53,7 +53,7 @@ export const FUNCTIONS = {
     owns: [{ type: "timer", prefix: OWN_TRIGGER_PREFIX }],
   },
   "asset-change": {
-    description: "csip-scan targeted scans when assets change (EventBridge, CMQ, CKafka)",
+    description: "csip-scan targeted scans when assets change (EventBridge, CKafka)",
     timeoutSeconds: 300,
     memoryMb: 128,
     handler: assetChangeHandler,

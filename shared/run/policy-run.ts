@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as z from "zod";
 import { kindsForId, type AssetKind } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
@@ -7,8 +8,11 @@ import type { DeliveryResult } from "../notify/deliver.ts";
 import type { RunError, RunFacts, UnauthorizedAsset } from "../notify/report.ts";
 import { startTaskCreation, TaskProgressSchema, type CreatedTask } from "../scan/create-tasks.ts";
 import type { PlannedTask } from "../scan/requests.ts";
+import { tasksByName } from "../scan/task-list.ts";
 import { trackRun } from "../results/open-runs.ts";
-import type { RunNames } from "../state/keys.ts";
+import { parseTaskName, type RunNames } from "../state/keys.ts";
+import { PagedRecord, type GrowingFields } from "../state/paged-record.ts";
+import type { StateStore } from "../state/store.ts";
 import type { RunContext } from "./services.ts";
 
 /**
@@ -29,11 +33,37 @@ export type WalkFacts = z.infer<typeof WalkFactsSchema> & { errors: RunError[] }
 
 /** The record of one policy run in the state store: what its tasks and its notifications have done. */
 export const RunRecordSchema = TaskProgressSchema.extend(NotifyProgressSchema.shape).extend({
-  /** The tasks put in the open runs whose results are still to be told (shared/results/), and when first. */
-  tracked: z.object({ taskIds: z.array(z.string()), at: z.number() }).optional(),
+  /**
+   * The tasks put in the open runs whose results are still to be told (shared/results/): a digest of
+   * their sorted IDs (records of older versions list the IDs), and when first. Every tracked task stays
+   * in `tasks`, which only grows, so the digest says whether the open run lacks one.
+   */
+  tracked: z.object({ taskIds: z.array(z.string()).optional(), digest: z.string().optional(), at: z.number() }).optional(),
   walked: WalkFactsSchema.optional(),
+  /** The run's ID among the open runs when it is not the record's key: the previous version's, whose attempt began the run. */
+  openRun: z.string().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+/**
+ * What grows in a run's record as it works, kept in pages written once (shared/state/paged-record.ts):
+ * a task, its assets' hash and the values CSIP refused per chunk, and each message built. A save then
+ * writes the rest of the record and the last entries, whatever the number of chunks.
+ */
+export const RUN_RECORD_GROWS: GrowingFields<RunRecord> = {
+  arrays: ["chunksWithoutTask", "unauthorized", "warnings"],
+  maps: ["tasks", "chunkAssets", "unauthorizedAssets", "messages"],
+};
+
+/** A run's record as kept in the state store, head and pages; `pageBytes` for tests and the bench. */
+export function runRecord(store: StateStore, key: string, pageBytes?: number): PagedRecord<RunRecord> {
+  return new PagedRecord<RunRecord>(store, key, RunRecordSchema, RUN_RECORD_GROWS, pageBytes);
+}
+
+/** A short digest of a set of task IDs, equal for the same IDs in any order. */
+function idsDigest(taskIds: readonly string[]): string {
+  return createHash("sha256").update([...taskIds].sort().join("\n")).digest("hex").slice(0, 32);
+}
 
 /**
  * A run's tasks: planned up front (a few changed assets), or handed over by a walk of the inventory as
@@ -81,13 +111,16 @@ export async function createAndAnnounce(
   names: RunNames,
   source: TaskSource,
   soFar: RunSoFar,
+  /** The run's names under the previous version, when an attempt of it may have been made then (shared/run/legacy-state.ts). */
+  legacy?: RunNames,
 ): Promise<CreatedAndAnnounced> {
   const result: CreatedAndAnnounced = { tasks: [], refilledOtherwise: [], unauthorized: [], warnings: [], errors: [], notifications: [], durationsMs: { tasks: 0, notify: 0 } };
   const key = names.recordKey;
   try {
     await run.store.withLock(key, { waitMs: run.deadline.remainingMs() }, async () => {
-      const record = (await run.store.get(key, RunRecordSchema)) ?? RunRecordSchema.parse({});
-      const save = (): Promise<void> => run.store.set(key, record);
+      const stored = runRecord(run.store, key, run.recordPageBytes);
+      const record = (await stored.load()) ?? (legacy && (await previousVersionRun(run, policy, legacy))) ?? RunRecordSchema.parse({});
+      const save = (): Promise<void> => stored.save(record);
 
       const creation = startTaskCreation({
         csip: run.csip,
@@ -139,19 +172,20 @@ export async function createAndAnnounce(
       result.unauthorized = outcome.unauthorized.map((value) => describeUnauthorized(value, record.unauthorizedAssets[value], policy));
       // A retry that made the missing tasks adds them; `giveUpAfter` still counts from the first. No
       // attempt drops a task an earlier one tracked: its results are still to be told.
-      const tracked = record.tracked?.taskIds ?? [];
-      const taskIds = [...new Set([...result.tasks.map((t) => t.taskId), ...tracked])];
-      if (taskIds.some((id) => !tracked.includes(id))) {
-        record.tracked = { taskIds, at: record.tracked?.at ?? run.clock.now() };
+      const taskIds = [...new Set([...result.tasks.map((t) => t.taskId), ...(record.tracked?.taskIds ?? [])])];
+      const digest = idsDigest(taskIds);
+      if (taskIds.length > 0 && record.tracked?.digest !== digest) {
+        const at = record.tracked?.at ?? run.clock.now();
         await trackRun(run.store, {
-          run: key,
+          run: record.openRun ?? key,
           policy: policy.name,
           trigger: soFar.trigger,
           scheduledTime: soFar.scheduledTime,
           taskIds,
-          createdAt: record.tracked.at,
+          createdAt: at,
           ...(policy.memberIds?.length ? { memberIds: [...policy.memberIds] } : {}),
         });
+        record.tracked = { digest, at };
         await save();
       }
 
@@ -182,6 +216,27 @@ export async function createAndAnnounce(
     result.errors.push(errorFacts(error));
   }
   return result;
+}
+
+/**
+ * What an attempt of the previous version did of this run: its record, under the old layout, and the tasks
+ * CSIP holds under the old names that the record lacks (made just before that attempt stopped). The run
+ * goes on from there, under its new record, and stays the previous version's among the open runs, where
+ * that version put it; undefined when that version left nothing of the run.
+ */
+async function previousVersionRun(run: RunContext, policy: Policy, legacy: RunNames): Promise<RunRecord | undefined> {
+  const kept = run.legacyStore ? await runRecord(run.legacyStore, legacy.recordKey).load() : undefined;
+  const record = kept ?? RunRecordSchema.parse({});
+  let found = 0;
+  for (const [name, tasks] of await tasksByName(run.csip, legacy.taskPrefix, policy.memberIds)) {
+    const chunk = name.startsWith(legacy.taskPrefix) ? parseTaskName(name)?.chunk : undefined;
+    const oldest = tasks[0];
+    if (chunk === undefined || record.tasks[String(chunk)] || !oldest?.TaskId) continue;
+    record.tasks[String(chunk)] = { chunk, taskId: oldest.TaskId, taskName: name, requestId: "", assets: oldest.AssetNumber ?? 0, reused: true };
+    found++;
+  }
+  if (!kept && found === 0) return undefined;
+  return { ...record, openRun: legacy.recordKey };
 }
 
 /**

@@ -18,6 +18,7 @@ import { linkShown } from "../secrets.ts";
 import { parseTaskName, resultsKey } from "../state/keys.ts";
 import type { ActionReading } from "../csip/filter-readings.ts";
 import { runReadings } from "./filter-readings.ts";
+import { legacyAdoptedAt } from "./legacy-state.ts";
 import { publishResultsPage } from "./results-page.ts";
 import type { RunContext } from "./services.ts";
 
@@ -131,6 +132,8 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     // The run's task is the one kept, even where a removal failed (another look may have made it).
     const keptFor = new Map(summary.duplicatesRemoved.flatMap((d) => [...d.removed, ...d.failed.map((f) => f.taskId)].map((id) => [id, d.kept] as const)));
     if (durable) {
+      // The first look of this version also tells the runs the previous version left open (shared/run/legacy-state.ts).
+      await legacyAdoptedAt(run);
       runs = await Promise.all((await openRuns(run.store)).map((open) => withKeptTasks(run, open, keptFor)));
       const read = await taskStatesOfRuns(run.csip, runs.map((r) => ({ taskIds: r.taskIds, memberIds: memberIdsOf(run.config, r) })));
       states = read.tasks;

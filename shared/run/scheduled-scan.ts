@@ -7,6 +7,7 @@ import { errorFacts, LeaseLostError, NotFoundError, OutOfTimeError } from "../er
 import type { RunTrigger } from "../results/model.ts";
 import { scanAssetType, TaskPlanner, type PlannedTask, type ScanTaskRequest } from "../scan/requests.ts";
 import { scheduledRunNames, type RunNames } from "../state/keys.ts";
+import { legacyRunNames } from "./legacy-state.ts";
 import { createAndAnnounce, type CreatedAndAnnounced, type WalkFacts } from "./policy-run.ts";
 import type { RunContext } from "./services.ts";
 import { summarize, type RunSummary } from "./summary.ts";
@@ -147,7 +148,8 @@ export async function runScheduledScan(run: RunContext, request: RunRequest): Pr
         requests.push(task.request);
       });
     } else {
-      done = await createAndAnnounce(run, policy, names, walk, { scheduledTime, trigger: request.trigger, warnings: [], errors: [] });
+      const legacy = await legacyRunNames(run, policy.name, request.scheduledTime);
+      done = await createAndAnnounce(run, policy, names, walk, { scheduledTime, trigger: request.trigger, warnings: [], errors: [] }, legacy);
       walked = done.walked;
     }
   } finally {

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { deadlineIn, systemClock, type Clock, type Deadline } from "../clock.ts";
 import { InventoryCache, pagesWithin } from "../assets/inventory.ts";
 import { ASSET_KINDS } from "../assets/kinds.ts";
@@ -38,6 +39,11 @@ export interface Services {
   sdk: CsipClient;
   limiter: RateLimiter;
   store: StateStore;
+  /**
+   * Where the previous version kept this deployment's state (shared/run/legacy-state.ts): the store
+   * without the deployment's folder. Only for a deployment whose state has a folder of its own.
+   */
+  legacyStore?: StateStore;
   /** What every summary says of the store: that it forgets (memory), empty otherwise. */
   storeWarnings: readonly string[];
   logger: Logger;
@@ -50,6 +56,8 @@ export interface Services {
   progress?: (p: Progress) => void;
   /** What `csip-scan doctor` kept of this account's readings, read at each invocation: each run's client is told it. */
   toldReadings?: ToldReadings | undefined;
+  /** How much of a run's record may wait in its head before it becomes a page (shared/state/paged-record.ts); tests and the bench. */
+  recordPageBytes?: number;
 }
 
 /**
@@ -71,11 +79,15 @@ export interface ServiceOverrides {
   credentials?: CredentialSource;
   logger?: Logger;
   store?: StateStore;
+  /** Where the previous version kept the deployment's state; with `store`, none unless given. */
+  legacyStore?: StateStore;
   deliver?: Deliver;
   clock?: Clock;
   pages?: PagePublisher;
   /** Told of each inventory page read and each task created (see Progress). */
   progress?: (p: Progress) => void;
+  /** How much of a run's record may wait in its head before it becomes a page; else RECORD_PAGE_BYTES. */
+  recordPageBytes?: number;
 }
 
 /** The region of API calls: the config's, else TENCENTCLOUD_REGION, else ap-guangzhou. */
@@ -110,34 +122,47 @@ export function storeWarnings(config: Pick<Config, "state">): string[] {
 /**
  * The state store the config and environment choose: `state.memory`, `state.path`, `state.cos`; with
  * none of them, COS when the environment names a bucket (CSIP_SCAN_STATE_BUCKET, set by the deploy),
- * else the folder `.csip-scan`. On COS, a deployed function keeps its state where the deploy says
- * (CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX): each deployment in a folder of its own.
+ * else the folder `.csip-scan`. Each deployment keeps its state in a folder of its own: on COS where the
+ * deploy says (CSIP_SCAN_STATE_REGION, CSIP_SCAN_STATE_PREFIX), in a state folder (a CFS mount two
+ * stages may share) the subfolder the deployment names (CSIP_SCAN_DEPLOYMENT).
  */
 export function stateStoreFor(
   config: StoreSettings,
   env: Environment,
   options: { warn: (message: string) => void; clock?: Clock; credentials?: CredentialSource },
-): { store: StateStore; warnings: string[] } {
+): { store: StateStore; warnings: string[]; legacy?: StateStore } {
   const { state } = config;
   if (state.memory) return { store: new MemoryStateStore(options.warn), warnings: storeWarnings(config) };
   const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
   if (bucket === undefined) {
     if (state.cos) throw new StateStoreError("state.cos names no bucket: set state.cos.bucket or CSIP_SCAN_STATE_BUCKET (the deploy sets it)");
-    return { store: new FileStateStore(state.path ?? DEFAULT_STATE_PATH, options.warn), warnings: [] };
+    const folder = stateFolderOf(config, env);
+    const top = config.state.path ?? DEFAULT_STATE_PATH;
+    return { store: new FileStateStore(folder, options.warn), warnings: [], ...(folder !== top ? { legacy: new FileStateStore(top, options.warn) } : {}) };
   }
-  const store = new CosStateStore({
-    bucket,
-    region: state.cos?.region ?? env.stateRegion ?? env.region ?? regionOf(config, env),
-    // The deployment's own folder, which the deploy names (CSIP_SCAN_STATE_PREFIX), else the file's prefix.
-    prefix: env.statePrefix ?? state.cos?.prefix ?? DEFAULT_STATE_PREFIX,
-    credentials: options.credentials ?? credentialsReadFrom(() => env),
-    endpoint: env.cosEndpoint,
-    timeoutMs: config.timeouts.requestSeconds * 1000,
-    retry: config.retry,
-    warn: options.warn,
-    ...(options.clock ? { now: options.clock.now, sleep: options.clock.sleep } : {}),
-  });
-  return { store, warnings: [] };
+  const cos = (prefix: string): CosStateStore =>
+    new CosStateStore({
+      bucket,
+      region: state.cos?.region ?? env.stateRegion ?? env.region ?? regionOf(config, env),
+      prefix,
+      credentials: options.credentials ?? credentialsReadFrom(() => env),
+      endpoint: env.cosEndpoint,
+      timeoutMs: config.timeouts.requestSeconds * 1000,
+      retry: config.retry,
+      warn: options.warn,
+      ...(options.clock ? { now: options.clock.now, sleep: options.clock.sleep } : {}),
+    });
+  // The deployment's own folder, which the deploy names (CSIP_SCAN_STATE_PREFIX), else the file's prefix,
+  // where the previous version kept a deployment's state.
+  const top = state.cos?.prefix ?? DEFAULT_STATE_PREFIX;
+  const prefix = env.statePrefix ?? top;
+  return { store: cos(prefix), warnings: [], ...(env.deployment && prefix !== top ? { legacy: cos(top) } : {}) };
+}
+
+/** The folder store's folder: `state.path` (else `.csip-scan`), and in it the deployment's own subfolder, when the deploy named one. */
+export function stateFolderOf(config: Config, env: Pick<Environment, "deployment">): string {
+  const folder = config.state.path ?? DEFAULT_STATE_PATH;
+  return env.deployment ? join(folder, env.deployment) : folder;
 }
 
 /**
@@ -155,8 +180,8 @@ export function createServices(config: Config, env: Environment, overrides: Serv
   const clock = overrides.clock ?? systemClock;
   const deliver = overrides.deliver;
   const credentials = overrides.credentials ?? credentialsReadFrom(() => env);
-  const { store, warnings } = overrides.store
-    ? { store: overrides.store, warnings: storeWarnings(config) }
+  const { store, warnings, legacy } = overrides.store
+    ? { store: overrides.store, warnings: storeWarnings(config), legacy: overrides.legacyStore }
     : stateStoreFor(config, env, { warn: (message) => logger.warn(message), clock, credentials });
   // On COS, each policy's results page is a private object of the state bucket, linked for `pageLinkValidFor`
   // through the CDN domain, the results-page function (CSIP_SCAN_PAGE_URL) or a presigned URL.
@@ -169,10 +194,12 @@ export function createServices(config: Config, env: Environment, overrides: Serv
     sdk: overrides.sdk ?? sdkClientFor(config, env, credentials),
     limiter: new RateLimiter(config.rateLimit),
     store,
+    ...(legacy ? { legacyStore: legacy } : {}),
     storeWarnings: warnings,
     logger,
     clock,
     ...(overrides.progress ? { progress: overrides.progress } : {}),
+    ...(overrides.recordPageBytes !== undefined ? { recordPageBytes: overrides.recordPageBytes } : {}),
     // Delivery code (channels, messages, address checks) is imported when a message is sent: most
     // invocations send none, and the bundle's import stays small (bench/cold-start.ts).
     deliverWithin: (deadline) =>
@@ -195,6 +222,8 @@ export interface RunContext {
   inventory: InventoryCache;
   deliver: Deliver;
   store: StateStore;
+  /** Where the previous version kept the deployment's state (shared/run/legacy-state.ts). */
+  legacyStore?: StateStore;
   /** Warnings about the store for the run's summary (shared/run/services.ts MEMORY_STORE_WARNING). */
   storeWarnings: readonly string[];
   logger: Logger;
@@ -203,6 +232,8 @@ export interface RunContext {
   retry: RetryPolicy;
   requestTimeoutMs: number;
   pages?: PagePublisher;
+  /** How much of a run's record may wait in its head before it becomes a page; else RECORD_PAGE_BYTES. */
+  recordPageBytes?: number;
 }
 
 /**
@@ -234,6 +265,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     inventory: new InventoryCache(csip, undefined, clock.sleep, undefined, () => pagesWithin(deadline.remainingMs(), services.limiter.spacingMs)),
     deliver: services.deliverWithin(deadline),
     store: services.store,
+    ...(services.legacyStore ? { legacyStore: services.legacyStore } : {}),
     storeWarnings: services.storeWarnings,
     logger,
     clock,
@@ -241,6 +273,7 @@ export function startRun(services: Services, remainingMs?: number): RunContext {
     retry: config.retry,
     requestTimeoutMs: config.timeouts.requestSeconds * 1000,
     ...(services.pages ? { pages: services.pages } : {}),
+    ...(services.recordPageBytes !== undefined ? { recordPageBytes: services.recordPageBytes } : {}),
   };
 }
 

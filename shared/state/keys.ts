@@ -8,7 +8,8 @@ import { SCF_LIMITS } from "../config/scf-limits.ts";
  *
  * Task names are deterministic: CSIP has no idempotency token, so a retried invocation recognises the
  * tasks it already created by their names. CSIP documents no length limit or character set for
- * TaskName; policy names are at most 60 characters, so names stay under 90 (local/emulator/ASSUMPTIONS.md).
+ * TaskName; policy names are at most 60 characters, so a name stays under 90 characters in local mode and
+ * reaches about 150 with a long deployment name (local/emulator/ASSUMPTIONS.md, "TaskName length").
  */
 
 /** The names of one run of one policy. */
@@ -17,7 +18,11 @@ export interface RunNames {
   taskPrefix: string;
   /** The TaskName of chunk `chunk` (from 1). */
   taskName(chunk: number): string;
-  /** The state key of the run's record (tasks created, messages sent), and of its lock. */
+  /**
+   * The state key of the run's record (tasks created, messages sent), and of its lock: it names the
+   * deployment as the task names do, so a key, and every message ID made from it, means one
+   * deployment's run and no other's.
+   */
   recordKey: string;
 }
 
@@ -41,7 +46,7 @@ function runNames(policy: string, occasion: string, deployment: string | undefin
   return {
     taskPrefix,
     taskName: (chunk) => `${taskPrefix}${chunk}`,
-    recordKey: `run/${PRODUCT}:${policy}:${occasion}`,
+    recordKey: `run/${taskPrefix.slice(0, -1)}`,
   };
 }
 

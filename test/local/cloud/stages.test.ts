@@ -162,15 +162,15 @@ describe("the deployed functions of two stages, run side by side", () => {
       ]);
       const openRuns = () => cos.account.objects.filter((o) => o.Key.includes("/collections/results-open/")).map((o) => o.Key).sort();
       expect(openRuns()).toEqual([
-        "state/dev-ap-guangzhou/collections/results-open/run/csip-scan:nightly:20261129T030000Z.json",
-        "state/prod-ap-guangzhou/collections/results-open/run/csip-scan:nightly:20261129T030000Z.json",
+        "state/dev-ap-guangzhou/collections/results-open/run/csip-scan-dev-ap-guangzhou:nightly:20261129T030000Z.json",
+        "state/prod-ap-guangzhou/collections/results-open/run/csip-scan-prod-ap-guangzhou:nightly:20261129T030000Z.json",
       ]);
 
       const devLook = await dev.look();
       expect(devLook.told.map((t) => [t.policy, t.status])).toEqual([["nightly", "all clear"]]);
       expect(devLook.duplicatesRemoved).toEqual([]);
       // prod's run is still open, its tasks untouched (neither stopped nor deleted), and nothing was told to it.
-      expect(openRuns()).toEqual(["state/prod-ap-guangzhou/collections/results-open/run/csip-scan:nightly:20261129T030000Z.json"]);
+      expect(openRuns()).toEqual(["state/prod-ap-guangzhou/collections/results-open/run/csip-scan-prod-ap-guangzhou:nightly:20261129T030000Z.json"]);
       expect(emulator.state.tasks.filter((t) => t.TaskName.startsWith("csip-scan-prod-")).map((t) => t.end?.status)).toEqual([2, 2]);
       expect(emulator.callsOf("StopRiskCenterTask")).toEqual([]);
       expect(hook.received.map((r) => r.url)).toEqual(["/hook/dev-ap-guangzhou"]);

@@ -321,7 +321,8 @@ describe("creating each task exactly once", () => {
         emulator.state.tasks = [];
         emulator.clearFaults();
         hook.received.length = 0;
-        const handler = setup("", "", { realTime: true });
+        // Every save makes a page of what it adds: the record is read back from pages on every retry.
+        const handler = setup("", "", { realTime: true, overrides: { recordPageBytes: 1 } });
         for (const fault of create) emulator.inject("CreateRiskCenterScanTask", fault);
         for (const fault of lookup) emulator.inject("DescribeScanTaskList", fault);
         // SCF retries a failed asynchronous invocation (twice by default), a minute later

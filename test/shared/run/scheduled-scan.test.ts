@@ -11,7 +11,7 @@ import { startEmulator, type Emulator } from "../../../local/emulator/server.ts"
 import { openRuns } from "../../../shared/results/open-runs.ts";
 import type { CsipAction } from "../../../shared/csip/actions.ts";
 import type { CsipClient, RequestOf, ResponseOf } from "../../../shared/csip/client.ts";
-import { RunRecordSchema } from "../../../shared/run/policy-run.ts";
+import { runRecord } from "../../../shared/run/policy-run.ts";
 import { scheduledRunNames } from "../../../shared/state/keys.ts";
 import { FileStateStore } from "../../../shared/state/store.ts";
 import { LEASE_MS } from "../../../shared/state/lease.ts";
@@ -439,11 +439,12 @@ describe("the run's record as the walk creates tasks", () => {
     const storedAtCreate: string[][] = [];
     const watching: CsipClient = {
       call: async <A extends CsipAction>(action: A, request: RequestOf<A>): Promise<ResponseOf<A>> => {
-        if (action === "CreateRiskCenterScanTask") storedAtCreate.push(Object.keys((await store.get(recordKey, RunRecordSchema))?.tasks ?? {}));
+        if (action === "CreateRiskCenterScanTask") storedAtCreate.push(Object.keys((await runRecord(store, recordKey, 1).load())?.tasks ?? {}));
         return sdk.call(action, request);
       },
     };
-    const run = startRun(createServices(config, envOf(), { sdk: watching, store, logger: silentLogger() }));
+    // Each save makes a page of what it adds (a page of a byte): the record is read back from its pages.
+    const run = startRun(createServices(config, envOf(), { sdk: watching, store, logger: silentLogger(), recordPageBytes: 1 }));
     const summary = await runScheduledScan(run, { policy: "saved", scheduledTime: slot, trigger: "timer" });
     expect(summary.tasks.map((t) => t.chunk)).toEqual([1, 2, 3]);
     expect(storedAtCreate).toEqual([[], ["1"], ["1", "2"]]);

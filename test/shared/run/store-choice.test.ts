@@ -26,6 +26,7 @@ describe("the state store a function gets", () => {
     ["nothing said, the deploy's bucket in the environment: COS", "", BUCKET, CosStateStore, "csip-scan-state-1250000000.cos.ap-shanghai.myqcloud.com"],
     ["state.cos with its own bucket and region", "state: { cos: { bucket: other-1250000000, region: ap-beijing } }", BUCKET, CosStateStore, "other-1250000000.cos.ap-beijing.myqcloud.com"],
     ["state.path, even with a bucket in the environment", `state: { path: ${join(dir, "s")} }`, BUCKET, FileStateStore, join(dir, "s")],
+    ["state.path of a deployment: the deployment's own subfolder", `state: { path: ${join(dir, "s")} }`, { ...BUCKET, CSIP_SCAN_DEPLOYMENT: "prod-ap-shanghai" }, FileStateStore, join(dir, "s", "prod-ap-shanghai")],
     ["state.memory", "state: { memory: true }", BUCKET, MemoryStateStore, undefined],
   ])("%s", (_, state, env, kind, where) => {
     const { store, warnings } = stateStoreFor(config(state), readEnvironment({ ...CREDENTIALS, ...env }), { warn: () => {} });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { announcementKey, changeRunNames, cooldownKey, scheduledRunNames } from "../../../shared/state/keys.ts";
+import { announcementKey, changeRunNames, cooldownKey, parseTaskName, scheduledRunNames, type RunNames } from "../../../shared/state/keys.ts";
 
 // Every name csip-scan gives. Task names are the only idempotency key CSIP offers, so a name that
 // changes between versions or retries would create a second task: the exact values are pinned here.
@@ -38,6 +38,15 @@ describe("scheduledRunNames", () => {
   ])("writes the slot %s as %s, in UTC, milliseconds dropped", (time, stamp) => {
     const slot = scheduledRunNames("weekly-all", new Date(time));
     expect([slot.taskName(1), slot.recordKey]).toEqual([`csip-scan:weekly-all:${stamp}:1`, `run/csip-scan:weekly-all:${stamp}`]);
+  });
+
+  it("names a deployment's tasks and record with the deployment, so no key of one means another's run", () => {
+    const slot = new Date("2026-11-29T03:00:00Z");
+    const [dev, prod] = ["dev-ap-guangzhou", "prod-ap-guangzhou"].map((d) => scheduledRunNames("nightly-prod", slot, d)) as [RunNames, RunNames];
+    expect([dev.taskName(1), dev.recordKey]).toEqual(["csip-scan-dev-ap-guangzhou:nightly-prod:20261129T030000Z:1", "run/csip-scan-dev-ap-guangzhou:nightly-prod:20261129T030000Z"]);
+    expect(prod.recordKey).toBe("run/csip-scan-prod-ap-guangzhou:nightly-prod:20261129T030000Z");
+    // Read back from a task name, a run has the record key its run made.
+    expect(parseTaskName(dev.taskName(3))?.run.recordKey).toBe(dev.recordKey);
   });
 
   it("gives other slots and other policies other names", () => {
