@@ -160,7 +160,7 @@ export function stateStoreFor(
 }
 
 /** The folder store's folder: `state.path` (else `.csip-scan`), and in it the deployment's own subfolder, when the deploy named one. */
-export function stateFolderOf(config: Config, env: Pick<Environment, "deployment">): string {
+export function stateFolderOf(config: Pick<Config, "state">, env: Pick<Environment, "deployment">): string {
   const folder = config.state.path ?? DEFAULT_STATE_PATH;
   return env.deployment ? join(folder, env.deployment) : folder;
 }
