@@ -118,7 +118,9 @@ export function stateStoreFor(
   const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
   if (bucket === undefined) {
     if (state.cos) throw new StateStoreError("state.cos names no bucket: set state.cos.bucket or CSIP_SCAN_STATE_BUCKET (the deploy sets it)");
-    return { store: new FileStateStore(state.path ?? DEFAULT_STATE_PATH, options.warn), warnings: [] };
+    // Leases judged and waited for by the run's clock, as on COS.
+    const { clock } = options;
+    return { store: new FileStateStore(state.path ?? DEFAULT_STATE_PATH, options.warn, clock?.now, clock ? { sleep: clock.sleep } : {}), warnings: [] };
   }
   const store = new CosStateStore({
     bucket,

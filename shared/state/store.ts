@@ -80,7 +80,8 @@ export class FileStateStore implements StateStore {
     readonly dir: string,
     private readonly warn: (message: string) => void = () => {},
     private readonly now: () => number = Date.now,
-    options: { leaseMs?: number } = {},
+    /** The lease's length, and how a taker waits between looks at a held lock (the run's clock). */
+    options: { leaseMs?: number; sleep?: (ms: number) => Promise<void> } = {},
   ) {
     this.locks = new LeaseLocks(this.leaseObjects(), { now, sleep, warn, ...options });
   }
