@@ -60,4 +60,21 @@ describe("crash points", () => {
     expect(robot[2]!.webhookId).toBe(robot[1]!.webhookId);
     expect(result.violations).toEqual([]);
   });
+
+  // Found by the harness: a chunk whose first create CSIP answered Status -1 is submitted again without
+  // the refused assets; a kill after that second create made the task (its answer lost) left the retry to
+  // find the task by its name, never learning what CSIP had refused in that chunk: the message named 40
+  // of the 60 unauthorized assets. The refusals are now saved before the chunk goes on.
+  it.each<StoreKind>(["folder", "cos"])(
+    "on the %s store, a kill after the create that made a chunk's task, whose first create CSIP refused in part: the retry's message names every unauthorized asset",
+    { timeout: 180_000 },
+    async (store) => {
+      const result = await world.crash(await reference("scheduled-scan", store), { when: "after", label: /^CSIP CreateRiskCenterScanTask$/, occurrence: 2 });
+      expect(result.killed).toMatchObject({ upstream: "CSIP", label: "CreateRiskCenterScanTask", when: "after" });
+      const hook = result.received.filter((r) => r.notifier === "hook");
+      expect(hook).toHaveLength(1);
+      expect((JSON.parse(hook[0]!.body) as { unauthorizedAssets: unknown[] }).unauthorizedAssets).toHaveLength(60);
+      expect(result.violations).toEqual([]);
+    },
+  );
 });
