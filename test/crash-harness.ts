@@ -14,6 +14,7 @@ import { LOCAL_ACCOUNT } from "../local/emulator/accounts.ts";
 import type { EstateAssetInput } from "../local/emulator/estate.ts";
 import { startEmulator, type Emulator } from "../local/emulator/server.ts";
 import type { Clock } from "../shared/clock.ts";
+import { parseConfig } from "../shared/config/load.ts";
 import { readEnvironment } from "../shared/env.ts";
 import { describeError } from "../shared/errors.ts";
 import { silentLogger } from "../shared/log.ts";
@@ -25,27 +26,32 @@ import { CosStateStore } from "../shared/state/cos-store.ts";
 import { changeRunNames, historyKey, resultsKey, scheduledRunNames } from "../shared/state/keys.ts";
 import { LEASE_MS, LeaseSchema, leaseKey, locateRecord, recordCopyKey, type LeaseObjects, type StoredLease } from "../shared/state/lease.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
-import { parseConfig } from "../shared/config/load.ts";
 
 /**
  * Crash points, explored: each function runs as the process SCF runs (its bundle, loaded by the SCF
  * stand-in's runtime, local/cloud/scf-runtime.cjs) against the CSIP emulator, the COS stand-in or a state
- * folder, and real notifiers on 127.0.0.1. Every request it makes to CSIP, COS or a notifier passes a relay
- * that counts it; at the Nth, the process is killed with SIGKILL, either before the request goes on
- * ("before": it never takes effect) or once the request took effect and its answer is on its way back
- * ("after": the answer is lost). SCF's retry then gets the same event (twice at most, as SCF retries a
- * failed asynchronous invocation), and the case is checked:
- * - at most one live task per chunk after every CSIP request, and exactly one at the end;
- * - no task forgotten: the run's record and its open run list every task CSIP holds for it;
- * - every notifier got every part of every message, once; twice only when the killed process had it
- *   sent and its record, as the retry reads it, did not say so; a repeat with the same `webhook-id`;
- * - no lock outlives its lease: a generation left unreleased is the killed process's, its expiry at most
- *   a lease after the kill, and every other generation is released at the end.
+ * folder, and real notifiers on 127.0.0.1. Every request it makes to CSIP, COS or a notifier is counted
+ * (CSIP's and COS's pass a relay); at the Nth, the process is killed with SIGKILL, either before the
+ * request goes on ("before": it never takes effect) or once the request took effect, its answer not yet
+ * back ("after": the answer is lost). A request the process had sent that had not landed when it died is
+ * dropped, as the lease protocol assumes of a client that is gone. SCF's retry then gets the same event
+ * (twice at most, as SCF retries a failed asynchronous invocation), and the case is checked:
+ * - one task per chunk: at most one live task of a name after every CSIP request, and at the end exactly
+ *   the tasks an uncrashed run leaves;
+ * - no task forgotten: the run's record, its tracked tasks and its open run (once told, its results) hold
+ *   every task CSIP has of it, each record read as the next holder of its lock reads it;
+ * - each part once: every part of every message at each notifier, under an uncrashed run's `webhook-id`;
+ *   twice, with the same bytes and id, only when the killed process sent it and could not record it (no
+ *   later part came from it, and its record, as the retry reads it, does not have it);
+ * - no lock outlives its lease: a generation left unreleased is the killed process's and expires at most
+ *   a lease after the kill, every other generation is released at the end, and none was taken before the
+ *   one below it lapsed or was released.
  *
  * The retries run in this process, with the same code (the handler factory of functions/index.ts), a new
  * instance each, on a clock that starts at the real time of the retry and moves on at once when the
  * retry sleeps: a retry waits out the killed holder's lease (60 s, LEASE_MS) in emulated time, as the
- * lease protocol itself judges it, with nothing shortened and no lease touched by the harness.
+ * lease protocol itself judges it, with nothing shortened and no lease written by the harness. After a
+ * results look's retries, the next look (`checkEvery` later) must find nothing left to tell.
  */
 
 export const CRASH_FUNCTIONS = ["scheduled-scan", "scan-results", "asset-change"] as const;
@@ -76,7 +82,7 @@ export interface CaseResult {
   killed?: { when: KillWhen; request: number; upstream: Upstream; label: string };
   /** Requests the first attempt made (all of them when it was not killed). */
   requests: number;
-  /** What happened: the first attempt, each retry, the next look. */
+  /** What happened: the first attempt, each retry, and for a results look the next one. */
   outcome: string;
   /** Broken invariants, each with what broke it; empty when every invariant held. */
   violations: { invariant: Invariant | "retries"; message: string }[];
@@ -170,7 +176,7 @@ function changeEvent(): unknown {
     id: "crash-harness-run-instances-0001",
     type: "cvm:CloudEvent:ApiCall",
     source: "cvm.cloud.tencent",
-    subject: "qcs::cvm:ap-guangzhou:uin/100000000001:instance/ins-crashok00",
+    subject: "qcs::cvm:ap-guangzhou:uin/100000000001:instance/ins-crash000",
     time: 1764385200000,
     region: "ap-guangzhou",
     resource: ["qcs::eb:ap-guangzhou:uid1250000000:eventbusid/eventruleid"],
@@ -194,7 +200,6 @@ class CaseControl {
   phase = "setup";
   readonly log: SeenRequest[] = [];
   readonly received: Received[] = [];
-  readonly violations: CaseResult["violations"] = [];
   killed: CaseResult["killed"];
   /** Real time once the killed process has exited. */
   killedAt: number | undefined;
@@ -522,6 +527,8 @@ export class CrashWorld {
   }
 
   async close(): Promise<void> {
+    // A case cut short (a test's time ran out): its process goes too.
+    await this.current?.kill();
     await Promise.all([this.csipRelay.close(), this.cosRelay.close(), this.notifiers.close()]);
     await this.emulator.close();
     await this.cos.close();
@@ -661,13 +668,15 @@ export class CrashWorld {
       }
       if (!succeeded) result.violations.push({ invariant: "retries", message: `SCF's retries were spent: ${steps.join("; ")}` });
       if (fn === "scan-results") {
-        // The next look, `checkEvery` later: it tells a run whose lock a killed look held (the retry found it taken).
+        // The next look, `checkEvery` later, finds nothing left to tell: the retries told the run, and
+        // nothing goes out again.
         control.phase = "next look";
         const next = new Date(this.resultsSlot.getTime() + 600_000);
         clock.skipTo(next.getTime() + 1000);
         try {
           const summary = (await handlerOf(clock)({ ...(event as object), Time: next.toISOString() }, context)) as { told: unknown[] };
           steps.push(summary.told.length > 0 ? "the next look told it" : "the next look had nothing to tell");
+          if (summary.told.length > 0) result.violations.push({ invariant: "each part once", message: "SCF's retries left the run's results to the next look" });
         } catch (error) {
           steps.push(`the next look failed: ${describeError(error).slice(0, 200)}`);
           result.violations.push({ invariant: "retries", message: `the next look failed: ${describeError(error)}` });

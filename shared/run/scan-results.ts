@@ -15,6 +15,7 @@ import { closeRun, memberIdsOf, memberScopes, openRuns, runsFromTaskList, trackR
 import { reportLinks } from "../results/reports.ts";
 import { taskStatesOfRuns } from "../results/task-states.ts";
 import { parseTaskName, resultsKey } from "../state/keys.ts";
+import { LEASE_MS, LONGEST_LOOK_INTERVAL_MS } from "../state/lease.ts";
 import type { ActionReading } from "../csip/filter-readings.ts";
 import { runReadings } from "./filter-readings.ts";
 import { publishResultsPage } from "./results-page.ts";
@@ -187,8 +188,16 @@ async function withKeptTasks(run: RunContext, open: OpenRun, keptFor: ReadonlyMa
 }
 
 /**
- * Tells one run's results, under its lock, once: "elsewhere" when another invocation holds the lock,
- * "held" when a finished task's report is not ready and the run may still wait for it. The message is
+ * How long a look waits for a run's lock another invocation holds: one lease and a look. A look that was
+ * killed holding it keeps it that long at most, so SCF's retry of that look tells the run itself rather
+ * than leaving it to the next look, `checkEvery` later; a live holder is done telling by then, or is left to.
+ */
+const RESULTS_LOCK_WAIT_MS = LEASE_MS + LONGEST_LOOK_INTERVAL_MS;
+
+/**
+ * Tells one run's results, under its lock, once: "elsewhere" when another invocation holds the lock
+ * past RESULTS_LOCK_WAIT_MS, or told it meanwhile; "held" when a finished task's report is not ready and
+ * the run may still wait for it. The message is
  * built by the first look that can, stored, and only sent from then on: a notifier that got it is not
  * sent it again, and one that failed gets the very same message later, whatever changed meanwhile.
  */
@@ -200,7 +209,7 @@ async function tellRun(
 ): Promise<ToldRun | "held" | "elsewhere"> {
   const key = resultsKey(open.run);
   try {
-    return await run.store.withLock(key, { waitMs: 0 }, async () => {
+    return await run.store.withLock(key, { waitMs: Math.min(RESULTS_LOCK_WAIT_MS, run.deadline.remainingMs()) }, async () => {
       const record: Told = (await run.store.get(key, ToldSchema)) ?? { told: false, notified: {} };
       const base = { run: open.run, policy: open.policy, scheduledTime: open.scheduledTime, riskCount: tasks.reduce((n, t) => n + t.riskCount, 0), notifications: [] };
       const finish = async (told: ToldRun): Promise<ToldRun> => {

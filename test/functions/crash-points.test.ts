@@ -77,4 +77,20 @@ describe("crash points", () => {
       expect(result.violations).toEqual([]);
     },
   );
+
+  // Found by the harness: a results look took its run's lock without waiting, so SCF's retry of a look
+  // killed while telling found the dead look's lease live, returned ok and left the rest of the message
+  // to the next look, `checkEvery` later. A look now waits up to a lease (and a look) for the lock.
+  it("a results look killed after a notifier took part 1 of 3: SCF's retry, at once, waits out the lease and sends the rest itself", { timeout: 180_000 }, async () => {
+    const result = await world.crash(await reference("scan-results", "cos"), { when: "after", label: /^notifier robot 1\/3$/ });
+    // Part 1's answer died with the process: the retry sends it again, then parts 2 and 3.
+    expect(result.received.filter((r) => r.notifier === "robot").map((r) => [r.label, r.byAttempt])).toEqual([
+      ["1/3", true],
+      ["1/3", false],
+      ["2/3", false],
+      ["3/3", false],
+    ]);
+    expect(result.outcome).toBe("killed; retry 1 ok; the next look had nothing to tell");
+    expect(result.violations).toEqual([]);
+  });
 });
