@@ -28,10 +28,12 @@ export async function benchCrashPoints(only: string | undefined = process.argv[3
         const started = Date.now();
         let held = 0;
         let explored = 0;
+        let longestRetriesMs = 0;
         for (let request = 1; request <= reference.requests; request++) {
           for (const when of ["before", "after"] as const) {
             const result = await world.crash(reference, { when, request });
             explored++;
+            longestRetriesMs = Math.max(longestRetriesMs, result.retriesMs);
             if (result.violations.length === 0) held++;
             else broken.push(result);
             cases.push(row(fn, store, `#${request} ${when}`, result));
@@ -45,6 +47,7 @@ export async function benchCrashPoints(only: string | undefined = process.argv[3
           String(explored),
           `${held}/${explored}`,
           String(explored * INVARIANTS.length - brokenChecks(broken, fn, store)),
+          `${(longestRetriesMs / 1000).toFixed(1)} s`,
           `${(ms / 1000).toFixed(0)} s`,
           (ms / explored / referenceMs).toFixed(1),
         ]);
@@ -56,7 +59,7 @@ export async function benchCrashPoints(only: string | undefined = process.argv[3
   printTable("Crash points: the first attempt killed at its Nth request, then SCF's retries", ["function", "store", "kill point", "request", "outcome", "invariants"], cases);
   printTable(
     `Crash points explored and invariants held (${INVARIANTS.join(", ")}); time per case against an uncrashed run of the same function`,
-    ["function", "store", "requests (K)", "points (2K)", "cases with every invariant held", "invariant checks held", "time", "per case vs uncrashed run"],
+    ["function", "store", "requests (K)", "points (2K)", "cases with every invariant held", "invariant checks held", "longest retries (emulated)", "time", "per case vs uncrashed run"],
     totals,
   );
   for (const result of broken) {

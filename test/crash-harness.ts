@@ -82,6 +82,8 @@ export interface CaseResult {
   killed?: { when: KillWhen; request: number; upstream: Upstream; label: string };
   /** Requests the first attempt made (all of them when it was not killed). */
   requests: number;
+  /** From the first retry's start to the end of the last, in the retries' (emulated) time; 0 without retries. */
+  retriesMs: number;
   /** What happened: the first attempt, each retry, and for a results look the next one. */
   outcome: string;
   /** Broken invariants, each with what broke it; empty when every invariant held. */
@@ -606,7 +608,7 @@ export class CrashWorld {
     this.emulator.state.tasks = [];
     this.emulator.calls.length = 0;
 
-    const result: CaseResult = { fn, store, requests: 0, outcome: "", violations: [], received: [] };
+    const result: CaseResult = { fn, store, requests: 0, retriesMs: 0, outcome: "", violations: [], received: [] };
     const doubled = new Set<string>();
     const control = new CaseControl(point, (seen) => {
       const byName = new Map<string, number>();
@@ -655,6 +657,7 @@ export class CrashWorld {
 
       // SCF's retries of a failed invocation, each a new instance, until one succeeds.
       let succeeded = first === "ran to the end, ok";
+      const retriesStarted = clock.now();
       for (let retry = 1; !succeeded && retry <= SCF_RETRIES; retry++) {
         control.phase = `retry ${retry}`;
         if (retry > 1) await clock.sleep(SCF_RETRY_GAP_MS);
@@ -666,6 +669,7 @@ export class CrashWorld {
           steps.push(`retry ${retry} failed: ${describeError(error).slice(0, 200)}`);
         }
       }
+      if (first !== "ran to the end, ok") result.retriesMs = clock.now() - retriesStarted;
       if (!succeeded) result.violations.push({ invariant: "retries", message: `SCF's retries were spent: ${steps.join("; ")}` });
       if (fn === "scan-results") {
         // The next look, `checkEvery` later, finds nothing left to tell: the retries told the run, and
