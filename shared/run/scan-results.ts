@@ -197,9 +197,9 @@ const RESULTS_LOCK_WAIT_MS = LEASE_MS + LONGEST_LOOK_INTERVAL_MS;
 /**
  * Tells one run's results, under its lock, once: "elsewhere" when another invocation holds the lock
  * past RESULTS_LOCK_WAIT_MS, or told it meanwhile; "held" when a finished task's report is not ready and
- * the run may still wait for it. The message is
- * built by the first look that can, stored, and only sent from then on: a notifier that got it is not
- * sent it again, and one that failed gets the very same message later, whatever changed meanwhile.
+ * the run may still wait for it. The message is built by the first look that can, stored, and only sent
+ * from then on: a notifier that got it is not sent it again, and one that failed gets the very same
+ * message later, whatever changed meanwhile.
  */
 async function tellRun(
   run: RunContext,
