@@ -171,11 +171,13 @@ policies:
 `;
 }
 
+const CHANGE_EVENT_ID = "crash-harness-run-instances-0001";
+
 /** An EventBridge RunInstances event naming every web CVM (CVM's event, as test/fixtures/events has it). */
 function changeEvent(): unknown {
   return {
     specversion: "1.0",
-    id: "crash-harness-run-instances-0001",
+    id: CHANGE_EVENT_ID,
     type: "cvm:CloudEvent:ApiCall",
     source: "cvm.cloud.tencent",
     subject: "qcs::cvm:ap-guangzhou:uin/100000000001:instance/ins-crash000",
@@ -200,7 +202,6 @@ function changeEvent(): unknown {
 
 class CaseControl {
   phase = "setup";
-  readonly log: SeenRequest[] = [];
   readonly received: Received[] = [];
   killed: CaseResult["killed"];
   /** Real time once the killed process has exited. */
@@ -243,7 +244,6 @@ class CaseControl {
     const attempt = this.fromAttempt(socket);
     if (attempt && this.dying) return { seen: { index: 0, phase: "attempt (dead)", upstream, label }, drop: true };
     const seen: SeenRequest = { index: attempt ? ++this.counted : 0, phase: attempt ? "attempt" : this.phase, upstream, label };
-    this.log.push(seen);
     if (!attempt || !this.point) return { seen };
     const hit = "request" in this.point ? this.point.request === seen.index : this.point.label.test(`${upstream} ${label}`) && ++this.matched === (this.point.occurrence ?? 1);
     if (!hit) return { seen };
@@ -461,7 +461,6 @@ export interface Reference {
   store: StoreKind;
   /** Requests an uncrashed first attempt makes: the crash points are 1 to this. */
   requests: number;
-  labels: string[];
   /** Per notifier and part, the `webhook-id` it came under. */
   parts: Map<string, string>;
   /** The names of the run's tasks. */
@@ -540,7 +539,7 @@ export class CrashWorld {
   /** The run record key and the record keys whose notifier progress counts, for a scenario. */
   private recordKeys(fn: CrashFunction): { run: string; notifying: string } {
     if (fn === "asset-change") {
-      const run = changeRunNames("on-change", [{ id: "crash-harness-run-instances-0001", assets: CHANGED_IDS }]).recordKey;
+      const run = changeRunNames("on-change", [{ id: CHANGE_EVENT_ID, assets: CHANGED_IDS }]).recordKey;
       return { run, notifying: run };
     }
     const run = scheduledRunNames("nightly", this.slot).recordKey;
@@ -551,7 +550,7 @@ export class CrashWorld {
   async reference(fn: CrashFunction, store: StoreKind): Promise<Reference & { result: CaseResult }> {
     const { result, control } = await this.runCase(fn, store, undefined);
     const parts = new Map(control.received.map((r) => [`${r.notifier} ${r.label}`, r.webhookId]));
-    return { fn, store, requests: result.requests, labels: control.log.filter((s) => s.index > 0).map((s) => `${s.upstream} ${s.label}`), parts, taskNames: this.taskNames(), result };
+    return { fn, store, requests: result.requests, parts, taskNames: this.taskNames(), result };
   }
 
   private taskNames(): string[] {
