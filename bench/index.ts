@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchAssetChange } from "./asset-change.ts";
 import { benchColdStart } from "./cold-start.ts";
+import { benchCrashPoints } from "./crash-points.ts";
 import { benchLeaseRequests } from "./lease-requests.ts";
 import { benchPage } from "./page.ts";
 import { benchMemory } from "./memory.ts";
@@ -25,6 +26,7 @@ const benches: Record<string, () => void | Promise<void>> = {
   "lease-requests": benchLeaseRequests,
   "record-bytes": benchRecordBytes,
   memory: benchMemory,
+  "crash-points": benchCrashPoints,
 };
 // The state folders and files the benchmarks make go in one folder of their own, removed at the end.
 const ownTemp = mkdtempSync(join(tmpdir(), "csip-scan-bench-run-"));

@@ -61,7 +61,7 @@ export function runRecord(store: StateStore, key: string, pageBytes?: number): P
 }
 
 /** A short digest of a set of task IDs, equal for the same IDs in any order. */
-function idsDigest(taskIds: readonly string[]): string {
+export function idsDigest(taskIds: readonly string[]): string {
   return createHash("sha256").update([...taskIds].sort().join("\n")).digest("hex").slice(0, 32);
 }
 

@@ -16,6 +16,7 @@ import { reportLinks } from "../results/reports.ts";
 import { taskStatesOfRuns } from "../results/task-states.ts";
 import { linkShown } from "../secrets.ts";
 import { parseTaskName, resultsKey } from "../state/keys.ts";
+import { LEASE_MS, LONGEST_LOOK_INTERVAL_MS } from "../state/lease.ts";
 import type { ActionReading } from "../csip/filter-readings.ts";
 import { runReadings } from "./filter-readings.ts";
 import { legacyAdoptedAt } from "./legacy-state.ts";
@@ -195,11 +196,19 @@ async function withKeptTasks(run: RunContext, open: OpenRun, keptFor: ReadonlyMa
 }
 
 /**
- * Tells one run's results, under its lock, once: "elsewhere" when another invocation holds the lock (or
- * told it already), `waiting` with why when the run stays open for a later look: a finished task's report
- * not ready while the run may still wait for it, or its policy's history held by another invocation. The
- * message is built by the first look that can, stored, and only sent from then on: a notifier that got it
- * is not sent it again, and one that failed gets the very same message later, whatever changed meanwhile.
+ * How long a look waits for a run's lock another invocation holds: one lease and a look. A look that was
+ * killed holding it keeps it that long at most, so SCF's retry of that look tells the run itself rather
+ * than leaving it to the next look, `checkEvery` later; a live holder is done telling by then, or is left to.
+ */
+const RESULTS_LOCK_WAIT_MS = LEASE_MS + LONGEST_LOOK_INTERVAL_MS;
+
+/**
+ * Tells one run's results, under its lock, once: "elsewhere" when another invocation holds the lock past
+ * RESULTS_LOCK_WAIT_MS (or told it meanwhile), `waiting` with why when the run stays open for a later look:
+ * a finished task's report not ready while the run may still wait for it, or its policy's history held by
+ * another invocation. The message is built by the first look that can, stored, and only sent from then on:
+ * a notifier that got it is not sent it again, and one that failed gets the very same message later,
+ * whatever changed meanwhile.
  */
 async function tellRun(
   run: RunContext,
@@ -211,7 +220,7 @@ async function tellRun(
   /** Whether this look holds the run's lock: a LockBusyError after that is another lock's (the history's). */
   let holding = false;
   try {
-    return await run.store.withLock(key, { waitMs: 0 }, async () => {
+    return await run.store.withLock(key, { waitMs: Math.min(RESULTS_LOCK_WAIT_MS, run.deadline.remainingMs()) }, async () => {
       holding = true;
       const record: Told = (await run.store.get(key, ToldSchema)) ?? { told: false, notified: {} };
       const base = { run: open.run, policy: open.policy, scheduledTime: open.scheduledTime, riskCount: tasks.reduce((n, t) => n + t.riskCount, 0), notifications: [] };

@@ -138,7 +138,10 @@ export function stateStoreFor(
     if (state.cos) throw new StateStoreError("state.cos names no bucket: set state.cos.bucket or CSIP_SCAN_STATE_BUCKET (the deploy sets it)");
     const folder = stateFolderOf(config, env);
     const top = config.state.path ?? DEFAULT_STATE_PATH;
-    return { store: new FileStateStore(folder, options.warn), warnings: [], ...(folder !== top ? { legacy: new FileStateStore(top, options.warn) } : {}) };
+    // Leases judged and waited for by the run's clock, as on COS.
+    const { clock } = options;
+    const files = (dir: string): FileStateStore => new FileStateStore(dir, options.warn, clock?.now, clock ? { sleep: clock.sleep } : {});
+    return { store: files(folder), warnings: [], ...(folder !== top ? { legacy: files(top) } : {}) };
   }
   const cos = (prefix: string): CosStateStore =>
     new CosStateStore({

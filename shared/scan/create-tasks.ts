@@ -147,7 +147,9 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
   const sleep = ctx.sleep ?? realSleep;
   const outcome: TaskOutcome = { created: [], unauthorized: [...progress.unauthorized], failures: [], warnings: progress.warnings };
   const refused = new Set(outcome.unauthorized);
-  const recordRefused = (values: readonly string[] | undefined, assets: readonly Asset[]): void => {
+  /** Keeps the values CSIP refused with what the chunk knew of them: true when one was new. */
+  const recordRefused = (values: readonly string[] | undefined, assets: readonly Asset[]): boolean => {
+    const before = refused.size;
     for (const value of values ?? []) {
       if (refused.has(value)) continue;
       refused.add(value);
@@ -156,6 +158,7 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
       if (asset) progress.unauthorizedAssets[value] = { name: asset.name, kind: asset.kind, region: asset.region, ...(asset.memberId ? { memberId: asset.memberId } : {}) };
     }
     progress.unauthorized = [...outcome.unauthorized];
+    return refused.size > before;
   };
   /** Chunks this attempt offered, and those whose assets differ from what their earlier task named. */
   const offered = new Set<number>();
@@ -260,7 +263,9 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
     try {
       let submitted = request;
       let result = await submit(request);
-      if ("answer" in result) recordRefused(result.answer.UnAuthAsset, assets);
+      // Kept before the chunk goes on: a retry after a crash that finds the task made next (by its name)
+      // learns what CSIP refused here from the record alone, and the message must name it.
+      if ("answer" in result && recordRefused(result.answer.UnAuthAsset, assets)) await ctx.save();
       if ("answer" in result && !result.answer.TaskId && result.answer.Status === -1 && (result.answer.UnAuthAsset ?? []).length > 0) {
         // CSIP may have made a task for the authorized assets without naming it: look before anything else.
         const made = await lookUp(request.TaskName);

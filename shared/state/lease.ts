@@ -142,9 +142,10 @@ function lapsed(lease: Looked, sentAt: number, answeredAt: number, leaseMs: numb
 /**
  * The generation whose copy holds the record after the lapsed generation `generation` (as `head` was
  * read): a released generation's word, else the generation's own copy if it wrote one, else the place
- * it started from; a generation that died before it knew looks further down.
+ * it started from; a generation that died before it knew looks further down. Exported for readers that
+ * must see the record as the next taker will, without taking the lock (test/crash-harness.ts).
  */
-async function locateRecord(objects: LeaseObjects, key: string, generation: number, head: Looked): Promise<number> {
+export async function locateRecord(objects: LeaseObjects, key: string, generation: number, head: Looked): Promise<number> {
   let lease = head;
   for (let at = generation; at > 0; at--) {
     if (at !== generation) lease = await readLease(objects, key, at);
