@@ -110,10 +110,11 @@ export function describeAssets(kind: AssetKind): Handler {
     const { state, account } = context;
     const result = page(listOf(state.estate, kind, p), p, rulesOf(context), (a) => ITEM_SHAPES[kind](a, account));
     if (isAnswer(result)) return result;
-    // An asset arriving during a read joins the estate at the front of its list once this page is
-    // answered: the pages after it shift by one and a row repeats, as when the estate changes mid-walk.
+    // An asset arriving during a read joins the estate at the front of its list once a read's first page
+    // is answered: the pages after it shift by one and a row repeats, as when the estate changes mid-walk.
+    // Only a first page lets it in, so a page of an earlier read still in flight cannot.
     const arriving = state.arrivingDuringRead.filter((a) => a.kind === kind);
-    if (arriving.length > 0) {
+    if (arriving.length > 0 && ((p.Filter as { Offset?: number } | undefined)?.Offset ?? 0) === 0) {
       state.arrivingDuringRead = state.arrivingDuringRead.filter((a) => a.kind !== kind);
       state.estate.unshift(...arriving);
     }

@@ -91,8 +91,8 @@ export interface Emulator {
   /** From now on `action` refuses a `Filter.Filters` naming `filterName` (FILTER_REFUSAL.name). */
   refuseFilter(action: string, filterName: string): void;
   /**
-   * `asset` joins the estate at the front of its kind's list right after the next page of that list is
-   * answered: the pages read after it shift by one, so a row repeats (an offset shift while the estate
+   * `asset` joins the estate at the front of its kind's list right after the next first page (Offset 0) of
+   * that list is answered: the pages read after it shift by one, so a row repeats (an offset shift while the estate
    * changes) and the new asset is not seen by that read.
    */
   addDuringRead(asset: EstateAssetInput): void;

@@ -92,8 +92,8 @@ export interface EmulatorState {
   /** The order DescribeScanTaskList lists tasks in (a reading: switches.ts). */
   taskOrder: TaskOrder;
   /**
-   * Assets that join the estate at the front of their kind's list as soon as a page of that list has been
-   * answered: the later pages shift by one and repeat a row (`Emulator.addDuringRead`).
+   * Assets that join the estate at the front of their kind's list as soon as a first page (Offset 0) of
+   * that list has been answered: the later pages shift by one and repeat a row (`Emulator.addDuringRead`).
    */
   arrivingDuringRead: EstateAsset[];
 }

@@ -272,6 +272,8 @@ describe("a scheduled run that creates tasks as its walk fills them", () => {
     const estate = emulator.state.estate;
     emulator.state.estate = [...estate];
     try {
+      // No request of an earlier test still in flight, so the asset joins at this walk's first page.
+      await emulator.settle();
       emulator.addDuringRead({ kind: "cvm", id: "ins-joined01", tags: { env: "prod" } });
       const summary = await runOnce(`s${++n}`, 12);
       expect(summary.ok).toBe(true);
