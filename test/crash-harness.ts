@@ -26,6 +26,7 @@ import { CosStateStore } from "../shared/state/cos-store.ts";
 import { changeRunNames, historyKey, resultsKey, scheduledRunNames } from "../shared/state/keys.ts";
 import { LEASE_MS, LeaseSchema, leaseKey, locateRecord, recordCopyKey, type LeaseObjects, type StoredLease } from "../shared/state/lease.ts";
 import { FileStateStore, type StateStore } from "../shared/state/store.ts";
+import { cvmWithLongFindings } from "./fixtures/estates.ts";
 
 /**
  * Crash points, explored: each function runs as the process SCF runs (its bundle, loaded by the SCF
@@ -132,18 +133,7 @@ const ESTATE: EstateAssetInput[] = [
     };
   }),
   // One CVM with 30 long findings: the results message goes in parts too.
-  {
-    kind: "cvm",
-    id: "ins-crashrisk",
-    name: "risky",
-    tags: { team: "risky" },
-    risks: Array.from({ length: 30 }, (_, i) => ({
-      kind: "vul" as const,
-      level: "high" as const,
-      name: `Remote code execution in the example service, number ${i}, through a crafted request`,
-      fix: `Upgrade the example service to version ${i}.0.1 or later, restrict its port to the management network, and rotate every credential it held. `.repeat(2),
-    })),
-  },
+  cvmWithLongFindings("ins-crashrisk"),
 ];
 const CHANGED_IDS = ESTATE.filter((a) => a.tags?.team === "web").map((a) => a.id);
 
@@ -322,15 +312,7 @@ async function startRelay(upstream: "CSIP" | "COS", target: string, control: () 
     }
     res.writeHead(answer.status, answer.headers).end(answer.body);
   };
-  server.on("connection", (socket) => control()?.connected(socket));
-  const url = await listen(server);
-  return {
-    url,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  return serveCases(server, control);
 }
 
 /** The part a WeCom request carries (`2/3`), from its title; "whole" for a message in one piece. */
@@ -341,6 +323,19 @@ function partLabel(body: string): string {
   } catch {
     return "whole";
   }
+}
+
+/** Listens on 127.0.0.1, each connection made known to the case, until closed. */
+async function serveCases(server: Server, control: () => CaseControl | undefined): Promise<{ url: string; close(): Promise<void> }> {
+  server.on("connection", (socket) => control()?.connected(socket));
+  const url = await listen(server);
+  return {
+    url,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 /** The notifiers of every case: a WeCom robot and a webhook, at `/c<case>/robot` and `/c<case>/hook`. */
@@ -369,15 +364,7 @@ async function startNotifiers(control: () => CaseControl | undefined): Promise<{
       answer();
     })().catch(() => res.destroy());
   });
-  server.on("connection", (socket) => control()?.connected(socket));
-  const url = await listen(server);
-  return {
-    url,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  return serveCases(server, control);
 }
 
 // ---------------------------------------------------------------------------------------------------

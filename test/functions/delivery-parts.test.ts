@@ -10,6 +10,7 @@ import type { ScanResultsSummary } from "../../shared/run/scan-results.ts";
 import type { TimerSummary } from "../../shared/run/timer-run.ts";
 import type { EstateAssetInput } from "../../local/emulator/estate.ts";
 import { caught, clockAt, startListener, useHandlerWorld, type Captured } from "../helpers.ts";
+import { cvmWithLongFindings } from "../fixtures/estates.ts";
 
 // A message too long for one WeCom robot message goes in parts; a part the robot refuses is sent again
 // on the retry, and only it and those after it: the parts the robot has are not sent twice.
@@ -17,18 +18,7 @@ import { caught, clockAt, startListener, useHandlerWorld, type Captured } from "
 /** 170 unauthorized CVMs (the run's message lists each) and one CVM with 30 long findings (the results'). */
 const ESTATE: EstateAssetInput[] = [
   ...Array.from({ length: 170 }, (_, i) => ({ kind: "cvm" as const, id: `ins-un${String(i).padStart(6, "0")}`, name: `unauthorized-web-server-${i}`, tags: { team: "web" }, authorized: false })),
-  {
-    kind: "cvm",
-    id: "ins-risky001",
-    name: "risky",
-    tags: { team: "risky" },
-    risks: Array.from({ length: 30 }, (_, i) => ({
-      kind: "vul" as const,
-      level: "high" as const,
-      name: `Remote code execution in the example service, number ${i}, through a crafted request`,
-      fix: `Upgrade the example service to version ${i}.0.1 or later, restrict its port to the management network, and rotate every credential it held. `.repeat(2),
-    })),
-  },
+  cvmWithLongFindings("ins-risky001"),
 ];
 
 const dir = mkdtempSync(join(tmpdir(), "csip-scan-parts-"));
