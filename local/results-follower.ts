@@ -1,5 +1,5 @@
 import { runScanResults, type ScanResultsSummary } from "../shared/run/scan-results.ts";
-import { startRun, type Services } from "../shared/run/services.ts";
+import { startRun, withAccountReadings, type Services } from "../shared/run/services.ts";
 
 export interface Follower {
   /** Stops looking, and waits for a look in progress to finish. */
@@ -15,7 +15,8 @@ export function followResults(services: Services, everyMs: number, told: (summar
   let running: Promise<void> | undefined;
   const look = (): void => {
     if (running) return;
-    running = runScanResults(startRun(services), new Date(services.clock.now()))
+    running = withAccountReadings(services)
+      .then((following) => runScanResults(startRun(following), new Date(services.clock.now())))
       .then(told, () => {})
       .finally(() => {
         running = undefined;

@@ -17,7 +17,7 @@ import { createLogger, silentLogger } from "../../shared/log.ts";
 import { deliverTest } from "../../shared/notify/deliver.ts";
 import { findPolicy, runScheduledScan } from "../../shared/run/scheduled-scan.ts";
 import { runReadings } from "../../shared/run/filter-readings.ts";
-import { createServices, startRun, storeWarnings } from "../../shared/run/services.ts";
+import { createServices, startRun, storeWarnings, withAccountReadings } from "../../shared/run/services.ts";
 import { formatSummary, type RunSummary } from "../../shared/run/summary.ts";
 import { timersOf } from "../../shared/run/timer-run.ts";
 import { SCF_LIMITS } from "../../shared/config/scf-limits.ts";
@@ -103,7 +103,7 @@ const COMMANDS: Record<string, Command> = {
       const connection = await connectLocal(config, { env, say: err });
       const progress = progressLine();
       try {
-        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection), progress: progress.report }));
+        const run = startRun(await withAccountReadings(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection), progress: progress.report })));
         const now = new Date();
         const times = new Map(scheduleTable(config, now).map((row) => [row.policy, row.next]));
         const timers = timersOf(config);
@@ -170,7 +170,7 @@ const COMMANDS: Record<string, Command> = {
       // A large estate takes a while to walk: pages and assets so far on stderr, every few seconds.
       const progress = progressLine();
       try {
-        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection), progress: progress.report }));
+        const run = startRun(await withAccountReadings(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection), progress: progress.report })));
         const summaries: RunSummary[] = [];
         for (const policy of wanted) {
           summaries.push(await runScheduledScan(run, { policy, scheduledTime: time, trigger: "manual", dryRun: values["dry-run"] === true }));
@@ -247,7 +247,7 @@ const COMMANDS: Record<string, Command> = {
       if (typeof values.policy === "string") findPolicy(config, values.policy);
       const connection = await connectLocal(config, { env, say: err });
       try {
-        const run = startRun(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) }));
+        const run = startRun(await withAccountReadings(createServices(config, env, { logger: silentLogger(), ...localOverrides(connection) })));
         const found = await runsFromTaskList(run.csip, run.clock.now() - durationMs(since), memberScopes(config), run.deployment);
         const reports: ResultsReport[] = [];
         for (const open of found.runs.filter((r) => values.policy === undefined || r.policy === values.policy)) {
@@ -392,7 +392,7 @@ const COMMANDS: Record<string, Command> = {
       // Each firing is a run of its own: its own deadline, and an inventory read afresh.
       const fire = async (policy: string, time: Date): Promise<void> => {
         out(`\n>>> ${localTime(new Date(), config.timezone)}  running ${policy}`);
-        const summary = await runScheduledScan(startRun(services), { policy, scheduledTime: time, trigger: "timer" });
+        const summary = await runScheduledScan(startRun(await withAccountReadings(services)), { policy, scheduledTime: time, trigger: "timer" });
         progress.done();
         out(formatSummary(summary, config.timezone));
       };

@@ -325,9 +325,17 @@ export function servicesOnDemand(options: BootOptions = {}): () => Promise<Servi
     }
     const services = await pending;
     await watchKeys(services, services.credentials.reread());
-    services.toldReadings = await storedReadings(services);
-    return services;
+    return withAccountReadings(services);
   };
+}
+
+/**
+ * Services told what `csip-scan doctor` kept of the account (`doctor/readings` in the state store), read
+ * afresh: a function at each invocation, a command before it runs, so a new doctor run is followed.
+ */
+export async function withAccountReadings(services: Services): Promise<Services> {
+  services.toldReadings = await storedReadings(services);
+  return services;
 }
 
 const LIST_ACTIONS: ReadonlySet<string> = new Set(Object.values(ASSET_KINDS).map((k) => k.listAction));

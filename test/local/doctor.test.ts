@@ -477,6 +477,25 @@ describe("csip-scan doctor, the command", () => {
     expect([status, stderr.split("\n")[0]]).toEqual([2, message]);
   });
 
+  it("the CLI's own commands follow what doctor kept, as the functions do: plan reads at the account's largest Limit where it failed before", async () => {
+    emulator.state.maxPageSize = 40;
+    await store().set(ACCOUNT_READINGS, { at: new Date(now).toISOString(), lists: {} });
+    const inDeployment = { ...session(), CSIP_SCAN_STATE_PREFIX: PREFIX };
+    const before = await cli(["plan", "--json"], inDeployment);
+    expect(before.status).not.toBe(0);
+    expect(before.stderr).toContain("InvalidParameterValue");
+
+    expect((await cli(["doctor", "--stage", "dev", "--json"], session())).status).toBe(0);
+    const from = emulator.calls.length;
+    const after = await cli(["plan", "--json"], inDeployment);
+    expect([after.status, after.stderr]).toEqual([0, expect.any(String)]);
+    const plan = JSON.parse(after.stdout) as { policies: { policy: string; assets: string[] }[] };
+    expect(plan.policies.find((p) => p.policy === "nightly")!.assets.length).toBeGreaterThan(0);
+    const limits = emulator.calls.slice(from).map((c) => (c.params.Filter as { Limit?: number } | undefined)?.Limit).filter((l): l is number => l !== undefined);
+    expect(limits.length).toBeGreaterThan(0);
+    expect(Math.max(...limits)).toBe(40);
+  });
+
   it("a bad policy file is exit 2, every problem located, before anything is called", async () => {
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "version: 1\npolicies:\n  - { name: nightly, schedule: every night, targets: [nowhere] }\n");
