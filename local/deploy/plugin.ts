@@ -1,5 +1,8 @@
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FUNCTION_NAMES, FUNCTIONS, type FunctionName, type FunctionRow } from "../../functions/index.ts";
+import { configPath } from "../../shared/config/load.ts";
 import { readEnvironment } from "../../shared/env.ts";
 import { describeError } from "../../shared/errors.ts";
 import { coldStartKey, deploymentName, deploymentStatePrefix, PAGE_SIGNING_KEY } from "../../shared/state/keys.ts";
@@ -9,7 +12,7 @@ import { ensureRule, ruleErrorMessage } from "./event-bridge.ts";
 import { createFunctionUrlRequest, extranetUrl, functionUrlChange, functionUrlTrigger, PAGE_URL_VARIABLE, stagePageUrl, stagePageUrlVariable, updateFunctionUrlRequest } from "./function-url.ts";
 import { defaultStateBucket, ensureStateBucket } from "./state-bucket.ts";
 import { limitProblems, type FunctionPlan } from "./limits.ts";
-import { deploySettings } from "./settings.ts";
+import { deploySettings, packedPolicyFile } from "./settings.ts";
 import { deleteTriggerRequest, staleTriggers, unchangedTimers, wantedTriggers, type ExistingTrigger, type WantedTrigger } from "./triggers.ts";
 
 /** What the plugin reads of the serverless instance (Serverless Framework v3). */
@@ -20,6 +23,8 @@ interface ServerlessLike {
     functions: Record<string, { name?: string; role?: string; events?: Record<string, unknown>[]; environment?: { variables?: Record<string, unknown> } }>;
   };
   classes: { Error: new (message: string) => Error };
+  /** The service's folder, where serverless.yml is and the package is made from. */
+  serviceDir?: string;
 }
 
 interface Log {
@@ -61,7 +66,10 @@ export class CsipScanDeployPlugin {
     const log = io.log;
     this.log = { notice: (m) => (log?.notice ?? console.error)(`csip-scan: ${m}`), warning: (m) => (log?.warning ?? console.error)(`csip-scan: ${m}`) };
     this.hooks = {
-      "before:package:initialize": async () => this.refuseBrokenLimits(),
+      "before:package:initialize": async () => {
+        this.refuseBrokenLimits();
+        this.packPolicyFile();
+      },
       "before:deploy:deploy": async () => {
         this.refuseShellWidePageUrl();
         this.refuseBrokenLimits();
@@ -111,6 +119,17 @@ export class CsipScanDeployPlugin {
       const environment = Object.fromEntries(Object.entries({ ...providerEnv, ...f.environment?.variables }).map(([k, v]) => [k, String(v)]));
       return { name: this.functionName(key), environment, triggers: this.wanted?.get(key) ?? wantedTriggers(f.events ?? []) };
     });
+  }
+
+  /**
+   * Copies the policy file the deploy read into the package (`packedPolicyFile`), where CSIP_SCAN_CONFIG
+   * points the functions: a deploy of another file than config/scan-policies.yaml runs that file.
+   */
+  private packPolicyFile(): void {
+    const file = configPath(undefined, readEnvironment());
+    const packed = join(this.serverless.serviceDir ?? process.cwd(), packedPolicyFile(file));
+    mkdirSync(dirname(packed), { recursive: true });
+    copyFileSync(file, packed);
   }
 
   private refuseBrokenLimits(): void {

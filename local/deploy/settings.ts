@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import { parse } from "yaml";
 import { FUNCTION_NAMES, FUNCTIONS, memoryOf, unknownMemoryNames, type FunctionRow } from "../../functions/index.ts";
 import { ConfigError } from "../../shared/errors.ts";
@@ -7,8 +8,19 @@ import { DEFAULT_STATE_PREFIX, STORE_KEYS } from "../../shared/config/schema.ts"
 import type { Environment } from "../../shared/env.ts";
 import { regionOf } from "../../shared/run/services.ts";
 
-/** Where SCF unpacks the code (local/emulator/ASSUMPTIONS.md), so where the functions find the policy file. */
-export const DEPLOYED_CONFIG = "/var/user/config/scan-policies.yaml";
+/**
+ * Where the package holds the policy file the deploy read (CSIP_SCAN_CONFIG, else the default), relative to
+ * the project folder: the project's plugin copies it there before packaging (local/deploy/plugin.ts), so
+ * the functions run the very file their triggers were made from, wherever it lies.
+ */
+export function packedPolicyFile(file: string): string {
+  return `dist/config/${basename(file)}`;
+}
+
+/** Where the functions find it: SCF unpacks the code in /var/user (local/emulator/ASSUMPTIONS.md). */
+export function deployedPolicyFile(file: string): string {
+  return `/var/user/${packedPolicyFile(file)}`;
+}
 
 /**
  * What one function's environment adds to the shared one: the node flags of its memory, and the memory
@@ -65,7 +77,7 @@ export interface DeploySettings {
 export async function deploySettings(env: Environment): Promise<DeploySettings> {
   const file = configPath(undefined, env);
   const { config, text } = await loadConfig(file, env);
-  const environment: Record<string, string> = { CSIP_SCAN_CONFIG: DEPLOYED_CONFIG };
+  const environment: Record<string, string> = { CSIP_SCAN_CONFIG: deployedPolicyFile(file) };
   for (const name of variablesNamed(text)) {
     const value = env.variables[name];
     if (value !== undefined) environment[name] = value;

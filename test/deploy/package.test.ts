@@ -58,7 +58,9 @@ beforeAll(() => {
 describe("serverless package, offline", () => {
   it("holds the bundles and the policy file only, each bundle under 1 MB", () => {
     const bundles = ["dist/asset-change/index.js", "dist/results-page/index.js", "dist/scan-results/index.js", "dist/scheduled-scan/index.js"];
-    expect([...zip.keys()].sort()).toEqual(["config/scan-policies.yaml", ...bundles.slice(0, 1), "dist/package.json", ...bundles.slice(1)]);
+    expect([...zip.keys()].sort()).toEqual([...bundles.slice(0, 1), "dist/config/scan-policies.yaml", "dist/package.json", ...bundles.slice(1)]);
+    // The very file the deploy read, where CSIP_SCAN_CONFIG points the functions.
+    expect(zip.get("dist/config/scan-policies.yaml")!.toString("utf8")).toBe(readFileSync(join(work, "config", "scan-policies.yaml"), "utf8"));
     for (const name of bundles) expect(zip.get(name)!.length).toBeLessThan(1024 * 1024);
   });
 
@@ -89,7 +91,7 @@ describe("serverless package, offline", () => {
       region: "ap-guangzhou",
       memorySize: 128,
       role: "csip-scan-scf",
-      environment: { variables: { CSIP_SCAN_CONFIG: "/var/user/config/scan-policies.yaml", SECOPS_WEBHOOK_URL: SECRET_URL } },
+      environment: { variables: { CSIP_SCAN_CONFIG: "/var/user/dist/config/scan-policies.yaml", SECOPS_WEBHOOK_URL: SECRET_URL } },
     });
   });
 });
@@ -134,7 +136,7 @@ describe("the packaged handlers", () => {
         TENCENTCLOUD_SECRETID: LOCAL_ACCOUNT.secretId,
         TENCENTCLOUD_SECRETKEY: LOCAL_ACCOUNT.secretKey,
         CSIP_ENDPOINT: emulator.url,
-        CSIP_SCAN_CONFIG: join(unpacked, "config", "scan-policies.yaml"),
+        CSIP_SCAN_CONFIG: join(unpacked, "dist", "config", "scan-policies.yaml"),
         CSIP_SCAN_ALLOW_LOCAL_WEBHOOKS: "1",
         SECOPS_WEBHOOK_URL: hook.url,
         CSIP_SCAN_LOG_LEVEL: "silent",

@@ -9,6 +9,7 @@ import { ACCOUNT_FILE } from "../../../local/cloud/account.ts";
 import { REHEARSAL_ACCOUNT } from "../../../local/cloud/credentials.ts";
 import type { RecordedCall } from "../../../local/cloud/record.ts";
 import { formatAccount, rehearseDeploy, type RehearsalResult } from "../../../local/deploy/rehearse.ts";
+import { readZip } from "../../../local/cloud/zip.ts";
 
 // The deploy rehearsed end to end: the real `serverless deploy` (the pinned plugin and the project's own),
 // in a copy of the project, twice against one account folder: 13 policies on 3 schedules with CKafka (a
@@ -160,6 +161,20 @@ describe("a first rehearsal, in a fresh account", () => {
 
 const STATE_BUCKET = `csip-scan-state-${REHEARSAL_ACCOUNT.appId}`;
 const stateBucketCalls = (record: RecordedCall[]) => record.filter((c) => c.service === "cos" && c.params.Bucket === STATE_BUCKET).map((c) => `${c.action}${c.error ? ` ${c.error}` : ""}`);
+
+describe("the policy file the deploy read", () => {
+  it("is in the package, and every function is pointed at it: not config/scan-policies.yaml, which the package does not hold", () => {
+    for (const [result, name] of [[first, "first.yaml"], [second, "second.yaml"]] as const) {
+      for (const f of result.account.functions) expect(f.Environment.find((v) => v.Key === "CSIP_SCAN_CONFIG")?.Value, f.FunctionName).toBe(`/var/user/dist/config/${name}`);
+      // The package this rehearsal uploaded (the stand-in keeps its bytes while it runs).
+      const uploaded = result.account.objects.filter((o) => o.Key.endsWith(".zip") && o.Body !== undefined);
+      expect(uploaded).toHaveLength(1);
+      const zip = readZip(Buffer.from(uploaded[0]!.Body!, "base64"));
+      expect(zip.get(`dist/config/${name}`)?.toString("utf8")).toBe(readFileSync(join(work, name), "utf8"));
+      expect([...zip.keys()].filter((k) => !k.startsWith("dist/"))).toEqual([]);
+    }
+  });
+});
 
 describe("the state store's bucket", () => {
   it("is created once, private, in the deploy region, before any function; a second rehearsal finds it and leaves it", () => {
