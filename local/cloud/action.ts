@@ -1,4 +1,16 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { AccountState } from "./account.ts";
+
+/** An HTTP request as the stand-ins' server reads it, for what is not a Cloud API action (COS, Function URLs). */
+export interface HttpRequest {
+  method: string;
+  /** The Host header without a port: what a client signed. */
+  host: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
 
 /**
  * What every Cloud API action of the stand-ins is: a function of the checked parameters and the account,

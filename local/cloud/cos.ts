@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { IncomingHttpHeaders } from "node:http";
 import { COS_BUCKET_NAME, cosBucketNameProblem } from "../../shared/config/schema.ts";
 import type { EmulatorAccount } from "../emulator/accounts.ts";
+import type { HttpRequest } from "./action.ts";
 import type { AccountState, CosObject } from "./account.ts";
 import { httpDate, utcIso } from "./clock.ts";
 import { expectedCosSignature, parseCosAuthorization } from "./cos-signature.ts";
@@ -17,15 +17,7 @@ import { sameSignature } from "../emulator/signature.ts";
  * whose versioning was never enabled), bucket versioning, paged listings, and presigned GETs.
  */
 
-export interface CosRequest {
-  method: string;
-  /** The Host header without a port: what the client signed. */
-  host: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
+export type CosRequest = HttpRequest;
 
 export interface CosAnswer {
   status: number;

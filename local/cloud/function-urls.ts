@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { IncomingHttpHeaders } from "node:http";
+import type { HttpRequest } from "./action.ts";
 import type { AccountState, ScfFunction, ScfTrigger } from "./account.ts";
 import type { FunctionRunner } from "./scf-runner.ts";
 
@@ -100,13 +100,7 @@ export function functionUrlTarget(account: AccountState, host: string): { f: Scf
   return undefined;
 }
 
-export interface UrlRequest {
-  method: string;
-  host: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
+export interface UrlRequest extends HttpRequest {
   remoteAddress: string;
 }
 
