@@ -32,7 +32,7 @@ const AnnouncementSchema = z.object({
   at: z.number(),
 });
 
-function setHash(values: readonly string[]): string {
+export function setHash(values: readonly string[]): string {
   return createHash("sha256").update([...values].sort().join("\n")).digest("hex");
 }
 

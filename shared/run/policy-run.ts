@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto";
 import * as z from "zod";
 import { kindsForId, type AssetKind } from "../assets/kinds.ts";
 import type { Policy } from "../config/schema.ts";
 import { errorFacts } from "../errors.ts";
-import { announceRun, NotifyProgressSchema } from "../notify/announce.ts";
+import { announceRun, NotifyProgressSchema, setHash } from "../notify/announce.ts";
 import type { DeliveryResult } from "../notify/deliver.ts";
 import type { RunError, RunFacts, UnauthorizedAsset } from "../notify/report.ts";
 import { startTaskCreation, TaskProgressSchema, type CreatedTask } from "../scan/create-tasks.ts";
@@ -50,7 +49,7 @@ export type RunRecord = z.infer<typeof RunRecordSchema>;
  * a task, its assets' hash and the values CSIP refused per chunk, and each message built. A save then
  * writes the rest of the record and the last entries, whatever the number of chunks.
  */
-export const RUN_RECORD_GROWS: GrowingFields<RunRecord> = {
+const RUN_RECORD_GROWS: GrowingFields<RunRecord> = {
   arrays: ["chunksWithoutTask", "unauthorized", "warnings"],
   maps: ["tasks", "chunkAssets", "unauthorizedAssets", "messages"],
 };
@@ -62,7 +61,7 @@ export function runRecord(store: StateStore, key: string, pageBytes?: number): P
 
 /** A short digest of a set of task IDs, equal for the same IDs in any order. */
 export function idsDigest(taskIds: readonly string[]): string {
-  return createHash("sha256").update([...taskIds].sort().join("\n")).digest("hex").slice(0, 32);
+  return setHash(taskIds).slice(0, 32);
 }
 
 /**
@@ -143,7 +142,6 @@ export async function createAndAnnounce(
       } else if (record.walked && chunkNumbers(record.walked.chunks).every(creation.doneBefore)) {
         // An earlier attempt walked to the end and dealt with every chunk: nothing to walk for.
         source.leave();
-        Object.keys(record.tasks).map(Number).sort((a, b) => a - b).forEach(creation.reuse);
         result.walked = { ...record.walked, errors: [] };
       } else {
         // What an earlier walk found no longer holds once this one starts: were it to fail part way, a

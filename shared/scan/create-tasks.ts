@@ -121,8 +121,6 @@ export interface TaskCreationRun {
   create(planned: PlannedTask): Promise<void>;
   /** Whether an earlier attempt dealt with the chunk (a task, or none on purpose). */
   doneBefore(chunk: number): boolean;
-  /** Counts the task an earlier attempt made for the chunk, as `create` does, without a planned task. */
-  reuse(chunk: number): void;
   /**
    * How this attempt's chunks differ from an earlier attempt's: chunks it filled with other assets than
    * their task names, and chunks an earlier attempt made a task for that it did not fill (yet).
@@ -136,7 +134,7 @@ export interface TaskCreationRun {
 }
 
 /** A short hash of the assets a request names: equal for the same assets in any order. */
-export function requestAssetsHash(request: ScanTaskRequest): string {
+function requestAssetsHash(request: ScanTaskRequest): string {
   const values = [...(request.Assets ?? []).map((a) => `${a.Asset ?? ""}@${a.Region ?? ""}`), ...(request.SelfDefiningAssets ?? [])].sort();
   return createHash("sha256").update(values.join("\n")).digest("hex").slice(0, 16);
 }
@@ -330,7 +328,6 @@ export function startTaskCreation(ctx: TaskCreation): TaskCreationRun {
   return {
     create,
     doneBefore,
-    reuse,
     differences: () => ({
       refilledOtherwise: [...refilledOtherwise],
       notFilled: earlierTasks()

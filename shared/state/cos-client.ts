@@ -58,7 +58,7 @@ export interface CosAnswer {
 const RETRYABLE_STATUS = (status: number): boolean => status >= 500 || status === 429;
 
 /** The `<Code>` of a COS XML error body. */
-function errorCode(body: string): string | undefined {
+export function errorCode(body: string): string | undefined {
   return /<Code>([^<]+)<\/Code>/.exec(body)?.[1];
 }
 
@@ -81,7 +81,7 @@ function isClockRefusal(code: string | undefined, body: string): boolean {
 }
 
 /** cos-nodejs-sdk-v5 corrects its clock only when COS's differs from it by this much or more. */
-export const CLOCK_SKEW_CORRECTED_MS = 30_000;
+const CLOCK_SKEW_CORRECTED_MS = 30_000;
 
 /** What one HTTP exchange with COS gave. */
 interface Exchange {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { CosClient } from "./cos-client.ts";
+import { errorCode, type CosClient } from "./cos-client.ts";
 
 /**
  * What a COS bucket answers where COS's documents leave it open, asked with harmless requests (for
@@ -24,7 +24,7 @@ export async function forbidOverwriteConflict(client: CosClient, prefix: string)
     await put();
     const second = await put();
     if (second.status !== 409) return { conflict: false, requestId: second.requestId };
-    return { conflict: true, code: /<Code>([^<]*)<\/Code>/.exec(second.body)?.[1] ?? "", requestId: second.requestId };
+    return { conflict: true, code: errorCode(second.body) ?? "", requestId: second.requestId };
   } finally {
     await client.send({ action: "DeleteObject", method: "DELETE", key, expect: [404] });
   }

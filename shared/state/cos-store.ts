@@ -3,7 +3,7 @@ import type * as z from "zod";
 import { sleep as realSleep } from "../clock.ts";
 import { StateStoreError } from "../errors.ts";
 import { credentialSource } from "../csip/credentials.ts";
-import { CosClient, type CosAnswer, type CosClientOptions } from "./cos-client.ts";
+import { CosClient, errorCode, type CosAnswer, type CosClientOptions } from "./cos-client.ts";
 import { LeasedStore, type StoredText } from "./leased-store.ts";
 import type { StateStore } from "./store.ts";
 
@@ -148,7 +148,7 @@ export class CosStateStore extends LeasedStore implements StateStore {
     if (answer.status !== 409) return true;
     // Any 409 means the key exists: no Tencent page names the code (FileAlreadyExists is Aliyun OSS's,
     // IBM COS says ObjectAlreadyExists), so it is kept for people to see, never read.
-    this.conflictCode = /<Code>([^<]*)<\/Code>/.exec(answer.body)?.[1] ?? "";
+    this.conflictCode = errorCode(answer.body) ?? "";
     if (answer.attempts === 1) return false;
     const held = await this.client.send({ action: "HeadObject", method: "HEAD", key: objectKey, expect: [404] });
     return held.status === 200 && held.headers[WRITER] === writer;

@@ -29,7 +29,7 @@ export interface RunNames {
 const PRODUCT = "csip-scan";
 
 /** What every TaskName csip-scan gives without a deployment (local mode) begins with. */
-export const TASK_NAME_PREFIX = `${PRODUCT}:`;
+const TASK_NAME_PREFIX = `${PRODUCT}:`;
 
 /**
  * What every TaskName of a deployment begins with: `csip-scan-dev-ap-guangzhou:` for the deployment the

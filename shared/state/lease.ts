@@ -75,7 +75,7 @@ export interface LeaseObjects {
 /** Generation `generation` of the lock `key`. */
 export const leaseKey = (key: string, generation: number): string => `locks/${key}/${generation}`;
 /** Where the latest generation of `key` was last seen: a hint that may lag, never a fact. */
-export const leaseHintKey = (key: string): string => `locks/${key}/head`;
+const leaseHintKey = (key: string): string => `locks/${key}/head`;
 /** The copy of the record `key` that the holder of `generation` writes. */
 export const recordCopyKey = (key: string, generation: number): string => `${key}@${generation}`;
 
@@ -324,9 +324,9 @@ function lookInterval(round: number): number {
  * Takes the lock `key`: the next generation once the latest is released or lapsed, waiting up to
  * `waitMs` (by the options' clock) while it is held. Throws LockBusyError when the wait is over.
  */
-export async function acquireLease(objects: LeaseObjects, key: string, waitMs: number, options: LeaseOptions): Promise<Lease> {
+async function acquireLease(objects: LeaseObjects, key: string, waitMs: number, options: LeaseOptions): Promise<Lease> {
   const leaseMs = options.leaseMs ?? LEASE_MS;
-  const settings: Settings = { leaseMs, actMarginMs: leaseMs === LEASE_MS ? ACT_MARGIN_MS : leaseMs / 4, warn: () => {}, ...options };
+  const settings: Settings = { leaseMs, actMarginMs: (ACT_MARGIN_MS * leaseMs) / LEASE_MS, warn: () => {}, ...options };
   const { now } = settings;
   const giveUpAt = now() + waitMs;
   const owner = randomBytes(8).toString("hex");

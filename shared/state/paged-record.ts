@@ -74,8 +74,9 @@ export class PagedRecord<T extends Record<string, unknown>> {
     const { pages = [], ...rest } = head;
     const record = rest as unknown as Record<string, unknown>;
     const contents: Record<string, unknown>[] = [];
+    const pageSchema = this.pageSchema;
     for (const page of pages) {
-      const content = await this.store.get(recordPageKey(this.key, page), this.pageSchema);
+      const content = await this.store.get(recordPageKey(this.key, page), pageSchema);
       if (content === undefined) {
         throw new StateStoreError(`state ${this.key} names page ${page}, which is missing: delete ${this.key} and its pages to start the run's record fresh`);
       }
