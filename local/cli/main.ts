@@ -74,6 +74,13 @@ const CONFIG_OPTION = { config: { type: "string" } } as const;
 /** A stage's name, as `--stage` takes it (SCF bounds it further through the function names it makes). */
 const STAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
+/** `--stage`, checked: undefined when not given. */
+function stageOption(values: Record<string, unknown>): string | undefined {
+  const stage = values.stage as string | undefined;
+  if (stage !== undefined && !STAGE_NAME.test(stage)) throw new UsageError(`--stage "${stage}" must be letters, digits, _ or -, such as prod`);
+  return stage;
+}
+
 async function readConfig(values: Record<string, unknown>, env: Environment): Promise<Config> {
   return (await loadConfig(configPath(values.config as string | undefined, env), env)).config;
 }
@@ -309,8 +316,7 @@ const COMMANDS: Record<string, Command> = {
     usage: "csip-scan doctor [--stage NAME] [--json] [--config FILE]",
     options: { ...CONFIG_OPTION, stage: { type: "string" }, json: { type: "boolean" } },
     async run(values, _, env) {
-      const stage = values.stage as string | undefined;
-      if (stage !== undefined && !STAGE_NAME.test(stage)) throw new UsageError(`--stage "${stage}" must be letters, digits, _ or -, such as prod`);
+      const stage = stageOption(values);
       const config = await readConfig(values, env);
       const connection = await connectLocal(config, { env, say: err });
       try {
@@ -329,7 +335,7 @@ const COMMANDS: Record<string, Command> = {
     options: { ...CONFIG_OPTION, stage: { type: "string" }, region: { type: "string" }, account: { type: "string" }, record: { type: "string" } },
     async run(values, _, env) {
       const file = configPath(values.config as string | undefined, env);
-      if (typeof values.stage === "string" && !STAGE_NAME.test(values.stage)) throw new UsageError(`--stage "${values.stage}" must be letters, digits, _ or -, such as prod`);
+      const stage = stageOption(values);
       if (typeof values.region === "string" && !/^[a-z]+(-[a-z]+)+$/.test(values.region)) throw new UsageError(`--region "${values.region}" must look like ap-guangzhou`);
       // Validated first, as `npm run deploy` does: a broken policy file is exit 2, not a failed deploy.
       const { text, config } = await loadConfig(file, env);
@@ -342,7 +348,7 @@ const COMMANDS: Record<string, Command> = {
         configPath: file,
         ...(typeof values.account === "string" ? { accountDir: values.account } : {}),
         ...(typeof values.record === "string" ? { recordFile: values.record } : {}),
-        ...(typeof values.stage === "string" ? { stage: values.stage } : {}),
+        ...(stage !== undefined ? { stage } : {}),
         ...(typeof values.region === "string" ? { region: values.region } : {}),
         onOutput: (chunk) => void process.stdout.write(scrub(chunk)),
       });

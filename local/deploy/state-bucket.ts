@@ -44,9 +44,14 @@ export interface CosConnection {
   endpoint?: string;
 }
 
+/** A client of the deploy's COS requests: the service's host, or one bucket's. */
+function deployCos(credentials: DeployCredentials, connection: CosConnection, at: { bucket: string; region: string; host?: string }): CosClient {
+  return new CosClient({ ...at, credentials, timeoutMs: 30_000, retry, endpoint: connection.endpoint });
+}
+
 /** The region of each bucket of the account, from GET Service (an account holds at most 200 buckets: one answer). */
 export async function bucketRegions(credentials: DeployCredentials, connection: CosConnection = {}): Promise<Map<string, string>> {
-  const service = new CosClient({ bucket: "", region: "", host: SERVICE_HOST, credentials, timeoutMs: 30_000, retry, endpoint: connection.endpoint });
+  const service = deployCos(credentials, connection, { bucket: "", region: "", host: SERVICE_HOST });
   const answer = await service.send({ action: "GetService", method: "GET", key: "", expect: [] });
   const regions = new Map<string, string>();
   for (const [, bucket] of answer.body.matchAll(/<Bucket>([\s\S]*?)<\/Bucket>/g)) {
@@ -71,7 +76,7 @@ export async function ensureStateBucket(
   if (found === undefined) {
     const tooLong = cosBucketNameProblem(location.bucket, location.region);
     if (tooLong) throw new StateBucketError(`the state bucket ${location.bucket} ${tooLong}: name a shorter one in state.cos.bucket`);
-    const client = new CosClient({ bucket: location.bucket, region: location.region, credentials, timeoutMs: 30_000, retry, endpoint: connection.endpoint });
+    const client = deployCos(credentials, connection, { bucket: location.bucket, region: location.region });
     const made = await client.send({ action: "PutBucket", method: "PUT", key: "", headers: { "x-cos-acl": "private" }, expect: [409] });
     if (made.status === 409) {
       // Made since GET Service answered (another deploy at the same time), or not yet listed there.
@@ -82,7 +87,7 @@ export async function ensureStateBucket(
   if (location.fixedRegion && found !== location.region) {
     throw new StateBucketError(`the state bucket ${location.bucket} is in ${found}, but state.cos.region says ${location.region}: a bucket's region is fixed when it is made`);
   }
-  const client = new CosClient({ bucket: location.bucket, region: found, credentials, timeoutMs: 30_000, retry, endpoint: connection.endpoint });
+  const client = deployCos(credentials, connection, { bucket: location.bucket, region: found });
   const versioning = await client.send({ action: "GetBucketVersioning", method: "GET", key: "", query: { versioning: "" }, expect: [] });
   const status = /<Status>([^<]*)<\/Status>/.exec(versioning.body)?.[1];
   if (status) {

@@ -242,14 +242,18 @@ export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>
     pending.clear();
   };
 
+  /** The list's first row, read without the filter, and its size, also kept in `total`. */
+  const firstRow = async (): Promise<{ row: Row | undefined; size: number }> => {
+    calls++;
+    const first = (await csip.call(action, { ...query.request, Filter: { Limit: 1, Offset: 0 } } as RequestOf<A>)) as ListPage;
+    total = first.TotalCount ?? first.Total ?? 0;
+    return { row: first.Data?.[0], size: total };
+  };
+
   /** The list's size, from one row of it: whether reading it whole costs fewer calls than `calls`. */
   const wholeIsCheaper = async (singles: number): Promise<boolean> => {
-    if (total === undefined) {
-      calls++;
-      const first = (await csip.call(action, { ...query.request, Filter: { Limit: 1, Offset: 0 } } as RequestOf<A>)) as ListPage;
-      total = first.TotalCount ?? first.Total ?? 0;
-    }
-    const pages = Math.max(1, Math.ceil(total / pageSize));
+    const size = total ?? (await firstRow()).size;
+    const pages = Math.max(1, Math.ceil(size / pageSize));
     return pages < singles && pages <= maxPages;
   };
 
@@ -299,10 +303,7 @@ export async function readFiltered<A extends CsipAction>(query: FilteredQuery<A>
     // An empty list, seen by an earlier probe of this read: nothing asked can be missing.
     if (witness === undefined && total === 0) return undefined;
     if (witness === undefined) {
-      calls++;
-      const first = (await csip.call(action, { ...query.request, Filter: { Limit: 1, Offset: 0 } } as RequestOf<A>)) as ListPage;
-      total = first.TotalCount ?? first.Total ?? 0;
-      const row = first.Data?.[0];
+      const { row } = await firstRow();
       if (!row) return undefined;
       // A value asked for, with rows in the list, and not returned: proof enough.
       if (unreturned.some((value) => matchesValue(row, value))) return "first-only";

@@ -7,7 +7,7 @@ import { memberParam } from "../csip/client.ts";
 import { errorFacts } from "../errors.ts";
 import type { Delivery, RejectedRecord } from "../events/delivery.ts";
 import { assetIdsOf } from "../events/extractors.ts";
-import type { RunError, UnauthorizedAsset } from "../notify/report.ts";
+import type { RunError } from "../notify/report.ts";
 import { planScanTasks, scanAssetType, type PlannedTask } from "../scan/requests.ts";
 import { changeRunNames, cooldownKey, type NamedChange } from "../state/keys.ts";
 import type { ActionReading } from "../csip/filter-readings.ts";
@@ -99,7 +99,6 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
   const { events, rejected } = delivery;
   const started = run.clock.now();
   const ignored: Record<string, number> = {};
-  const eventIds: string[] = [];
   /** What the run is named by: each event's ID and the assets it names (shared/state/keys.ts). */
   const changes: NamedChange[] = [];
   const ids = new Set<string>();
@@ -109,7 +108,6 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
       ignored[event.type] = (ignored[event.type] ?? 0) + 1;
       continue;
     }
-    eventIds.push(event.id);
     changes.push({ id: event.id, assets: named });
     for (const id of named) ids.add(id);
   }
@@ -167,9 +165,9 @@ export async function runAssetChange(run: RunContext, delivery: Delivery): Promi
     trigger: "asset-change",
     events: events.length,
     rejected,
-    handled: eventIds.length,
+    handled: changes.length,
     ignored,
-    eventIds,
+    eventIds: changes.map((c) => c.id),
     assets: assetIds,
     unknownAssets,
     cooledDown,
@@ -227,7 +225,7 @@ async function scanChangedAssets(run: RunContext, policy: Policy, assets: Asset[
   // Only a whole success starts the cooldown, since a retry must plan the same chunks again; and only
   // for the assets a task scans: one CSIP refused, in a chunk left without a task, or in a chunk whose
   // task an earlier attempt made for other assets (a cooldown ran out between attempts), was not scanned.
-  if (summary.ok) for (const asset of scannedAssets(planned, done, done.unauthorized)) await run.store.set(cooldownKey(policy.name, `${asset.kind}:${asset.id}`), now.getTime());
+  if (summary.ok) for (const asset of scannedAssets(planned, done)) await run.store.set(cooldownKey(policy.name, `${asset.kind}:${asset.id}`), now.getTime());
   return summary;
 }
 
@@ -235,8 +233,8 @@ async function scanChangedAssets(run: RunContext, policy: Policy, assets: Asset[
  * The planned assets in a chunk whose task scanned them, without those CSIP refused (by ID or by an
  * alias): not a chunk without a task, nor one whose task an earlier attempt made for other assets.
  */
-function scannedAssets(planned: readonly PlannedTask[], done: Pick<CreatedAndAnnounced, "tasks" | "refilledOtherwise">, unauthorized: readonly UnauthorizedAsset[]): Asset[] {
+function scannedAssets(planned: readonly PlannedTask[], done: Pick<CreatedAndAnnounced, "tasks" | "refilledOtherwise" | "unauthorized">): Asset[] {
   const withTask = new Set(done.tasks.map((t) => t.chunk).filter((chunk) => !done.refilledOtherwise.includes(chunk)));
-  const refused = new Set(unauthorized.map((a) => a.id));
+  const refused = new Set(done.unauthorized.map((a) => a.id));
   return planned.filter((p) => withTask.has(p.chunk)).flatMap((p) => p.assets.filter((a) => !refused.has(a.id) && !a.aliases.some((alias) => refused.has(alias))));
 }

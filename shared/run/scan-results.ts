@@ -146,8 +146,8 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
     }
   } catch (error) {
     summary.errors.push(errorFacts(error));
-    const readings = runReadings(run, summary.warnings);
-    return { ...summary, filterReadings: readings.filterReadings, warnings: [...summary.warnings, ...readings.warnings], ok: false };
+    withReadings(run, summary);
+    return { ...summary, ok: false };
   }
   summary.open = runs.length;
 
@@ -174,9 +174,7 @@ export async function runScanResults(run: RunContext, slot: Date): Promise<ScanR
       summary.errors.push({ ...errorFacts(error), message: `${open.run}: ${errorFacts(error).message}` });
     }
   }
-  const readings = runReadings(run, summary.warnings);
-  summary.filterReadings = readings.filterReadings;
-  summary.warnings.push(...readings.warnings);
+  withReadings(run, summary);
   summary.ok = summary.errors.length === 0 && summary.told.every((t) => t.notifications.every((n) => n.delivered));
   const sentNow = summary.told.some((t) => t.notifications.some((n) => n.delivered && n.via !== "sent before"));
   summary.retry = durable || !sentNow;
@@ -193,6 +191,13 @@ async function withKeptTasks(run: RunContext, open: OpenRun, keptFor: ReadonlyMa
   const replaced = { ...open, taskIds: [...new Set(open.taskIds.map((id) => keptFor.get(id) ?? id))] };
   await trackRun(run.store, replaced);
   return replaced;
+}
+
+/** Adds to a look's summary the filter readings its run showed, and their warnings. */
+function withReadings(run: RunContext, summary: ScanResultsSummary): void {
+  const readings = runReadings(run, summary.warnings);
+  summary.filterReadings = readings.filterReadings;
+  summary.warnings.push(...readings.warnings);
 }
 
 /**

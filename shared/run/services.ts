@@ -136,8 +136,9 @@ export function stateStoreFor(
   const bucket = state.path === undefined ? (state.cos?.bucket ?? env.stateBucket) : undefined;
   if (bucket === undefined) {
     if (state.cos) throw new StateStoreError("state.cos names no bucket: set state.cos.bucket or CSIP_SCAN_STATE_BUCKET (the deploy sets it)");
-    const folder = stateFolderOf(config, env);
-    const top = config.state.path ?? DEFAULT_STATE_PATH;
+    // `state.path` (else `.csip-scan`), and in it the deployment's own subfolder, when the deploy named one.
+    const top = state.path ?? DEFAULT_STATE_PATH;
+    const folder = env.deployment ? join(top, env.deployment) : top;
     // Leases judged and waited for by the run's clock, as on COS.
     const { clock } = options;
     const files = (dir: string): FileStateStore => new FileStateStore(dir, options.warn, clock?.now, clock ? { sleep: clock.sleep } : {});
@@ -160,12 +161,6 @@ export function stateStoreFor(
   const top = state.cos?.prefix ?? DEFAULT_STATE_PREFIX;
   const prefix = env.statePrefix ?? top;
   return { store: cos(prefix), warnings: [], ...(env.deployment && prefix !== top ? { legacy: cos(top) } : {}) };
-}
-
-/** The folder store's folder: `state.path` (else `.csip-scan`), and in it the deployment's own subfolder, when the deploy named one. */
-export function stateFolderOf(config: Pick<Config, "state">, env: Pick<Environment, "deployment">): string {
-  const folder = config.state.path ?? DEFAULT_STATE_PATH;
-  return env.deployment ? join(folder, env.deployment) : folder;
 }
 
 /**
